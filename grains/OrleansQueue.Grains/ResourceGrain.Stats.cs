@@ -1,0 +1,100 @@
+using OrleansQueue.Grains.Scheduling;
+
+namespace OrleansQueue.Grains;
+
+public sealed partial class ResourceGrain
+{
+    private readonly LatencyHistogram _waits = new();
+    private readonly long[] _rejected = new long[Enum.GetValues<RejectionReason>().Length];
+    private long _granted, _released, _expired, _reclaimed, _timedOut, _cancelled, _promoted;
+
+    /// <summary>A snapshot of the resource: waitlist depth by priority and client, leases, budget left, totals, wait times.
+    /// O(clients waiting); meant for dashboards and metrics, not for every request.</summary>
+    public ResourceStats GetStats()
+    {
+        long now = Now();
+        long? requestsLeft = null, loadLeft = null;
+        if (HasRateLimits)
+        {
+            _rate.Prune(now, _window);
+            if (_policy.RequestsPerWindow is { } rpw)
+                requestsLeft = Math.Max(0, rpw - _rate.Requests);
+            if (_policy.LoadPerWindow is { } lpw)
+                loadLeft = Math.Max(0, lpw - _rate.Load);
+        }
+        var byPriority = new int[PriorityLevels.Count];
+        for (int i = 0; i < byPriority.Length; i++)
+            byPriority[i] = _levels[i].Waiting;
+        var byClient = new Dictionary<string, int>(_clients.Count, StringComparer.Ordinal);
+        foreach (var (id, client) in _clients)
+            byClient[id] = client.Waiting;
+        var rejected = new Dictionary<RejectionReason, long>();
+        for (int i = 0; i < _rejected.Length; i++)
+        {
+            if (_rejected[i] > 0)
+                rejected[(RejectionReason)i] = _rejected[i];
+        }
+        return new ResourceStats
+        {
+            Name = Name,
+            Waiting = _waiting,
+            WaitingByPriority = byPriority,
+            WaitingByClient = byClient,
+            Leases = _leases,
+            LeasedLoad = _leasedLoad,
+            RequestsLeftInWindow = requestsLeft,
+            LoadLeftInWindow = loadLeft,
+            LastFencingToken = _lastFencingToken,
+            Granted = _granted,
+            Released = _released,
+            Expired = _expired,
+            Reclaimed = _reclaimed,
+            TimedOut = _timedOut,
+            Cancelled = _cancelled,
+            Promoted = _promoted,
+            Rejected = rejected,
+            WaitP50 = Micros(_waits.Percentile(0.50)),
+            WaitP90 = Micros(_waits.Percentile(0.90)),
+            WaitP99 = Micros(_waits.Percentile(0.99)),
+            WaitMax = Micros(_waits.Max),
+        };
+    }
+
+    private static TimeSpan Micros(long micros) => TimeSpan.FromTicks(micros * TimeSpan.TicksPerMicrosecond);
+
+    private AcquireResult Reject(Rejection rejection)
+    {
+        _rejected[(int)rejection.Reason]++;
+        return AcquireResult.Rejected(rejection);
+    }
+
+    private Rejection? ValidateAcquire(string clientId, long load, Priority priority, TimeSpan? maxWait)
+    {
+        if (string.IsNullOrWhiteSpace(clientId) || clientId.Length > MaxClientIdLength)
+        {
+            return new(RejectionReason.InvalidRequest,
+                $"clientId must be a non-blank string of at most {MaxClientIdLength} characters.", Field: "clientId");
+        }
+        if (!PriorityLevels.IsDefined(priority))
+        {
+            return new(RejectionReason.InvalidRequest,
+                $"priority must be one of Critical (0), High (1), Normal (2), Low (3), Background (4); it is {(int)priority}.", Field: "priority");
+        }
+        if (load < 1 || load > ResourcePolicy.MaxLoad)
+        {
+            return new(RejectionReason.InvalidLoad,
+                $"load must be between 1 and {ResourcePolicy.MaxLoad}; it is {load}.", Field: "load");
+        }
+        if (_policy.LoadPerWindow is { } lpw && load > lpw)
+            return NeverFits(load, lpw);
+        if (maxWait is { } wait && (wait < TimeSpan.Zero || wait.Ticks > _maxWait))
+        {
+            return new(RejectionReason.InvalidRequest,
+                $"maxWait must be between zero and resource \"{Name}\"'s MaxWait of {_policy.MaxWait}; it is {wait}.", Field: "maxWait");
+        }
+        return null;
+    }
+
+    private Rejection NeverFits(long load, long loadPerWindow) => new(RejectionReason.InvalidLoad,
+        $"load {load} can never be granted on resource \"{Name}\": its LoadPerWindow is {loadPerWindow}.", Field: "load");
+}

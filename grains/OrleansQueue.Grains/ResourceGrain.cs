@@ -1,0 +1,215 @@
+using OrleansQueue.Grains.Scheduling;
+
+namespace OrleansQueue.Grains;
+
+/// <summary>
+/// The scheduler of one rate-limited resource: its budget (concurrency, requests and load per sliding
+/// window), its waitlist (strict priority levels, fair across clients by load, FIFO within a client),
+/// its leases and their expiry. A deterministic state machine: no I/O, no locks, no threads. The host
+/// runs one operation at a time, takes <see cref="Events"/> after each, and calls <see cref="Tick"/>
+/// at <see cref="GetNextDeadline"/>; time comes only from the <see cref="TimeProvider"/>.
+/// </summary>
+public sealed partial class ResourceGrain
+{
+    /// <summary>The longest client id accepted.</summary>
+    public const int MaxClientIdLength = 256;
+
+    private readonly TimeProvider _time;
+    private readonly List<ResourceEvent> _events = [];
+
+    /// <summary>Creates the scheduler of resource <paramref name="name"/>.</summary>
+    /// <exception cref="InvalidPolicyException"><paramref name="policy"/> breaks a rule.</exception>
+    public ResourceGrain(string name, ResourcePolicy policy, TimeProvider? time = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(policy);
+        policy.EnsureValid();
+        Name = name;
+        _time = time ?? TimeProvider.System;
+        _levels = new FairLevel[PriorityLevels.Count];
+        for (int i = 0; i < _levels.Length; i++)
+            _levels[i] = new FairLevel();
+        ApplyPolicy(policy);
+    }
+
+    /// <summary>The resource's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The policy in force.</summary>
+    public ResourcePolicy Policy => _policy;
+
+    /// <summary>Events since the last <see cref="ClearEvents"/>, oldest first: grants of waiting requests,
+    /// timeouts, expiries, reclaims and late rejections, for the host to push to their holders.</summary>
+    public IReadOnlyList<ResourceEvent> Events => _events;
+
+    /// <summary>Forgets the events taken so far.</summary>
+    public void ClearEvents() => _events.Clear();
+
+    /// <summary>
+    /// Asks for a slot of <paramref name="load"/>. Granted at once when the budget allows and nothing more
+    /// deserving waits; otherwise queued (a <see cref="ResourceEventKind.Granted"/> or
+    /// <see cref="ResourceEventKind.TimedOut"/> event follows) or rejected with a typed reason.
+    /// </summary>
+    /// <param name="clientId">Who asks: fairness and quotas are per client.</param>
+    /// <param name="load">The load (tokens) to reserve: 1 to <see cref="ResourcePolicy.MaxLoad"/>, and at most
+    /// <see cref="ResourcePolicy.LoadPerWindow"/> when that is set.</param>
+    /// <param name="priority">The priority level.</param>
+    /// <param name="maxWait">How long it may wait; <c>null</c> for the policy's default, zero to refuse waiting.</param>
+    public AcquireResult Acquire(string clientId, long load = 1, Priority priority = Priority.Normal, TimeSpan? maxWait = null)
+    {
+        if (ValidateAcquire(clientId, load, priority, maxWait) is { } invalid)
+            return Reject(invalid);
+
+        long now = Now();
+        Advance(now);
+        int level = (int)priority;
+        if (Fits(now, load) && (_waiting == 0 || level < TopLevel()))
+        {
+            var lease = Rent(clientId, load, priority, now);
+            Grant(lease, now, claimed: true);
+            return AcquireResult.Granted(lease.Id, lease.FencingToken, ToTime(lease.TimerAt));
+        }
+
+        long wait = maxWait?.Ticks ?? _defaultWait;
+        if (wait == 0)
+        {
+            return Reject(new(RejectionReason.TimedOut,
+                $"Resource \"{Name}\" has no budget for load {load} now and the request may not wait (maxWait is zero).",
+                RetryAfterFor(now, load)));
+        }
+        if (_waiting >= _policy.MaxQueueLength)
+        {
+            return Reject(new(RejectionReason.QueueFull,
+                $"Resource \"{Name}\" has {_waiting} requests waiting, its MaxQueueLength of {_policy.MaxQueueLength}."));
+        }
+        _clients.TryGetValue(clientId, out var client);
+        if ((client?.Waiting ?? 0) >= _policy.MaxQueuedPerClient)
+        {
+            return Reject(new(RejectionReason.ClientQuotaExceeded,
+                $"Client \"{clientId}\" has {client?.Waiting ?? 0} requests waiting on resource \"{Name}\", its MaxQueuedPerClient of {_policy.MaxQueuedPerClient}."));
+        }
+
+        var request = Rent(clientId, load, priority, now);
+        request.WaitDeadline = now + wait;
+        Enqueue(request, client);
+        _acquiring = request;
+        TryGrant(now);
+        _acquiring = null;
+        return request.IsLease
+            ? AcquireResult.Granted(request.Id, request.FencingToken, ToTime(request.TimerAt))
+            : AcquireResult.Queued(request.Id, Position(request));
+    }
+
+    /// <summary>
+    /// Releases lease <paramref name="leaseId"/>: its concurrency returns at once. With
+    /// <paramref name="actualLoad"/>, the window's spending is corrected by the difference from the load reserved.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="actualLoad"/> is negative or above <see cref="ResourcePolicy.MaxLoad"/>.</exception>
+    public LeaseResult Release(long leaseId, long? actualLoad = null)
+    {
+        if (actualLoad is < 0 or > ResourcePolicy.MaxLoad)
+            throw new ArgumentOutOfRangeException(nameof(actualLoad), actualLoad, $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}.");
+        long now = Now();
+        Advance(now);
+        if (!_requests.TryGetValue(leaseId, out var lease))
+            return new(LeaseOutcome.NotFound);
+        if (!lease.IsLease)
+            return new(LeaseOutcome.NotGranted);
+        if (actualLoad is { } actual && HasRateLimits)
+            _rate.Correct(lease.WindowSeq, actual - lease.Load, now, _window);
+        _released++;
+        EndLease(lease);
+        TryGrant(now);
+        return new(LeaseOutcome.Ok);
+    }
+
+    /// <summary>Claims a grant pushed to a waiting request, or extends a held lease, by one lease TTL from now.</summary>
+    public LeaseResult Renew(long leaseId)
+    {
+        long now = Now();
+        Advance(now);
+        if (!_requests.TryGetValue(leaseId, out var lease))
+            return new(LeaseOutcome.NotFound);
+        if (!lease.IsLease)
+            return new(LeaseOutcome.NotGranted);
+        lease.State = RequestState.Active;
+        _timers.Schedule(lease, now + _leaseTtl, LiveTimers);
+        return new(LeaseOutcome.Ok, ToTime(lease.TimerAt));
+    }
+
+    /// <summary>
+    /// Withdraws request <paramref name="requestId"/>: a waiting ticket leaves the waitlist; a grant that raced
+    /// with the cancel is released, so a cancelled request never holds budget.
+    /// </summary>
+    public LeaseResult Cancel(long requestId)
+    {
+        long now = Now();
+        Advance(now);
+        if (!_requests.TryGetValue(requestId, out var request))
+            return new(LeaseOutcome.NotFound);
+        if (request.IsLease)
+        {
+            _released++;
+            EndLease(request);
+        }
+        else
+        {
+            _cancelled++;
+            Unqueue(request);
+            Recycle(request);
+        }
+        TryGrant(now);
+        return new(LeaseOutcome.Ok);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="policy"/> in force at once. Granted leases are never revoked: a lowered limit only
+    /// delays new grants. Waiting requests whose load can no longer ever fit are rejected (an event each).
+    /// Costs O(waiting) when the aging option or the load limit changes; policy updates are rare.
+    /// </summary>
+    /// <exception cref="InvalidPolicyException"><paramref name="policy"/> breaks a rule.</exception>
+    public void UpdatePolicy(ResourcePolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        policy.EnsureValid();
+        long now = Now();
+        Advance(now);
+        var old = _policy;
+        ApplyPolicy(policy);
+        if (!HasRateLimits)
+            _rate.Clear();
+        if (old.AgingInterval != policy.AgingInterval || old.LoadPerWindow != policy.LoadPerWindow)
+            RecheckWaiting(now);
+        TryGrant(now);
+    }
+
+    /// <summary>Applies everything that time alone has made due: timeouts, expiries, aging, and the grants they allow.</summary>
+    public void Tick() => Advance(Now());
+
+    /// <summary>
+    /// When time alone next changes something (a timeout, an expiry, a promotion, or rate budget coming back for
+    /// the request at the head), or <c>null</c> when nothing will happen until the next operation.
+    /// </summary>
+    public DateTimeOffset? GetNextDeadline()
+    {
+        long at = Math.Min(_timers.PeekAt(), _rateReadyAt);
+        return at == long.MaxValue ? null : ToTime(at);
+    }
+
+    /// <summary>Where request <paramref name="requestId"/> stands, for callers that poll.</summary>
+    public RequestStatus GetStatus(long requestId)
+    {
+        if (!_requests.TryGetValue(requestId, out var r))
+            return new(RequestStatusKind.Unknown);
+        return r.State switch
+        {
+            RequestState.Waiting => new(RequestStatusKind.Waiting, (Priority)r.Level, Position(r), ExpiresAt: ToTime(r.WaitDeadline)),
+            RequestState.Pending => new(RequestStatusKind.Granted, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt)),
+            _ => new(RequestStatusKind.Held, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt)),
+        };
+    }
+
+    private long Now() => _time.GetUtcNow().UtcTicks;
+
+    private static DateTimeOffset ToTime(long ticks) => new(ticks, TimeSpan.Zero);
+}

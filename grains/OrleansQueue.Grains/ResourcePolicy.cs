@@ -1,0 +1,104 @@
+namespace OrleansQueue.Grains;
+
+/// <summary>
+/// The budget and waitlist rules of one resource. Plain data: <see cref="Validate"/> checks it once and
+/// <see cref="ResourceGrain"/> keeps its own copy. A <c>null</c> limit means "no limit of that kind".
+/// </summary>
+public sealed record ResourcePolicy
+{
+    /// <summary>The largest load one request may ask for, whatever the policy (2^40).</summary>
+    public const long MaxLoad = 1L << 40;
+
+    /// <summary>The longest duration any time option accepts (one day).</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(1);
+
+    /// <summary>Leases that may be held at once.</summary>
+    /// <value>The default value is <c>null</c> (unlimited). When set, at least 1.</value>
+    public int? MaxConcurrent { get; init; }
+
+    /// <summary>Grants allowed in any <see cref="Window"/>-long interval.</summary>
+    /// <value>The default value is <c>null</c> (unlimited). When set, at least 1.</value>
+    public long? RequestsPerWindow { get; init; }
+
+    /// <summary>Load (tokens) that grants may sum to in any <see cref="Window"/>-long interval.
+    /// Budget comes back continuously: each unit returns exactly one window after it was spent.</summary>
+    /// <value>The default value is <c>null</c> (unlimited). When set, 1 to <see cref="MaxLoad"/>.</value>
+    public long? LoadPerWindow { get; init; }
+
+    /// <summary>The length of the sliding rate window.</summary>
+    /// <value>The default value is one minute. Above zero, at most one day.</value>
+    public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Requests that may wait at once; a request beyond it is refused as queue full.</summary>
+    /// <value>The default value is 10,000. Zero disables waiting.</value>
+    public int MaxQueueLength { get; init; } = 10_000;
+
+    /// <summary>Requests one client may have waiting at once.</summary>
+    /// <value>The default value is 1,000. Zero disables waiting.</value>
+    public int MaxQueuedPerClient { get; init; } = 1_000;
+
+    /// <summary>The maximum wait of a request that names none.</summary>
+    /// <value>The default value is 30 seconds. At most <see cref="MaxWait"/>.</value>
+    public TimeSpan DefaultMaxWait { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest maximum wait a request may ask for.</summary>
+    /// <value>The default value is 10 minutes. At most one day.</value>
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a lease lives without renewal; on expiry its concurrency returns, its rate budget stays spent.</summary>
+    /// <value>The default value is one minute. Above zero, at most one day.</value>
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long a grant made to a waiting request may go unclaimed before it is reclaimed.</summary>
+    /// <value>The default value is 10 seconds. Above zero, at most <see cref="LeaseTtl"/>.</value>
+    public TimeSpan ClaimWindow { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>When set, a request that has waited this long moves up one priority level, and again
+    /// after each further interval, so that low levels are not starved by steady urgent traffic.</summary>
+    /// <value>The default value is <c>null</c> (no aging). When set, above zero, at most one day.</value>
+    public TimeSpan? AgingInterval { get; init; }
+
+    /// <summary>The default policy: no limits, a one-minute window.</summary>
+    public static ResourcePolicy Default { get; } = new();
+
+    /// <summary>Every rule this policy breaks, each naming its field; empty when it is valid.</summary>
+    public IReadOnlyList<PolicyError> Validate()
+    {
+        var errors = new List<PolicyError>();
+        if (MaxConcurrent is < 1)
+            errors.Add(new(nameof(MaxConcurrent), $"must be at least 1 when set; it is {MaxConcurrent}."));
+        if (RequestsPerWindow is < 1)
+            errors.Add(new(nameof(RequestsPerWindow), $"must be at least 1 when set; it is {RequestsPerWindow}."));
+        if (LoadPerWindow is < 1 or > MaxLoad)
+            errors.Add(new(nameof(LoadPerWindow), $"must be between 1 and {MaxLoad} when set; it is {LoadPerWindow}."));
+        CheckDuration(errors, nameof(Window), Window);
+        if (MaxQueueLength < 0)
+            errors.Add(new(nameof(MaxQueueLength), $"must not be negative; it is {MaxQueueLength}."));
+        if (MaxQueuedPerClient < 0)
+            errors.Add(new(nameof(MaxQueuedPerClient), $"must not be negative; it is {MaxQueuedPerClient}."));
+        if (MaxWait < TimeSpan.Zero || MaxWait > MaxDuration)
+            errors.Add(new(nameof(MaxWait), $"must be between zero and {MaxDuration}; it is {MaxWait}."));
+        if (DefaultMaxWait < TimeSpan.Zero || DefaultMaxWait > MaxWait)
+            errors.Add(new(nameof(DefaultMaxWait), $"must be between zero and MaxWait ({MaxWait}); it is {DefaultMaxWait}."));
+        CheckDuration(errors, nameof(LeaseTtl), LeaseTtl);
+        if (ClaimWindow <= TimeSpan.Zero || ClaimWindow > LeaseTtl)
+            errors.Add(new(nameof(ClaimWindow), $"must be above zero and at most LeaseTtl ({LeaseTtl}); it is {ClaimWindow}."));
+        if (AgingInterval is { } aging)
+            CheckDuration(errors, nameof(AgingInterval), aging);
+        return errors;
+    }
+
+    /// <summary>Throws <see cref="InvalidPolicyException"/> naming every broken rule, if any.</summary>
+    public void EnsureValid()
+    {
+        var errors = Validate();
+        if (errors.Count > 0)
+            throw new InvalidPolicyException(errors);
+    }
+
+    private static void CheckDuration(List<PolicyError> errors, string field, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero || value > MaxDuration)
+            errors.Add(new(field, $"must be above zero and at most {MaxDuration}; it is {value}."));
+    }
+}

@@ -1,0 +1,40 @@
+using OrleansQueue.Grains;
+
+namespace OrleansQueue.Tests.Grains;
+
+public abstract class GrainTestBase
+{
+    protected readonly ManualClock Clock = new();
+
+    protected ResourceGrain NewGrain(ResourcePolicy policy) => new("test-resource", policy, Clock);
+
+    protected static List<ResourceEvent> Drain(ResourceGrain grain)
+    {
+        var events = grain.Events.ToList();
+        grain.ClearEvents();
+        return events;
+    }
+
+    protected static long Granted(AcquireResult result)
+    {
+        Assert.True(result.Outcome == AcquireOutcome.Granted, $"expected a grant, got {result}");
+        return result.RequestId;
+    }
+
+    protected static long Queued(AcquireResult result)
+    {
+        Assert.True(result.Outcome == AcquireOutcome.Queued, $"expected a ticket, got {result}");
+        return result.RequestId;
+    }
+
+    protected static Rejection Rejected(AcquireResult result, RejectionReason reason)
+    {
+        Assert.True(result.Outcome == AcquireOutcome.Rejected, $"expected a rejection, got {result}");
+        Assert.Equal(reason, result.Rejection.Reason);
+        return result.Rejection;
+    }
+
+    /// <summary>The ids granted by the events, in order.</summary>
+    protected static List<long> GrantsIn(IEnumerable<ResourceEvent> events) =>
+        events.Where(e => e.Kind == ResourceEventKind.Granted).Select(e => e.RequestId).ToList();
+}
