@@ -13,6 +13,8 @@ public sealed partial class ResourceGrain
     private readonly TimerQueue _timers = new();
     private readonly RateWindow _rate = new();
     private readonly Stack<Request> _pool = new();
+    private readonly List<ClientState> _idleClients = [];
+    private int _idleSweepAt = 64;
 
     private ResourcePolicy _policy = ResourcePolicy.Default;
     private long _window, _leaseTtl, _claimWindow, _aging, _defaultWait, _maxWait;
@@ -161,8 +163,42 @@ public sealed partial class ResourceGrain
         var client = _clients[request.ClientId];
         _waiting--;
         if (--client.Waiting == 0)
-            _clients.Remove(client.Id);
+            Forget(client);
         _budgetFreed = true; // the head may have changed
+    }
+
+    /// <summary>Drops a client with nothing waiting, unless it still owes virtual time; those are swept later.</summary>
+    private void Forget(ClientState client)
+    {
+        if (client.OwesNothing(_levels))
+        {
+            _clients.Remove(client.Id);
+            return;
+        }
+        if (!client.Idle)
+        {
+            client.Idle = true;
+            _idleClients.Add(client);
+        }
+        if (_idleClients.Count >= _idleSweepAt)
+            SweepIdleClients();
+    }
+
+    /// <summary>Forgets idle clients whose debt virtual time has caught up with. Amortised O(1) per idle client.</summary>
+    private void SweepIdleClients()
+    {
+        int kept = 0;
+        foreach (var client in _idleClients)
+        {
+            if (client.Waiting > 0)
+                client.Idle = false;
+            else if (client.OwesNothing(_levels))
+                _clients.Remove(client.Id);
+            else
+                _idleClients[kept++] = client;
+        }
+        _idleClients.RemoveRange(kept, _idleClients.Count - kept);
+        _idleSweepAt = Math.Max(64, 2 * kept);
     }
 
     private void Promote(Request request)

@@ -27,7 +27,10 @@ public sealed partial class ResourceGrain
             byPriority[i] = _levels[i].Waiting;
         var byClient = new Dictionary<string, int>(_clients.Count, StringComparer.Ordinal);
         foreach (var (id, client) in _clients)
-            byClient[id] = client.Waiting;
+        {
+            if (client.Waiting > 0)
+                byClient[id] = client.Waiting;
+        }
         var rejected = new Dictionary<RejectionReason, long>();
         for (int i = 0; i < _rejected.Length; i++)
         {

@@ -1,0 +1,66 @@
+using OrleansQueue.Grains;
+using OrleansQueue.Grains.Scheduling;
+
+namespace OrleansQueue.Tests.Grains;
+
+public sealed class PolicyTests : GrainTestBase
+{
+    [Fact]
+    public void TheDefaultPolicyIsValid() => Assert.Empty(ResourcePolicy.Default.Validate());
+
+    [Fact]
+    public void EveryBrokenRuleIsReportedWithItsField()
+    {
+        var policy = new ResourcePolicy
+        {
+            MaxConcurrent = 0, RequestsPerWindow = -1, LoadPerWindow = 0, Window = TimeSpan.Zero,
+            MaxQueueLength = -1, MaxQueuedPerClient = -2, DefaultMaxWait = TimeSpan.FromHours(2),
+            MaxWait = TimeSpan.FromHours(1), LeaseTtl = TimeSpan.FromSeconds(5), ClaimWindow = TimeSpan.FromSeconds(6),
+            AgingInterval = TimeSpan.FromSeconds(-1),
+        };
+
+        var fields = policy.Validate().Select(e => e.Field).ToList();
+
+        Assert.Equal(
+            ["MaxConcurrent", "RequestsPerWindow", "LoadPerWindow", "Window", "MaxQueueLength", "MaxQueuedPerClient",
+             "DefaultMaxWait", "ClaimWindow", "AgingInterval"],
+            fields);
+    }
+
+    [Fact]
+    public void AGrainRefusesAnInvalidPolicyAndKeepsTheOldOne()
+    {
+        var grain = NewGrain(new ResourcePolicy { MaxConcurrent = 2 });
+        var error = Assert.Throws<InvalidPolicyException>(() => grain.UpdatePolicy(new ResourcePolicy { MaxConcurrent = 0 }));
+        Assert.Contains("MaxConcurrent must be at least 1", error.Message);
+        Assert.Equal(2, grain.Policy.MaxConcurrent);
+        Assert.Throws<InvalidPolicyException>(() => NewGrain(new ResourcePolicy { Window = TimeSpan.FromDays(2) }));
+    }
+
+    [Fact]
+    public void RemovingTheRateLimitsForgetsPastSpendingAndAddingThemStartsAFreshWindow()
+    {
+        var grain = NewGrain(new ResourcePolicy { RequestsPerWindow = 1 });
+        Granted(grain.Acquire("a"));
+        grain.UpdatePolicy(grain.Policy with { RequestsPerWindow = null });
+        Granted(grain.Acquire("a"));
+        grain.UpdatePolicy(grain.Policy with { RequestsPerWindow = 1 });
+        Granted(grain.Acquire("a"));
+        Queued(grain.Acquire("a"));
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(15L)]
+    [InlineData(16L)]
+    [InlineData(1000L)]
+    [InlineData(123_456_789L)]
+    [InlineData(long.MaxValue)]
+    public void HistogramBucketsBoundTheirValuesWithinAnEighth(long value)
+    {
+        int bucket = LatencyHistogram.BucketOf(value);
+        long upper = LatencyHistogram.UpperBound(bucket);
+        Assert.True(upper >= value, $"upper {upper} < {value}");
+        Assert.True(upper - value <= Math.Max(0, value / 8), $"upper {upper} too far above {value}");
+    }
+}
