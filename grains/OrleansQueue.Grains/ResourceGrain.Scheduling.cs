@@ -64,8 +64,9 @@ public sealed partial class ResourceGrain
                     Promote(request);
                     continue;
                 }
-                // Budget freed by an earlier timer goes to the waitlist before anyone times out.
-                if (_budgetFreed)
+                // Budget freed before this deadline (by an earlier timer, or by rate budget coming back)
+                // goes to the waitlist before anyone times out, however late the host ticks.
+                if (_budgetFreed || _rateReadyAt <= now)
                 {
                     TryGrant(now);
                     if (request.State != RequestState.Waiting)

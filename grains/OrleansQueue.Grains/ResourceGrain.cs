@@ -165,6 +165,7 @@ public sealed partial class ResourceGrain
     /// <summary>
     /// Puts <paramref name="policy"/> in force at once. Granted leases are never revoked: a lowered limit only
     /// delays new grants. Waiting requests whose load can no longer ever fit are rejected (an event each).
+    /// A new aging interval applies to the whole wait so far, but never undoes a promotion already made.
     /// Costs O(waiting) when the aging option or the load limit changes; policy updates are rare.
     /// </summary>
     /// <exception cref="InvalidPolicyException"><paramref name="policy"/> breaks a rule.</exception>
@@ -180,7 +181,8 @@ public sealed partial class ResourceGrain
             _rate.Clear();
         if (old.AgingInterval != policy.AgingInterval || old.LoadPerWindow != policy.LoadPerWindow)
             RecheckWaiting(now);
-        TryGrant(now);
+        // A shorter aging interval can make promotions due at once.
+        Advance(now);
     }
 
     /// <summary>Applies everything that time alone has made due: timeouts, expiries, aging, and the grants they allow.</summary>
