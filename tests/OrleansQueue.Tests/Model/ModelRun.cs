@@ -129,7 +129,7 @@ internal sealed partial class ModelRun
     private void Release()
     {
         var lease = PickLease();
-        long id = lease?.Id ?? _rng.Next(1, 1_000_000);
+        long id = lease?.Id ?? NeverIssuedId();
         long? actual = lease is not null && _rng.Next(2) == 0 ? _rng.NextInt64(0, lease.Load + 1) : null;
         LeaseResult result = default;
         Settle();
@@ -151,7 +151,7 @@ internal sealed partial class ModelRun
     private void Renew()
     {
         var lease = PickLease();
-        long id = lease?.Id ?? _rng.Next(1, 1_000_000);
+        long id = lease?.Id ?? NeverIssuedId();
         LeaseResult result = default;
         Settle();
         Do($"renew {id}", () => result = _grain.Renew(id), () =>
@@ -172,7 +172,7 @@ internal sealed partial class ModelRun
         if (_model.Waiting.Count > 0 && _rng.Next(4) > 0)
             id = _model.Waiting.Keys.ElementAt(_rng.Next(_model.Waiting.Count));
         else
-            id = PickLease()?.Id ?? _rng.Next(1, 1_000_000);
+            id = PickLease()?.Id ?? NeverIssuedId();
         LeaseResult result = default;
         Settle();
         Do($"cancel {id}", () => result = _grain.Cancel(id), () =>
@@ -233,6 +233,9 @@ internal sealed partial class ModelRun
         var stats = _grain.GetStats();
         Expect(stats.Waiting == 0 && stats.Leases == 0 && stats.LeasedLoad == 0, "the grain still holds requests at the end");
     }
+
+    /// <summary>An id the grain can never have issued in this run.</summary>
+    private long NeverIssuedId() => _rng.Next(2) == 0 ? -_rng.Next(0, 1000) : 1_000_000_000_000 + _rng.Next(1000);
 
     private ReferenceModel.Lease? PickLease()
     {
