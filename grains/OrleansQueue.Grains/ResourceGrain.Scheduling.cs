@@ -14,7 +14,7 @@ public sealed partial class ResourceGrain
     private readonly RateWindow _rate = new();
     private readonly Stack<Request> _pool = new();
     private readonly List<ClientState> _idleClients = [];
-    private int _idleSweepAt = 64;
+    private int _departuresSinceSweep;
 
     private ResourcePolicy _policy = ResourcePolicy.Default;
     private long _window, _leaseTtl, _claimWindow, _aging, _defaultWait, _maxWait;
@@ -24,6 +24,9 @@ public sealed partial class ResourceGrain
     private long _rateReadyAt = long.MaxValue;
     private bool _budgetFreed;
     private Request? _acquiring;
+
+    /// <summary>Clients the scheduler keeps state for: those waiting, and idle ones it still owes fairness debt to.</summary>
+    internal int TrackedClients => _clients.Count;
 
     private bool HasRateLimits => _policy.RequestsPerWindow is not null || _policy.LoadPerWindow is not null;
 
@@ -181,7 +184,8 @@ public sealed partial class ResourceGrain
             client.Idle = true;
             _idleClients.Add(client);
         }
-        if (_idleClients.Count >= _idleSweepAt)
+        // Sweeping costs O(idle clients), so it runs once per that many departures: amortised O(1).
+        if (++_departuresSinceSweep >= Math.Max(64, _idleClients.Count))
             SweepIdleClients();
     }
 
@@ -189,17 +193,22 @@ public sealed partial class ResourceGrain
     private void SweepIdleClients()
     {
         int kept = 0;
-        foreach (var client in _idleClients)
+        for (int i = 0; i < _idleClients.Count; i++)
         {
-            if (client.Waiting > 0)
-                client.Idle = false;
-            else if (client.OwesNothing(_levels))
-                _clients.Remove(client.Id);
-            else
+            var client = _idleClients[i];
+            if (client.Waiting == 0 && !client.OwesNothing(_levels))
+            {
                 _idleClients[kept++] = client;
+                continue;
+            }
+            client.Idle = false;
+            // Only an idle client is forgotten, and only the very object listed: the id may have come back
+            // since as a new client, or this one may be waiting again.
+            if (client.Waiting == 0 && _clients.TryGetValue(client.Id, out var current) && current == client)
+                _clients.Remove(client.Id);
         }
         _idleClients.RemoveRange(kept, _idleClients.Count - kept);
-        _idleSweepAt = Math.Max(64, 2 * kept);
+        _departuresSinceSweep = 0;
     }
 
     private void Promote(Request request)

@@ -1,1 +1,9 @@
-public static class P { public static void Main() {} }
+using BenchmarkDotNet.Running;
+using OrleansQueue.Benchmarks;
+
+if (args.Contains("--memory"))
+{
+    MemoryPerWaiter.Run();
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(IdleResourceBenchmarks).Assembly).Run(args);

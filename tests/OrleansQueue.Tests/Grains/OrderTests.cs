@@ -147,4 +147,22 @@ public sealed class OrderTests : GrainTestBase
             Assert.NotEqual(low, current);
         }
     }
+
+    [Fact]
+    public void ClientsThatLeaveAreForgottenOnceVirtualTimeHasPassedTheirDebt()
+    {
+        var oneOff = Enumerable.Range(0, 200).Select(i => Queued(_grain.Acquire($"one-off-{i}"))).ToList();
+        Assert.Equal(oneOff, ServeAll().Take(200));
+        Assert.True(_grain.TrackedClients > 0, "served clients keep their debt until virtual time passes it");
+
+        long current = Granted(_grain.Acquire("steady"));
+        for (int i = 0; i < 300; i++)
+        {
+            Queued(_grain.Acquire("steady"));
+            _grain.Release(current);
+            current = Assert.Single(GrantsIn(Drain(_grain)));
+        }
+
+        Assert.InRange(_grain.TrackedClients, 0, 1);
+    }
 }
