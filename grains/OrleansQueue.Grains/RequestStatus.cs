@@ -19,9 +19,13 @@ public enum RequestStatusKind : byte
 /// <param name="Position">When waiting: at most this many requests are served before it, itself included.</param>
 /// <param name="FencingToken">When granted or held: the lease's fencing token.</param>
 /// <param name="ExpiresAt">When waiting: its deadline; when granted: the end of its claim window; when held: its expiry.</param>
+/// <param name="ClientId">The client that made it (hosts check ownership with it).</param>
+/// <param name="Load">The load it asked for.</param>
 public readonly record struct RequestStatus(
     RequestStatusKind Kind,
     Priority Priority = Priority.Normal,
     int Position = 0,
     long FencingToken = 0,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    string? ClientId = null,
+    long Load = 0);

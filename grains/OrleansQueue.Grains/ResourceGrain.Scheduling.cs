@@ -123,7 +123,7 @@ public sealed partial class ResourceGrain
         _leasedLoad += request.Load;
         _granted++;
         _waits.Record((now - request.EnqueuedAt) / TimeSpan.TicksPerMicrosecond);
-        _timers.Schedule(request, now + (claimed ? _leaseTtl : _claimWindow), LiveTimers);
+        Arm(request, now + (claimed ? _leaseTtl : _claimWindow));
         if (!claimed)
         {
             _events.Add(new(ResourceEventKind.Granted, request.Id, request.ClientId, request.Load, ToTime(now),
@@ -148,7 +148,7 @@ public sealed partial class ResourceGrain
             _clients.Add(request.ClientId, client);
         }
         request.State = RequestState.Waiting;
-        request.Level = (int)request.Priority;
+        request.QueueSeq = ++_queueSeq;
         _levels[request.Level].Enqueue(client.At(request.Level), request);
         client.Waiting++;
         _waiting++;
@@ -216,6 +216,7 @@ public sealed partial class ResourceGrain
         var client = _clients[request.ClientId];
         _levels[request.Level].Remove(request);
         request.Level--;
+        request.QueueSeq = ++_queueSeq;
         _levels[request.Level].Enqueue(client.At(request.Level), request);
         _promoted++;
         _budgetFreed = true;
@@ -231,7 +232,7 @@ public sealed partial class ResourceGrain
             int promotions = (int)request.Priority - request.Level + 1;
             at = Math.Min(at, request.EnqueuedAt + promotions * _aging);
         }
-        _timers.Schedule(request, at, LiveTimers);
+        Arm(request, at);
     }
 
     private void TimeOut(Request request, long now)
@@ -312,6 +313,7 @@ public sealed partial class ResourceGrain
 
     private void Recycle(Request request)
     {
+        _dirtyRequests?.Add(request.Id);
         _requests.Remove(request.Id);
         TimerQueue.Cancel(request);
         request.State = RequestState.Free;

@@ -71,8 +71,13 @@ public sealed partial class ResourceGrain
         return AcquireResult.Rejected(rejection);
     }
 
-    private Rejection? ValidateAcquire(string clientId, long load, Priority priority, TimeSpan? maxWait)
+    private Rejection? ValidateAcquire(string clientId, long load, Priority priority, TimeSpan? maxWait, string? idempotencyKey)
     {
+        if (idempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength })
+        {
+            return new(RejectionReason.InvalidRequest,
+                $"idempotencyKey must be 1 to {MaxIdempotencyKeyLength} characters; it has {idempotencyKey.Length}.", Field: "idempotencyKey");
+        }
         if (string.IsNullOrWhiteSpace(clientId) || clientId.Length > MaxClientIdLength)
         {
             return new(RejectionReason.InvalidRequest,

@@ -55,13 +55,42 @@ public sealed partial class ResourceGrain
     /// <see cref="ResourcePolicy.LoadPerWindow"/> when that is set.</param>
     /// <param name="priority">The priority level.</param>
     /// <param name="maxWait">How long it may wait; <c>null</c> for the policy's default, zero to refuse waiting.</param>
-    public AcquireResult Acquire(string clientId, long load = 1, Priority priority = Priority.Normal, TimeSpan? maxWait = null)
+    /// <param name="idempotencyKey">When set, a retry with the same client and key within a day answers the same
+    /// ticket or lease and changes nothing.</param>
+    public AcquireResult Acquire(string clientId, long load = 1, Priority priority = Priority.Normal, TimeSpan? maxWait = null, string? idempotencyKey = null)
     {
-        if (ValidateAcquire(clientId, load, priority, maxWait) is { } invalid)
+        if (ValidateAcquire(clientId, load, priority, maxWait, idempotencyKey) is { } invalid)
             return Reject(invalid);
 
         long now = Now();
         Advance(now);
+        if (idempotencyKey is null)
+            return AcquireCore(clientId, load, priority, maxWait, now);
+
+        string key = IdempotencyKeyOf(clientId, idempotencyKey);
+        if (_idempotency.TryGet(key, now, out var earlier))
+            return Replay(earlier);
+        var result = AcquireCore(clientId, load, priority, maxWait, now);
+        if (result.Outcome != AcquireOutcome.Rejected)
+            _idempotency.Add(new(key, result.RequestId, result.Outcome, result.FencingToken, result.ExpiresAt.UtcTicks, now));
+        return result;
+    }
+
+    private AcquireResult Replay(Persistence.IdempotencyRecord earlier)
+    {
+        if (_requests.TryGetValue(earlier.RequestId, out var request))
+        {
+            return request.IsLease
+                ? AcquireResult.Granted(request.Id, request.FencingToken, ToTime(request.TimerAt))
+                : AcquireResult.Queued(request.Id, Position(request));
+        }
+        return earlier.Outcome == AcquireOutcome.Granted
+            ? AcquireResult.Granted(earlier.RequestId, earlier.FencingToken, ToTime(earlier.ExpiresAt))
+            : AcquireResult.Queued(earlier.RequestId, 0);
+    }
+
+    private AcquireResult AcquireCore(string clientId, long load, Priority priority, TimeSpan? maxWait, long now)
+    {
         int level = (int)priority;
         if (Fits(now, load) && (_waiting == 0 || level < TopLevel()))
         {
@@ -104,19 +133,39 @@ public sealed partial class ResourceGrain
     /// Releases lease <paramref name="leaseId"/>: its concurrency returns at once. With
     /// <paramref name="actualLoad"/>, the window's spending is corrected by the difference from the load reserved.
     /// </summary>
+    /// <param name="leaseId">The lease.</param>
+    /// <param name="actualLoad">The load really used, when known.</param>
+    /// <param name="idempotencyKey">When set, a retry with the same key answers <see cref="LeaseOutcome.Ok"/> again and changes nothing.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="actualLoad"/> is negative or above <see cref="ResourcePolicy.MaxLoad"/>.</exception>
-    public LeaseResult Release(long leaseId, long? actualLoad = null)
+    /// <exception cref="ArgumentException"><paramref name="idempotencyKey"/> is empty or longer than <see cref="MaxIdempotencyKeyLength"/>.</exception>
+    public LeaseResult Release(long leaseId, long? actualLoad = null, string? idempotencyKey = null)
     {
         if (actualLoad is < 0 or > ResourcePolicy.MaxLoad)
             throw new ArgumentOutOfRangeException(nameof(actualLoad), actualLoad, $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}.");
+        if (idempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength })
+            throw new ArgumentException($"idempotencyKey must be 1 to {MaxIdempotencyKeyLength} characters.", nameof(idempotencyKey));
         long now = Now();
         Advance(now);
+        string? key = idempotencyKey is null ? null : IdempotencyKeyOf("release/" + leaseId, idempotencyKey);
+        if (key is not null && _idempotency.TryGet(key, now, out _))
+            return new(LeaseOutcome.Ok);
+        var result = ReleaseCore(leaseId, actualLoad, now);
+        if (key is not null && result.IsOk)
+            _idempotency.Add(new(key, leaseId, AcquireOutcome.Granted, 0, 0, now));
+        return result;
+    }
+
+    private LeaseResult ReleaseCore(long leaseId, long? actualLoad, long now)
+    {
         if (!_requests.TryGetValue(leaseId, out var lease))
             return new(LeaseOutcome.NotFound);
         if (!lease.IsLease)
             return new(LeaseOutcome.NotGranted);
         if (actualLoad is { } actual && HasRateLimits)
+        {
             _rate.Correct(lease.WindowSeq, actual - lease.Load, now, _window);
+            _dirtyWindow?.Add(lease.WindowSeq);
+        }
         _released++;
         EndLease(lease);
         TryGrant(now);
@@ -133,7 +182,7 @@ public sealed partial class ResourceGrain
         if (!lease.IsLease)
             return new(LeaseOutcome.NotGranted);
         lease.State = RequestState.Active;
-        _timers.Schedule(lease, now + _leaseTtl, LiveTimers);
+        Arm(lease, now + _leaseTtl);
         return new(LeaseOutcome.Ok, ToTime(lease.TimerAt));
     }
 
@@ -177,6 +226,7 @@ public sealed partial class ResourceGrain
         Advance(now);
         var old = _policy;
         ApplyPolicy(policy);
+        _policyDirty = true;
         if (!HasRateLimits)
             _rate.Clear();
         if (old.AgingInterval != policy.AgingInterval || old.LoadPerWindow != policy.LoadPerWindow)
@@ -205,10 +255,31 @@ public sealed partial class ResourceGrain
             return new(RequestStatusKind.Unknown);
         return r.State switch
         {
-            RequestState.Waiting => new(RequestStatusKind.Waiting, (Priority)r.Level, Position(r), ExpiresAt: ToTime(r.WaitDeadline)),
-            RequestState.Pending => new(RequestStatusKind.Granted, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt)),
-            _ => new(RequestStatusKind.Held, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt)),
+            RequestState.Waiting => new(RequestStatusKind.Waiting, (Priority)r.Level, Position(r), ExpiresAt: ToTime(r.WaitDeadline), ClientId: r.ClientId, Load: r.Load),
+            RequestState.Pending => new(RequestStatusKind.Granted, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt), ClientId: r.ClientId, Load: r.Load),
+            _ => new(RequestStatusKind.Held, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt), ClientId: r.ClientId, Load: r.Load),
         };
+    }
+
+    /// <summary>
+    /// Closes the resource: every waiting request is refused with <paramref name="reason"/> (an event each) and every
+    /// lease is dropped. The grain takes no requests afterwards that it could not take before; the host discards it.
+    /// </summary>
+    public void Close(RejectionReason reason = RejectionReason.ResourceDeleted)
+    {
+        long now = Now();
+        foreach (var request in _requests.Values.ToList())
+        {
+            if (request.IsLease)
+            {
+                EndLease(request);
+                continue;
+            }
+            Unqueue(request);
+            _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
+                Rejection: new Rejection(reason, $"Resource \"{Name}\" was deleted while request {request.Id} waited.")));
+            Recycle(request);
+        }
     }
 
     private long Now() => _time.GetUtcNow().UtcTicks;

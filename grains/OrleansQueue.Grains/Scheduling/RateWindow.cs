@@ -22,6 +22,9 @@ internal sealed class RateWindow
     private int _count;
     private long _headSeq;
 
+    public long HeadSeq => _headSeq;
+    public long NextSeq => _headSeq + _count;
+
     public long Requests { get; private set; }
     public long Load { get; private set; }
     public int Count => _count;
@@ -118,11 +121,20 @@ internal sealed class RateWindow
         Load = 0;
     }
 
-    /// <summary>The live entries, oldest first, with their sequence numbers (for snapshots).</summary>
-    public IEnumerable<(long Seq, Entry Entry)> Entries()
+    public Entry Get(long seq) => _ring[(int)((_head + (seq - _headSeq)) & (_ring.Length - 1))];
+
+    /// <summary>Refills the log from stored entries (contiguous sequence numbers, any order).</summary>
+    public void Restore(IEnumerable<(long Seq, long At, long Load, int Requests)> entries, long nextSeq)
     {
-        for (int i = 0; i < _count; i++)
-            yield return (_headSeq + i, _ring[(_head + i) & (_ring.Length - 1)]);
+        Clear();
+        var sorted = entries.OrderBy(e => e.Seq).ToList();
+        _headSeq = sorted.Count > 0 ? sorted[0].Seq : nextSeq;
+        foreach (var e in sorted)
+        {
+            if (e.Seq != NextSeq)
+                throw new InvalidOperationException($"The stored window log skips from sequence {NextSeq} to {e.Seq}.");
+            Record(e.At, e.Load, e.Requests);
+        }
     }
 
     private void Grow()

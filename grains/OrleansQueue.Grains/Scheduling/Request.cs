@@ -31,6 +31,7 @@ internal sealed class Request
     public ClientQueue? Queue;
     public Request? Prev;
     public Request? Next;
+    public long QueueSeq;
 
     // Lease.
     public long FencingToken;

@@ -40,6 +40,13 @@ internal sealed class FairnessLedger
             _baselines.Remove(pair);
     }
 
+    /// <summary>Judges fairness from now on only: every pair backlogged now starts from its current counts.</summary>
+    public void StartAfresh()
+    {
+        foreach (var key in _baselines.Keys.ToList())
+            _baselines[key] = (Count(key.A, key.Level), Count(key.B, key.Level));
+    }
+
     /// <summary>Counts a grant; returns what is unfair about the counts afterwards, if anything.</summary>
     public string? Granted(string client, int level)
     {

@@ -1,4 +1,5 @@
 using OrleansQueue.Grains;
+using OrleansQueue.Grains.Persistence;
 
 namespace OrleansQueue.Tests.Model;
 
@@ -13,7 +14,8 @@ internal sealed partial class ModelRun
     private readonly int _seed;
     private readonly Random _rng;
     private readonly ManualClock _clock = new();
-    private readonly ResourceGrain _grain;
+    private readonly StoredGrainState _store;
+    private ResourceGrain _grain;
     private readonly ReferenceModel _model;
     private readonly bool _equalLoads;
     private readonly long[] _levelLoads = new long[PriorityLevels.Count];
@@ -30,6 +32,8 @@ internal sealed partial class ModelRun
         _equalLoads = seed % 2 == 0;
         var policy = RandomPolicy(aging: !_equalLoads && seed % 3 == 0);
         _grain = new ResourceGrain("model", policy, _clock);
+        _grain.TrackChanges();
+        _store = new StoredGrainState(policy);
         _model = new ReferenceModel(policy);
         for (int i = 0; i < _levelLoads.Length; i++)
             _levelLoads[i] = RandomLoad();
@@ -50,7 +54,9 @@ internal sealed partial class ModelRun
             else if (dice < 70) Cancel();
             else if (dice < 93) AdvanceTime(_rng.Next(4) == 0 ? _model.Policy.Window * 1.5 : TimeSpan.FromSeconds(2));
             else if (dice < 98) Do("spurious tick", () => _grain.Tick());
-            else ChangePolicy();
+            else if (dice < 99) ChangePolicy();
+            else Restart();
+            _store.Apply(_grain.TakeChanges());
             CheckSettled();
         }
         DrainToTheEnd();
@@ -199,6 +205,21 @@ internal sealed partial class ModelRun
         // Clocks of the old policy apply up to now; the new one from now on.
         Settle();
         Do($"policy {next}", () => _grain.UpdatePolicy(next), () => _model.ChangePolicy(next, Now));
+    }
+
+    /// <summary>
+    /// Throws the grain away and restores it from what was committed, at the same instant: the model must not
+    /// notice. Fair-queuing credit starts afresh after a restart, so fairness is judged anew from here.
+    /// </summary>
+    private void Restart()
+    {
+        Do("restart", () =>
+        {
+            _store.Apply(_grain.TakeChanges());
+            _grain = ResourceGrain.Restore("model", _store.ToSnapshot(), _clock);
+            _grain.TrackChanges();
+        });
+        _fairness.StartAfresh();
     }
 
     /// <summary>Moves time forward as a host would: ticking exactly at each deadline the grain announces.</summary>

@@ -1,0 +1,35 @@
+namespace OrleansQueue.Grains.Persistence;
+
+/// <summary>
+/// What changed in a <see cref="ResourceGrain"/> since the last <see cref="ResourceGrain.TakeChanges"/>: the host
+/// writes it in one transaction before it announces any result of those operations (group commit).
+/// </summary>
+public sealed class GrainChanges
+{
+    /// <summary>Requests created or changed (state, expiry, level), as they stand now.</summary>
+    public List<RequestRecord> UpsertRequests { get; } = [];
+    /// <summary>Requests that ended.</summary>
+    public List<long> DeleteRequests { get; } = [];
+    /// <summary>Window entries added or corrected.</summary>
+    public List<WindowRecord> UpsertWindow { get; } = [];
+    /// <summary>Window entries below this sequence number have left the window.</summary>
+    public long WindowHeadSeq { get; set; }
+    /// <summary>Idempotency answers to keep.</summary>
+    public List<IdempotencyRecord> AddIdempotency { get; } = [];
+    /// <summary>Idempotency keys whose retention ended.</summary>
+    public List<string> DeleteIdempotency { get; } = [];
+    /// <summary>The policy, when it changed.</summary>
+    public ResourcePolicy? Policy { get; set; }
+    /// <summary>The last request id issued.</summary>
+    public long LastId { get; set; }
+    /// <summary>The last fencing token issued.</summary>
+    public long LastFencingToken { get; set; }
+    /// <summary>The sequence number the next window entry gets.</summary>
+    public long WindowNextSeq { get; set; }
+    /// <summary>When these changes were taken (UTC ticks).</summary>
+    public long SavedAt { get; set; }
+
+    /// <summary>Whether anything but the scalars changed.</summary>
+    public bool IsEmpty => UpsertRequests.Count == 0 && DeleteRequests.Count == 0 && UpsertWindow.Count == 0
+        && AddIdempotency.Count == 0 && DeleteIdempotency.Count == 0 && Policy is null;
+}

@@ -1,0 +1,22 @@
+namespace OrleansQueue.Grains.Persistence;
+
+/// <summary>Everything a <see cref="ResourceGrain"/> needs to come back after a restart.</summary>
+public sealed record GrainSnapshot
+{
+    /// <summary>The policy in force.</summary>
+    public required ResourcePolicy Policy { get; init; }
+    /// <summary>The last request id issued.</summary>
+    public long LastId { get; init; }
+    /// <summary>The last fencing token issued.</summary>
+    public long LastFencingToken { get; init; }
+    /// <summary>The sequence number the next window entry gets.</summary>
+    public long WindowNextSeq { get; init; }
+    /// <summary>When the state was last written (UTC ticks); the downtime since then does not count against waits and leases.</summary>
+    public long SavedAt { get; init; }
+    /// <summary>Live requests.</summary>
+    public IReadOnlyList<RequestRecord> Requests { get; init; } = [];
+    /// <summary>The window's spending log.</summary>
+    public IReadOnlyList<WindowRecord> Window { get; init; } = [];
+    /// <summary>Answers kept for idempotent retries.</summary>
+    public IReadOnlyList<IdempotencyRecord> Idempotency { get; init; } = [];
+}
