@@ -24,6 +24,8 @@ public enum ResourceEventKind
 /// <param name="FencingToken">For <see cref="ResourceEventKind.Granted"/>: the lease's fencing token.</param>
 /// <param name="ExpiresAt">For <see cref="ResourceEventKind.Granted"/>: when the grant is reclaimed unless claimed.</param>
 /// <param name="Rejection">For <see cref="ResourceEventKind.TimedOut"/> and <see cref="ResourceEventKind.Rejected"/>: why.</param>
+/// <param name="Waited">For <see cref="ResourceEventKind.Granted"/>: how long the request waited.</param>
+/// <param name="Priority">The request's priority.</param>
 public readonly record struct ResourceEvent(
     ResourceEventKind Kind,
     long RequestId,
@@ -32,4 +34,6 @@ public readonly record struct ResourceEvent(
     DateTimeOffset At,
     long FencingToken = 0,
     DateTimeOffset? ExpiresAt = null,
-    Rejection? Rejection = null);
+    Rejection? Rejection = null,
+    TimeSpan Waited = default,
+    Priority Priority = Priority.Normal);

@@ -28,6 +28,12 @@ public sealed partial class ResourceGrain
     /// <summary>Clients the scheduler keeps state for: those waiting, and idle ones it still owes fairness debt to.</summary>
     internal int TrackedClients => _clients.Count;
 
+    /// <summary>Requests waiting now.</summary>
+    public int WaitingCount => _waiting;
+
+    /// <summary>Leases held or granted and unclaimed now.</summary>
+    public int LeaseCount => _leases;
+
     private bool HasRateLimits => _policy.RequestsPerWindow is not null || _policy.LoadPerWindow is not null;
 
     private int LiveTimers => _waiting + _leases;
@@ -83,7 +89,7 @@ public sealed partial class ResourceGrain
                 bool claimed = request.State == RequestState.Active;
                 if (claimed) _expired++; else _reclaimed++;
                 _events.Add(new(claimed ? ResourceEventKind.LeaseExpired : ResourceEventKind.GrantReclaimed,
-                    request.Id, request.ClientId, request.Load, ToTime(now), request.FencingToken));
+                    request.Id, request.ClientId, request.Load, ToTime(now), request.FencingToken, Priority: request.Priority));
                 EndLease(request);
             }
         }
@@ -127,7 +133,7 @@ public sealed partial class ResourceGrain
         if (!claimed)
         {
             _events.Add(new(ResourceEventKind.Granted, request.Id, request.ClientId, request.Load, ToTime(now),
-                request.FencingToken, ToTime(request.TimerAt)));
+                request.FencingToken, ToTime(request.TimerAt), Waited: TimeSpan.FromTicks(now - request.EnqueuedAt), Priority: request.Priority));
         }
     }
 
@@ -241,7 +247,8 @@ public sealed partial class ResourceGrain
         _timedOut++;
         _events.Add(new(ResourceEventKind.TimedOut, request.Id, request.ClientId, request.Load, ToTime(now),
             Rejection: new Rejection(RejectionReason.TimedOut,
-                $"Request {request.Id} for load {request.Load} on resource \"{Name}\" was not granted within its maximum wait of {TimeSpan.FromTicks(request.WaitDeadline - request.EnqueuedAt)}.")));
+                $"Request {request.Id} for load {request.Load} on resource \"{Name}\" was not granted within its maximum wait of {TimeSpan.FromTicks(request.WaitDeadline - request.EnqueuedAt)}."),
+            Priority: request.Priority));
         Recycle(request);
     }
 
@@ -261,7 +268,7 @@ public sealed partial class ResourceGrain
                 Unqueue(request);
                 _rejected[(int)RejectionReason.InvalidLoad]++;
                 _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
-                    Rejection: NeverFits(request.Load, lpw)));
+                    Rejection: NeverFits(request.Load, lpw), Priority: request.Priority));
                 Recycle(request);
             }
             else

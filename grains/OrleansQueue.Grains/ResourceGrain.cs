@@ -277,7 +277,7 @@ public sealed partial class ResourceGrain
             }
             Unqueue(request);
             _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
-                Rejection: new Rejection(reason, $"Resource \"{Name}\" was deleted while request {request.Id} waited.")));
+                Rejection: new Rejection(reason, $"Resource \"{Name}\" was deleted while request {request.Id} waited."), Priority: request.Priority));
             Recycle(request);
         }
     }

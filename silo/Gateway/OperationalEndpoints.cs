@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Options;
+using OrleansQueue.Silo.Hosting;
+using OrleansQueue.Silo.Observability;
+
+namespace OrleansQueue.Silo.Gateway;
+
+public static class OperationalEndpoints
+{
+    /// <summary>/healthz (the store answers) and /metrics (Prometheus text format). Neither needs a key.</summary>
+    public static WebApplication MapOperationalEndpoints(this WebApplication app)
+    {
+        app.MapHealthChecks("/healthz");
+        app.MapGet("/metrics", (PrometheusExporter exporter) =>
+            Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8")).ExcludeFromDescription();
+        return app;
+    }
+
+    /// <summary>GET /v1/ws upgrades to the WebSocket session that the .NET client uses.</summary>
+    public static RouteGroupBuilder MapWebSocketEndpoint(this RouteGroupBuilder v1)
+    {
+        v1.MapGet("/ws", async (HttpContext context, RequestOperations operations, IOptions<SiloOptions> options) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+                return HttpResults.Problem(Problem.Invalid("Upgrade", "GET /v1/ws must be a WebSocket upgrade request."));
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var session = new WebSocketSession(socket, context.Caller(), operations, options.Value.MaxRequestBodyBytes);
+            await session.RunAsync(context.RequestAborted);
+            return Results.Empty;
+        }).WithTags("WebSocket").WithSummary("The WebSocket session: every operation as JSON messages, with pushed updates.");
+        return v1;
+    }
+}

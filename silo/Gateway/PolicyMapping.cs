@@ -1,0 +1,69 @@
+using OrleansQueue.Grains;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Silo.Gateway;
+
+/// <summary>Between the API's <see cref="ResourceBody"/> (milliseconds, camelCase) and the core's <see cref="ResourcePolicy"/>.</summary>
+public static class PolicyMapping
+{
+    private static readonly long MaxMs = (long)ResourcePolicy.MaxDuration.TotalMilliseconds;
+
+    private static readonly Dictionary<string, string> JsonNames = new()
+    {
+        [nameof(ResourcePolicy.MaxConcurrent)] = "maxConcurrent",
+        [nameof(ResourcePolicy.RequestsPerWindow)] = "requestsPerWindow",
+        [nameof(ResourcePolicy.LoadPerWindow)] = "loadPerWindow",
+        [nameof(ResourcePolicy.Window)] = "windowMs",
+        [nameof(ResourcePolicy.MaxQueueLength)] = "maxQueueLength",
+        [nameof(ResourcePolicy.MaxQueuedPerClient)] = "maxQueuedPerClient",
+        [nameof(ResourcePolicy.DefaultMaxWait)] = "defaultMaxWaitMs",
+        [nameof(ResourcePolicy.MaxWait)] = "maxWaitMs",
+        [nameof(ResourcePolicy.LeaseTtl)] = "leaseTtlMs",
+        [nameof(ResourcePolicy.ClaimWindow)] = "claimWindowMs",
+        [nameof(ResourcePolicy.AgingInterval)] = "agingIntervalMs",
+    };
+
+    public static Outcome<ResourceDefinition> ToDefinition(string name, ResourceBody body)
+    {
+        var defaults = ResourcePolicy.Default;
+        foreach (var (field, value) in new (string, long?)[]
+        {
+            ("windowMs", body.WindowMs), ("defaultMaxWaitMs", body.DefaultMaxWaitMs), ("maxWaitMs", body.MaxWaitMs),
+            ("leaseTtlMs", body.LeaseTtlMs), ("claimWindowMs", body.ClaimWindowMs), ("agingIntervalMs", body.AgingIntervalMs),
+        })
+        {
+            if (value is < 0 || value > MaxMs)
+                return Problem.Invalid(field, $"{field} must be between 0 and {MaxMs} (one day); it is {value}.");
+        }
+        var policy = new ResourcePolicy
+        {
+            MaxConcurrent = body.MaxConcurrent,
+            RequestsPerWindow = body.RequestsPerWindow,
+            LoadPerWindow = body.LoadPerWindow,
+            Window = Ms(body.WindowMs) ?? defaults.Window,
+            MaxQueueLength = body.MaxQueueLength ?? defaults.MaxQueueLength,
+            MaxQueuedPerClient = body.MaxQueuedPerClient ?? defaults.MaxQueuedPerClient,
+            DefaultMaxWait = Ms(body.DefaultMaxWaitMs) ?? defaults.DefaultMaxWait,
+            MaxWait = Ms(body.MaxWaitMs) ?? defaults.MaxWait,
+            LeaseTtl = Ms(body.LeaseTtlMs) ?? defaults.LeaseTtl,
+            ClaimWindow = Ms(body.ClaimWindowMs) ?? defaults.ClaimWindow,
+            AgingInterval = Ms(body.AgingIntervalMs),
+        };
+        var errors = policy.Validate();
+        if (errors.Count > 0)
+        {
+            var first = errors[0];
+            string field = JsonNames.GetValueOrDefault(first.Field, first.Field);
+            return Problem.Invalid(field, string.Join(" ", errors.Select(e => $"{JsonNames.GetValueOrDefault(e.Field, e.Field)} {e.Rule}")));
+        }
+        return new(new ResourceDefinition(name, policy, body.PushEnabled ?? true), null);
+    }
+
+    public static ResourceView ToView(ResourceDefinition d) => new(d.Name, d.PushEnabled, new ResourceBody(
+        d.Policy.MaxConcurrent, d.Policy.RequestsPerWindow, d.Policy.LoadPerWindow, (long)d.Policy.Window.TotalMilliseconds,
+        d.Policy.MaxQueueLength, d.Policy.MaxQueuedPerClient, (long)d.Policy.DefaultMaxWait.TotalMilliseconds,
+        (long)d.Policy.MaxWait.TotalMilliseconds, (long)d.Policy.LeaseTtl.TotalMilliseconds,
+        (long)d.Policy.ClaimWindow.TotalMilliseconds, (long?)d.Policy.AgingInterval?.TotalMilliseconds));
+
+    private static TimeSpan? Ms(long? ms) => ms is { } v ? TimeSpan.FromMilliseconds(v) : null;
+}

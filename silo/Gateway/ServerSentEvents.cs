@@ -1,0 +1,90 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using OrleansQueue.Silo.Runtime;
+
+namespace OrleansQueue.Silo.Gateway;
+
+/// <summary>
+/// A server-sent-events stream of one request: its state when the stream opens, then each change the moment it is
+/// committed (event name = the new state), until the request ends or the caller goes. A comment every 15 seconds
+/// keeps proxies from closing a quiet stream.
+/// </summary>
+public static class ServerSentEvents
+{
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
+    public static async Task Stream(string resource, long id, HttpContext context, RequestOperations operations)
+    {
+        var caller = context.Caller();
+        var observer = new ChannelObserver();
+        var ct = context.RequestAborted;
+        var first = await operations.AttachAsync(caller, resource, id, observer, ct);
+        if (first.Problem is { } problem)
+        {
+            await HttpResults.Problem(problem).ExecuteAsync(context);
+            return;
+        }
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+        var view = first.Value!;
+        try
+        {
+            await WriteAsync(context, view, ct);
+            while (!IsFinal(view))
+            {
+                using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                keepAlive.CancelAfter(KeepAlive);
+                RequestUpdate update;
+                try
+                {
+                    update = await observer.Updates.ReadAsync(keepAlive.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    await context.Response.WriteAsync(": keep-alive\n\n", ct);
+                    await context.Response.Body.FlushAsync(ct);
+                    continue;
+                }
+                view = RequestView.Of(update, caller);
+                await WriteAsync(context, view, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The caller went away.
+        }
+        finally
+        {
+            if (!IsFinal(view))
+                await DetachQuietly(operations, resource, id, observer);
+        }
+    }
+
+    private static bool IsFinal(RequestView view) => view.State is not (RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held);
+
+    private static async Task WriteAsync(HttpContext context, RequestView view, CancellationToken ct)
+    {
+        string name = JsonNamingPolicy.CamelCase.ConvertName(view.State.ToString());
+        await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(view, ApiJson.Options)}\n\n", ct);
+        await context.Response.Body.FlushAsync(ct);
+    }
+
+    private static async Task DetachQuietly(RequestOperations operations, string resource, long id, IGrainObserver observer)
+    {
+        try
+        {
+            await operations.Detach(resource, id, observer);
+        }
+        catch (Exception ex) when (ex is UnknownResourceException or StoreUnavailableException)
+        {
+        }
+    }
+
+    private sealed class ChannelObserver : IGrainObserver
+    {
+        private readonly Channel<RequestUpdate> _updates = Channel.CreateUnbounded<RequestUpdate>(new() { SingleReader = true });
+        public ChannelReader<RequestUpdate> Updates => _updates.Reader;
+        public void OnUpdate(RequestUpdate update) => _updates.Writer.TryWrite(update);
+    }
+}

@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Threading.Channels;
+using OrleansQueue.Grains;
+using OrleansQueue.Silo.Runtime;
+
+namespace OrleansQueue.Silo.Gateway;
+
+/// <summary>One message from a WebSocket client. <see cref="Corr"/> is echoed in the reply.</summary>
+public sealed record WsRequest(
+    string Op,
+    long Corr = 0,
+    string? Resource = null,
+    long? Id = null,
+    long[]? Ids = null,
+    string? ClientId = null,
+    long? Load = null,
+    Priority? Priority = null,
+    long? MaxWaitMs = null,
+    long? ActualLoad = null,
+    string? IdempotencyKey = null);
+
+/// <summary>
+/// One WebSocket connection: it carries every operation of <see cref="RequestOperations"/> as JSON messages, any number
+/// at once, and pushes the updates of the requests it acquired or attached the moment they are committed.
+/// Ops: acquire, status, release, renew (claims a grant), cancel, attach (re-subscribe after a reconnect), ping.
+/// </summary>
+public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, int maxMessageBytes) : IGrainObserver
+{
+    private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
+    private readonly ConcurrentDictionary<(string Resource, long Id), byte> _subscriptions = new();
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var sender = SendLoopAsync(stop.Token);
+        var inFlight = new ConcurrentDictionary<Task, byte>();
+        try
+        {
+            while (await ReceiveAsync(stop.Token) is { } message)
+            {
+                var task = HandleAsync(message, stop.Token);
+                inFlight[task] = 0;
+                _ = task.ContinueWith(t => inFlight.TryRemove(t, out _), TaskScheduler.Default);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            // The client went away.
+        }
+        finally
+        {
+            await Task.WhenAll(inFlight.Keys).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+            foreach (var (resource, id) in _subscriptions.Keys)
+            {
+                try
+                {
+                    await operations.Detach(resource, id, this);
+                }
+                catch (Exception ex) when (ex is UnknownResourceException or StoreUnavailableException)
+                {
+                }
+            }
+            _outbox.Writer.TryComplete();
+            await stop.CancelAsync();
+            await sender.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+        if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+    }
+
+    public void OnUpdate(RequestUpdate update)
+    {
+        if (update.IsFinal)
+            _subscriptions.TryRemove((update.Resource, update.Id), out _);
+        Send(new { type = "update", request = RequestView.Of(update, caller) });
+    }
+
+    private async Task HandleAsync(byte[] message, CancellationToken ct)
+    {
+        var parsed = ApiJson.Parse<WsRequest?>(message, null);
+        if (parsed.Problem is { } invalid || parsed.Value is null)
+        {
+            Send(new { type = "reply", corr = 0L, problem = HttpResults.Body(parsed.Problem ?? Problem.InvalidJson(null, "The message is empty.")) });
+            return;
+        }
+        var m = parsed.Value;
+        string resource = m.Resource ?? "";
+        try
+        {
+            switch (m.Op)
+            {
+                case "ping":
+                    Send(new { type = "reply", corr = m.Corr });
+                    return;
+                case "acquire":
+                    var acquired = await operations.AcquireAsync(caller, resource,
+                        new AcquireBody(m.ClientId, m.Load, m.Priority, m.MaxWaitMs, m.IdempotencyKey), this, ct);
+                    if (acquired.Value is { Push: true, State: RequestPhase.Waiting } waiting)
+                        _subscriptions[(resource, waiting.Id)] = 0;
+                    Reply(m.Corr, acquired);
+                    return;
+                case "attach":
+                    var results = new List<object>();
+                    foreach (long id in m.Ids ?? (m.Id is { } one ? [one] : []))
+                    {
+                        var attached = await operations.AttachAsync(caller, resource, id, this, ct);
+                        if (attached.Value is { } view && view.State is RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held)
+                            _subscriptions[(resource, id)] = 0;
+                        results.Add(attached.Problem is { } p ? new { problem = HttpResults.Body(p) } : new { request = attached.Value });
+                    }
+                    Send(new { type = "reply", corr = m.Corr, results });
+                    return;
+            }
+            if (m.Id is not { } requestId)
+            {
+                Send(new { type = "reply", corr = m.Corr, problem = HttpResults.Body(Problem.Invalid("id", $"Op \"{m.Op}\" needs the request's id.")) });
+                return;
+            }
+            Outcome<RequestView> outcome = m.Op switch
+            {
+                "status" => await operations.StatusAsync(caller, resource, requestId, ct),
+                "release" => await operations.ReleaseAsync(caller, resource, requestId, new ReleaseBody(m.ActualLoad, m.IdempotencyKey), ct),
+                "renew" or "claim" => await operations.RenewAsync(caller, resource, requestId, ct),
+                "cancel" => await operations.CancelAsync(caller, resource, requestId, ct),
+                _ => Problem.Invalid("op", $"op must be one of acquire, status, release, renew, claim, cancel, attach, ping; it is \"{m.Op}\"."),
+            };
+            Reply(m.Corr, outcome);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Reply(long corr, Outcome<RequestView> outcome)
+    {
+        if (outcome.Problem is { } problem)
+            Send(new { type = "reply", corr, problem = HttpResults.Body(problem) });
+        else
+            Send(new { type = "reply", corr, request = outcome.Value });
+    }
+
+    private void Send(object message) => _outbox.Writer.TryWrite(JsonSerializer.SerializeToUtf8Bytes(message, ApiJson.Options));
+
+    private async Task SendLoopAsync(CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var message in _outbox.Reader.ReadAllAsync(ct))
+                await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, ct);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>The next whole text message, or <c>null</c> when the client closed.</summary>
+    private async Task<byte[]?> ReceiveAsync(CancellationToken ct)
+    {
+        var buffer = new byte[4096];
+        using var message = new MemoryStream();
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer, ct);
+            if (result.MessageType == WebSocketMessageType.Close)
+                return null;
+            message.Write(buffer, 0, result.Count);
+            if (message.Length > maxMessageBytes)
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {maxMessageBytes} bytes", ct);
+                return null;
+            }
+            if (result.EndOfMessage)
+                return message.ToArray();
+        }
+    }
+}

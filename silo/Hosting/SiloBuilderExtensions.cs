@@ -1,0 +1,84 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using OrleansQueue.Silo.Gateway;
+using OrleansQueue.Silo.Observability;
+using OrleansQueue.Silo.Runtime;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Silo.Hosting;
+
+public static class SiloBuilderExtensions
+{
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>
+    /// Adds the silo to a web application: options, the store, the grain runtime, the gateway, metrics. Without a
+    /// configured URL the silo listens on <see cref="DefaultUrl"/>; without API keys it refuses non-loopback URLs.
+    /// </summary>
+    public static WebApplicationBuilder AddOrleansQueueSilo(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+        var errors = options.Validate().ToList();
+        if (errors.Count > 0)
+            throw new InvalidOperationException("Invalid silo configuration: " + string.Join(" ", errors));
+
+        string urls = builder.Configuration["urls"] ?? "";
+        if (string.IsNullOrWhiteSpace(urls) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+            builder.WebHost.UseUrls(urls = DefaultUrl);
+        if (options.ApiKeys.Count == 0 && !options.AllowInsecure)
+            EnsureLoopback(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? "")));
+
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<SiloMetrics>();
+        builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.AddSingleton<IGrainStore>(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<SiloOptions>>().Value.Store;
+            return o.Provider == "memory"
+                ? new InMemoryGrainStore()
+                : new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>());
+        });
+        builder.Services.AddSingleton(sp => new GrainRuntime(
+            sp.GetRequiredService<IGrainStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>(),
+            sp.GetRequiredService<ILogger<GrainRuntime>>(),
+            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<SiloOptions>>().Value.IdleTimeoutSeconds)));
+        builder.Services.AddSingleton<RequestOperations>();
+        builder.Services.AddSingleton<ApiKeyAuthenticator>();
+        builder.Services.AddHostedService<SiloLifetime>();
+        builder.Services.AddOpenApi(o => o.AddOperationTransformer(JsonBodyMetadata.Transform));
+        builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
+        builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
+        return builder;
+    }
+
+    /// <summary>Maps the silo's endpoints: /v1 (HTTP and WebSocket), /healthz, /metrics, /openapi/v1.json.</summary>
+    public static WebApplication MapOrleansQueueSilo(this WebApplication app)
+    {
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+        var v1 = app.MapGroup("/v1").RequireApiKey();
+        v1.MapResourceEndpoints();
+        v1.MapRequestEndpoints();
+        v1.MapWebSocketEndpoint();
+        app.MapOperationalEndpoints();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        return app;
+    }
+
+    private static void EnsureLoopback(IEnumerable<string> urls)
+    {
+        foreach (string url in urls.Where(u => u.Length > 0))
+        {
+            string host = Uri.TryCreate(url.Replace("*", "wildcard").Replace("+", "wildcard"), UriKind.Absolute, out var uri) ? uri.Host : url;
+            bool loopback = host == "localhost" || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
+            if (!loopback)
+            {
+                throw new InvalidOperationException(
+                    $"The silo would listen on {url}, beyond loopback, with no API keys: anyone could use it. " +
+                    "Configure Silo:ApiKeys, or set Silo:AllowInsecure=true to accept the risk.");
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using OrleansQueue.Silo.Observability;
+using OrleansQueue.Silo.Runtime;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Silo.Hosting;
+
+/// <summary>Opens the store before the server takes requests; on shutdown, ends every activation and closes the store.</summary>
+/// <remarks>Takes the exporter so that it listens from the start: measurements made before it exists are lost.</remarks>
+internal sealed partial class SiloLifetime(IGrainStore store, GrainRuntime runtime, PrometheusExporter exporter, ILogger<SiloLifetime> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await store.InitializeAsync(cancellationToken);
+        LogStarted(store is SqliteGrainStore sqlite ? sqlite.Path : "memory");
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await runtime.DisposeAsync();
+        await store.DisposeAsync();
+        exporter.Dispose();
+    }
+
+    [LoggerMessage(LogLevel.Information, "Silo store ready: {Store}")]
+    private partial void LogStarted(string store);
+}

@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using OrleansQueue.Grains;
+using OrleansQueue.Silo.Observability;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Silo.Runtime;
+
+/// <summary>
+/// Hosts the grains of this silo: activates a resource's grain on first use (one activation per resource),
+/// routes calls to it, and manages resources. The gateway talks only to this class, so that a cluster can
+/// put placement and forwarding behind the same calls.
+/// </summary>
+public sealed partial class GrainRuntime : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<GrainActivation>>> _activations = new(StringComparer.Ordinal);
+    private readonly IGrainStore _store;
+    private readonly TimeProvider _time;
+    private readonly SiloMetrics _metrics;
+    private readonly ILogger<GrainRuntime> _logger;
+    private readonly TimeSpan _idleTimeout;
+
+    public GrainRuntime(IGrainStore store, TimeProvider time, SiloMetrics metrics, ILogger<GrainRuntime> logger, TimeSpan idleTimeout)
+    {
+        _store = store;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _idleTimeout = idleTimeout;
+        metrics.ObserveDepths(() => ActiveResources().Select(a => (a.Name, a.Waiting, a.Leases)));
+    }
+
+    public IGrainStore Store => _store;
+
+    /// <summary>Runs <paramref name="call"/> on resource <paramref name="resource"/>'s grain, one turn at a time, and
+    /// answers after the turn's changes are committed.</summary>
+    /// <exception cref="UnknownResourceException">The resource does not exist.</exception>
+    /// <exception cref="StoreUnavailableException">The store failed the write; nothing took effect.</exception>
+    public async Task<T> CallAsync<T>(string resource, Func<GrainTurn, T> call, CancellationToken cancellationToken = default)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var activation = await ActivateAsync(resource, cancellationToken);
+            try
+            {
+                return await activation.CallAsync(call).WaitAsync(cancellationToken);
+            }
+            catch (ActivationClosedException) when (attempt < 10)
+            {
+                // Deactivated between lookup and call: the next attempt activates afresh from the store.
+            }
+        }
+    }
+
+    /// <summary>Creates the resource or changes its definition; a live grain takes the new policy at once.</summary>
+    public async Task<bool> PutResourceAsync(ResourceDefinition definition, CancellationToken cancellationToken = default)
+    {
+        bool created = await _store.PutResourceAsync(definition, cancellationToken);
+        if (!created && _activations.TryGetValue(definition.Name, out var lazy) && lazy.IsValueCreated)
+        {
+            try
+            {
+                var activation = await lazy.Value;
+                await activation.CallAsync(turn => { turn.ApplyDefinition(definition); return 0; });
+            }
+            catch (ActivationClosedException)
+            {
+                // Closed meanwhile: the next activation loads the new definition from the store.
+            }
+        }
+        LogResourcePut(definition.Name, created);
+        return created;
+    }
+
+    /// <summary>Deletes the resource: its waiting requests are refused as deleted and its state is removed.</summary>
+    public async Task<bool> DeleteResourceAsync(string name, CancellationToken cancellationToken = default)
+    {
+        bool existed = await _store.DeleteResourceAsync(name, cancellationToken);
+        if (_activations.TryGetValue(name, out var lazy))
+        {
+            try
+            {
+                var activation = await lazy.Value;
+                await activation.CallAsync(turn => { turn.Close(); return 0; });
+            }
+            catch (Exception ex) when (ex is ActivationClosedException or UnknownResourceException)
+            {
+            }
+        }
+        LogResourceDeleted(name, existed);
+        return existed;
+    }
+
+    public Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken = default) =>
+        _store.ListResourcesAsync(cancellationToken);
+
+    public Task<ResourceDefinition?> GetResourceAsync(string name, CancellationToken cancellationToken = default) =>
+        _store.GetResourceAsync(name, cancellationToken);
+
+    /// <summary>The activations live now.</summary>
+    public IEnumerable<GrainActivation> ActiveResources() =>
+        _activations.Values.Where(l => l.IsValueCreated && l.Value.IsCompletedSuccessfully).Select(l => l.Value.Result);
+
+    private Task<GrainActivation> ActivateAsync(string resource, CancellationToken cancellationToken)
+    {
+        var lazy = _activations.GetOrAdd(resource, name => new Lazy<Task<GrainActivation>>(() => LoadAsync(name)));
+        var task = lazy.Value;
+        if (task.IsFaulted || task.IsCanceled)
+            _activations.TryRemove(new(resource, lazy));
+        return task.WaitAsync(cancellationToken);
+    }
+
+    private async Task<GrainActivation> LoadAsync(string name)
+    {
+        var definition = await _store.GetResourceAsync(name, CancellationToken.None) ?? throw new UnknownResourceException(name);
+        var snapshot = await _store.LoadAsync(name, CancellationToken.None) ?? throw new UnknownResourceException(name);
+        var grain = ResourceGrain.Restore(name, snapshot, _time);
+        LogActivated(name, grain.WaitingCount, grain.LeaseCount);
+        return new GrainActivation(name, definition, grain, _store, _time, _metrics, _logger, _idleTimeout, OnClosed);
+    }
+
+    private void OnClosed(GrainActivation activation)
+    {
+        foreach (var (name, lazy) in _activations)
+        {
+            if (name == activation.Name && lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully && lazy.Value.Result == activation)
+                _activations.TryRemove(new(name, lazy));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var activation in ActiveResources().ToList())
+        {
+            try
+            {
+                await activation.CallAsync(turn => { turn.Deactivate(); return 0; });
+            }
+            catch (Exception ex) when (ex is ActivationClosedException or StoreUnavailableException)
+            {
+            }
+        }
+    }
+
+    [LoggerMessage(LogLevel.Information, "Resource {Resource} activated with {Waiting} waiting and {Leases} leases")]
+    private partial void LogActivated(string resource, int waiting, int leases);
+
+    [LoggerMessage(LogLevel.Information, "Resource {Resource} defined (created: {Created})")]
+    private partial void LogResourcePut(string resource, bool created);
+
+    [LoggerMessage(LogLevel.Information, "Resource {Resource} deleted (existed: {Existed})")]
+    private partial void LogResourceDeleted(string resource, bool existed);
+}

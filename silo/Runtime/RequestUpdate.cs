@@ -1,0 +1,68 @@
+using OrleansQueue.Grains;
+
+namespace OrleansQueue.Silo.Runtime;
+
+/// <summary>Where a request is in its life, as callers see it.</summary>
+public enum RequestPhase
+{
+    /// <summary>In the waitlist.</summary>
+    Waiting,
+    /// <summary>Granted while waiting; to be claimed within the claim window.</summary>
+    Granted,
+    /// <summary>A lease held by its caller.</summary>
+    Held,
+    /// <summary>Released by its holder.</summary>
+    Released,
+    /// <summary>Withdrawn by its caller while waiting.</summary>
+    Cancelled,
+    /// <summary>Not granted within its maximum wait.</summary>
+    TimedOut,
+    /// <summary>Refused after it was accepted (resource deleted, policy changed).</summary>
+    Rejected,
+    /// <summary>A lease not renewed within its TTL.</summary>
+    Expired,
+    /// <summary>A grant not claimed within the claim window.</summary>
+    Reclaimed,
+    /// <summary>No such request, or ended too long ago to remember.</summary>
+    Unknown,
+}
+
+/// <summary>A request's state, or a change of it, as pushed to observers and answered to polls.</summary>
+public sealed record RequestUpdate(
+    string Resource,
+    long Id,
+    RequestPhase Phase,
+    string ClientId,
+    long Load = 0,
+    Priority Priority = Priority.Normal,
+    int Position = 0,
+    long FencingToken = 0,
+    DateTimeOffset? ExpiresAt = null,
+    Rejection? Rejection = null)
+{
+    /// <summary>Whether nothing more will happen to the request.</summary>
+    public bool IsFinal => Phase is not (RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held);
+
+    public static RequestUpdate FromEvent(string resource, ResourceEvent e) => new(
+        resource, e.RequestId,
+        e.Kind switch
+        {
+            ResourceEventKind.Granted => RequestPhase.Granted,
+            ResourceEventKind.TimedOut => RequestPhase.TimedOut,
+            ResourceEventKind.Rejected => RequestPhase.Rejected,
+            ResourceEventKind.LeaseExpired => RequestPhase.Expired,
+            _ => RequestPhase.Reclaimed,
+        },
+        e.ClientId, e.Load, e.Priority, FencingToken: e.FencingToken, ExpiresAt: e.ExpiresAt, Rejection: e.Rejection);
+
+    public static RequestUpdate FromStatus(string resource, long id, RequestStatus s) => new(
+        resource, id,
+        s.Kind switch
+        {
+            RequestStatusKind.Waiting => RequestPhase.Waiting,
+            RequestStatusKind.Granted => RequestPhase.Granted,
+            RequestStatusKind.Held => RequestPhase.Held,
+            _ => RequestPhase.Unknown,
+        },
+        s.ClientId ?? "", s.Load, s.Priority, s.Position, s.FencingToken, s.ExpiresAt);
+}

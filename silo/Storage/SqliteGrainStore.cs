@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using OrleansQueue.Grains;
+using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Silo.Observability;
+
+namespace OrleansQueue.Silo.Storage;
+
+/// <summary>
+/// The embedded durable store: one SQLite database in WAL mode. All writes go through one writer loop that puts
+/// every commit waiting at that moment, from any grain, into one transaction (group commit across grains).
+/// A heartbeat row records that the silo was alive, so a restart can tell how long it was down.
+/// </summary>
+public sealed partial class SqliteGrainStore : IGrainStore
+{
+    private readonly string _connectionString;
+    private readonly TimeProvider _time;
+    private readonly SiloMetrics? _metrics;
+    private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
+    private readonly SemaphoreSlim _readLock = new(1, 1);
+    private SqliteConnection? _writer;
+    private SqliteConnection? _reader;
+    private Task? _writerLoop;
+    private ITimer? _heartbeat;
+
+    /// <param name="path">The database file; its folder is created if missing.</param>
+    /// <param name="synchronous">SQLite's synchronous mode: NORMAL survives a process crash, FULL also a power loss.</param>
+    public SqliteGrainStore(string path, string synchronous = "NORMAL", TimeProvider? time = null, SiloMetrics? metrics = null)
+    {
+        if (synchronous is not ("NORMAL" or "FULL"))
+            throw new ArgumentException($"Store:Synchronous must be NORMAL or FULL; it is \"{synchronous}\".", nameof(synchronous));
+        Path = System.IO.Path.GetFullPath(path);
+        Synchronous = synchronous;
+        _time = time ?? TimeProvider.System;
+        _metrics = metrics;
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = false }.ToString();
+    }
+
+    public string Path { get; }
+    public string Synchronous { get; }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        _writer = await OpenAsync(cancellationToken);
+        await ExecuteAsync(_writer, SqliteSchema.Create, cancellationToken);
+        _reader = await OpenAsync(cancellationToken);
+        _writerLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
+        _heartbeat = _time.CreateTimer(_ => _writes.Writer.TryWrite(PendingWrite.Heartbeat()), null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={Synchronous}; PRAGMA busy_timeout=5000;", cancellationToken);
+        return connection;
+    }
+
+    public Task CommitAsync(string name, GrainChanges changes, CancellationToken cancellationToken) =>
+        Enqueue(PendingWrite.Commit(name, changes));
+
+    public async Task<bool> PutResourceAsync(ResourceDefinition definition, CancellationToken cancellationToken)
+    {
+        var write = PendingWrite.Put(definition);
+        await Enqueue(write);
+        return write.Created;
+    }
+
+    public async Task<bool> DeleteResourceAsync(string name, CancellationToken cancellationToken)
+    {
+        var write = PendingWrite.Delete(name);
+        await Enqueue(write);
+        return write.Created;
+    }
+
+    private Task Enqueue(PendingWrite write)
+    {
+        if (!_writes.Writer.TryWrite(write))
+            throw new ObjectDisposedException(nameof(SqliteGrainStore), "The store is shut down.");
+        return write.Done.Task;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<PendingWrite>();
+        var reader = _writes.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < 1024 && reader.TryRead(out var write))
+                batch.Add(write);
+            long started = Stopwatch.GetTimestamp();
+            try
+            {
+                using (var transaction = _writer!.BeginTransaction())
+                {
+                    foreach (var write in batch)
+                        Apply(write, transaction);
+                    transaction.Commit();
+                }
+                _metrics?.StoreCommitted(Stopwatch.GetElapsedTime(started), batch.Count);
+                foreach (var write in batch)
+                    write.Done.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                foreach (var write in batch)
+                    write.Done.TrySetException(ex);
+            }
+        }
+    }
+
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await _readLock.WaitAsync(cancellationToken);
+        try
+        {
+            using var command = _reader!.CreateCommand();
+            command.CommandText = "SELECT value FROM meta WHERE key = 'schema_version'";
+            _ = await command.ExecuteScalarAsync(cancellationToken);
+        }
+        finally
+        {
+            _readLock.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_heartbeat is not null)
+            await _heartbeat.DisposeAsync();
+        _writes.Writer.TryComplete();
+        if (_writerLoop is not null)
+            await _writerLoop;
+        if (_writer is not null)
+            await _writer.DisposeAsync();
+        if (_reader is not null)
+            await _reader.DisposeAsync();
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private sealed class PendingWrite
+    {
+        public required string Kind { get; init; }
+        public string Name { get; init; } = "";
+        public GrainChanges? Changes { get; init; }
+        public ResourceDefinition? Definition { get; init; }
+        /// <summary>For a put: whether the resource was created. For a delete: whether it existed.</summary>
+        public bool Created { get; set; }
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public static PendingWrite Commit(string name, GrainChanges changes) => new() { Kind = "commit", Name = name, Changes = changes };
+        public static PendingWrite Put(ResourceDefinition definition) => new() { Kind = "put", Name = definition.Name, Definition = definition };
+        public static PendingWrite Delete(string name) => new() { Kind = "delete", Name = name };
+        public static PendingWrite Heartbeat() => new() { Kind = "heartbeat" };
+    }
+}

@@ -1,0 +1,54 @@
+namespace OrleansQueue.Silo.Storage;
+
+internal static class SqliteSchema
+{
+    public const int Version = 1;
+
+    public const string Create = """
+        CREATE TABLE IF NOT EXISTS meta(
+            key TEXT PRIMARY KEY,
+            value INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS resources(
+            name TEXT PRIMARY KEY,
+            policy TEXT NOT NULL,
+            push_enabled INTEGER NOT NULL,
+            last_id INTEGER NOT NULL DEFAULT 0,
+            last_fencing INTEGER NOT NULL DEFAULT 0,
+            window_next_seq INTEGER NOT NULL DEFAULT 0,
+            saved_at INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS requests(
+            resource TEXT NOT NULL,
+            id INTEGER NOT NULL,
+            client TEXT NOT NULL,
+            load INTEGER NOT NULL,
+            priority INTEGER NOT NULL,
+            level INTEGER NOT NULL,
+            state INTEGER NOT NULL,
+            enqueued_at INTEGER NOT NULL,
+            wait_deadline INTEGER NOT NULL,
+            timer_at INTEGER NOT NULL,
+            fencing INTEGER NOT NULL,
+            granted_at INTEGER NOT NULL,
+            window_seq INTEGER NOT NULL,
+            queue_seq INTEGER NOT NULL,
+            PRIMARY KEY(resource, id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS window_log(
+            resource TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            load INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            PRIMARY KEY(resource, seq)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS idempotency(
+            resource TEXT NOT NULL,
+            key TEXT NOT NULL,
+            request_id INTEGER NOT NULL,
+            outcome INTEGER NOT NULL,
+            fencing INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY(resource, key)) WITHOUT ROWID;
+        INSERT INTO meta(key, value) VALUES('schema_version', 1) ON CONFLICT(key) DO NOTHING;
+        INSERT INTO meta(key, value) VALUES('alive_at', 0) ON CONFLICT(key) DO NOTHING;
+        """;
+}
