@@ -18,6 +18,7 @@ public sealed partial class GrainActivation
     private readonly Channel<WorkItem> _mailbox = Channel.CreateUnbounded<WorkItem>(new() { SingleReader = true });
     private readonly Dictionary<long, List<IGrainObserver>> _observers = [];
     private readonly List<RequestUpdate> _announcements = [];
+    private readonly List<ResourceEvent> _events = [];
     private readonly IGrainStore _store;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -98,9 +99,10 @@ public sealed partial class GrainActivation
     private async Task<bool> RunTurnAsync(List<WorkItem> batch)
     {
         foreach (var item in batch)
+        {
             item.Execute(_turn);
-        var events = Grain.Events.Count == 0 ? [] : Grain.Events.ToArray();
-        Grain.ClearEvents();
+            CollectEvents();
+        }
         var changes = Grain.TakeChanges();
         if (!changes.IsEmpty)
         {
@@ -115,13 +117,14 @@ public sealed partial class GrainActivation
                 foreach (var item in batch)
                     item.Fail(new StoreUnavailableException(Name, ex));
                 _announcements.Clear();
+                _events.Clear();
                 Close();
                 return false;
             }
         }
         foreach (var item in batch)
             item.Complete();
-        Publish(events);
+        Publish();
         Waiting = Grain.WaitingCount;
         Leases = Grain.LeaseCount;
         if (CloseAfterTurn)
@@ -133,21 +136,32 @@ public sealed partial class GrainActivation
         return true;
     }
 
-    private void Publish(ResourceEvent[] events)
+    /// <summary>
+    /// Takes the events the last call caused. Endings are remembered at once, so a later call of the same turn
+    /// that asks about the request finds how it ended; observers hear of them only after the commit.
+    /// </summary>
+    private void CollectEvents()
     {
-        foreach (var e in events)
+        foreach (var e in Grain.Events)
         {
-            var update = RequestUpdate.FromEvent(Name, e);
+            _events.Add(e);
+            Announce(RequestUpdate.FromEvent(Name, e));
+        }
+        Grain.ClearEvents();
+    }
+
+    private void Publish()
+    {
+        foreach (var e in _events)
+        {
             if (e.Kind == ResourceEventKind.Granted)
                 Metrics.Granted(Name, e.Waited);
             else if (e.Rejection is { } rejection)
                 Metrics.Rejected(Name, rejection.Reason);
-            _announcements.Add(update);
         }
+        _events.Clear();
         foreach (var update in _announcements)
         {
-            if (update.IsFinal)
-                Outcomes.Record(update);
             if (!_observers.TryGetValue(update.Id, out var observers))
                 continue;
             foreach (var observer in observers.ToArray())
@@ -168,7 +182,12 @@ public sealed partial class GrainActivation
         _announcements.Clear();
     }
 
-    internal void Announce(RequestUpdate update) => _announcements.Add(update);
+    internal void Announce(RequestUpdate update)
+    {
+        _announcements.Add(update);
+        if (update.IsFinal)
+            Outcomes.Record(update);
+    }
 
     internal void Subscribe(long id, IGrainObserver observer)
     {
