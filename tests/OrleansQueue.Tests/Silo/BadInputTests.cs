@@ -1,0 +1,108 @@
+using System.Net;
+using System.Text;
+
+namespace OrleansQueue.Tests.Silo;
+
+public sealed class BadInputTests(SiloFactory factory) : IClassFixture<SiloFactory>, IAsyncLifetime
+{
+    private readonly HttpClient _http = factory.CreateClient();
+
+    public async Task InitializeAsync()
+    {
+        var (status, _) = await _http.Put("/v1/resources/strict", """{"maxConcurrent":1,"loadPerWindow":1000}""");
+        Assert.True(status is HttpStatusCode.Created or HttpStatusCode.OK);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Theory]
+    [InlineData("""{"load":""", "invalid-json", null)]
+    [InlineData("""{"load":"lots"}""", "invalid-json", "load")]
+    [InlineData("""{"lode":5}""", "invalid-json", "lode")]
+    [InlineData("""{"load":-5}""", "invalid-load", "load")]
+    [InlineData("""{"load":0}""", "invalid-load", "load")]
+    [InlineData("""{"load":1001}""", "invalid-load", "load")]
+    [InlineData("""{"load":99999999999999999999}""", "invalid-json", "load")]
+    [InlineData("""{"priority":"urgent"}""", "invalid-json", "priority")]
+    [InlineData("""{"priority":9}""", "invalid-request", "priority")]
+    [InlineData("""{"maxWaitMs":-1}""", "invalid-request", "maxWaitMs")]
+    [InlineData("""{"maxWaitMs":3600000}""", "invalid-request", "maxWaitMs")]
+    [InlineData("""{"clientId":""}""", "invalid-request", "clientId")]
+    [InlineData("""{"idempotencyKey":""}""", "invalid-request", "idempotencyKey")]
+    [InlineData("""[1,2]""", "invalid-json", null)]
+    public async Task ABadAcquireIsRefusedWithAProblemNamingTheFieldAndNothingIsAccepted(string body, string type, string? field)
+    {
+        var response = await _http.Post("/v1/resources/strict/acquire", body);
+
+        response.AssertProblem(HttpStatusCode.BadRequest, type, field);
+        var stats = await _http.Get("/v1/resources/strict/stats");
+        Assert.Equal(0, stats.Body.GetProperty("leases").GetInt32());
+    }
+
+    [Fact]
+    public async Task AnOversizedBodyIsRefusedWith413()
+    {
+        string huge = "{\"clientId\":\"" + new string('x', 5000) + "\"}";
+        (await _http.Post("/v1/resources/strict/acquire", huge)).AssertProblem(HttpStatusCode.RequestEntityTooLarge, "body-too-large");
+    }
+
+    [Fact]
+    public async Task UnknownResourcesAndRequestsAreRefusedWith404()
+    {
+        (await _http.Post("/v1/resources/nowhere/acquire", "{}")).AssertProblem(HttpStatusCode.NotFound, "unknown-resource", "resource");
+        (await _http.Get("/v1/resources/nowhere/stats")).AssertProblem(HttpStatusCode.NotFound, "unknown-resource");
+        (await _http.Get("/v1/resources/strict/requests/424242")).AssertProblem(HttpStatusCode.NotFound, "unknown-request", "id");
+        (await _http.Post("/v1/resources/strict/requests/424242/release")).AssertProblem(HttpStatusCode.NotFound, "unknown-request", "id");
+        (await _http.Post("/v1/resources/bad name!/acquire", "{}")).AssertProblem(HttpStatusCode.BadRequest, "invalid-request", "resource");
+    }
+
+    [Fact]
+    public async Task ReleasingAWaitingTicketIsAConflictAndKeepsItWaiting()
+    {
+        await _http.Put("/v1/resources/conflict", """{"maxConcurrent":1}""");
+        await _http.Acquire("conflict", "{}", "held");
+        long ticket = await _http.Acquire("conflict", "{}", "waiting");
+
+        (await _http.Post($"/v1/resources/conflict/requests/{ticket}/release")).AssertProblem(HttpStatusCode.Conflict, "not-granted", "id");
+        (await _http.Post($"/v1/resources/conflict/requests/{ticket}/renew")).AssertProblem(HttpStatusCode.Conflict, "not-granted", "id");
+        Assert.Equal("waiting", (await _http.Get($"/v1/resources/conflict/requests/{ticket}")).Body.State());
+    }
+
+    [Theory]
+    [InlineData("""{"maxConcurrent":0}""", "maxConcurrent")]
+    [InlineData("""{"windowMs":0}""", "windowMs")]
+    [InlineData("""{"windowMs":-5}""", "windowMs")]
+    [InlineData("""{"claimWindowMs":120000,"leaseTtlMs":60000}""", "claimWindowMs")]
+    [InlineData("""{"defaultMaxWaitMs":700000}""", "defaultMaxWaitMs")]
+    [InlineData("""{"maxConcurent":3}""", "maxConcurent")]
+    public async Task AnInvalidPolicyIsRefusedNamingTheFieldAndTheOldOneStays(string body, string field)
+    {
+        var response = await _http.Put("/v1/resources/strict", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+        Assert.Equal(field, response.Body.GetProperty("field").GetString());
+        var read = await _http.Get("/v1/resources/strict");
+        Assert.Equal(1000, read.Body.GetProperty("policy").GetProperty("loadPerWindow").GetInt64());
+    }
+
+    [Fact]
+    public async Task AnInvalidResourceNameIsRefusedOnCreate()
+    {
+        (await _http.Put("/v1/resources/-starts-badly", "{}")).AssertProblem(HttpStatusCode.BadRequest, "invalid-request", "resource");
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("3600001")]
+    public async Task ALongPollTimeoutOutOfRangeIsRefused(string timeout)
+    {
+        (await _http.Get($"/v1/resources/strict/requests/1/wait?timeoutMs={timeout}")).AssertProblem(HttpStatusCode.BadRequest, "invalid-request", "timeoutMs");
+    }
+
+    [Fact]
+    public async Task ABareCurlBodyWithoutContentTypeIsReadAsJson()
+    {
+        using var response = await _http.PostAsync("/v1/resources/strict/acquire", new StringContent("""{"clientId":"curl"}""", Encoding.UTF8, "application/x-www-form-urlencoded"));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+}
