@@ -1,0 +1,47 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using OrleansQueue.Silo.Hosting;
+
+namespace OrleansQueue.Tests.Silo;
+
+/// <summary>The silo on a real Kestrel socket on a free loopback port, for WebSocket and SSE tests.</summary>
+public sealed class KestrelSilo : IAsyncLifetime
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("oq-kestrel-").FullName;
+    private WebApplication? _app;
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public HttpClient CreateClient() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+
+    public Uri WebSocketUri => new(BaseAddress.ToString().Replace("http://", "ws://") + "v1/ws");
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0", "--Silo:Store:Path", Path.Combine(_directory, "silo.db")]);
+        builder.AddOrleansQueueSilo();
+        _app = builder.Build();
+        _app.MapOrleansQueueSilo();
+        await _app.StartAsync();
+        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseAddress = new Uri(address.TrimEnd('/') + "/");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
