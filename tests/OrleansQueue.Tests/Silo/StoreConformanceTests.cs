@@ -1,0 +1,120 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using OrleansQueue.Grains;
+using OrleansQueue.Silo.Observability;
+using OrleansQueue.Silo.Runtime;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Tests.Silo;
+
+/// <summary>
+/// What every store must do, checked through the runtime: a runtime thrown away without shutdown (as by kill -9)
+/// and a new one over the same stored state must see everything committed.
+/// </summary>
+public abstract class StoreConformanceTests : IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _disposables = [];
+
+    protected abstract Task<IGrainStore> OpenStoreAsync();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var d in _disposables)
+            await d.DisposeAsync();
+    }
+
+    private async Task<GrainRuntime> StartRuntimeAsync()
+    {
+        var store = await OpenStoreAsync();
+        var metrics = new SiloMetrics();
+        return new GrainRuntime(store, TimeProvider.System, metrics, NullLogger<GrainRuntime>.Instance, TimeSpan.FromMinutes(5));
+    }
+
+    private static ResourceDefinition Definition(string name, int maxConcurrent = 1) =>
+        new(name, new ResourcePolicy { MaxConcurrent = maxConcurrent, LoadPerWindow = 1000, DefaultMaxWait = TimeSpan.FromMinutes(5) });
+
+    [Fact]
+    public async Task ARestartedRuntimeFindsLeasesTicketsInOrderAndSpentBudget()
+    {
+        var before = await StartRuntimeAsync();
+        await before.PutResourceAsync(Definition("durable"));
+        var lease = await before.CallAsync("durable", t => t.Grain.Acquire("a", load: 300));
+        var tickets = new List<long>();
+        foreach (string client in new[] { "b", "c", "b" })
+            tickets.Add((await before.CallAsync("durable", t => t.Grain.Acquire(client, load: 100))).RequestId);
+
+        var after = await StartRuntimeAsync();
+
+        var status = await after.CallAsync("durable", t => t.Grain.GetStatus(lease.RequestId));
+        Assert.Equal(RequestStatusKind.Held, status.Kind);
+        Assert.Equal(lease.FencingToken, status.FencingToken);
+        var stats = await after.CallAsync("durable", t => t.Grain.GetStats());
+        Assert.Equal(3, stats.Waiting);
+        Assert.Equal(700, stats.LoadLeftInWindow);
+        var granted = await after.CallAsync("durable", t =>
+        {
+            t.Grain.Release(lease.RequestId);
+            return t.Grain.Events.Single(e => e.Kind == ResourceEventKind.Granted).RequestId;
+        });
+        Assert.Equal(tickets[0], granted);
+    }
+
+    [Fact]
+    public async Task APolicyChangeAndADeletionAreStored()
+    {
+        var before = await StartRuntimeAsync();
+        await before.PutResourceAsync(Definition("changed"));
+        await before.PutResourceAsync(Definition("changed", maxConcurrent: 7) with { PushEnabled = false });
+        await before.PutResourceAsync(Definition("deleted"));
+        await before.CallAsync("deleted", t => t.Grain.Acquire("a"));
+        Assert.True(await before.DeleteResourceAsync("deleted"));
+
+        var after = await StartRuntimeAsync();
+
+        var changed = await after.GetResourceAsync("changed");
+        Assert.Equal(7, changed!.Policy.MaxConcurrent);
+        Assert.False(changed.PushEnabled);
+        Assert.Null(await after.GetResourceAsync("deleted"));
+        await Assert.ThrowsAsync<UnknownResourceException>(() => after.CallAsync("deleted", t => t.Grain.GetStats()));
+        Assert.DoesNotContain(await after.ListResourcesAsync(), r => r.Name == "deleted");
+    }
+
+    [Fact]
+    public async Task AnIdempotencyKeyOutlivesARestart()
+    {
+        var before = await StartRuntimeAsync();
+        await before.PutResourceAsync(Definition("keys"));
+        var first = await before.CallAsync("keys", t => t.Grain.Acquire("a", idempotencyKey: "k"));
+
+        var after = await StartRuntimeAsync();
+        var retry = await after.CallAsync("keys", t => t.Grain.Acquire("a", idempotencyKey: "k"));
+
+        Assert.Equal(first.RequestId, retry.RequestId);
+        var stats = await after.CallAsync("keys", t => t.Grain.GetStats());
+        Assert.Equal(1, stats.Leases);
+        Assert.Equal(0, stats.Granted); // the retry granted nothing new
+    }
+
+    protected void Track(IAsyncDisposable disposable) => _disposables.Add(disposable);
+}
+
+public sealed class InMemoryStoreConformanceTests : StoreConformanceTests
+{
+    private readonly InMemoryGrainStore _store = new();
+
+    protected override Task<IGrainStore> OpenStoreAsync() => Task.FromResult<IGrainStore>(_store);
+}
+
+public sealed class SqliteStoreConformanceTests : StoreConformanceTests
+{
+    private readonly string _path = Path.Combine(Directory.CreateTempSubdirectory("oq-store-").FullName, "silo.db");
+
+    protected override async Task<IGrainStore> OpenStoreAsync()
+    {
+        var store = new SqliteGrainStore(_path);
+        await store.InitializeAsync(CancellationToken.None);
+        Track(store);
+        return store;
+    }
+}
