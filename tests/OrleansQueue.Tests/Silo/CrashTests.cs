@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+
+namespace OrleansQueue.Tests.Silo;
+
+/// <summary>The silo in its own process, killed with SIGKILL in the middle of a load and restarted on the same data.</summary>
+public sealed class CrashTests : IAsyncLifetime
+{
+    // One window longer than the whole test, so every grant of the run counts against one budget.
+    private const int Budget = 60;
+    private const string Policy = """{"maxConcurrent":2,"requestsPerWindow":60,"windowMs":600000,"claimWindowMs":600000,"leaseTtlMs":600000,"defaultMaxWaitMs":600000}""";
+
+    private readonly string _data = Directory.CreateTempSubdirectory("oq-crash-").FullName;
+    private readonly ConcurrentDictionary<long, long> _grants = new(); // fencing token -> request id
+    private readonly ConcurrentDictionary<long, byte> _accepted = new();
+    private readonly ConcurrentDictionary<long, byte> _released = new();
+    private readonly ConcurrentDictionary<long, byte> _uncertain = new(); // a release sent, its answer lost with the process
+    private readonly TaskCompletionSource _oneThirdGranted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        try
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task AKilledSiloRestartsWithEveryAcceptedRequestAndNeverGrantsBeyondTheBudget()
+    {
+        long maxTokenBeforeCrash;
+        await using (var silo = await SiloProcess.StartAsync(_data))
+        {
+            using var http = silo.CreateClient();
+            Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/crash", Policy)).Status);
+            using var load = new CancellationTokenSource();
+            var workers = Enumerable.Range(0, 6).Select(i => Worker(silo, $"w{i}", load.Token)).ToList();
+            await _oneThirdGranted.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+            await silo.KillAsync();
+            await load.CancelAsync();
+            await Task.WhenAll(workers);
+            maxTokenBeforeCrash = _grants.Keys.Max();
+        }
+
+        await using (var silo = await SiloProcess.StartAsync(_data))
+        {
+            using var http = silo.CreateClient();
+            foreach (long id in _accepted.Keys.Where(id => !_released.ContainsKey(id)))
+            {
+                var (status, body) = await http.Get($"v1/resources/crash/requests/{id}");
+                if (_uncertain.ContainsKey(id) && status == HttpStatusCode.NotFound)
+                    continue; // its release was committed, only the answer was lost
+                Assert.True(status == HttpStatusCode.OK && body.State() is "waiting" or "held",
+                    $"accepted request {id} after the restart: {status} {body}");
+                // The dead callers' leases and tickets would hold the slots for their whole TTL: end them, as
+                // callers that reconnect would.
+                Assert.Equal(HttpStatusCode.OK, (await http.Delete($"v1/resources/crash/requests/{id}")).Status);
+            }
+
+            int before = _grants.Count;
+            using var load = new CancellationTokenSource();
+            var workers = Enumerable.Range(0, 6).Select(i => Worker(silo, $"v{i}", load.Token)).ToList();
+            // Run on until the silo says the window's budget is spent. Grants it made that no caller saw
+            // (answers lost with the killed process) count there too, so callers may have seen fewer than 60.
+            await WaitUntil(async () => (await http.Get("v1/resources/crash/stats")).Body.GetProperty("requestsLeftInWindow").GetInt64() == 0,
+                TimeSpan.FromSeconds(60), silo, workers);
+            await load.CancelAsync();
+            await Task.WhenAll(workers);
+
+            // A silo that forgot the grants before the crash would have granted a second budget after it.
+            Assert.True(_grants.Count <= Budget, $"{_grants.Count} grants seen in one window whose budget is {Budget}");
+            Assert.True(_grants.Count > before, "nothing was granted after the restart");
+            Assert.True(_grants.Keys.Min() > 0 && _grants.Keys.Count(t => t <= maxTokenBeforeCrash) == before,
+                "a fencing token issued after the restart repeats one from before it");
+        }
+    }
+
+    /// <summary>One caller: acquire, wait for the grant by long-poll if queued, record it, release; until cancelled or the silo dies.</summary>
+    private async Task Worker(SiloProcess silo, string client, CancellationToken stop)
+    {
+        using var http = silo.CreateClient();
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var (status, body) = await http.Post("v1/resources/crash/acquire", $$"""{"clientId":"{{client}}"}""");
+                if (status is not (HttpStatusCode.OK or HttpStatusCode.Accepted))
+                    throw new InvalidOperationException($"acquire answered {status} {body}");
+                long id = body.GetProperty("id").GetInt64();
+                _accepted[id] = 0;
+                while (body.State() == "waiting" && !stop.IsCancellationRequested)
+                    (_, body) = await http.Get($"v1/resources/crash/requests/{id}/wait?timeoutMs=1000");
+                if (body.State() != "held")
+                    continue;
+                long token = body.GetProperty("fencingToken").GetInt64();
+                Assert.True(_grants.TryAdd(token, id), $"fencing token {token} granted twice");
+                if (_grants.Count >= Budget / 3)
+                    _oneThirdGranted.TrySetResult();
+                await Task.Delay(10, CancellationToken.None); // the caller's work under the lease
+                _uncertain[id] = 0;
+                (status, body) = await http.Post($"v1/resources/crash/requests/{id}/release");
+                Assert.Equal(HttpStatusCode.OK, status);
+                _released[id] = 0;
+                _uncertain.TryRemove(id, out _);
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            // The silo was killed under us.
+        }
+    }
+
+    private async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout, SiloProcess silo, List<Task> workers)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (workers.FirstOrDefault(w => w.IsFaulted) is { } failed)
+                await failed;
+            if (workers.All(w => w.IsCompleted))
+                throw new InvalidOperationException($"Every worker stopped with {_grants.Count} grants:\n{silo.Log}");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"The load did not get there in {timeout}:\n{silo.Log}");
+            await Task.Delay(50); // the stats endpoint has no push; asking 20 times a second is the test's own load
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace OrleansQueue.Tests.Silo;
+
+/// <summary>The silo as a separate process (the built OrleansQueue.Silo.dll), on a free loopback port, over a data folder.</summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    private SiloProcess(Process process, Uri baseAddress)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+                return _log.ToString();
+        }
+    }
+
+    public static async Task<SiloProcess> StartAsync(string dataDirectory, int? port = null)
+    {
+        int chosen = port ?? FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = dataDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in new[] { SiloDll(), "--urls", $"http://127.0.0.1:{chosen}", "--Silo:Store:Path", Path.Combine(dataDirectory, "silo.db") })
+            start.ArgumentList.Add(arg);
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
+        var silo = new SiloProcess(process, new Uri($"http://127.0.0.1:{chosen}/"));
+        process.OutputDataReceived += (_, e) => silo.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => silo.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await silo.WaitHealthyAsync();
+        return silo;
+    }
+
+    public HttpClient CreateClient() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>SIGKILL: no shutdown code runs, nothing is flushed but what the store already wrote.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+            _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_log)
+            _log.AppendLine(line);
+    }
+
+    private async Task WaitHealthyAsync()
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"The silo exited with {_process.ExitCode}:\n{Log}");
+            try
+            {
+                if ((await http.GetAsync("healthz")).StatusCode == HttpStatusCode.OK)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(50); // waiting for a process to start listening: there is no event to wait on
+        }
+        throw new TimeoutException($"The silo did not become healthy within 60 s:\n{Log}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The silo built beside this test assembly's configuration (Debug or Release).</summary>
+    private static string SiloDll()
+    {
+        var here = new DirectoryInfo(AppContext.BaseDirectory);
+        string configuration = here.Parent!.Name; // bin/<Configuration>/net10.0
+        var root = here;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "OrleansQueue.sln")))
+            root = root.Parent;
+        if (root is null)
+            throw new InvalidOperationException($"No OrleansQueue.sln above {AppContext.BaseDirectory}.");
+        string dll = Path.Combine(root.FullName, "silo", "bin", configuration, "net10.0", "OrleansQueue.Silo.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the silo first.", dll);
+    }
+}
