@@ -122,17 +122,19 @@ public sealed partial class GrainActivation
                 return false;
             }
         }
+        Waiting = Grain.WaitingCount;
+        Leases = Grain.LeaseCount;
+        // Timers are armed before anyone hears of the turn, so nothing a caller does next can outrun them.
+        if (!CloseAfterTurn)
+            ArmTimers();
         foreach (var item in batch)
             item.Complete();
         Publish();
-        Waiting = Grain.WaitingCount;
-        Leases = Grain.LeaseCount;
         if (CloseAfterTurn)
         {
             Close();
             return false;
         }
-        ArmTimers();
         return true;
     }
 
@@ -208,7 +210,10 @@ public sealed partial class GrainActivation
         if (Grain.GetNextDeadline() is { } deadline)
         {
             var due = deadline - _time.GetUtcNow();
-            _deadlineTimer.Change(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
+            if (due <= TimeSpan.Zero)
+                PostTick();
+            else
+                _deadlineTimer.Change(due, Timeout.InfiniteTimeSpan);
         }
         else
         {
@@ -219,7 +224,8 @@ public sealed partial class GrainActivation
 
     internal bool HasNoObservers => _observers.Count == 0;
 
-    private bool IsIdle => Waiting == 0 && Leases == 0 && _observers.Count == 0;
+    // With nothing waiting or held, every observed request has ended, so its observers go with this turn's updates.
+    private bool IsIdle => Waiting == 0 && Leases == 0;
 
     private void Close()
     {
