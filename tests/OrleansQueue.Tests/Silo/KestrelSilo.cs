@@ -7,7 +7,7 @@ using OrleansQueue.Silo.Hosting;
 namespace OrleansQueue.Tests.Silo;
 
 /// <summary>The silo on a real Kestrel socket on a free loopback port, for WebSocket and SSE tests.</summary>
-public sealed class KestrelSilo : IAsyncLifetime
+public class KestrelSilo : IAsyncLifetime
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("oq-kestrel-").FullName;
     private WebApplication? _app;
@@ -23,10 +23,16 @@ public sealed class KestrelSilo : IAsyncLifetime
         var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0", "--Silo:Store:Path", Path.Combine(_directory, "silo.db")]);
         builder.AddOrleansQueueSilo();
         _app = builder.Build();
+        BeforeSilo(_app);
         _app.MapOrleansQueueSilo();
         await _app.StartAsync();
         string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address.TrimEnd('/') + "/");
+    }
+
+    /// <summary>Middleware ahead of the silo's endpoints (to play a proxy, say).</summary>
+    protected virtual void BeforeSilo(WebApplication app)
+    {
     }
 
     public async Task DisposeAsync()

@@ -1,0 +1,109 @@
+using System.Text.Json;
+
+namespace OrleansQueue.Client;
+
+/// <summary>
+/// A granted slot of a resource. It renews itself while held; disposing it releases it (once, however often it is
+/// disposed). Pass <see cref="FencingToken"/> downstream so a stale holder can be refused; watch <see cref="Lost"/>
+/// to stop work when the lease is lost (expired, reclaimed).
+/// </summary>
+public sealed class Lease : IAsyncDisposable
+{
+    private readonly OrleansQueueClient _client;
+    private readonly CancellationTokenSource _lost = new();
+    private readonly CancellationTokenSource _released = new();
+    private readonly string _releaseKey = Guid.NewGuid().ToString("N");
+    private readonly Task _renewal;
+    private int _releasing;
+
+    internal Lease(OrleansQueueClient client, string resource, JsonElement view)
+    {
+        _client = client;
+        Resource = resource;
+        Id = view.GetProperty("id").GetInt64();
+        FencingToken = view.GetProperty("fencingToken").GetInt64();
+        Load = view.GetProperty("load").GetInt64();
+        ExpiresAt = view.GetProperty("expiresAt").GetDateTimeOffset();
+        GrantedAt = DateTimeOffset.UtcNow;
+        _renewal = Task.Run(RenewLoopAsync);
+    }
+
+    public string Resource { get; }
+    public long Id { get; }
+    public long FencingToken { get; }
+    public long Load { get; }
+
+    /// <summary>When the lease expires unless renewed (renewal is automatic).</summary>
+    public DateTimeOffset ExpiresAt { get; private set; }
+
+    /// <summary>When this client learned of the grant.</summary>
+    public DateTimeOffset GrantedAt { get; }
+
+    /// <summary>Cancelled when the lease is lost: stop the work it protects.</summary>
+    public CancellationToken Lost => _lost.Token;
+
+    /// <summary>Releases the lease, reporting the load really used if known. Idempotent; safe to retry.</summary>
+    public async ValueTask ReleaseAsync(long? actualLoad = null, CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _releasing, 1) == 1)
+            return;
+        await _released.CancelAsync();
+        if (_lost.IsCancellationRequested)
+            return;
+        try
+        {
+            await _client.ReleaseAsync(Resource, Id, actualLoad, _releaseKey, cancellationToken);
+        }
+        catch (LeaseLostException)
+        {
+            // Already gone (expired or reclaimed): there is nothing left to release.
+        }
+        _client.Forget(this);
+    }
+
+    /// <summary>Releases the lease without an actual load.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await ReleaseAsync();
+        await _renewal.ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    internal void MarkLost()
+    {
+        if (!_lost.IsCancellationRequested)
+            _lost.Cancel();
+        _client.Forget(this);
+    }
+
+    private async Task RenewLoopAsync()
+    {
+        var token = _released.Token;
+        while (!token.IsCancellationRequested && !_lost.IsCancellationRequested)
+        {
+            var wait = (ExpiresAt - DateTimeOffset.UtcNow) * _client.Options.RenewAt;
+            try
+            {
+                await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, token);
+                ExpiresAt = await _client.RenewAsync(Resource, Id, token);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (LeaseLostException)
+            {
+                MarkLost();
+                return;
+            }
+            catch (Exception) when (DateTimeOffset.UtcNow < ExpiresAt)
+            {
+                // Transient (connection lost): try again at the next interval, while the lease still lives.
+            }
+            catch (Exception)
+            {
+                MarkLost();
+                return;
+            }
+        }
+    }
+}

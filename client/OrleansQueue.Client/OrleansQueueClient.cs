@@ -1,0 +1,320 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OrleansQueue.Grains;
+
+namespace OrleansQueue.Client;
+
+/// <summary>
+/// The .NET client of OrleansQueue. One instance keeps one WebSocket to a silo, shared by every call; waiting
+/// acquires resume the moment their grant is pushed, without polling. When the connection drops it reconnects with
+/// backoff and re-attaches its tickets and leases (their queue positions are kept by the silo). When WebSockets are
+/// refused, or a resource is polling-only, it long-polls, and polls plainly if long-poll is refused too: calling code
+/// does not change. Thread-safe; meant to be a singleton.
+/// </summary>
+public sealed class OrleansQueueClient : IAsyncDisposable
+{
+    private readonly HttpClient _http;
+    private readonly HttpApi _httpApi;
+    private readonly Lazy<Task<SocketConnection?>> _socket;
+    private readonly ConcurrentDictionary<(string Resource, long Id), TaskCompletionSource<JsonElement>> _waiters = new();
+    private readonly ConcurrentDictionary<(string Resource, long Id), Lease> _leases = new();
+
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule; the message names each.</exception>
+    public OrleansQueueClient(OrleansQueueClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+            throw new ArgumentException("Invalid OrleansQueue client options: " + string.Join(" ", errors), nameof(options));
+        Options = options;
+        _http = new HttpClient(options.HttpHandler ?? new SocketsHttpHandler(), disposeHandler: options.HttpHandler is null)
+        {
+            BaseAddress = options.BaseAddress,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        if (options.ApiKey is { } key)
+            _http.DefaultRequestHeaders.Add("X-Api-Key", key);
+        _httpApi = new HttpApi(_http);
+        _socket = new Lazy<Task<SocketConnection?>>(ConnectAsync);
+    }
+
+    internal OrleansQueueClientOptions Options { get; }
+
+    /// <summary>Whether calls and pushes currently go over the WebSocket (false: HTTP, long-poll or polling).</summary>
+    public bool UsesPush => _socket.IsValueCreated && _socket.Value.IsCompletedSuccessfully && _socket.Value.Result is not null;
+
+    /// <summary>
+    /// Waits for a slot of <paramref name="resource"/> and returns the lease; dispose it to release. Cancelling
+    /// <paramref name="cancellationToken"/> while waiting withdraws the request from the silo's waitlist.
+    /// </summary>
+    /// <param name="load">Tokens to reserve (at least 1); report the real figure with <see cref="Lease.ReleaseAsync"/>.</param>
+    /// <param name="clientId">Who asks; defaults to <see cref="OrleansQueueClientOptions.ClientId"/>.</param>
+    /// <param name="maxWait">How long the silo keeps the request waiting; null for the resource's default, zero to refuse waiting.</param>
+    /// <exception cref="OrleansQueueException">A typed refusal: <see cref="QueueFullException"/>, <see cref="ClientQuotaExceededException"/>,
+    /// <see cref="AcquireTimeoutException"/>, <see cref="InvalidLoadException"/>, <see cref="UnknownResourceException"/>, …</exception>
+    public async Task<Lease> AcquireAsync(string resource, long load = 1, Priority priority = Priority.Normal, string? clientId = null,
+        TimeSpan? maxWait = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(resource);
+        var message = new JsonObject
+        {
+            ["op"] = "acquire",
+            ["resource"] = resource,
+            ["clientId"] = clientId ?? Options.ClientId,
+            ["load"] = load,
+            ["priority"] = JsonNamingPolicy.CamelCase.ConvertName(priority.ToString()),
+            ["idempotencyKey"] = Guid.NewGuid().ToString("N"), // makes retries after a lost connection safe
+        };
+        if (maxWait is { } wait)
+            message["maxWaitMs"] = (long)wait.TotalMilliseconds;
+
+        TaskCompletionSource<JsonElement>? pushed = null;
+        // The acquire itself is not abandoned when the caller gives up: it may already be queued on the silo, and
+        // only its answer tells which ticket to withdraw.
+        var answered = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var acquiring = CallAsync(message, answered.Token, reply =>
+        {
+            // On the receive loop, before any later message: the grant cannot be pushed before we listen for it.
+            if (reply.TryGetProperty("request", out var r) && r.GetProperty("state").GetString() == "waiting"
+                && r.TryGetProperty("push", out var push) && push.GetBoolean())
+                pushed = Listen(resource, r.GetProperty("id").GetInt64());
+        });
+        JsonElement view;
+        try
+        {
+            view = await acquiring.WaitAsync(cancellationToken);
+            answered.Dispose();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller hears of its cancel once the silo has withdrawn the ticket (or 30 s have passed without an answer).
+            await WithdrawWhenAnsweredAsync(resource, acquiring, answered);
+            throw;
+        }
+        long id = view.GetProperty("id").GetInt64();
+        try
+        {
+            while (true)
+            {
+                switch (view.GetProperty("state").GetString())
+                {
+                    case "held":
+                        return Track(new Lease(this, resource, view));
+                    case "granted":
+                        view = await CallAsync(Op("claim", resource, id), cancellationToken);
+                        continue;
+                    case "waiting":
+                        view = pushed is not null
+                            ? await pushed.Task.WaitAsync(cancellationToken)
+                            : await PollAsync(resource, id, cancellationToken);
+                        continue;
+                    default:
+                        throw Ended(view);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await WithdrawAsync(resource, id);
+            throw;
+        }
+        finally
+        {
+            _waiters.TryRemove((resource, id), out _);
+        }
+    }
+
+    internal async Task ReleaseAsync(string resource, long id, long? actualLoad, string idempotencyKey, CancellationToken ct)
+    {
+        var message = Op("release", resource, id);
+        message["idempotencyKey"] = idempotencyKey;
+        if (actualLoad is { } actual)
+            message["actualLoad"] = actual;
+        await CallAsync(message, ct);
+    }
+
+    internal async Task<DateTimeOffset> RenewAsync(string resource, long id, CancellationToken ct) =>
+        (await CallAsync(Op("renew", resource, id), ct)).GetProperty("expiresAt").GetDateTimeOffset();
+
+    internal void Forget(Lease lease) => _leases.TryRemove((lease.Resource, lease.Id), out _);
+
+    private Lease Track(Lease lease)
+    {
+        _leases[(lease.Resource, lease.Id)] = lease;
+        return lease;
+    }
+
+    private TaskCompletionSource<JsonElement> Listen(string resource, long id) =>
+        _waiters.GetOrAdd((resource, id), _ => new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    /// <summary>Without push: long-poll until the request leaves the waitlist, or poll if long-poll is refused.</summary>
+    private async Task<JsonElement> PollAsync(string resource, long id, CancellationToken ct)
+    {
+        while (true)
+        {
+            if (Options.Transport != ClientTransport.Poll && !_httpApi.LongPollRefused && _http.BaseAddress is not null)
+            {
+                var wait = Op("wait", resource, id);
+                wait["timeoutMs"] = 30_000;
+                try
+                {
+                    var view = await _httpApi.CallAsync(wait, ct);
+                    if (view.GetProperty("state").GetString() != "waiting")
+                        return view;
+                    continue;
+                }
+                catch (ConnectionLostException) when (_httpApi.LongPollRefused)
+                {
+                }
+            }
+            var status = await CallAsync(Op("status", resource, id), ct);
+            if (status.GetProperty("state").GetString() != "waiting")
+                return status;
+            await Task.Delay(Options.PollInterval, ct);
+        }
+    }
+
+    private async Task WithdrawWhenAnsweredAsync(string resource, Task<JsonElement> acquiring, CancellationTokenSource answered)
+    {
+        try
+        {
+            var view = await acquiring;
+            _waiters.TryRemove((resource, view.GetProperty("id").GetInt64()), out _);
+            await WithdrawAsync(resource, view.GetProperty("id").GetInt64());
+        }
+        catch (Exception ex) when (ex is OrleansQueueException or OperationCanceledException)
+        {
+            // Refused or never answered: nothing to withdraw.
+        }
+        finally
+        {
+            answered.Dispose();
+        }
+    }
+
+    /// <summary>Withdraws a request whose caller gave up; a grant that raced the cancel is released by it.</summary>
+    private async Task WithdrawAsync(string resource, long id)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await CallAsync(Op("cancel", resource, id), timeout.Token);
+        }
+        catch (Exception ex) when (ex is OrleansQueueException or OperationCanceledException)
+        {
+            // Already gone, or the silo is unreachable: its wait or claim window will end it.
+        }
+    }
+
+    /// <summary>One operation, over the WebSocket when there is one, else over HTTP; retried after a lost connection
+    /// (acquire and release carry idempotency keys, the rest are idempotent). Returns the "request" object.</summary>
+    private async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null)
+    {
+        var delay = Options.ReconnectMinDelay;
+        while (true)
+        {
+            try
+            {
+                var socket = await _socket.Value.WaitAsync(ct);
+                if (socket is null)
+                    return await _httpApi.CallAsync(message, ct);
+                var reply = await socket.CallAsync((JsonObject)message.DeepClone(), ct, inline);
+                if (reply.TryGetProperty("problem", out var problem))
+                    throw OrleansQueueException.FromProblem(problem);
+                return reply.GetProperty("request");
+            }
+            catch (ConnectionLostException)
+            {
+                await Task.Delay(delay, ct);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
+            }
+        }
+    }
+
+    private async Task<SocketConnection?> ConnectAsync()
+    {
+        if (Options.Transport != ClientTransport.Auto)
+            return null;
+        var socket = new SocketConnection(Options.ConnectWebSocket ?? SocketConnection.Default(Options), Options)
+        {
+            Updated = OnUpdate,
+        };
+        socket.Reconnected = () => ReattachAsync(socket);
+        if (await socket.StartAsync(CancellationToken.None))
+            return socket;
+        await socket.DisposeAsync();
+        return null;
+    }
+
+    private void OnUpdate(JsonElement view)
+    {
+        var key = (view.GetProperty("resource").GetString()!, view.GetProperty("id").GetInt64());
+        string? state = view.GetProperty("state").GetString();
+        if (state != "waiting" && _waiters.TryRemove(key, out var waiter))
+            waiter.TrySetResult(view);
+        else if (state is "expired" or "reclaimed" && _leases.TryGetValue(key, out var lease))
+            lease.MarkLost();
+    }
+
+    /// <summary>After a reconnect: subscribes again to every waiting ticket and held lease, and learns what happened meanwhile.</summary>
+    private async Task ReattachAsync(SocketConnection socket)
+    {
+        var byResource = _waiters.Keys.Concat(_leases.Keys).GroupBy(k => k.Resource);
+        foreach (var group in byResource)
+        {
+            var ids = new JsonArray(group.Select(k => (JsonNode)k.Id).ToArray());
+            JsonElement reply;
+            try
+            {
+                reply = await socket.CallAsync(new JsonObject { ["op"] = "attach", ["resource"] = group.Key, ["ids"] = ids }, CancellationToken.None);
+            }
+            catch (ConnectionLostException)
+            {
+                return; // the next reconnect attaches again
+            }
+            var results = reply.GetProperty("results").EnumerateArray().ToList();
+            for (int i = 0; i < results.Count; i++)
+            {
+                var key = (group.Key, ids[i]!.GetValue<long>());
+                if (results[i].TryGetProperty("request", out var view))
+                    OnUpdate(view);
+                else if (_waiters.TryRemove(key, out var waiter))
+                    waiter.TrySetException(OrleansQueueException.FromProblem(results[i].GetProperty("problem")));
+                else if (_leases.TryGetValue(key, out var lease))
+                    lease.MarkLost();
+            }
+        }
+    }
+
+    private static JsonObject Op(string op, string resource, long id) => new() { ["op"] = op, ["resource"] = resource, ["id"] = id };
+
+    /// <summary>The exception for a request that ended without a lease.</summary>
+    private static OrleansQueueException Ended(JsonElement view)
+    {
+        string state = view.GetProperty("state").GetString() ?? "unknown";
+        string detail = view.TryGetProperty("detail", out var d) ? d.GetString() ?? state : $"The request ended: {state}.";
+        string reason = view.TryGetProperty("reason", out var r) ? r.GetString() ?? "" : "";
+        return (state, reason) switch
+        {
+            ("timedOut", _) => new AcquireTimeoutException("urn:orleansqueue:problem:timed-out", 429, detail, "maxWaitMs", null),
+            (_, "resourceDeleted") => new ResourceDeletedException("urn:orleansqueue:problem:resource-deleted", 410, detail, "resource", null),
+            (_, "invalidLoad") => new InvalidLoadException("urn:orleansqueue:problem:invalid-load", 400, detail, "load", null),
+            _ => new LeaseLostException("urn:orleansqueue:problem:request-ended", 410, detail, "id", null),
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_socket.IsValueCreated && await _socket.Value.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default) is { } socket)
+            await socket.DisposeAsync();
+        _http.Dispose();
+    }
+
+    /// <summary>For tests: drops the WebSocket as a network failure would; the client reconnects and re-attaches.</summary>
+    internal void DropConnection()
+    {
+        if (UsesPush)
+            _socket.Value.Result!.Abort();
+    }
+}

@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace OrleansQueue.Client;
+
+/// <summary>The connection was lost before the call was answered; the call may or may not have taken effect.</summary>
+internal sealed class ConnectionLostException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The one WebSocket of a client, multiplexing every call (matched by correlation id) and every pushed update. When it
+/// drops, calls in flight fail with <see cref="ConnectionLostException"/> and it reconnects with exponential backoff,
+/// then calls <see cref="Reconnected"/> so the client can re-attach its tickets and leases. If the server (or a proxy)
+/// answers the upgrade with anything but 101, WebSockets are <see cref="Refused"/> and the client uses HTTP instead.
+/// </summary>
+internal sealed class SocketConnection : IAsyncDisposable
+{
+    private readonly Func<CancellationToken, Task<WebSocket>> _connect;
+    private readonly OrleansQueueClientOptions _options;
+    private readonly ConcurrentDictionary<long, Pending> _pending = new();
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private TaskCompletionSource<WebSocket> _open = NewOpen();
+    private long _corr;
+    private Task? _loop;
+
+    public SocketConnection(Func<CancellationToken, Task<WebSocket>> connect, OrleansQueueClientOptions options)
+    {
+        _connect = connect;
+        _options = options;
+    }
+
+    /// <summary>Pushed updates ("request" objects), on the receive loop: handlers must not block.</summary>
+    public Action<JsonElement>? Updated { get; set; }
+
+    /// <summary>Runs after each reconnection, before new calls go out on it.</summary>
+    public Func<Task>? Reconnected { get; set; }
+
+    /// <summary>Whether the server refused the WebSocket upgrade: use HTTP.</summary>
+    public bool Refused { get; private set; }
+
+    /// <summary>Connects the first time; returns false when WebSockets are refused.</summary>
+    public async Task<bool> StartAsync(CancellationToken ct)
+    {
+        WebSocket? socket = null;
+        try
+        {
+            socket = await _connect(ct);
+        }
+        catch (WebSocketException ex) when (IsRefusal(ex))
+        {
+            Refused = true;
+            return false;
+        }
+        catch (Exception ex) when (ex is WebSocketException or HttpRequestException)
+        {
+            // The silo is not there yet: keep trying in the background; calls wait for the connection.
+        }
+        _loop = Task.Run(() => RunAsync(socket));
+        return true;
+    }
+
+    /// <summary>Sends <paramref name="message"/> and returns the reply. <paramref name="inline"/> runs on the receive loop
+    /// before any later message is handled, so a caller can register for updates without missing one.</summary>
+    public async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null)
+    {
+        var socket = await _open.Task.WaitAsync(ct);
+        long corr = Interlocked.Increment(ref _corr);
+        message["corr"] = corr;
+        var pending = new Pending(inline);
+        _pending[corr] = pending;
+        try
+        {
+            await _sendLock.WaitAsync(ct);
+            try
+            {
+                await socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message), WebSocketMessageType.Text, true, ct);
+            }
+            finally
+            {
+                _sendLock.Release();
+            }
+            return await pending.Reply.Task.WaitAsync(ct);
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            throw new ConnectionLostException("The WebSocket was lost while sending.", ex);
+        }
+        finally
+        {
+            _pending.TryRemove(corr, out _);
+        }
+    }
+
+    private async Task RunAsync(WebSocket? socket)
+    {
+        bool reconnecting = false;
+        while (!_stop.IsCancellationRequested)
+        {
+            socket ??= await ConnectWithBackoffAsync();
+            if (socket is null)
+                return;
+            var receive = ReceiveLoopAsync(socket);
+            _open.TrySetResult(socket);
+            if (reconnecting && Reconnected is { } reattach)
+                _ = reattach().ContinueWith(_ => { }, TaskScheduler.Default);
+            await receive;
+            AfterLoss();
+            socket = null;
+            reconnecting = true;
+        }
+    }
+
+    private async Task<WebSocket?> ConnectWithBackoffAsync()
+    {
+        var delay = _options.ReconnectMinDelay;
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                return await _connect(_stop.Token);
+            }
+            catch (Exception) when (!_stop.IsCancellationRequested)
+            {
+                await Task.Delay(delay, _stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.ReconnectMaxDelay.Ticks));
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private void AfterLoss()
+    {
+        _open = NewOpen();
+        foreach (var (_, pending) in _pending)
+            pending.Reply.TrySetException(new ConnectionLostException("The WebSocket was lost before the reply."));
+    }
+
+    private async Task ReceiveLoopAsync(WebSocket socket)
+    {
+        var buffer = new byte[16 * 1024];
+        using var message = new MemoryStream();
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var result = await socket.ReceiveAsync(buffer, _stop.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                    return;
+                message.Write(buffer, 0, result.Count);
+                if (!result.EndOfMessage)
+                    continue;
+                Dispatch(JsonDocument.Parse(message.ToArray()).RootElement.Clone());
+                message.SetLength(0);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or JsonException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            socket.Abort();
+            socket.Dispose();
+        }
+    }
+
+    private void Dispatch(JsonElement message)
+    {
+        if (message.GetProperty("type").GetString() == "update")
+        {
+            Updated?.Invoke(message.GetProperty("request"));
+            return;
+        }
+        long corr = message.GetProperty("corr").GetInt64();
+        if (_pending.TryGetValue(corr, out var pending))
+        {
+            try
+            {
+                pending.Inline?.Invoke(message);
+            }
+            finally
+            {
+                pending.Reply.TrySetResult(message);
+            }
+        }
+    }
+
+    /// <summary>For tests and failover: drops the current socket as a network failure would.</summary>
+    internal void Abort()
+    {
+        if (_open.Task.IsCompletedSuccessfully)
+            _open.Task.Result.Abort();
+    }
+
+    private static bool IsRefusal(WebSocketException ex) =>
+        ex.WebSocketErrorCode == WebSocketError.NotAWebSocket || ex.Message.Contains("status code", StringComparison.OrdinalIgnoreCase);
+
+    private static TaskCompletionSource<WebSocket> NewOpen() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_open.Task.IsCompletedSuccessfully)
+            _open.Task.Result.Abort();
+        if (_loop is not null)
+            await _loop.ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private sealed class Pending(Action<JsonElement>? inline)
+    {
+        public Action<JsonElement>? Inline { get; } = inline;
+        public TaskCompletionSource<JsonElement> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>The default connector: a <see cref="ClientWebSocket"/> to the silo's /v1/ws, with the API key.</summary>
+    public static Func<CancellationToken, Task<WebSocket>> Default(OrleansQueueClientOptions options) => async ct =>
+    {
+        var socket = new ClientWebSocket();
+        if (options.ApiKey is { } key)
+            socket.Options.SetRequestHeader("X-Api-Key", key);
+        var builder = new UriBuilder(options.BaseAddress!) { Scheme = options.BaseAddress!.Scheme == "https" ? "wss" : "ws" };
+        builder.Path = builder.Path.TrimEnd('/') + "/v1/ws";
+        try
+        {
+            await socket.ConnectAsync(builder.Uri, ct);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    };
+}

@@ -1,0 +1,185 @@
+using System.Text.RegularExpressions;
+using OrleansQueue.Client;
+using OrleansQueue.Grains;
+using OrleansQueue.Tests.Silo;
+
+namespace OrleansQueue.Tests.Client;
+
+public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, IAsyncLifetime
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+    private readonly HttpClient _http = silo.CreateClient();
+    private readonly List<OrleansQueueClient> _clients = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var client in _clients)
+            await client.DisposeAsync();
+    }
+
+    private OrleansQueueClient NewClient(string clientId = "app", ClientTransport transport = ClientTransport.Auto)
+    {
+        var client = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress, ClientId = clientId, Transport = transport });
+        _clients.Add(client);
+        return client;
+    }
+
+    [Fact]
+    public async Task AnAcquiredLeaseIsReleasedWhenDisposed()
+    {
+        await _http.CreateResource("client-dispose", """{"maxConcurrent":2}""");
+        var client = NewClient();
+
+        await using (var lease = await client.AcquireAsync("client-dispose", load: 3))
+        {
+            Assert.Equal(1, lease.FencingToken);
+            Assert.Equal(1, (await _http.Get("/v1/resources/client-dispose/stats")).Body.GetProperty("leases").GetInt32());
+        }
+
+        Assert.Equal(0, (await _http.Get("/v1/resources/client-dispose/stats")).Body.GetProperty("leases").GetInt32());
+        Assert.True(client.UsesPush);
+    }
+
+    [Fact]
+    public async Task AWaitingAcquireResumesWhenItsGrantIsPushedWithoutAnyStatusCall()
+    {
+        await _http.CreateResource("client-push", """{"maxConcurrent":1}""");
+        var client = NewClient();
+        var first = await client.AcquireAsync("client-push");
+        var second = client.AcquireAsync("client-push");
+        await WaitForWaiting("client-push", 1);
+
+        await first.DisposeAsync();
+        await using var lease = await second.WaitAsync(Generous);
+
+        Assert.Equal(2, lease.FencingToken);
+        string metrics = await _http.GetStringAsync("/metrics");
+        Assert.DoesNotMatch(new Regex("orleansqueue_status_requests_total\\{resource=\"client-push\"\\}"), metrics);
+    }
+
+    [Fact]
+    public async Task ManyClientsAreGrantedInPriorityThenFairOrder()
+    {
+        await _http.CreateResource("client-order", """{"maxConcurrent":1,"defaultMaxWaitMs":120000}""");
+        var holder = await NewClient("holder").AcquireAsync("client-order");
+        var waiting = new List<(string Client, Task<Lease> Lease)>();
+        foreach (string name in new[] { "a", "b", "c" })
+        {
+            var client = NewClient(name);
+            for (int i = 0; i < 3; i++)
+            {
+                waiting.Add((name, client.AcquireAsync("client-order")));
+                await WaitForWaiting("client-order", waiting.Count);
+            }
+        }
+        waiting.Add(("urgent", NewClient("urgent").AcquireAsync("client-order", priority: Priority.High)));
+        await WaitForWaiting("client-order", waiting.Count);
+
+        await holder.DisposeAsync();
+        var order = new List<string>();
+        var pending = waiting.ToList();
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny(pending.Select(p => p.Lease)).WaitAsync(Generous);
+            var entry = pending.Single(p => p.Lease == done);
+            pending.Remove(entry);
+            order.Add(entry.Client);
+            await (await done).DisposeAsync();
+        }
+
+        Assert.Equal(["urgent", "a", "b", "c", "a", "b", "c", "a", "b", "c"], order);
+    }
+
+    [Fact]
+    public async Task CancellingAWaitingAcquireRemovesItsTicket()
+    {
+        await _http.CreateResource("client-cancel", """{"maxConcurrent":1}""");
+        var client = NewClient();
+        await using var held = await client.AcquireAsync("client-cancel");
+        using var cts = new CancellationTokenSource();
+        var waiting = client.AcquireAsync("client-cancel", cancellationToken: cts.Token);
+        await WaitForWaiting("client-cancel", 1);
+
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(Generous));
+        var stats = (await _http.Get("/v1/resources/client-cancel/stats")).Body;
+        Assert.Equal(0, stats.GetProperty("waiting").GetInt32());
+        Assert.Equal(1, stats.GetProperty("cancelled").GetInt64());
+    }
+
+    [Fact]
+    public async Task AClientThatLosesItsConnectionMidWaitKeepsItsPlaceAndGetsItsGrant()
+    {
+        await _http.CreateResource("client-reconnect", """{"maxConcurrent":1,"claimWindowMs":60000}""");
+        var holder = await NewClient("holder").AcquireAsync("client-reconnect");
+        var dropped = NewClient("dropped");
+        var first = dropped.AcquireAsync("client-reconnect");
+        await WaitForWaiting("client-reconnect", 1);
+        var behind = NewClient("behind").AcquireAsync("client-reconnect");
+        await WaitForWaiting("client-reconnect", 2);
+
+        dropped.DropConnection();
+        await holder.DisposeAsync();
+
+        await using var lease = await first.WaitAsync(Generous);
+        Assert.Equal(2, lease.FencingToken);
+        Assert.False(behind.IsCompleted);
+        await lease.DisposeAsync();
+        await using var next = await behind.WaitAsync(Generous);
+    }
+
+    [Fact]
+    public async Task RefusalsArriveAsTypedExceptions()
+    {
+        await _http.CreateResource("client-refusals", """{"maxConcurrent":1,"maxQueueLength":1,"loadPerWindow":100}""");
+        var client = NewClient();
+        await using var held = await client.AcquireAsync("client-refusals");
+        var queued = client.AcquireAsync("client-refusals");
+        await WaitForWaiting("client-refusals", 1);
+
+        var full = await Assert.ThrowsAsync<QueueFullException>(() => client.AcquireAsync("client-refusals"));
+        Assert.Equal(429, full.Status);
+        var invalid = await Assert.ThrowsAsync<InvalidLoadException>(() => client.AcquireAsync("client-refusals", load: 101));
+        Assert.Equal("load", invalid.Field);
+        await Assert.ThrowsAsync<UnknownResourceException>(() => client.AcquireAsync("client-nowhere"));
+        await Assert.ThrowsAsync<AcquireTimeoutException>(() => client.AcquireAsync("client-refusals", maxWait: TimeSpan.Zero));
+    }
+
+    [Fact]
+    public async Task AWaitThatRunsOutThrowsAcquireTimeout()
+    {
+        await _http.CreateResource("client-timeout", """{"maxConcurrent":1}""");
+        var client = NewClient();
+        await using var held = await client.AcquireAsync("client-timeout");
+
+        await Assert.ThrowsAsync<AcquireTimeoutException>(() => client.AcquireAsync("client-timeout", maxWait: TimeSpan.FromMilliseconds(50)).WaitAsync(Generous));
+    }
+
+    [Fact]
+    public async Task APollingOnlyResourceIsWaitedOnByLongPollWithNoChangeToCallingCode()
+    {
+        await _http.CreateResource("client-polling-only", """{"maxConcurrent":1,"pushEnabled":false}""");
+        var client = NewClient();
+        var held = await client.AcquireAsync("client-polling-only");
+        var waiting = client.AcquireAsync("client-polling-only");
+        await WaitForWaiting("client-polling-only", 1);
+
+        await held.DisposeAsync();
+
+        await using var lease = await waiting.WaitAsync(Generous);
+        Assert.Equal(2, lease.FencingToken);
+    }
+
+    private async Task WaitForWaiting(string resource, int count)
+    {
+        var deadline = DateTime.UtcNow + Generous;
+        while ((await _http.Get($"/v1/resources/{resource}/stats")).Body.GetProperty("waiting").GetInt32() != count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{resource} never had {count} waiting");
+            await Task.Delay(10); // the client gives no event when its request is queued; the stats are the witness
+        }
+    }
+}
