@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OrleansQueue.Silo.Gateway;
 using OrleansQueue.Silo.Observability;
@@ -30,28 +31,39 @@ public static class SiloBuilderExtensions
                 .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? "")));
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
-        builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<SiloMetrics>();
-        builder.Services.AddSingleton<PrometheusExporter>();
-        builder.Services.AddSingleton<IGrainStore>(sp =>
+        builder.Services.AddOrleansQueueSiloCore(builder.Configuration);
+        builder.Services.AddOpenApi(o => o.AddOperationTransformer(JsonBodyMetadata.Transform));
+        builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
+        builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds the silo without any server: the store, the grain runtime, the gateway's operations and an
+    /// <see cref="InProcessConnector"/>, for a silo that lives inside an application and is reached without a socket.
+    /// </summary>
+    public static IServiceCollection AddOrleansQueueSiloCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<SiloOptions>(configuration.GetSection(SiloOptions.Section));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SiloMetrics>();
+        services.TryAddSingleton<PrometheusExporter>();
+        services.TryAddSingleton<IGrainStore>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<SiloOptions>>().Value.Store;
             return o.Provider == "memory"
                 ? new InMemoryGrainStore()
                 : new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>());
         });
-        builder.Services.AddSingleton(sp => new GrainRuntime(
+        services.TryAddSingleton(sp => new GrainRuntime(
             sp.GetRequiredService<IGrainStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>(),
             sp.GetRequiredService<ILogger<GrainRuntime>>(),
             TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<SiloOptions>>().Value.IdleTimeoutSeconds)));
-        builder.Services.AddSingleton<RequestOperations>();
-        builder.Services.AddSingleton<ApiKeyAuthenticator>();
-        builder.Services.AddHostedService<SiloLifetime>();
-        builder.Services.AddOpenApi(o => o.AddOperationTransformer(JsonBodyMetadata.Transform));
-        builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
-        builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
-        return builder;
+        services.TryAddSingleton<RequestOperations>();
+        services.TryAddSingleton<ApiKeyAuthenticator>();
+        services.TryAddSingleton<InProcessConnector>();
+        services.AddHostedService<SiloLifetime>();
+        return services;
     }
 
     /// <summary>Maps the silo's endpoints: /v1 (HTTP and WebSocket), /healthz, /metrics, /openapi/v1.json.</summary>

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using OrleansQueue.Silo.Gateway;
 using OrleansQueue.Silo.Observability;
 using OrleansQueue.Silo.Runtime;
 using OrleansQueue.Silo.Storage;
@@ -6,11 +8,17 @@ namespace OrleansQueue.Silo.Hosting;
 
 /// <summary>Opens the store before the server takes requests; on shutdown, ends every activation and closes the store.</summary>
 /// <remarks>Takes the exporter so that it listens from the start: measurements made before it exists are lost.</remarks>
-internal sealed partial class SiloLifetime(IGrainStore store, GrainRuntime runtime, PrometheusExporter exporter, ILogger<SiloLifetime> logger) : IHostedService
+internal sealed partial class SiloLifetime(IGrainStore store, GrainRuntime runtime, PrometheusExporter exporter, IOptions<SiloOptions> options,
+    ILogger<SiloLifetime> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        var errors = options.Value.Validate().ToList();
+        if (errors.Count > 0)
+            throw new InvalidOperationException("Invalid silo configuration: " + string.Join(" ", errors));
         await store.InitializeAsync(cancellationToken);
+        foreach (var (name, body) in options.Value.Resources)
+            await runtime.PutResourceAsync(PolicyMapping.ToDefinition(name, body).Value!, cancellationToken);
         LogStarted(store is SqliteGrainStore sqlite ? sqlite.Path : "memory");
     }
 

@@ -28,8 +28,18 @@ public sealed class SiloOptions
     /// <value>The default value is 60 seconds.</value>
     public int MaxLongPollSeconds { get; set; } = 60;
 
+    /// <summary>Resources to create (or whose policy to set) at start, by name: the same fields as PUT /v1/resources/{name}.</summary>
+    public Dictionary<string, Gateway.ResourceBody> Resources { get; set; } = [];
+
     public IEnumerable<string> Validate()
     {
+        foreach (var (name, body) in Resources)
+        {
+            if (!Gateway.Names.IsValidResource(name))
+                yield return $"Silo:Resources:{name} is not a valid resource name: it must be {Gateway.Names.ResourceRule}.";
+            else if (Gateway.PolicyMapping.ToDefinition(name, body).Problem is { } problem)
+                yield return $"Silo:Resources:{name}: {problem.Detail}";
+        }
         if (Store.Provider is not ("sqlite" or "memory"))
             yield return $"Silo:Store:Provider must be \"sqlite\" or \"memory\"; it is \"{Store.Provider}\".";
         if (string.IsNullOrWhiteSpace(Store.Path))
