@@ -24,7 +24,7 @@ public sealed class Lease : IAsyncDisposable
         FencingToken = view.GetProperty("fencingToken").GetInt64();
         Load = view.GetProperty("load").GetInt64();
         ExpiresAt = view.GetProperty("expiresAt").GetDateTimeOffset();
-        GrantedAt = DateTimeOffset.UtcNow;
+        GrantedAt = view.TryGetProperty("grantedAt", out var at) ? at.GetDateTimeOffset() : DateTimeOffset.UtcNow;
         _renewal = Task.Run(RenewLoopAsync);
     }
 
@@ -36,7 +36,7 @@ public sealed class Lease : IAsyncDisposable
     /// <summary>When the lease expires unless renewed (renewal is automatic).</summary>
     public DateTimeOffset ExpiresAt { get; private set; }
 
-    /// <summary>When this client learned of the grant.</summary>
+    /// <summary>When the silo made the grant, on its clock.</summary>
     public DateTimeOffset GrantedAt { get; }
 
     /// <summary>Cancelled when the lease is lost: stop the work it protects.</summary>

@@ -102,6 +102,7 @@ internal sealed class SocketConnection : IAsyncDisposable
             socket ??= await ConnectWithBackoffAsync();
             if (socket is null)
                 return;
+            long opened = Environment.TickCount64;
             var receive = ReceiveLoopAsync(socket);
             _open.TrySetResult(socket);
             if (reconnecting && Reconnected is { } reattach)
@@ -110,6 +111,9 @@ internal sealed class SocketConnection : IAsyncDisposable
             AfterLoss();
             socket = null;
             reconnecting = true;
+            // A connection that is dropped as soon as it opens must not turn into a busy loop of reconnects.
+            if (Environment.TickCount64 - opened < 1000)
+                await Task.Delay(_options.ReconnectMinDelay, _stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 

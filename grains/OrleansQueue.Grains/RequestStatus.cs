@@ -21,6 +21,7 @@ public enum RequestStatusKind : byte
 /// <param name="ExpiresAt">When waiting: its deadline; when granted: the end of its claim window; when held: its expiry.</param>
 /// <param name="ClientId">The client that made it (hosts check ownership with it).</param>
 /// <param name="Load">The load it asked for.</param>
+/// <param name="GrantedAt">When granted or held: when the grant was made, on the resource's clock.</param>
 public readonly record struct RequestStatus(
     RequestStatusKind Kind,
     Priority Priority = Priority.Normal,
@@ -28,4 +29,5 @@ public readonly record struct RequestStatus(
     long FencingToken = 0,
     DateTimeOffset? ExpiresAt = null,
     string? ClientId = null,
-    long Load = 0);
+    long Load = 0,
+    DateTimeOffset? GrantedAt = null);

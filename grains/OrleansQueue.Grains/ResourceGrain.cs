@@ -256,8 +256,8 @@ public sealed partial class ResourceGrain
         return r.State switch
         {
             RequestState.Waiting => new(RequestStatusKind.Waiting, (Priority)r.Level, Position(r), ExpiresAt: ToTime(r.WaitDeadline), ClientId: r.ClientId, Load: r.Load),
-            RequestState.Pending => new(RequestStatusKind.Granted, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt), ClientId: r.ClientId, Load: r.Load),
-            _ => new(RequestStatusKind.Held, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt), ClientId: r.ClientId, Load: r.Load),
+            RequestState.Pending => new(RequestStatusKind.Granted, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt), ClientId: r.ClientId, Load: r.Load, GrantedAt: ToTime(r.GrantedAt)),
+            _ => new(RequestStatusKind.Held, r.Priority, FencingToken: r.FencingToken, ExpiresAt: ToTime(r.TimerAt), ClientId: r.ClientId, Load: r.Load, GrantedAt: ToTime(r.GrantedAt)),
         };
     }
 

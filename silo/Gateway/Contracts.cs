@@ -22,6 +22,7 @@ public sealed record ReleaseBody(long? ActualLoad = null, string? IdempotencyKey
 /// <param name="FencingToken">Once granted: strictly increasing per resource; pass it downstream to fence out stale holders.</param>
 /// <param name="ExpiresAt">Waiting: its deadline. Granted: the end of its claim window. Held: when it expires unless renewed.</param>
 /// <param name="Reason">When refused after acceptance: why (e.g. timedOut, resourceDeleted).</param>
+/// <param name="GrantedAt">Once granted: when, on the silo's clock.</param>
 /// <param name="Push">On an acquire over the WebSocket: whether this request's updates will be pushed (false: the resource is polling-only).</param>
 public sealed record RequestView(
     string Resource,
@@ -35,7 +36,8 @@ public sealed record RequestView(
     DateTimeOffset? ExpiresAt = null,
     RejectionReason? Reason = null,
     string? Detail = null,
-    bool? Push = null)
+    bool? Push = null,
+    DateTimeOffset? GrantedAt = null)
 {
     public static RequestView Of(RequestUpdate u, Caller caller) => new(
         u.Resource, u.Id, u.Phase, caller.ClientIdOf(u.ClientId), u.Load, u.Priority,
@@ -43,7 +45,8 @@ public sealed record RequestView(
         u.FencingToken > 0 ? u.FencingToken : null,
         u.ExpiresAt,
         u.Rejection?.Reason,
-        u.Rejection?.Message);
+        u.Rejection?.Message,
+        GrantedAt: u.GrantedAt);
 }
 
 /// <summary>A resource's definition. Durations are milliseconds; omitted fields take their defaults; limits omitted are unlimited.</summary>

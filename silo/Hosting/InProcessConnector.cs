@@ -16,6 +16,8 @@ public sealed class InProcessConnector(RequestOperations operations, IOptions<Si
 
     public Task<WebSocket> ConnectAsync(CancellationToken cancellationToken)
     {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+            throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, "The co-hosted silo is stopping.");
         var toSilo = new Pipe();
         var toClient = new Pipe();
         var siloSocket = WebSocket.CreateFromStream(new DuplexStream(toSilo.Reader.AsStream(), toClient.Writer.AsStream()),

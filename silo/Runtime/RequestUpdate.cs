@@ -38,7 +38,8 @@ public sealed record RequestUpdate(
     int Position = 0,
     long FencingToken = 0,
     DateTimeOffset? ExpiresAt = null,
-    Rejection? Rejection = null)
+    Rejection? Rejection = null,
+    DateTimeOffset? GrantedAt = null)
 {
     /// <summary>Whether nothing more will happen to the request.</summary>
     public bool IsFinal => Phase is not (RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held);
@@ -53,7 +54,8 @@ public sealed record RequestUpdate(
             ResourceEventKind.LeaseExpired => RequestPhase.Expired,
             _ => RequestPhase.Reclaimed,
         },
-        e.ClientId, e.Load, e.Priority, FencingToken: e.FencingToken, ExpiresAt: e.ExpiresAt, Rejection: e.Rejection);
+        e.ClientId, e.Load, e.Priority, FencingToken: e.FencingToken, ExpiresAt: e.ExpiresAt, Rejection: e.Rejection,
+        GrantedAt: e.Kind == ResourceEventKind.Granted ? e.At : null);
 
     public static RequestUpdate FromStatus(string resource, long id, RequestStatus s) => new(
         resource, id,
@@ -64,5 +66,5 @@ public sealed record RequestUpdate(
             RequestStatusKind.Held => RequestPhase.Held,
             _ => RequestPhase.Unknown,
         },
-        s.ClientId ?? "", s.Load, s.Priority, s.Position, s.FencingToken, s.ExpiresAt);
+        s.ClientId ?? "", s.Load, s.Priority, s.Position, s.FencingToken, s.ExpiresAt, GrantedAt: s.GrantedAt);
 }
