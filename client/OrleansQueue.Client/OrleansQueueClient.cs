@@ -19,6 +19,7 @@ public sealed class OrleansQueueClient : IAsyncDisposable
     private readonly Lazy<Task<SocketConnection?>> _socket;
     private readonly ConcurrentDictionary<(string Resource, long Id), TaskCompletionSource<JsonElement>> _waiters = new();
     private readonly ConcurrentDictionary<(string Resource, long Id), Lease> _leases = new();
+    private readonly ConcurrentDictionary<(string Resource, long Id), JsonElement> _early = new();
 
     /// <exception cref="ArgumentException"><paramref name="options"/> break a rule; the message names each.</exception>
     public OrleansQueueClient(OrleansQueueClientOptions options)
@@ -145,8 +146,17 @@ public sealed class OrleansQueueClient : IAsyncDisposable
         return lease;
     }
 
-    private TaskCompletionSource<JsonElement> Listen(string resource, long id) =>
-        _waiters.GetOrAdd((resource, id), _ => new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
+    private TaskCompletionSource<JsonElement> Listen(string resource, long id)
+    {
+        var waiter = _waiters.GetOrAdd((resource, id), _ => new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
+        // The silo may push a grant made in the same turn as the acquire before the acquire's own reply.
+        if (_early.TryRemove((resource, id), out var early) && early.GetProperty("state").GetString() != "waiting")
+        {
+            _waiters.TryRemove((resource, id), out _);
+            waiter.TrySetResult(early);
+        }
+        return waiter;
+    }
 
     /// <summary>Without push: long-poll until the request leaves the waitlist, or poll if long-poll is refused.</summary>
     private async Task<JsonElement> PollAsync(string resource, long id, CancellationToken ct)
@@ -253,8 +263,18 @@ public sealed class OrleansQueueClient : IAsyncDisposable
         string? state = view.GetProperty("state").GetString();
         if (state != "waiting" && _waiters.TryRemove(key, out var waiter))
             waiter.TrySetResult(view);
-        else if (state is "expired" or "reclaimed" && _leases.TryGetValue(key, out var lease))
-            lease.MarkLost();
+        else if (_leases.TryGetValue(key, out var lease))
+        {
+            if (state is "expired" or "reclaimed")
+                lease.MarkLost();
+        }
+        else if (state is "granted" or "timedOut" or "rejected" or "reclaimed")
+        {
+            // An update that overtook the reply of its acquire: kept until the acquire listens (bounded).
+            _early[key] = view;
+            while (_early.Count > 1024 && _early.Keys.FirstOrDefault() is var oldest)
+                _early.TryRemove(oldest, out _);
+        }
     }
 
     /// <summary>After a reconnect: subscribes again to every waiting ticket and held lease, and learns what happened meanwhile.</summary>
