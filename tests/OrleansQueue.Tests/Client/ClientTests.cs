@@ -182,4 +182,37 @@ public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, 
             await Task.Delay(10); // the client gives no event when its request is queued; the stats are the witness
         }
     }
+
+    [Fact]
+    public async Task AGrantMadeWhileTheClientWasDisconnectedIsDeliveredWhenItReattaches()
+    {
+        await _http.CreateResource("client-away", """{"maxConcurrent":1,"claimWindowMs":60000}""");
+        var holder = await NewClient("holder").AcquireAsync("client-away");
+        var reconnect = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress, ClientId = "away" };
+        var connect = SocketConnection.Default(options);
+        int connections = 0;
+        options.ConnectWebSocket = async ct =>
+        {
+            if (Interlocked.Increment(ref connections) > 1)
+                await reconnect.Task.WaitAsync(ct); // the network is down until the test says otherwise
+            return await connect(ct);
+        };
+        var away = new OrleansQueueClient(options);
+        _clients.Add(away);
+        var waiting = away.AcquireAsync("client-away");
+        await WaitForWaiting("client-away", 1);
+
+        away.DropConnection();
+        await holder.DisposeAsync();
+        var stats = (await _http.Get("/v1/resources/client-away/stats")).Body;
+        Assert.Equal(0, stats.GetProperty("waiting").GetInt32());
+        Assert.Equal(1, stats.GetProperty("leases").GetInt32()); // granted while the client could not hear it
+        Assert.False(waiting.IsCompleted);
+
+        reconnect.SetResult();
+
+        await using var lease = await waiting.WaitAsync(Generous);
+        Assert.Equal(2, lease.FencingToken);
+    }
 }
