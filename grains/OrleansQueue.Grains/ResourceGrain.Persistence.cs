@@ -103,8 +103,7 @@ public sealed partial class ResourceGrain
             var request = FromRecord(record);
             request.EnqueuedAt += downtime;
             request.WaitDeadline += downtime;
-            _clients.TryGetValue(request.ClientId, out var client);
-            Enqueue(request, client);
+            Enqueue(request);
         }
         _idempotency.Restore(snapshot.Idempotency);
         Advance(now);

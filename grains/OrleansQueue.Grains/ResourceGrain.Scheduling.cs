@@ -8,35 +8,32 @@ public sealed partial class ResourceGrain
     private const int PoolLimit = 1024;
 
     private readonly Dictionary<long, Request> _requests = [];
-    private readonly Dictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
-    private readonly FairLevel[] _levels;
+    private readonly Waitlist _waitlist = new();
     private readonly TimerQueue _timers = new();
     private readonly RateWindow _rate = new();
     private readonly Stack<Request> _pool = new();
-    private readonly List<ClientState> _idleClients = [];
-    private int _departuresSinceSweep;
 
     private ResourcePolicy _policy = ResourcePolicy.Default;
     private long _window, _leaseTtl, _claimWindow, _aging, _defaultWait, _maxWait;
     private long _nextId, _lastFencingToken;
-    private int _waiting, _leases;
+    private int _leases;
     private long _leasedLoad;
     private long _rateReadyAt = long.MaxValue;
     private bool _budgetFreed;
     private Request? _acquiring;
 
     /// <summary>Clients the scheduler keeps state for: those waiting, and idle ones it still owes fairness debt to.</summary>
-    internal int TrackedClients => _clients.Count;
+    internal int TrackedClients => _waitlist.TrackedClients;
 
     /// <summary>Requests waiting now.</summary>
-    public int WaitingCount => _waiting;
+    public int WaitingCount => _waitlist.Count;
 
     /// <summary>Leases held or granted and unclaimed now.</summary>
     public int LeaseCount => _leases;
 
     private bool HasRateLimits => _policy.RequestsPerWindow is not null || _policy.LoadPerWindow is not null;
 
-    private int LiveTimers => _waiting + _leases;
+    private int LiveTimers => _waitlist.Count + _leases;
 
     private void ApplyPolicy(ResourcePolicy policy)
     {
@@ -100,10 +97,8 @@ public sealed partial class ResourceGrain
     private void TryGrant(long now)
     {
         _budgetFreed = false;
-        while (_waiting > 0)
+        while (_waitlist.Head is { } head)
         {
-            var level = _levels[TopLevel()];
-            var head = level.Top!.Head!;
             if (!Fits(now, head.Load))
             {
                 bool concurrencyBound = _policy.MaxConcurrent is { } mc && _leases >= mc;
@@ -112,8 +107,8 @@ public sealed partial class ResourceGrain
                     : _rate.ReadyAt(now, _window, _policy.RequestsPerWindow, _policy.LoadPerWindow, head.Load);
                 return;
             }
-            level.ServeTop();
-            LeftWaitlist(head);
+            _waitlist.ServeHead();
+            _budgetFreed = true;
             Grant(head, now, claimed: head == _acquiring);
         }
         _rateReadyAt = long.MaxValue;
@@ -146,84 +141,25 @@ public sealed partial class ResourceGrain
         Debug.Assert(_leases >= 0 && _leasedLoad >= 0);
     }
 
-    private void Enqueue(Request request, ClientState? client)
+    private void Enqueue(Request request)
     {
-        if (client is null)
-        {
-            client = new ClientState(request.ClientId);
-            _clients.Add(request.ClientId, client);
-        }
         request.State = RequestState.Waiting;
         request.QueueSeq = ++_queueSeq;
-        _levels[request.Level].Enqueue(client.At(request.Level), request);
-        client.Waiting++;
-        _waiting++;
+        _waitlist.Enqueue(request);
         ArmWaitTimer(request);
     }
 
     /// <summary>Removes a waiting request that leaves unserved.</summary>
     private void Unqueue(Request request)
     {
-        _levels[request.Level].Remove(request);
-        LeftWaitlist(request);
-    }
-
-    private void LeftWaitlist(Request request)
-    {
-        var client = _clients[request.ClientId];
-        _waiting--;
-        if (--client.Waiting == 0)
-            Forget(client);
+        _waitlist.Remove(request);
         _budgetFreed = true; // the head may have changed
-    }
-
-    /// <summary>Drops a client with nothing waiting, unless it still owes virtual time; those are swept later.</summary>
-    private void Forget(ClientState client)
-    {
-        if (client.OwesNothing(_levels))
-        {
-            _clients.Remove(client.Id);
-            return;
-        }
-        if (!client.Idle)
-        {
-            client.Idle = true;
-            _idleClients.Add(client);
-        }
-        // Sweeping costs O(idle clients), so it runs once per that many departures: amortised O(1).
-        if (++_departuresSinceSweep >= Math.Max(64, _idleClients.Count))
-            SweepIdleClients();
-    }
-
-    /// <summary>Forgets idle clients whose debt virtual time has caught up with. Amortised O(1) per idle client.</summary>
-    private void SweepIdleClients()
-    {
-        int kept = 0;
-        for (int i = 0; i < _idleClients.Count; i++)
-        {
-            var client = _idleClients[i];
-            if (client.Waiting == 0 && !client.OwesNothing(_levels))
-            {
-                _idleClients[kept++] = client;
-                continue;
-            }
-            client.Idle = false;
-            // Only an idle client is forgotten, and only the very object listed: the id may have come back
-            // since as a new client, or this one may be waiting again.
-            if (client.Waiting == 0 && _clients.TryGetValue(client.Id, out var current) && current == client)
-                _clients.Remove(client.Id);
-        }
-        _idleClients.RemoveRange(kept, _idleClients.Count - kept);
-        _departuresSinceSweep = 0;
     }
 
     private void Promote(Request request)
     {
-        var client = _clients[request.ClientId];
-        _levels[request.Level].Remove(request);
-        request.Level--;
         request.QueueSeq = ++_queueSeq;
-        _levels[request.Level].Enqueue(client.At(request.Level), request);
+        _waitlist.Promote(request);
         _promoted++;
         _budgetFreed = true;
         ArmWaitTimer(request);
@@ -255,7 +191,7 @@ public sealed partial class ResourceGrain
     /// <summary>After a policy change: re-arm aging timers and reject waiting requests that can never fit.</summary>
     private void RecheckWaiting(long now)
     {
-        var waiting = new List<Request>(_waiting);
+        var waiting = new List<Request>(_waitlist.Count);
         foreach (var request in _requests.Values)
         {
             if (request.State == RequestState.Waiting)
@@ -278,24 +214,9 @@ public sealed partial class ResourceGrain
         }
     }
 
-    private int TopLevel()
-    {
-        for (int i = 0; i < _levels.Length; i++)
-        {
-            if (_levels[i].Waiting > 0)
-                return i;
-        }
-        return _levels.Length;
-    }
+    private int TopLevel() => _waitlist.TopLevel();
 
-    /// <summary>An upper bound of the requests served before <paramref name="request"/>, itself included.</summary>
-    private int Position(Request request)
-    {
-        int position = 0;
-        for (int i = 0; i <= request.Level; i++)
-            position += _levels[i].Waiting;
-        return position;
-    }
+    private int Position(Request request) => _waitlist.Position(request);
 
     private TimeSpan? RetryAfterFor(long now, long load)
     {

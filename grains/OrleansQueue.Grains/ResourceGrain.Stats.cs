@@ -24,13 +24,10 @@ public sealed partial class ResourceGrain
         }
         var byPriority = new int[PriorityLevels.Count];
         for (int i = 0; i < byPriority.Length; i++)
-            byPriority[i] = _levels[i].Waiting;
-        var byClient = new Dictionary<string, int>(_clients.Count, StringComparer.Ordinal);
-        foreach (var (id, client) in _clients)
-        {
-            if (client.Waiting > 0)
-                byClient[id] = client.Waiting;
-        }
+            byPriority[i] = _waitlist.WaitingAt(i);
+        var byClient = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (id, waiting) in _waitlist.Clients())
+            byClient[id] = waiting;
         var rejected = new Dictionary<RejectionReason, long>();
         for (int i = 0; i < _rejected.Length; i++)
         {
@@ -40,7 +37,7 @@ public sealed partial class ResourceGrain
         return new ResourceStats
         {
             Name = Name,
-            Waiting = _waiting,
+            Waiting = _waitlist.Count,
             WaitingByPriority = byPriority,
             WaitingByClient = byClient,
             Leases = _leases,

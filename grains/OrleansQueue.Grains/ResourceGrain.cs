@@ -26,9 +26,6 @@ public sealed partial class ResourceGrain
         policy.EnsureValid();
         Name = name;
         _time = time ?? TimeProvider.System;
-        _levels = new FairLevel[PriorityLevels.Count];
-        for (int i = 0; i < _levels.Length; i++)
-            _levels[i] = new FairLevel();
         ApplyPolicy(policy);
     }
 
@@ -92,7 +89,7 @@ public sealed partial class ResourceGrain
     private AcquireResult AcquireCore(string clientId, long load, Priority priority, TimeSpan? maxWait, long now)
     {
         int level = (int)priority;
-        if (Fits(now, load) && (_waiting == 0 || level < TopLevel()))
+        if (Fits(now, load) && (_waitlist.Count == 0 || level < TopLevel()))
         {
             var lease = Rent(clientId, load, priority, now);
             Grant(lease, now, claimed: true);
@@ -106,21 +103,21 @@ public sealed partial class ResourceGrain
                 $"Resource \"{Name}\" has no budget for load {load} now and the request may not wait (maxWait is zero).",
                 RetryAfterFor(now, load)));
         }
-        if (_waiting >= _policy.MaxQueueLength)
+        if (_waitlist.Count >= _policy.MaxQueueLength)
         {
             return Reject(new(RejectionReason.QueueFull,
-                $"Resource \"{Name}\" has {_waiting} requests waiting, its MaxQueueLength of {_policy.MaxQueueLength}."));
+                $"Resource \"{Name}\" has {_waitlist.Count} requests waiting, its MaxQueueLength of {_policy.MaxQueueLength}."));
         }
-        _clients.TryGetValue(clientId, out var client);
-        if ((client?.Waiting ?? 0) >= _policy.MaxQueuedPerClient)
+        int clientWaiting = _waitlist.WaitingOf(clientId);
+        if (clientWaiting >= _policy.MaxQueuedPerClient)
         {
             return Reject(new(RejectionReason.ClientQuotaExceeded,
-                $"Client \"{clientId}\" has {client?.Waiting ?? 0} requests waiting on resource \"{Name}\", its MaxQueuedPerClient of {_policy.MaxQueuedPerClient}."));
+                $"Client \"{clientId}\" has {clientWaiting} requests waiting on resource \"{Name}\", its MaxQueuedPerClient of {_policy.MaxQueuedPerClient}."));
         }
 
         var request = Rent(clientId, load, priority, now);
         request.WaitDeadline = now + wait;
-        Enqueue(request, client);
+        Enqueue(request);
         _acquiring = request;
         TryGrant(now);
         _acquiring = null;

@@ -1,0 +1,140 @@
+namespace OrleansQueue.Grains.Scheduling;
+
+/// <summary>
+/// Waiting requests in serving order: strict priority levels, and within a level the fair queue of clients
+/// (<see cref="FairLevel"/>), FIFO within a client. Keeps each client's fairness debt while it is owed, and
+/// forgets idle clients once virtual time has passed it (swept once per that many departures: amortised O(1)).
+/// </summary>
+internal sealed class Waitlist
+{
+    private readonly FairLevel[] _levels = new FairLevel[PriorityLevels.Count];
+    private readonly Dictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
+    private readonly List<ClientState> _idleClients = [];
+    private int _departuresSinceSweep;
+
+    public Waitlist()
+    {
+        for (int i = 0; i < _levels.Length; i++)
+            _levels[i] = new FairLevel();
+    }
+
+    public int Count { get; private set; }
+
+    /// <summary>Clients with state kept: those waiting, and idle ones still owed fairness debt.</summary>
+    public int TrackedClients => _clients.Count;
+
+    public int WaitingAt(int level) => _levels[level].Waiting;
+
+    public int WaitingOf(string clientId) => _clients.TryGetValue(clientId, out var c) ? c.Waiting : 0;
+
+    /// <summary>Clients with requests waiting, and how many.</summary>
+    public IEnumerable<(string ClientId, int Waiting)> Clients() =>
+        _clients.Values.Where(c => c.Waiting > 0).Select(c => (c.Id, c.Waiting));
+
+    /// <summary>The most urgent level with a request waiting, or <see cref="PriorityLevels.Count"/> when empty.</summary>
+    public int TopLevel()
+    {
+        for (int i = 0; i < _levels.Length; i++)
+        {
+            if (_levels[i].Waiting > 0)
+                return i;
+        }
+        return _levels.Length;
+    }
+
+    /// <summary>The request served next, or <c>null</c>.</summary>
+    public Request? Head => Count == 0 ? null : _levels[TopLevel()].Top!.Head;
+
+    /// <summary>Adds <paramref name="request"/> at its <see cref="Request.Level"/>, behind its client's earlier requests.</summary>
+    public void Enqueue(Request request)
+    {
+        if (!_clients.TryGetValue(request.ClientId, out var client))
+        {
+            client = new ClientState(request.ClientId);
+            _clients.Add(request.ClientId, client);
+        }
+        _levels[request.Level].Enqueue(client.At(request.Level), request);
+        client.Waiting++;
+        Count++;
+    }
+
+    /// <summary>Takes the head out to be served, advancing its level's virtual time.</summary>
+    public Request ServeHead()
+    {
+        var request = _levels[TopLevel()].ServeTop();
+        Left(request);
+        return request;
+    }
+
+    /// <summary>Takes out a request that leaves unserved (cancelled, timed out, rejected).</summary>
+    public void Remove(Request request)
+    {
+        _levels[request.Level].Remove(request);
+        Left(request);
+    }
+
+    /// <summary>Moves a request up one level, behind its client's requests already there.</summary>
+    public void Promote(Request request)
+    {
+        var client = _clients[request.ClientId];
+        _levels[request.Level].Remove(request);
+        request.Level--;
+        _levels[request.Level].Enqueue(client.At(request.Level), request);
+    }
+
+    /// <summary>An upper bound of the requests served before <paramref name="request"/>, itself included.</summary>
+    public int Position(Request request)
+    {
+        int position = 0;
+        for (int i = 0; i <= request.Level; i++)
+            position += _levels[i].Waiting;
+        return position;
+    }
+
+    private void Left(Request request)
+    {
+        var client = _clients[request.ClientId];
+        Count--;
+        if (--client.Waiting == 0)
+            Forget(client);
+    }
+
+    /// <summary>Drops a client with nothing waiting, unless it still owes virtual time; those are swept later.</summary>
+    private void Forget(ClientState client)
+    {
+        if (client.OwesNothing(_levels))
+        {
+            _clients.Remove(client.Id);
+            return;
+        }
+        if (!client.Idle)
+        {
+            client.Idle = true;
+            _idleClients.Add(client);
+        }
+        // Sweeping costs O(idle clients), so it runs once per that many departures: amortised O(1).
+        if (++_departuresSinceSweep >= Math.Max(64, _idleClients.Count))
+            SweepIdleClients();
+    }
+
+    private void SweepIdleClients()
+    {
+        int kept = 0;
+        for (int i = 0; i < _idleClients.Count; i++)
+        {
+            var client = _idleClients[i];
+            if (client.Waiting == 0 && !client.OwesNothing(_levels))
+            {
+                _idleClients[kept++] = client;
+                continue;
+            }
+            client.Idle = false;
+            // Only an idle client is forgotten, and only the very object listed: the id may have come back
+            // since as a new client, or this one may be waiting again.
+            if (client.Waiting == 0 && _clients.TryGetValue(client.Id, out var current) && current == client)
+                _clients.Remove(client.Id);
+        }
+        _idleClients.RemoveRange(kept, _idleClients.Count - kept);
+        _departuresSinceSweep = 0;
+    }
+}
