@@ -13,6 +13,12 @@ public enum ResourceEventKind
     LeaseExpired,
     /// <summary>A grant was not claimed within the claim window; its concurrency returned.</summary>
     GrantReclaimed,
+    /// <summary>A waiting worker (<see cref="ResourceEvent.RequestId"/> is its poll) was handed job <see cref="ResourceEvent.JobId"/>.</summary>
+    JobAssigned,
+    /// <summary>A worker's wait for a job (<see cref="ResourceEvent.RequestId"/> is its poll) ended with no job.</summary>
+    PollExpired,
+    /// <summary>Job <see cref="ResourceEvent.RequestId"/> changed state or reported progress; read it with GetJob.</summary>
+    JobChanged,
 }
 
 /// <summary>One event of a resource, in the order it happened.</summary>
@@ -26,6 +32,7 @@ public enum ResourceEventKind
 /// <param name="Rejection">For <see cref="ResourceEventKind.TimedOut"/> and <see cref="ResourceEventKind.Rejected"/>: why.</param>
 /// <param name="Waited">For <see cref="ResourceEventKind.Granted"/>: how long the request waited.</param>
 /// <param name="Priority">The request's priority.</param>
+/// <param name="JobId">For <see cref="ResourceEventKind.JobAssigned"/>: the job handed out.</param>
 public readonly record struct ResourceEvent(
     ResourceEventKind Kind,
     long RequestId,
@@ -36,4 +43,5 @@ public readonly record struct ResourceEvent(
     DateTimeOffset? ExpiresAt = null,
     Rejection? Rejection = null,
     TimeSpan Waited = default,
-    Priority Priority = Priority.Normal);
+    Priority Priority = Priority.Normal,
+    long JobId = 0);

@@ -44,8 +44,12 @@ public sealed partial class ResourceGrain
         };
         foreach (long id in _dirtyRequests)
         {
+            // Jobs and workers' polls are not stored yet (the silo does not expose job mode yet).
             if (_requests.TryGetValue(id, out var request))
-                changes.UpsertRequests.Add(ToRecord(request));
+            {
+                if (IsAcquire(request))
+                    changes.UpsertRequests.Add(ToRecord(request));
+            }
             else
                 changes.DeleteRequests.Add(id);
         }

@@ -33,7 +33,7 @@ public sealed partial class ResourceGrain
 
     private bool HasRateLimits => _policy.RequestsPerWindow is not null || _policy.LoadPerWindow is not null;
 
-    private int LiveTimers => _waitlist.Count + _leases;
+    private int LiveTimers => _waitlist.Count + _jobWaitlist.Count + _leases + _polls.Count + _jobsRetrying + _jobsFinished;
 
     private void ApplyPolicy(ResourcePolicy policy)
     {
@@ -63,31 +63,50 @@ public sealed partial class ResourceGrain
     {
         while (_timers.PopDue(now) is { } request)
         {
-            if (request.State == RequestState.Waiting)
+            switch (request.State)
             {
-                if (request.TimerAt < request.WaitDeadline)
-                {
-                    Promote(request);
-                    continue;
-                }
-                // Budget freed before this deadline (by an earlier timer, or by rate budget coming back)
-                // goes to the waitlist before anyone times out, however late the host ticks.
-                if (_budgetFreed || _rateReadyAt <= now)
-                {
-                    TryGrant(now);
-                    if (request.State != RequestState.Waiting)
+                case RequestState.Waiting:
+                    if (request.TimerAt < request.WaitDeadline)
+                    {
+                        Promote(request);
                         continue;
-                }
-                TimeOut(request, now);
-            }
-            else
-            {
-                Debug.Assert(request.IsLease);
-                bool claimed = request.State == RequestState.Active;
-                if (claimed) _expired++; else _reclaimed++;
-                _events.Add(new(claimed ? ResourceEventKind.LeaseExpired : ResourceEventKind.GrantReclaimed,
-                    request.Id, request.ClientId, request.Load, ToTime(now), request.FencingToken, Priority: request.Priority));
-                EndLease(request);
+                    }
+                    // Budget freed before this deadline (by an earlier timer, or by rate budget coming back)
+                    // goes to the waitlist before anyone times out, however late the host ticks.
+                    if (_budgetFreed || _rateReadyAt <= now)
+                    {
+                        TryGrant(now);
+                        if (request.State != RequestState.Waiting)
+                            continue;
+                    }
+                    TimeOut(request, now);
+                    break;
+                case RequestState.Polling:
+                    _events.Add(new(ResourceEventKind.PollExpired, request.Id, request.ClientId, 0, ToTime(now)));
+                    EndPoll(request);
+                    break;
+                case RequestState.Retrying:
+                    _jobsRetrying--;
+                    QueueJob(request, front: true);
+                    JobChanged(request, now);
+                    break;
+                case RequestState.Finished:
+                    _jobsFinished--;
+                    Recycle(request);
+                    break;
+                default:
+                    Debug.Assert(request.IsLease);
+                    if (request.Job is not null)
+                    {
+                        RecoverStale(request, now);
+                        break;
+                    }
+                    bool claimed = request.State == RequestState.Active;
+                    if (claimed) _expired++; else _reclaimed++;
+                    _events.Add(new(claimed ? ResourceEventKind.LeaseExpired : ResourceEventKind.GrantReclaimed,
+                        request.Id, request.ClientId, request.Load, ToTime(now), request.FencingToken, Priority: request.Priority));
+                    EndLease(request);
+                    break;
             }
         }
         TryGrant(now);
@@ -97,7 +116,7 @@ public sealed partial class ResourceGrain
     private void TryGrant(long now)
     {
         _budgetFreed = false;
-        while (_waitlist.Head is { } head)
+        while (NextToServe() is { } head)
         {
             if (!Fits(now, head.Load))
             {
@@ -107,9 +126,12 @@ public sealed partial class ResourceGrain
                     : _rate.ReadyAt(now, _window, _policy.RequestsPerWindow, _policy.LoadPerWindow, head.Load);
                 return;
             }
-            _waitlist.ServeHead();
+            WaitlistOf(head).ServeHead();
             _budgetFreed = true;
-            Grant(head, now, claimed: head == _acquiring);
+            if (head.Job is not null)
+                AssignJob(head, now);
+            else
+                Grant(head, now, claimed: head == _acquiring);
         }
         _rateReadyAt = long.MaxValue;
     }
@@ -124,7 +146,7 @@ public sealed partial class ResourceGrain
         _leasedLoad += request.Load;
         _granted++;
         _waits.Record((now - request.EnqueuedAt) / TimeSpan.TicksPerMicrosecond);
-        Arm(request, now + (claimed ? _leaseTtl : _claimWindow));
+        Arm(request, now + (request.Job is not null ? _policy.JobVisibilityTimeout.Ticks : claimed ? _leaseTtl : _claimWindow));
         if (!claimed)
         {
             _events.Add(new(ResourceEventKind.Granted, request.Id, request.ClientId, request.Load, ToTime(now),
@@ -134,10 +156,16 @@ public sealed partial class ResourceGrain
 
     private void EndLease(Request lease)
     {
+        ReleaseBudget(lease);
+        Recycle(lease);
+    }
+
+    /// <summary>Returns a lease's concurrency (its rate budget stays spent).</summary>
+    private void ReleaseBudget(Request lease)
+    {
         _leases--;
         _leasedLoad -= lease.Load;
         _budgetFreed = true;
-        Recycle(lease);
         Debug.Assert(_leases >= 0 && _leasedLoad >= 0);
     }
 
@@ -152,14 +180,14 @@ public sealed partial class ResourceGrain
     /// <summary>Removes a waiting request that leaves unserved.</summary>
     private void Unqueue(Request request)
     {
-        _waitlist.Remove(request);
+        WaitlistOf(request).Remove(request);
         _budgetFreed = true; // the head may have changed
     }
 
     private void Promote(Request request)
     {
         request.QueueSeq = ++_queueSeq;
-        _waitlist.Promote(request);
+        WaitlistOf(request).Promote(request);
         _promoted++;
         _budgetFreed = true;
         ArmWaitTimer(request);
@@ -180,6 +208,12 @@ public sealed partial class ResourceGrain
     private void TimeOut(Request request, long now)
     {
         Unqueue(request);
+        if (request.Job is not null)
+        {
+            request.Job.Error = "No worker took the job before its deadline.";
+            Finish(request, JobState.DeadLettered, now, wasRunning: false);
+            return;
+        }
         _timedOut++;
         _events.Add(new(ResourceEventKind.TimedOut, request.Id, request.ClientId, request.Load, ToTime(now),
             Rejection: new Rejection(RejectionReason.TimedOut,
@@ -199,12 +233,18 @@ public sealed partial class ResourceGrain
         }
         foreach (var request in waiting)
         {
-            if (_policy.LoadPerWindow is { } lpw && request.Load > lpw)
+            if (_policy.LoadPerWindow is { } lpw && request.Load > lpw && request.Job is not null)
+            {
+                Unqueue(request);
+                request.Job.Error = NeverFits(request.Load, lpw).Message;
+                Finish(request, JobState.DeadLettered, now, wasRunning: false);
+            }
+            else if (_policy.LoadPerWindow is { } limit && request.Load > limit)
             {
                 Unqueue(request);
                 _rejected[(int)RejectionReason.InvalidLoad]++;
                 _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
-                    Rejection: NeverFits(request.Load, lpw), Priority: request.Priority));
+                    Rejection: NeverFits(request.Load, limit), Priority: request.Priority));
                 Recycle(request);
             }
             else
@@ -245,6 +285,7 @@ public sealed partial class ResourceGrain
         _requests.Remove(request.Id);
         TimerQueue.Cancel(request);
         request.State = RequestState.Free;
+        request.Job = null;
         request.ClientId = "";
         request.Queue = null;
         request.Prev = request.Next = null;

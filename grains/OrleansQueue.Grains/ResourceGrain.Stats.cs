@@ -57,6 +57,37 @@ public sealed partial class ResourceGrain
             WaitP90 = Micros(_waits.Percentile(0.90)),
             WaitP99 = Micros(_waits.Percentile(0.99)),
             WaitMax = Micros(_waits.Max),
+            Jobs = JobStatsNow(),
+        };
+    }
+
+    private JobStats JobStatsNow()
+    {
+        var byState = Enum.GetValues<JobState>().ToDictionary(s => s, _ => 0);
+        foreach (var request in _requests.Values)
+        {
+            if (request.Job is { } job)
+                byState[job.State]++;
+        }
+        var byClient = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (id, queued) in _jobWaitlist.Clients())
+            byClient[id] = queued;
+        return new JobStats
+        {
+            ByState = byState,
+            QueuedByPriority = Enumerable.Range(0, PriorityLevels.Count).Select(_jobWaitlist.WaitingAt).ToArray(),
+            QueuedByClient = byClient,
+            WaitingWorkers = _polls.Count,
+            Enqueued = _jobsEnqueued,
+            Completed = _jobsCompleted,
+            Failed = _jobsFailed,
+            Retried = _jobsRetried,
+            Recovered = _jobsRecovered,
+            DeadLettered = _jobsDeadLettered,
+            QueueTimeP50 = Micros(_jobQueueTimes.Percentile(0.5)),
+            QueueTimeP99 = Micros(_jobQueueTimes.Percentile(0.99)),
+            RunTimeP50 = Micros(_jobRunTimes.Percentile(0.5)),
+            RunTimeP99 = Micros(_jobRunTimes.Percentile(0.99)),
         };
     }
 

@@ -89,7 +89,7 @@ public sealed partial class ResourceGrain
     private AcquireResult AcquireCore(string clientId, long load, Priority priority, TimeSpan? maxWait, long now)
     {
         int level = (int)priority;
-        if (Fits(now, load) && (_waitlist.Count == 0 || level < TopLevel()))
+        if (Fits(now, load) && level < TopEligibleLevel())
         {
             var lease = Rent(clientId, load, priority, now);
             Grant(lease, now, claimed: true);
@@ -154,7 +154,7 @@ public sealed partial class ResourceGrain
 
     private LeaseResult ReleaseCore(long leaseId, long? actualLoad, long now)
     {
-        if (!_requests.TryGetValue(leaseId, out var lease))
+        if (!_requests.TryGetValue(leaseId, out var lease) || !IsAcquire(lease))
             return new(LeaseOutcome.NotFound);
         if (!lease.IsLease)
             return new(LeaseOutcome.NotGranted);
@@ -174,7 +174,7 @@ public sealed partial class ResourceGrain
     {
         long now = Now();
         Advance(now);
-        if (!_requests.TryGetValue(leaseId, out var lease))
+        if (!_requests.TryGetValue(leaseId, out var lease) || !IsAcquire(lease))
             return new(LeaseOutcome.NotFound);
         if (!lease.IsLease)
             return new(LeaseOutcome.NotGranted);
@@ -191,7 +191,7 @@ public sealed partial class ResourceGrain
     {
         long now = Now();
         Advance(now);
-        if (!_requests.TryGetValue(requestId, out var request))
+        if (!_requests.TryGetValue(requestId, out var request) || !IsAcquire(request))
             return new(LeaseOutcome.NotFound);
         if (request.IsLease)
         {
@@ -248,7 +248,7 @@ public sealed partial class ResourceGrain
     /// <summary>Where request <paramref name="requestId"/> stands, for callers that poll.</summary>
     public RequestStatus GetStatus(long requestId)
     {
-        if (!_requests.TryGetValue(requestId, out var r))
+        if (!_requests.TryGetValue(requestId, out var r) || !IsAcquire(r))
             return new(RequestStatusKind.Unknown);
         return r.State switch
         {
@@ -267,17 +267,30 @@ public sealed partial class ResourceGrain
         long now = Now();
         foreach (var request in _requests.Values.ToList())
         {
-            if (request.IsLease)
+            switch (request.State)
             {
-                EndLease(request);
-                continue;
+                case RequestState.Waiting:
+                    Unqueue(request);
+                    _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
+                        Rejection: new Rejection(reason, $"Resource \"{Name}\" was deleted while request {request.Id} waited."), Priority: request.Priority));
+                    Recycle(request);
+                    break;
+                case RequestState.Polling:
+                    _events.Add(new(ResourceEventKind.PollExpired, request.Id, request.ClientId, 0, ToTime(now)));
+                    EndPoll(request);
+                    break;
+                case RequestState.Pending or RequestState.Active:
+                    EndLease(request);
+                    break;
+                default:
+                    Recycle(request);
+                    break;
             }
-            Unqueue(request);
-            _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
-                Rejection: new Rejection(reason, $"Resource \"{Name}\" was deleted while request {request.Id} waited."), Priority: request.Priority));
-            Recycle(request);
         }
     }
+
+    /// <summary>Whether the request is a plain acquire (a ticket or lease), not a job or a worker's poll.</summary>
+    private static bool IsAcquire(Request request) => request.Job is null && request.State != RequestState.Polling;
 
     private long Now() => _time.GetUtcNow().UtcTicks;
 

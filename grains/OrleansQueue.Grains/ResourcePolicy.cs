@@ -58,6 +58,22 @@ public sealed record ResourcePolicy
     /// <value>The default value is <c>null</c> (no aging). When set, above zero, at most one day.</value>
     public TimeSpan? AgingInterval { get; init; }
 
+    /// <summary>How long a worker holds a job without a heartbeat or progress report before it goes back to the queue.</summary>
+    /// <value>The default value is 30 seconds. Above zero, at most one day.</value>
+    public TimeSpan JobVisibilityTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many times a job is handed to a worker before it is dead-lettered.</summary>
+    /// <value>The default value is 3. From 1 to 100.</value>
+    public int JobMaxAttempts { get; init; } = 3;
+
+    /// <summary>The wait before a failed job queues again; it doubles with each further attempt (capped at an hour).</summary>
+    /// <value>The default value is one second. Zero or more, at most one day.</value>
+    public TimeSpan JobRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a finished job (completed, dead-lettered, cancelled) and its result are kept.</summary>
+    /// <value>The default value is one hour. Above zero, at most one day.</value>
+    public TimeSpan JobRetention { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>The default policy: no limits, a one-minute window.</summary>
     public static ResourcePolicy Default { get; } = new();
 
@@ -85,6 +101,12 @@ public sealed record ResourcePolicy
             errors.Add(new(nameof(ClaimWindow), $"must be above zero and at most LeaseTtl ({LeaseTtl}); it is {ClaimWindow}."));
         if (AgingInterval is { } aging)
             CheckDuration(errors, nameof(AgingInterval), aging);
+        CheckDuration(errors, nameof(JobVisibilityTimeout), JobVisibilityTimeout);
+        if (JobMaxAttempts is < 1 or > 100)
+            errors.Add(new(nameof(JobMaxAttempts), $"must be between 1 and 100; it is {JobMaxAttempts}."));
+        if (JobRetryDelay < TimeSpan.Zero || JobRetryDelay > MaxDuration)
+            errors.Add(new(nameof(JobRetryDelay), $"must be between zero and {MaxDuration}; it is {JobRetryDelay}."));
+        CheckDuration(errors, nameof(JobRetention), JobRetention);
         return errors;
     }
 

@@ -45,4 +45,6 @@ public sealed record ResourceStats
     public TimeSpan WaitP99 { get; init; }
     /// <summary>Longest time from request to grant.</summary>
     public TimeSpan WaitMax { get; init; }
+    /// <summary>Job-mode figures.</summary>
+    public required JobStats Jobs { get; init; }
 }

@@ -30,6 +30,19 @@ internal sealed class ClientQueue(ClientState owner, int level)
         Count++;
     }
 
+    public void Prepend(Request request)
+    {
+        request.Queue = this;
+        request.Prev = null;
+        request.Next = Head;
+        if (Head is null)
+            Tail = request;
+        else
+            Head.Prev = request;
+        Head = request;
+        Count++;
+    }
+
     public void Unlink(Request request)
     {
         if (request.Prev is null)

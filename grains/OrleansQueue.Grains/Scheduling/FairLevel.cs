@@ -37,6 +37,21 @@ internal sealed class FairLevel
         }
     }
 
+    /// <summary>Puts <paramref name="request"/> back at the head of its client's queue (a job recovered from a worker that
+    /// stopped answering keeps its place); the client keeps its place in virtual time.</summary>
+    public void EnqueueFront(ClientQueue queue, Request request)
+    {
+        if (queue.Count == 0)
+        {
+            Enqueue(queue, request);
+            return;
+        }
+        queue.Prepend(request);
+        Waiting++;
+        queue.FinishTag = queue.StartTag + request.Load;
+        Update(queue.HeapIndex);
+    }
+
     /// <summary>Removes the head of the top client, advancing virtual time: the request is being served.</summary>
     public Request ServeTop()
     {

@@ -7,6 +7,12 @@ internal enum RequestState : byte
     /// <summary>Granted to a waiting request; reclaimed unless claimed within the claim window.</summary>
     Pending,
     Active,
+    /// <summary>A worker waiting for a job.</summary>
+    Polling,
+    /// <summary>A failed job waiting out its backoff before it queues again.</summary>
+    Retrying,
+    /// <summary>A completed or dead-lettered job, kept for its retention period.</summary>
+    Finished,
 }
 
 /// <summary>
@@ -32,6 +38,9 @@ internal sealed class Request
     public Request? Prev;
     public Request? Next;
     public long QueueSeq;
+
+    /// <summary>Set when the request is a job (see <see cref="JobInfo"/>); null for plain acquires and worker polls.</summary>
+    public JobInfo? Job;
 
     // Lease.
     public long FencingToken;

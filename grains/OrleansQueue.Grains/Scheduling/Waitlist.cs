@@ -46,14 +46,17 @@ internal sealed class Waitlist
     public Request? Head => Count == 0 ? null : _levels[TopLevel()].Top!.Head;
 
     /// <summary>Adds <paramref name="request"/> at its <see cref="Request.Level"/>, behind its client's earlier requests.</summary>
-    public void Enqueue(Request request)
+    public void Enqueue(Request request, bool front = false)
     {
         if (!_clients.TryGetValue(request.ClientId, out var client))
         {
             client = new ClientState(request.ClientId);
             _clients.Add(request.ClientId, client);
         }
-        _levels[request.Level].Enqueue(client.At(request.Level), request);
+        if (front)
+            _levels[request.Level].EnqueueFront(client.At(request.Level), request);
+        else
+            _levels[request.Level].Enqueue(client.At(request.Level), request);
         client.Waiting++;
         Count++;
     }
