@@ -102,7 +102,9 @@ public sealed partial class ResourceGrain
         }
         if (waitTicks == 0)
         {
+            // While the worker was there, a job it could not take (no budget) may have held up acquires behind it.
             EndPoll(poll);
+            TryGrant(now);
             return new TakeJobResult(null);
         }
         Arm(poll, poll.WaitDeadline);
@@ -115,6 +117,7 @@ public sealed partial class ResourceGrain
         if (!_requests.TryGetValue(pollId, out var poll) || poll.State != RequestState.Polling)
             return false;
         EndPoll(poll);
+        Advance(Now());
         return true;
     }
 

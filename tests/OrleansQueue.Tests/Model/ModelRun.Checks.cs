@@ -84,7 +84,7 @@ internal sealed partial class ModelRun
         foreach (var lease in _model.Leases.Values)
             Expect(lease.ExpiresAt > now, $"lease {lease.Id} still held {TimeSpan.FromTicks(now - lease.ExpiresAt)} past its expiry");
 
-        if (_model.Waiting.Count > 0)
+        if (_model.Waiting.Count > 0 && !JobsCompete)
         {
             int top = _model.Waiting.Values.Min(w => _model.EffectiveLevel(w, now));
             var atTop = _model.Waiting.Values.Where(w => _model.EffectiveLevel(w, now) == top).ToList();

@@ -18,6 +18,8 @@ internal sealed partial class ModelRun
     private ResourceGrain _grain;
     private readonly ReferenceModel _model;
     private readonly bool _equalLoads;
+    // Jobs are not stored yet, so seeds that run jobs do not restart.
+    private readonly bool _withJobs;
     private readonly long[] _levelLoads = new long[PriorityLevels.Count];
     private readonly Dictionary<long, string> _outcomes = [];
     private readonly Queue<string> _recent = new();
@@ -30,6 +32,7 @@ internal sealed partial class ModelRun
         _seed = seed;
         _rng = new Random(seed);
         _equalLoads = seed % 2 == 0;
+        _withJobs = seed % 4 == 1;
         var policy = RandomPolicy(aging: !_equalLoads && seed % 3 == 0);
         _grain = new ResourceGrain("model", policy, _clock);
         _grain.TrackChanges();
@@ -55,7 +58,8 @@ internal sealed partial class ModelRun
             else if (dice < 93) AdvanceTime(_rng.Next(4) == 0 ? _model.Policy.Window * 1.5 : TimeSpan.FromSeconds(2));
             else if (dice < 98) Do("spurious tick", () => _grain.Tick());
             else if (dice < 99) ChangePolicy();
-            else Restart();
+            else if (!_withJobs) Restart();
+            if (_withJobs && _rng.Next(4) == 0) JobOperation();
             _store.Apply(_grain.TakeChanges());
             CheckSettled();
         }
@@ -92,7 +96,7 @@ internal sealed partial class ModelRun
         long load = _equalLoads ? _levelLoads[(int)priority] : RandomLoad();
         int waitDice = _rng.Next(10);
         TimeSpan? maxWait = waitDice == 0 ? TimeSpan.Zero : waitDice < 3 ? null : TimeSpan.FromMilliseconds(_rng.Next(1, 60_000));
-        bool fitsAndNobodyWaits = _model.Waiting.Count == 0 && _model.WhyItDoesNotFit(load, Now) is null;
+        bool fitsAndNobodyWaits = _model.Waiting.Count == 0 && !JobsCompete && _model.WhyItDoesNotFit(load, Now) is null;
         int clientWaiting = _model.Waiting.Values.Count(w => w.Client == client);
 
         AcquireResult result = default;
@@ -238,10 +242,12 @@ internal sealed partial class ModelRun
     /// <summary>Ends the run: holders release everything, time runs out every wait; everyone must get an answer.</summary>
     private void DrainToTheEnd()
     {
+        if (_withJobs)
+            DrainJobs();
         for (int round = 0; round < 100_000 && (_model.Waiting.Count > 0 || _model.Leases.Count > 0); round++)
         {
             Settle();
-            foreach (var lease in _model.Leases.Values.ToList())
+            foreach (var lease in _model.Leases.Values.Where(l => !_jobs.Contains(l.Id)).ToList())
                 Do($"final release {lease.Id}", () => _grain.Release(lease.Id), () => EndLease(lease, "released"));
             if (_grain.GetNextDeadline() is { } deadline)
             {
@@ -260,9 +266,10 @@ internal sealed partial class ModelRun
 
     private ReferenceModel.Lease? PickLease()
     {
-        if (_model.Leases.Count == 0 || _rng.Next(20) == 0)
+        var leases = _model.Leases.Values.Where(l => !_jobs.Contains(l.Id)).ToList();
+        if (leases.Count == 0 || _rng.Next(20) == 0)
             return null;
-        return _model.Leases.Values.ElementAt(_rng.Next(_model.Leases.Count));
+        return leases[_rng.Next(leases.Count)];
     }
 
     private void ExpectLeaseAnswer(long id, LeaseResult result, ReferenceModel.Lease? lease)
@@ -300,7 +307,10 @@ internal sealed partial class ModelRun
         action();
         applyToModel?.Invoke();
         foreach (var e in _grain.Events)
-            OnEvent(e);
+        {
+            if (!OnJobEvent(e))
+                OnEvent(e);
+        }
         _grain.ClearEvents();
     }
 

@@ -23,6 +23,7 @@ internal sealed class ReferenceModel(ResourcePolicy policy)
         public long ExpiresAt { get; set; } = expiresAt;
         public bool Claimed { get; set; } = claimed;
         public int LogIndex { get; set; } = -1;
+        public long FencingToken { get; set; }
     }
 
     internal sealed record Spend(long At, long Load, int Requests)
