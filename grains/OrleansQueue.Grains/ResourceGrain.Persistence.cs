@@ -44,10 +44,12 @@ public sealed partial class ResourceGrain
         };
         foreach (long id in _dirtyRequests)
         {
-            // Jobs and workers' polls are not stored yet (the silo does not expose job mode yet).
+            // Workers' polls are not stored: after a restart, workers ask again.
             if (_requests.TryGetValue(id, out var request))
             {
-                if (IsAcquire(request))
+                if (request.Job is not null)
+                    changes.UpsertJobs.Add(ToJobRecord(request));
+                else if (request.State != RequestState.Polling)
                     changes.UpsertRequests.Add(ToRecord(request));
             }
             else
@@ -93,7 +95,7 @@ public sealed partial class ResourceGrain
         _nextId = snapshot.LastId;
         _lastFencingToken = snapshot.LastFencingToken;
         // Renumbered in the same order, above every stored number, so stored and new requests never interleave.
-        _queueSeq = snapshot.Requests.Select(r => r.QueueSeq).DefaultIfEmpty().Max();
+        _queueSeq = Math.Max(snapshot.Requests.Select(r => r.QueueSeq).DefaultIfEmpty().Max(), snapshot.Jobs.Select(j => j.QueueSeq).DefaultIfEmpty().Max());
         foreach (var record in snapshot.Requests.Where(r => r.State != RequestStatusKind.Waiting))
         {
             var lease = FromRecord(record);
@@ -109,6 +111,8 @@ public sealed partial class ResourceGrain
             request.WaitDeadline += downtime;
             Enqueue(request);
         }
+        foreach (var record in snapshot.Jobs.OrderBy(j => j.QueueSeq))
+            RestoreJob(record, downtime);
         _idempotency.Restore(snapshot.Idempotency);
         Advance(now);
     }
@@ -132,6 +136,56 @@ public sealed partial class ResourceGrain
         _nextId = Math.Max(_nextId, request.Id);
         _lastFencingToken = Math.Max(_lastFencingToken, request.FencingToken);
         return request;
+    }
+
+    private void RestoreJob(JobRecord record, long downtime)
+    {
+        var job = new Request
+        {
+            Id = record.Id, ClientId = record.ClientId, Load = record.Load, Priority = record.Priority, Level = record.Level,
+            EnqueuedAt = record.EnqueuedAt + downtime, WaitDeadline = record.WaitDeadline == long.MaxValue ? long.MaxValue : record.WaitDeadline + downtime,
+            FencingToken = record.FencingToken, GrantedAt = record.GrantedAt, WindowSeq = record.WindowSeq, QueueSeq = record.QueueSeq,
+            Job = new JobInfo(record.Payload, record.MaxAttempts)
+            {
+                State = record.State, Attempts = record.Attempts, WorkerId = record.WorkerId, Progress = record.Progress,
+                ProgressMessage = record.ProgressMessage, Result = record.Result, Error = record.Error,
+                FirstEnqueuedAt = record.FirstEnqueuedAt, StartedAt = record.StartedAt, FinishedAt = record.FinishedAt,
+            },
+        };
+        _requests.Add(job.Id, job);
+        _nextId = Math.Max(_nextId, job.Id);
+        _lastFencingToken = Math.Max(_lastFencingToken, job.FencingToken);
+        switch (record.State)
+        {
+            case JobState.Queued:
+                QueueJob(job, front: false);
+                break;
+            case JobState.Running:
+                job.State = RequestState.Active;
+                _leases++;
+                _leasedLoad += job.Load;
+                _jobsRunning++;
+                Arm(job, record.TimerAt + downtime);
+                break;
+            case JobState.Retrying:
+                job.State = RequestState.Retrying;
+                _jobsRetrying++;
+                Arm(job, record.TimerAt + downtime);
+                break;
+            default:
+                job.State = RequestState.Finished;
+                _jobsFinished++;
+                Arm(job, record.TimerAt + downtime);
+                break;
+        }
+    }
+
+    private static JobRecord ToJobRecord(Request r)
+    {
+        var j = r.Job!;
+        return new JobRecord(r.Id, r.ClientId, r.Load, r.Priority, r.Level, j.State, j.Payload, j.MaxAttempts, j.Attempts,
+            r.EnqueuedAt, r.WaitDeadline, r.TimerAt, r.QueueSeq, r.FencingToken, r.GrantedAt, r.WindowSeq, j.WorkerId,
+            j.Progress, j.ProgressMessage, j.Result, j.Error, j.FirstEnqueuedAt, j.StartedAt, j.FinishedAt);
     }
 
     private static RequestRecord ToRecord(Request r) => new(

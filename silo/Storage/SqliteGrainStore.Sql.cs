@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using OrleansQueue.Grains;
 using OrleansQueue.Grains.Persistence;
@@ -29,6 +30,7 @@ public sealed partial class SqliteGrainStore
                 Run(transaction, "DELETE FROM requests WHERE resource = $name", ("$name", write.Name));
                 Run(transaction, "DELETE FROM window_log WHERE resource = $name", ("$name", write.Name));
                 Run(transaction, "DELETE FROM idempotency WHERE resource = $name", ("$name", write.Name));
+                Run(transaction, "DELETE FROM jobs WHERE resource = $name", ("$name", write.Name));
                 break;
             default:
                 ApplyCommit(write.Name, write.Changes!, transaction);
@@ -64,13 +66,25 @@ public sealed partial class SqliteGrainStore
                 upsert.ExecuteNonQuery();
             }
         }
+        if (c.UpsertJobs.Count > 0)
+        {
+            using var upsert = Command(transaction, "INSERT OR REPLACE INTO jobs(resource, id, record) VALUES($r, $id, $record)", "$r", "$id", "$record");
+            foreach (var job in c.UpsertJobs)
+            {
+                Bind(upsert, name, job.Id, JsonSerializer.Serialize(job));
+                upsert.ExecuteNonQuery();
+            }
+        }
         if (c.DeleteRequests.Count > 0)
         {
             using var delete = Command(transaction, "DELETE FROM requests WHERE resource = $r AND id = $id", "$r", "$id");
+            using var deleteJob = Command(transaction, "DELETE FROM jobs WHERE resource = $r AND id = $id", "$r", "$id");
             foreach (long id in c.DeleteRequests)
             {
                 Bind(delete, name, id);
                 delete.ExecuteNonQuery();
+                Bind(deleteJob, name, id);
+                deleteJob.ExecuteNonQuery();
             }
         }
         if (c.UpsertWindow.Count > 0)
@@ -163,13 +177,15 @@ public sealed partial class SqliteGrainStore
             var window = Query(connection, transaction, name,
                 "SELECT seq, at, load, requests FROM window_log WHERE resource = $name ORDER BY seq",
                 r => new WindowRecord(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt32(3)));
+            var jobs = Query(connection, transaction, name, "SELECT record FROM jobs WHERE resource = $name",
+                r => JsonSerializer.Deserialize<JobRecord>(r.GetString(0))!);
             var idempotency = Query(connection, transaction, name,
                 "SELECT key, request_id, outcome, fencing, expires_at, created_at FROM idempotency WHERE resource = $name",
                 r => new IdempotencyRecord(r.GetString(0), r.GetInt64(1), (AcquireOutcome)r.GetInt32(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5)));
             return new GrainSnapshot
             {
                 Policy = policy, LastId = lastId, LastFencingToken = fencing, WindowNextSeq = nextSeq, SavedAt = savedAt,
-                Requests = requests, Window = window, Idempotency = idempotency,
+                Requests = requests, Jobs = jobs, Window = window, Idempotency = idempotency,
             };
         }, cancellationToken);
 

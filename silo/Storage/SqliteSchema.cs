@@ -48,6 +48,11 @@ internal static class SqliteSchema
             expires_at INTEGER NOT NULL,
             created_at INTEGER NOT NULL,
             PRIMARY KEY(resource, key)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS jobs(
+            resource TEXT NOT NULL,
+            id INTEGER NOT NULL,
+            record TEXT NOT NULL,
+            PRIMARY KEY(resource, id)) WITHOUT ROWID;
         INSERT INTO meta(key, value) VALUES('schema_version', 1) ON CONFLICT(key) DO NOTHING;
         INSERT INTO meta(key, value) VALUES('alive_at', 0) ON CONFLICT(key) DO NOTHING;
         """;

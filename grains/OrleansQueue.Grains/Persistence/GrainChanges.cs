@@ -8,7 +8,9 @@ public sealed class GrainChanges
 {
     /// <summary>Requests created or changed (state, expiry, level), as they stand now.</summary>
     public List<RequestRecord> UpsertRequests { get; } = [];
-    /// <summary>Requests that ended.</summary>
+    /// <summary>Jobs created or changed, as they stand now.</summary>
+    public List<JobRecord> UpsertJobs { get; } = [];
+    /// <summary>Requests and jobs that ended (and, for jobs, whose retention ended).</summary>
     public List<long> DeleteRequests { get; } = [];
     /// <summary>Window entries added or corrected.</summary>
     public List<WindowRecord> UpsertWindow { get; } = [];
@@ -30,6 +32,6 @@ public sealed class GrainChanges
     public long SavedAt { get; set; }
 
     /// <summary>Whether anything but the scalars changed.</summary>
-    public bool IsEmpty => UpsertRequests.Count == 0 && DeleteRequests.Count == 0 && UpsertWindow.Count == 0
+    public bool IsEmpty => UpsertRequests.Count == 0 && UpsertJobs.Count == 0 && DeleteRequests.Count == 0 && UpsertWindow.Count == 0
         && AddIdempotency.Count == 0 && DeleteIdempotency.Count == 0 && Policy is null;
 }

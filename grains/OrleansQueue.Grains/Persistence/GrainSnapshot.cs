@@ -15,6 +15,8 @@ public sealed record GrainSnapshot
     public long SavedAt { get; init; }
     /// <summary>Live requests.</summary>
     public IReadOnlyList<RequestRecord> Requests { get; init; } = [];
+    /// <summary>Jobs in every state still kept.</summary>
+    public IReadOnlyList<JobRecord> Jobs { get; init; } = [];
     /// <summary>The window's spending log.</summary>
     public IReadOnlyList<WindowRecord> Window { get; init; } = [];
     /// <summary>Answers kept for idempotent retries.</summary>

@@ -7,6 +7,7 @@ namespace OrleansQueue.Grains.Persistence;
 public sealed class StoredGrainState(ResourcePolicy policy)
 {
     private readonly Dictionary<long, RequestRecord> _requests = [];
+    private readonly Dictionary<long, JobRecord> _jobs = [];
     private readonly SortedDictionary<long, WindowRecord> _window = [];
     private readonly Dictionary<string, IdempotencyRecord> _idempotency = new(StringComparer.Ordinal);
     private ResourcePolicy _policy = policy;
@@ -20,8 +21,13 @@ public sealed class StoredGrainState(ResourcePolicy policy)
     {
         foreach (var record in changes.UpsertRequests)
             _requests[record.Id] = record;
+        foreach (var record in changes.UpsertJobs)
+            _jobs[record.Id] = record;
         foreach (long id in changes.DeleteRequests)
+        {
             _requests.Remove(id);
+            _jobs.Remove(id);
+        }
         foreach (var record in changes.UpsertWindow)
             _window[record.Seq] = record;
         foreach (long seq in _window.Keys.TakeWhile(seq => seq < changes.WindowHeadSeq).ToList())
@@ -49,6 +55,7 @@ public sealed class StoredGrainState(ResourcePolicy policy)
         WindowNextSeq = _windowNextSeq,
         SavedAt = _savedAt,
         Requests = [.. _requests.Values],
+        Jobs = [.. _jobs.Values],
         Window = [.. _window.Values],
         Idempotency = [.. _idempotency.Values],
     };

@@ -160,4 +160,31 @@ public sealed class PersistenceTests : GrainTestBase
         Assert.Equal(RejectionReason.ResourceDeleted, rejected.Rejection!.Value.Reason);
         Assert.Equal(0, _grain.GetStats().Leases);
     }
+
+    [Fact]
+    public void JobsComeBackInEveryStateWithTheirWorkersAttemptsAndResults()
+    {
+        _grain.UpdatePolicy(Policy with { MaxConcurrent = 5, JobRetryDelay = TimeSpan.FromSeconds(10) });
+        long running = _grain.EnqueueJob("c", "run").RequestId;
+        long failing = _grain.EnqueueJob("c", "fail").RequestId;
+        long done = _grain.EnqueueJob("c", "done").RequestId;
+        Assert.Equal(running, _grain.TakeJob("w1").Job!.Id);
+        Assert.Equal(failing, _grain.TakeJob("w2").Job!.Id);
+        Assert.Equal(done, _grain.TakeJob("w3").Job!.Id);
+        _grain.FailJob(failing, "w2", "boom");
+        _grain.CompleteJob(done, "w3", "42");
+        long queuedA = _grain.EnqueueJob("a", "qa").RequestId;
+        long queuedB = _grain.EnqueueJob("b", "qb").RequestId;
+        Commit();
+
+        Crash(TimeSpan.FromSeconds(3));
+
+        Assert.Equal(JobState.Running, _grain.GetJob(running)!.State);
+        Assert.Equal(JobOutcome.Ok, _grain.Heartbeat(running, "w1"));
+        Assert.Equal(JobState.Retrying, _grain.GetJob(failing)!.State);
+        Assert.Equal("42", _grain.GetJob(done)!.Result);
+        Assert.Equal(queuedA, _grain.TakeJob("w4").Job!.Id);
+        Assert.Equal(queuedB, _grain.TakeJob("w4").Job!.Id);
+        Assert.Equal(3, _grain.GetStats().Leases);
+    }
 }

@@ -18,7 +18,6 @@ internal sealed partial class ModelRun
     private ResourceGrain _grain;
     private readonly ReferenceModel _model;
     private readonly bool _equalLoads;
-    // Jobs are not stored yet, so seeds that run jobs do not restart.
     private readonly bool _withJobs;
     private readonly long[] _levelLoads = new long[PriorityLevels.Count];
     private readonly Dictionary<long, string> _outcomes = [];
@@ -58,7 +57,7 @@ internal sealed partial class ModelRun
             else if (dice < 93) AdvanceTime(_rng.Next(4) == 0 ? _model.Policy.Window * 1.5 : TimeSpan.FromSeconds(2));
             else if (dice < 98) Do("spurious tick", () => _grain.Tick());
             else if (dice < 99) ChangePolicy();
-            else if (!_withJobs) Restart();
+            else Restart();
             if (_withJobs && _rng.Next(4) == 0) JobOperation();
             _store.Apply(_grain.TakeChanges());
             CheckSettled();
@@ -223,6 +222,7 @@ internal sealed partial class ModelRun
             _grain = ResourceGrain.Restore("model", _store.ToSnapshot(), _clock);
             _grain.TrackChanges();
         });
+        _polls.Clear(); // workers' waits are not stored: after a restart they ask again
         _fairness.StartAfresh();
     }
 

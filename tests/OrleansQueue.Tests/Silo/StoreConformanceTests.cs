@@ -96,6 +96,27 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(0, stats.Granted); // the retry granted nothing new
     }
 
+    [Fact]
+    public async Task JobsOutliveARestartInTheirStates()
+    {
+        var before = await StartRuntimeAsync();
+        await before.PutResourceAsync(Definition("jobs", maxConcurrent: 5));
+        long running = (await before.CallAsync("jobs", t => t.Grain.EnqueueJob("c", "{\"n\":1}"))).RequestId;
+        await before.CallAsync("jobs", t => t.Grain.TakeJob("w1"));
+        long done = (await before.CallAsync("jobs", t => t.Grain.EnqueueJob("c", "{\"n\":2}"))).RequestId;
+        await before.CallAsync("jobs", t => t.Grain.TakeJob("w2"));
+        await before.CallAsync("jobs", t => t.Grain.CompleteJob(done, "w2", "result"));
+        long queued = (await before.CallAsync("jobs", t => t.Grain.EnqueueJob("c", "{\"n\":3}"))).RequestId;
+
+        var after = await StartRuntimeAsync();
+
+        Assert.Equal(JobState.Running, (await after.CallAsync("jobs", t => t.Grain.GetJob(running)))!.State);
+        Assert.Equal("result", (await after.CallAsync("jobs", t => t.Grain.GetJob(done)))!.Result);
+        var next = await after.CallAsync("jobs", t => t.Grain.TakeJob("w3"));
+        Assert.Equal(queued, next.Job!.Id);
+        Assert.Equal("{\"n\":3}", next.Job.Payload);
+    }
+
     protected void Track(IAsyncDisposable disposable) => _disposables.Add(disposable);
 }
 
