@@ -25,6 +25,10 @@ public sealed partial class ResourceGrain
     /// <summary>Jobs queued now.</summary>
     public int QueuedJobCount => _jobWaitlist.Count;
 
+    /// <summary>Whether anything waits on time or a worker: requests, leases, queued or retrying jobs, waiting workers.
+    /// A host may put a grain without pending work to sleep; finished jobs' retention ends at its next activation.</summary>
+    public bool HasPendingWork => _waitlist.Count + _jobWaitlist.Count + _leases + _polls.Count + _jobsRetrying > 0;
+
     /// <summary>
     /// Enqueues a job. Answers <see cref="AcquireOutcome.Queued"/> with the job's id and position, or a typed rejection as
     /// for acquires. A worker may take it at once (a <see cref="ResourceEventKind.JobAssigned"/> event).

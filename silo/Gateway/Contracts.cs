@@ -88,4 +88,22 @@ public sealed record StatsView(
     double WaitP50Ms,
     double WaitP90Ms,
     double WaitP99Ms,
-    double WaitMaxMs);
+    double WaitMaxMs,
+    JobsView Jobs);
+
+/// <summary>Job-mode figures of a resource.</summary>
+public sealed record JobsView(
+    IReadOnlyDictionary<string, int> ByState,
+    IReadOnlyDictionary<string, int> QueuedByPriority,
+    IReadOnlyDictionary<string, int> QueuedByClient,
+    int WaitingWorkers,
+    long Enqueued,
+    long Completed,
+    long Failed,
+    long Retried,
+    long Recovered,
+    long DeadLettered,
+    double QueueTimeP50Ms,
+    double QueueTimeP99Ms,
+    double RunTimeP50Ms,
+    double RunTimeP99Ms);

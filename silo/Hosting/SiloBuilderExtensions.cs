@@ -60,6 +60,7 @@ public static class SiloBuilderExtensions
             sp.GetRequiredService<ILogger<GrainRuntime>>(),
             TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<SiloOptions>>().Value.IdleTimeoutSeconds)));
         services.TryAddSingleton<RequestOperations>();
+        services.TryAddSingleton<JobOperations>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
         services.TryAddSingleton<InProcessConnector>();
         services.AddHostedService<SiloLifetime>();
@@ -73,6 +74,7 @@ public static class SiloBuilderExtensions
         var v1 = app.MapGroup("/v1").RequireApiKey();
         v1.MapResourceEndpoints();
         v1.MapRequestEndpoints();
+        v1.MapJobEndpoints();
         v1.MapWebSocketEndpoint();
         app.MapOperationalEndpoints();
         app.MapOpenApi("/openapi/{documentName}.json");

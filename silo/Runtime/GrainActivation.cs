@@ -224,8 +224,8 @@ public sealed partial class GrainActivation
 
     internal bool HasNoObservers => _observers.Count == 0;
 
-    // With nothing waiting or held, every observed request has ended, so its observers go with this turn's updates.
-    private bool IsIdle => Waiting == 0 && Leases == 0;
+    // With nothing pending, every observed request has ended, so its observers go with this turn's updates.
+    private bool IsIdle => !Grain.HasPendingWork;
 
     private void Close()
     {

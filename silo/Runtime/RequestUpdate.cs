@@ -25,6 +25,12 @@ public enum RequestPhase
     Reclaimed,
     /// <summary>No such request, or ended too long ago to remember.</summary>
     Unknown,
+    /// <summary>A job changed (state or progress): read it again.</summary>
+    JobChanged,
+    /// <summary>A worker's poll was handed job <see cref="RequestUpdate.RelatedId"/>.</summary>
+    JobAssigned,
+    /// <summary>A worker's poll ended with no job.</summary>
+    PollExpired,
 }
 
 /// <summary>A request's state, or a change of it, as pushed to observers and answered to polls.</summary>
@@ -39,10 +45,11 @@ public sealed record RequestUpdate(
     long FencingToken = 0,
     DateTimeOffset? ExpiresAt = null,
     Rejection? Rejection = null,
-    DateTimeOffset? GrantedAt = null)
+    DateTimeOffset? GrantedAt = null,
+    long RelatedId = 0)
 {
-    /// <summary>Whether nothing more will happen to the request.</summary>
-    public bool IsFinal => Phase is not (RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held);
+    /// <summary>Whether nothing more will happen to the request (a job's observers leave when they see it finished).</summary>
+    public bool IsFinal => Phase is not (RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held or RequestPhase.JobChanged);
 
     public static RequestUpdate FromEvent(string resource, ResourceEvent e) => new(
         resource, e.RequestId,
@@ -52,10 +59,13 @@ public sealed record RequestUpdate(
             ResourceEventKind.TimedOut => RequestPhase.TimedOut,
             ResourceEventKind.Rejected => RequestPhase.Rejected,
             ResourceEventKind.LeaseExpired => RequestPhase.Expired,
-            _ => RequestPhase.Reclaimed,
+            ResourceEventKind.GrantReclaimed => RequestPhase.Reclaimed,
+            ResourceEventKind.JobChanged => RequestPhase.JobChanged,
+            ResourceEventKind.JobAssigned => RequestPhase.JobAssigned,
+            _ => RequestPhase.PollExpired,
         },
         e.ClientId, e.Load, e.Priority, FencingToken: e.FencingToken, ExpiresAt: e.ExpiresAt, Rejection: e.Rejection,
-        GrantedAt: e.Kind == ResourceEventKind.Granted ? e.At : null);
+        GrantedAt: e.Kind == ResourceEventKind.Granted ? e.At : null, RelatedId: e.JobId);
 
     public static RequestUpdate FromStatus(string resource, long id, RequestStatus s) => new(
         resource, id,

@@ -56,7 +56,7 @@ public sealed partial class GrainActivation
     {
         public override void Execute(GrainTurn turn)
         {
-            if (turn.Grain is { WaitingCount: 0, LeaseCount: 0 })
+            if (!turn.Grain.HasPendingWork)
                 turn.CloseIfNoObservers();
         }
 
