@@ -12,7 +12,7 @@ namespace OrleansQueue.Client;
 /// refused, or a resource is polling-only, it long-polls, and polls plainly if long-poll is refused too: calling code
 /// does not change. Thread-safe; meant to be a singleton.
 /// </summary>
-public sealed class OrleansQueueClient : IAsyncDisposable
+public sealed partial class OrleansQueueClient : IAsyncDisposable
 {
     private readonly HttpClient _http;
     private readonly HttpApi _httpApi;

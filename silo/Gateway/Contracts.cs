@@ -62,7 +62,11 @@ public sealed record ResourceBody(
     long? LeaseTtlMs = null,
     long? ClaimWindowMs = null,
     long? AgingIntervalMs = null,
-    bool? PushEnabled = null);
+    bool? PushEnabled = null,
+    long? JobVisibilityTimeoutMs = null,
+    int? JobMaxAttempts = null,
+    long? JobRetryDelayMs = null,
+    long? JobRetentionMs = null);
 
 /// <summary>A resource: its name, whether it pushes, and its policy.</summary>
 public sealed record ResourceView(string Name, bool PushEnabled, ResourceBody Policy);

@@ -21,6 +21,10 @@ public static class PolicyMapping
         [nameof(ResourcePolicy.LeaseTtl)] = "leaseTtlMs",
         [nameof(ResourcePolicy.ClaimWindow)] = "claimWindowMs",
         [nameof(ResourcePolicy.AgingInterval)] = "agingIntervalMs",
+        [nameof(ResourcePolicy.JobVisibilityTimeout)] = "jobVisibilityTimeoutMs",
+        [nameof(ResourcePolicy.JobMaxAttempts)] = "jobMaxAttempts",
+        [nameof(ResourcePolicy.JobRetryDelay)] = "jobRetryDelayMs",
+        [nameof(ResourcePolicy.JobRetention)] = "jobRetentionMs",
     };
 
     public static Outcome<ResourceDefinition> ToDefinition(string name, ResourceBody body)
@@ -30,6 +34,7 @@ public static class PolicyMapping
         {
             ("windowMs", body.WindowMs), ("defaultMaxWaitMs", body.DefaultMaxWaitMs), ("maxWaitMs", body.MaxWaitMs),
             ("leaseTtlMs", body.LeaseTtlMs), ("claimWindowMs", body.ClaimWindowMs), ("agingIntervalMs", body.AgingIntervalMs),
+            ("jobVisibilityTimeoutMs", body.JobVisibilityTimeoutMs), ("jobRetryDelayMs", body.JobRetryDelayMs), ("jobRetentionMs", body.JobRetentionMs),
         })
         {
             if (value is < 0 || value > MaxMs)
@@ -48,6 +53,10 @@ public static class PolicyMapping
             LeaseTtl = Ms(body.LeaseTtlMs) ?? defaults.LeaseTtl,
             ClaimWindow = Ms(body.ClaimWindowMs) ?? defaults.ClaimWindow,
             AgingInterval = Ms(body.AgingIntervalMs),
+            JobVisibilityTimeout = Ms(body.JobVisibilityTimeoutMs) ?? defaults.JobVisibilityTimeout,
+            JobMaxAttempts = body.JobMaxAttempts ?? defaults.JobMaxAttempts,
+            JobRetryDelay = Ms(body.JobRetryDelayMs) ?? defaults.JobRetryDelay,
+            JobRetention = Ms(body.JobRetentionMs) ?? defaults.JobRetention,
         };
         var errors = policy.Validate();
         if (errors.Count > 0)
@@ -63,7 +72,9 @@ public static class PolicyMapping
         d.Policy.MaxConcurrent, d.Policy.RequestsPerWindow, d.Policy.LoadPerWindow, (long)d.Policy.Window.TotalMilliseconds,
         d.Policy.MaxQueueLength, d.Policy.MaxQueuedPerClient, (long)d.Policy.DefaultMaxWait.TotalMilliseconds,
         (long)d.Policy.MaxWait.TotalMilliseconds, (long)d.Policy.LeaseTtl.TotalMilliseconds,
-        (long)d.Policy.ClaimWindow.TotalMilliseconds, (long?)d.Policy.AgingInterval?.TotalMilliseconds));
+        (long)d.Policy.ClaimWindow.TotalMilliseconds, (long?)d.Policy.AgingInterval?.TotalMilliseconds, null,
+        (long)d.Policy.JobVisibilityTimeout.TotalMilliseconds, d.Policy.JobMaxAttempts, (long)d.Policy.JobRetryDelay.TotalMilliseconds,
+        (long)d.Policy.JobRetention.TotalMilliseconds));
 
     private static TimeSpan? Ms(long? ms) => ms is { } v ? TimeSpan.FromMilliseconds(v) : null;
 }

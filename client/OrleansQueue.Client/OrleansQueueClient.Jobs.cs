@@ -1,0 +1,173 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OrleansQueue.Grains;
+
+namespace OrleansQueue.Client;
+
+public sealed partial class OrleansQueueClient
+{
+    /// <summary>Enqueues a job whose <paramref name="payload"/> (serialised as JSON) a worker will run under the resource's limits.</summary>
+    /// <param name="idempotencyKey">A retry with the same key answers the same job; one is generated when none is given.</param>
+    public async Task<QueueJob> EnqueueAsync<T>(string resource, T payload, long load = 1, Priority priority = Priority.Normal, string? clientId = null,
+        TimeSpan? deadline = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    {
+        var body = new JsonObject
+        {
+            ["payload"] = JsonSerializer.SerializeToNode(payload),
+            ["clientId"] = clientId ?? Options.ClientId,
+            ["load"] = load,
+            ["priority"] = JsonNamingPolicy.CamelCase.ConvertName(priority.ToString()),
+            ["idempotencyKey"] = idempotencyKey ?? Guid.NewGuid().ToString("N"),
+        };
+        if (deadline is { } d)
+            body["deadlineMs"] = (long)d.TotalMilliseconds;
+        return QueueJob.From(await JobCallAsync(HttpMethod.Post, $"v1/resources/{Uri.EscapeDataString(resource)}/jobs", body, cancellationToken));
+    }
+
+    /// <summary>A job as it stands.</summary>
+    public async Task<QueueJob> GetJobAsync(string resource, long jobId, CancellationToken cancellationToken = default) =>
+        QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId), null, cancellationToken));
+
+    /// <summary>Waits for a job to finish (long-poll: the silo answers the moment it does) and returns its result.</summary>
+    /// <exception cref="JobFailedException">The job was dead-lettered or cancelled.</exception>
+    public async Task<JsonElement?> WaitForResultAsync(string resource, long jobId, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var job = QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId) + "/wait?timeoutMs=30000", null, cancellationToken));
+            if (job.State == JobState.Completed)
+                return job.Result;
+            if (job.IsFinished)
+                throw new JobFailedException(job);
+        }
+    }
+
+    /// <summary>
+    /// Runs jobs of <paramref name="resource"/> with <paramref name="handler"/>, <paramref name="concurrency"/> at a time, until
+    /// cancelled. Each job is taken by long-poll, kept alive by heartbeats while the handler runs, and completed with the
+    /// handler's result, or failed with its exception (the silo retries it with backoff). Needs an admin API key.
+    /// </summary>
+    public Task RunWorkerAsync(string resource, Func<JobContext, CancellationToken, Task<object?>> handler, int concurrency = 1,
+        string? workerId = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
+        string baseId = workerId ?? $"{Options.ClientId}-{Environment.ProcessId}";
+        return Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => WorkerLoopAsync(resource, handler, $"{baseId}-{i}", cancellationToken)));
+    }
+
+    private async Task WorkerLoopAsync(string resource, Func<JobContext, CancellationToken, Task<object?>> handler, string worker, CancellationToken stop)
+    {
+        string jobs = $"v1/resources/{Uri.EscapeDataString(resource)}/jobs";
+        var delay = Options.ReconnectMinDelay;
+        while (!stop.IsCancellationRequested)
+        {
+            JsonElement? taken;
+            try
+            {
+                taken = await JobCallOrNoContentAsync(HttpMethod.Post, jobs + "/take", new JsonObject { ["workerId"] = worker, ["waitMs"] = 30_000 }, stop);
+                delay = Options.ReconnectMinDelay;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ConnectionLostException)
+            {
+                await Task.Delay(delay, stop).ContinueWith(_ => { }, TaskScheduler.Default);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
+                continue;
+            }
+            if (taken is { } view)
+                await RunOneAsync(resource, QueueJob.From(view), handler, worker, stop);
+        }
+    }
+
+    private async Task RunOneAsync(string resource, QueueJob job, Func<JobContext, CancellationToken, Task<object?>> handler, string worker, CancellationToken stop)
+    {
+        string path = JobPath(resource, job.Id);
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        // Three heartbeats per visibility timeout: one lost or late heartbeat does not lose the job.
+        var interval = job.VisibleUntil is { } until ? (until - DateTimeOffset.UtcNow) / 3 : TimeSpan.FromSeconds(5);
+        if (interval < TimeSpan.FromMilliseconds(50))
+            interval = TimeSpan.FromMilliseconds(50);
+        var heartbeats = Task.Run(async () =>
+        {
+            while (!running.IsCancellationRequested)
+            {
+                await Task.Delay(interval, running.Token);
+                try
+                {
+                    await JobCallAsync(HttpMethod.Post, path + "/heartbeat", new JsonObject { ["workerId"] = worker }, running.Token);
+                }
+                catch (OrleansQueueException)
+                {
+                    await running.CancelAsync(); // the job is no longer ours: stop working on it
+                }
+            }
+        });
+        JsonObject report;
+        string outcome;
+        try
+        {
+            var context = new JobContext(job, (p, m, ct) => JobCallAsync(HttpMethod.Post, path + "/progress",
+                new JsonObject { ["workerId"] = worker, ["progress"] = p, ["message"] = m }, ct));
+            var result = await handler(context, running.Token);
+            (outcome, report) = ("complete", new JsonObject { ["workerId"] = worker, ["result"] = JsonSerializer.SerializeToNode(result) });
+        }
+        catch (OperationCanceledException) when (running.IsCancellationRequested)
+        {
+            return; // stopping, or the job was taken back: its visibility timeout returns it to the queue
+        }
+        catch (Exception ex)
+        {
+            (outcome, report) = ("fail", new JsonObject { ["workerId"] = worker, ["error"] = $"{ex.GetType().Name}: {ex.Message}" });
+        }
+        finally
+        {
+            await running.CancelAsync();
+            await heartbeats.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+        try
+        {
+            await JobCallAsync(HttpMethod.Post, $"{path}/{outcome}", report, CancellationToken.None);
+        }
+        catch (OrleansQueueException)
+        {
+            // Too late: the job timed out and went back to the queue; another worker runs it.
+        }
+    }
+
+    private static string JobPath(string resource, long id) => $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/{id}";
+
+    private async Task<JsonElement> JobCallAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct) =>
+        await JobCallOrNoContentAsync(method, path, body, ct) ?? throw new OrleansQueueException("urn:orleansqueue:problem:no-content", 204, $"{path} answered no content.");
+
+    private async Task<JsonElement?> JobCallOrNoContentAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
+    {
+        if (_http.BaseAddress is null)
+            throw new NotSupportedException("Job mode needs the silo's HTTP address (OrleansQueueClientOptions.BaseAddress); a co-hosted client has none yet.");
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, ct);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new ConnectionLostException("The silo did not answer.", ex);
+        }
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.NoContent)
+                return null;
+            if ((int)response.StatusCode >= 500 && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+                throw new ConnectionLostException($"The silo answered {(int)response.StatusCode}.");
+            var json = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+            if (!response.IsSuccessStatusCode)
+                throw OrleansQueueException.FromProblem(json);
+            return json;
+        }
+    }
+}
