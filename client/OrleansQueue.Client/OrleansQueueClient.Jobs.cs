@@ -105,6 +105,10 @@ public sealed partial class OrleansQueueClient
                 {
                     await running.CancelAsync(); // the job is no longer ours: stop working on it
                 }
+                catch (ConnectionLostException)
+                {
+                    // The silo is away; the next heartbeat may reach it while the job is still ours.
+                }
             }
         });
         JsonObject report;
@@ -129,13 +133,28 @@ public sealed partial class OrleansQueueClient
             await running.CancelAsync();
             await heartbeats.ContinueWith(_ => { }, TaskScheduler.Default);
         }
-        try
+        // Reported until heard: a completion repeated by the same worker is accepted once.
+        var delay = Options.ReconnectMinDelay;
+        while (!stop.IsCancellationRequested)
         {
-            await JobCallAsync(HttpMethod.Post, $"{path}/{outcome}", report, CancellationToken.None);
-        }
-        catch (OrleansQueueException)
-        {
-            // Too late: the job timed out and went back to the queue; another worker runs it.
+            try
+            {
+                await JobCallAsync(HttpMethod.Post, $"{path}/{outcome}", report, stop);
+                return;
+            }
+            catch (OrleansQueueException)
+            {
+                return; // too late: the job timed out and went back to the queue; another worker runs it
+            }
+            catch (ConnectionLostException)
+            {
+                await Task.Delay(delay, stop).ContinueWith(_ => { }, TaskScheduler.Default);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
