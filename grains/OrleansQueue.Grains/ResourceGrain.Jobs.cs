@@ -281,6 +281,7 @@ public sealed partial class ResourceGrain
         else
             _events.Add(new(ResourceEventKind.JobAssigned, poll.Id, poll.ClientId, job.Load, ToTime(now), job.FencingToken, JobId: job.Id));
         Recycle(poll);
+        JobChanged(job, now);
     }
 
     /// <summary>A running job whose worker fell silent: back to the head of its client's queue, or dead-lettered after its last attempt.</summary>

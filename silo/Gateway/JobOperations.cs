@@ -75,6 +75,19 @@ public sealed class JobOperations(GrainRuntime runtime, IOptions<SiloOptions> op
         return now;
     }
 
+    /// <summary>Subscribes <paramref name="observer"/> to a job's changes and answers the job as it stands, in one turn.</summary>
+    public Task<Outcome<JobView>> WatchAsync(Caller caller, string resource, long id, IGrainObserver observer, CancellationToken ct) =>
+        Call(resource, turn =>
+        {
+            var own = Own(turn, caller, id);
+            if (own.Value is { IsFinished: false })
+                turn.Subscribe(id, observer);
+            return own;
+        }, ct);
+
+    public Task Unwatch(string resource, long id, IGrainObserver observer) =>
+        Call(resource, turn => { turn.Unsubscribe(id, observer); return new Outcome<JobView>(); }, CancellationToken.None);
+
     public Task<Outcome<JobView>> CancelAsync(Caller caller, string resource, long id, CancellationToken ct) =>
         Call(resource, turn =>
         {

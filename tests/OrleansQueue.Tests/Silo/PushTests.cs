@@ -90,6 +90,28 @@ public sealed class PushTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
         Assert.Equal(3, pong.GetProperty("corr").GetInt64());
     }
 
+    [Fact]
+    public async Task TheEventStreamOfAJobPushesItsProgressAndItsResult()
+    {
+        await _http.CreateResource("sse-job");
+        long id = (await _http.Post("/v1/resources/sse-job/jobs", """{"payload":{"x":1}}""")).Body.GetProperty("id").GetInt64();
+
+        using var stream = await _http.GetStreamAsync($"/v1/resources/sse-job/jobs/{id}/events");
+        using var reader = new StreamReader(stream);
+        Assert.Equal("queued", (await NextEvent(reader)).Name);
+
+        await _http.Post("/v1/resources/sse-job/jobs/take", """{"workerId":"w"}""");
+        Assert.Equal("running", (await NextEvent(reader)).Name);
+        await _http.Post($"/v1/resources/sse-job/jobs/{id}/progress", """{"workerId":"w","progress":0.25}""");
+        var progress = await NextEvent(reader);
+        Assert.Equal(0.25, progress.Data.GetProperty("progress").GetDouble());
+        await _http.Post($"/v1/resources/sse-job/jobs/{id}/complete", """{"workerId":"w","result":"ok"}""");
+        var done = await NextEvent(reader);
+
+        Assert.Equal("completed", done.Name);
+        Assert.Equal("ok", done.Data.GetProperty("result").GetString());
+    }
+
     private static async Task<(string Name, JsonElement Data)> NextEvent(StreamReader reader)
     {
         string? name = null;

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using OrleansQueue.Silo.Runtime;
+
+namespace OrleansQueue.Silo.Gateway;
+
+/// <summary>Server-sent events of one job: the job when the stream opens, then the job after each change (event name =
+/// its state), until it finishes or the caller goes.</summary>
+public static class JobEvents
+{
+    public static async Task Stream(string resource, long id, HttpContext context, JobOperations jobs)
+    {
+        var caller = context.Caller();
+        var ct = context.RequestAborted;
+        var observer = new ChannelObserver();
+        var first = await jobs.WatchAsync(caller, resource, id, observer, ct);
+        if (first.Problem is { } problem)
+        {
+            await HttpResults.Problem(problem).ExecuteAsync(context);
+            return;
+        }
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        var view = first.Value!;
+        try
+        {
+            await WriteAsync(context, view, ct);
+            while (!view.IsFinished)
+            {
+                await observer.Updates.ReadAsync(ct);
+                var now = await jobs.GetAsync(caller, resource, id, ct);
+                if (now.Value is null)
+                    break;
+                view = now.Value;
+                await WriteAsync(context, view, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (!view.IsFinished)
+                await jobs.Unwatch(resource, id, observer);
+        }
+    }
+
+    private static async Task WriteAsync(HttpContext context, JobView view, CancellationToken ct)
+    {
+        string name = JsonNamingPolicy.CamelCase.ConvertName(view.State.ToString());
+        await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(view, ApiJson.Options)}\n\n", ct);
+        await context.Response.Body.FlushAsync(ct);
+    }
+
+    private sealed class ChannelObserver : IGrainObserver
+    {
+        private readonly Channel<RequestUpdate> _updates = Channel.CreateUnbounded<RequestUpdate>();
+        public ChannelReader<RequestUpdate> Updates => _updates.Reader;
+        public void OnUpdate(RequestUpdate update) => _updates.Writer.TryWrite(update);
+    }
+}
