@@ -8,6 +8,8 @@ namespace OrleansQueue.Client;
 
 public sealed partial class OrleansQueueClient
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Resource, long Id), TaskCompletionSource<JsonElement>> _jobWaiters = new();
+
     /// <summary>Enqueues a job whose <paramref name="payload"/> (serialised as JSON) a worker will run under the resource's limits.</summary>
     /// <param name="idempotencyKey">A retry with the same key answers the same job; one is generated when none is given.</param>
     public async Task<QueueJob> EnqueueAsync<T>(string resource, T payload, long load = 1, Priority priority = Priority.Normal, string? clientId = null,
@@ -23,17 +25,46 @@ public sealed partial class OrleansQueueClient
         };
         if (deadline is { } d)
             body["deadlineMs"] = (long)d.TotalMilliseconds;
+        if (await SocketAsync(cancellationToken) is not null)
+        {
+            var message = (JsonObject)body.DeepClone();
+            message["op"] = "enqueueJob";
+            message["resource"] = resource;
+            return QueueJob.From(await CallAsync(message, cancellationToken, field: "job"));
+        }
         return QueueJob.From(await JobCallAsync(HttpMethod.Post, $"v1/resources/{Uri.EscapeDataString(resource)}/jobs", body, cancellationToken));
     }
 
     /// <summary>A job as it stands.</summary>
     public async Task<QueueJob> GetJobAsync(string resource, long jobId, CancellationToken cancellationToken = default) =>
-        QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId), null, cancellationToken));
+        await SocketAsync(cancellationToken) is not null
+            ? QueueJob.From(await CallAsync(Op("job", resource, jobId), cancellationToken, field: "job"))
+            : QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId), null, cancellationToken));
 
-    /// <summary>Waits for a job to finish (long-poll: the silo answers the moment it does) and returns its result.</summary>
+    /// <summary>Waits for a job to finish and returns its result: pushed over the WebSocket the moment it finishes, or by
+    /// long-poll when there is no WebSocket.</summary>
     /// <exception cref="JobFailedException">The job was dead-lettered or cancelled.</exception>
     public async Task<JsonElement?> WaitForResultAsync(string resource, long jobId, CancellationToken cancellationToken = default)
     {
+        if (await SocketAsync(cancellationToken) is not null)
+        {
+            var key = (resource, jobId);
+            var finished = _jobWaiters.GetOrAdd(key, _ => new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
+            try
+            {
+                // Registered before the watch goes out, so a push that overtakes the reply still lands.
+                OnJobUpdate(await CallAsync(Op("watchJob", resource, jobId), cancellationToken, field: "job"));
+                return Finished(QueueJob.From(await finished.Task.WaitAsync(cancellationToken)));
+            }
+            catch (OrleansQueueException ex) when (ex.Type.EndsWith(":push-disabled", StringComparison.Ordinal) && _http.BaseAddress is not null)
+            {
+                // A polling-only resource: fall through to long-poll.
+            }
+            finally
+            {
+                _jobWaiters.TryRemove(key, out _);
+            }
+        }
         while (true)
         {
             var job = QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId) + "/wait?timeoutMs=30000", null, cancellationToken));
@@ -157,6 +188,18 @@ public sealed partial class OrleansQueueClient
             }
         }
     }
+
+    private static JsonElement? Finished(QueueJob job) =>
+        job.State == JobState.Completed ? job.Result : throw new JobFailedException(job);
+
+    private void OnJobUpdate(JsonElement view)
+    {
+        if (view.GetProperty("state").GetString() is "completed" or "deadLettered" or "cancelled"
+            && _jobWaiters.TryRemove((view.GetProperty("resource").GetString()!, view.GetProperty("id").GetInt64()), out var waiter))
+            waiter.TrySetResult(view);
+    }
+
+    private async Task<SocketConnection?> SocketAsync(CancellationToken ct) => await _socket.Value.WaitAsync(ct);
 
     private static string JobPath(string resource, long id) => $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/{id}";
 

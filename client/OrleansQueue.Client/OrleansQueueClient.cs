@@ -219,7 +219,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
 
     /// <summary>One operation, over the WebSocket when there is one, else over HTTP; retried after a lost connection
     /// (acquire and release carry idempotency keys, the rest are idempotent). Returns the "request" object.</summary>
-    private async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null)
+    private async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null, string field = "request")
     {
         var delay = Options.ReconnectMinDelay;
         while (true)
@@ -232,7 +232,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                 var reply = await socket.CallAsync((JsonObject)message.DeepClone(), ct, inline);
                 if (reply.TryGetProperty("problem", out var problem))
                     throw OrleansQueueException.FromProblem(problem);
-                return reply.GetProperty("request");
+                return reply.GetProperty(field);
             }
             catch (ConnectionLostException)
             {
@@ -249,6 +249,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         var socket = new SocketConnection(Options.ConnectWebSocket ?? SocketConnection.Default(Options), Options)
         {
             Updated = OnUpdate,
+            JobUpdated = OnJobUpdate,
         };
         socket.Reconnected = () => ReattachAsync(socket);
         if (await socket.StartAsync(CancellationToken.None))
@@ -280,6 +281,19 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     /// <summary>After a reconnect: subscribes again to every waiting ticket and held lease, and learns what happened meanwhile.</summary>
     private async Task ReattachAsync(SocketConnection socket)
     {
+        foreach (var (resource, id) in _jobWaiters.Keys)
+        {
+            try
+            {
+                var reply = await socket.CallAsync(new JsonObject { ["op"] = "watchJob", ["resource"] = resource, ["id"] = id }, CancellationToken.None);
+                if (reply.TryGetProperty("job", out var job))
+                    OnJobUpdate(job);
+            }
+            catch (ConnectionLostException)
+            {
+                return;
+            }
+        }
         var byResource = _waiters.Keys.Concat(_leases.Keys).GroupBy(k => k.Resource);
         foreach (var group in byResource)
         {

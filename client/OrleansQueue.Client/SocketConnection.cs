@@ -35,6 +35,9 @@ internal sealed class SocketConnection : IAsyncDisposable
     /// <summary>Pushed updates ("request" objects), on the receive loop: handlers must not block.</summary>
     public Action<JsonElement>? Updated { get; set; }
 
+    /// <summary>Pushed job views of watched jobs, on the receive loop.</summary>
+    public Action<JsonElement>? JobUpdated { get; set; }
+
     /// <summary>Runs after each reconnection, before new calls go out on it.</summary>
     public Func<Task>? Reconnected { get; set; }
 
@@ -176,9 +179,15 @@ internal sealed class SocketConnection : IAsyncDisposable
 
     private void Dispatch(JsonElement message)
     {
-        if (message.GetProperty("type").GetString() == "update")
+        string? type = message.GetProperty("type").GetString();
+        if (type == "update")
         {
             Updated?.Invoke(message.GetProperty("request"));
+            return;
+        }
+        if (type == "job")
+        {
+            JobUpdated?.Invoke(message.GetProperty("job"));
             return;
         }
         long corr = message.GetProperty("corr").GetInt64();

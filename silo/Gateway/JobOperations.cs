@@ -79,6 +79,8 @@ public sealed class JobOperations(GrainRuntime runtime, IOptions<SiloOptions> op
     public Task<Outcome<JobView>> WatchAsync(Caller caller, string resource, long id, IGrainObserver observer, CancellationToken ct) =>
         Call(resource, turn =>
         {
+            if (!turn.Definition.PushEnabled)
+                return Problem.PollingOnly(resource);
             var own = Own(turn, caller, id);
             if (own.Value is { IsFinished: false })
                 turn.Subscribe(id, observer);

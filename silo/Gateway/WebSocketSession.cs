@@ -19,15 +19,18 @@ public sealed record WsRequest(
     Priority? Priority = null,
     long? MaxWaitMs = null,
     long? ActualLoad = null,
-    string? IdempotencyKey = null);
+    string? IdempotencyKey = null,
+    System.Text.Json.JsonElement? Payload = null,
+    long? DeadlineMs = null);
 
 /// <summary>
 /// One WebSocket connection: it carries every operation of <see cref="RequestOperations"/> as JSON messages, any number
 /// at once, and pushes the updates of the requests it acquired or attached the moment they are committed.
 /// Ops: acquire, status, release, renew (claims a grant), cancel, attach (re-subscribe after a reconnect), ping.
 /// </summary>
-public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, int maxMessageBytes) : IGrainObserver
+public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs, int maxMessageBytes) : IGrainObserver
 {
+    private readonly ConcurrentDictionary<(string Resource, long Id), JobWatcher> _watched = new();
     private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
     private readonly ConcurrentDictionary<(string Resource, long Id), byte> _subscriptions = new();
 
@@ -52,6 +55,16 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         finally
         {
             await Task.WhenAll(inFlight.Keys).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+            foreach (var ((resource, id), watcher) in _watched)
+            {
+                try
+                {
+                    await jobs.Unwatch(resource, id, watcher);
+                }
+                catch (Exception ex) when (ex is UnknownResourceException or StoreUnavailableException)
+                {
+                }
+            }
             foreach (var (resource, id) in _subscriptions.Keys)
             {
                 try
@@ -101,6 +114,23 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                         _subscriptions[(resource, waiting.Id)] = 0;
                     Reply(m.Corr, acquired);
                     return;
+                case "enqueueJob":
+                    ReplyJob(m.Corr, await jobs.EnqueueAsync(caller, resource,
+                        new EnqueueBody(m.Payload, m.ClientId, m.Load, m.Priority, m.DeadlineMs, m.IdempotencyKey), ct));
+                    return;
+                case "job" when m.Id is { } jobId:
+                    ReplyJob(m.Corr, await jobs.GetAsync(caller, resource, jobId, ct));
+                    return;
+                case "watchJob" when m.Id is { } watchedId:
+                    var watcher = _watched.GetOrAdd((resource, watchedId), key => new JobWatcher(this, key.Resource, key.Id));
+                    var watched = await jobs.WatchAsync(caller, resource, watchedId, watcher, ct);
+                    if (watched.Value is not { IsFinished: false })
+                        _watched.TryRemove((resource, watchedId), out _);
+                    ReplyJob(m.Corr, watched);
+                    return;
+                case "cancelJob" when m.Id is { } cancelledId:
+                    ReplyJob(m.Corr, await jobs.CancelAsync(caller, resource, cancelledId, ct));
+                    return;
                 case "attach":
                     var results = new List<object>();
                     foreach (long id in m.Ids ?? (m.Id is { } one ? [one] : []))
@@ -124,7 +154,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                 "release" => await operations.ReleaseAsync(caller, resource, requestId, new ReleaseBody(m.ActualLoad, m.IdempotencyKey), ct),
                 "renew" or "claim" => await operations.RenewAsync(caller, resource, requestId, ct),
                 "cancel" => await operations.CancelAsync(caller, resource, requestId, ct),
-                _ => Problem.Invalid("op", $"op must be one of acquire, status, release, renew, claim, cancel, attach, ping; it is \"{m.Op}\"."),
+                _ => Problem.Invalid("op", $"op must be one of acquire, status, release, renew, claim, cancel, attach, enqueueJob, job, watchJob, cancelJob, ping; it is \"{m.Op}\"."),
             };
             Reply(m.Corr, outcome);
         }
@@ -139,6 +169,36 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
             Send(new { type = "reply", corr, problem = HttpResults.Body(problem) });
         else
             Send(new { type = "reply", corr, request = outcome.Value });
+    }
+
+    private void ReplyJob(long corr, Outcome<JobView> outcome)
+    {
+        if (outcome.Problem is { } problem)
+            Send(new { type = "reply", corr, problem = HttpResults.Body(problem) });
+        else
+            Send(new { type = "reply", corr, job = outcome.Value });
+    }
+
+    /// <summary>Pushes a watched job after each change; stops watching once it has finished.</summary>
+    private async Task PushJobAsync(string resource, long id)
+    {
+        try
+        {
+            var now = await jobs.GetAsync(caller, resource, id, CancellationToken.None);
+            if (now.Value is not { } view)
+                return;
+            Send(new { type = "job", job = view });
+            if (view.IsFinished && _watched.TryRemove((resource, id), out var watcher))
+                await jobs.Unwatch(resource, id, watcher);
+        }
+        catch (Exception ex) when (ex is UnknownResourceException or StoreUnavailableException)
+        {
+        }
+    }
+
+    private sealed class JobWatcher(WebSocketSession session, string resource, long id) : IGrainObserver
+    {
+        public void OnUpdate(RequestUpdate update) => _ = session.PushJobAsync(resource, id);
     }
 
     private void Send(object message) => _outbox.Writer.TryWrite(JsonSerializer.SerializeToUtf8Bytes(message, ApiJson.Options));

@@ -10,7 +10,7 @@ namespace OrleansQueue.Silo.Hosting;
 /// silo end runs the same <see cref="WebSocketSession"/> as a network client gets. A co-hosted client uses it, so
 /// the protocol and all its behaviour are the same in process and over the network. The caller is tenant "default".
 /// </summary>
-public sealed class InProcessConnector(RequestOperations operations, IOptions<SiloOptions> options, IHostApplicationLifetime lifetime)
+public sealed class InProcessConnector(RequestOperations operations, JobOperations jobs, IOptions<SiloOptions> options, IHostApplicationLifetime lifetime)
 {
     private static readonly Caller InProcess = new("default", IsAdmin: true);
 
@@ -24,7 +24,7 @@ public sealed class InProcessConnector(RequestOperations operations, IOptions<Si
             new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = Timeout.InfiniteTimeSpan });
         var clientSocket = WebSocket.CreateFromStream(new DuplexStream(toClient.Reader.AsStream(), toSilo.Writer.AsStream()),
             new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = Timeout.InfiniteTimeSpan });
-        var session = new WebSocketSession(siloSocket, InProcess, operations, options.Value.MaxRequestBodyBytes);
+        var session = new WebSocketSession(siloSocket, InProcess, operations, jobs, options.Value.MaxRequestBodyBytes);
         _ = Task.Run(async () =>
         {
             try

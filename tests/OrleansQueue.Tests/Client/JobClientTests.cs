@@ -61,4 +61,21 @@ public sealed class JobClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo
         await stop.CancelAsync();
         await workers.WaitAsync(TimeSpan.FromSeconds(60));
     }
+
+    [Fact]
+    public async Task AJobOfAPollingOnlyResourceIsWaitedOnByLongPoll()
+    {
+        var http = silo.CreateClient();
+        await http.CreateResource("client-jobs-polling", """{"pushEnabled":false}""");
+        await using var client = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress });
+        using var stop = new CancellationTokenSource();
+        var workers = client.RunWorkerAsync("client-jobs-polling", (job, _) => Task.FromResult<object?>("pong"), cancellationToken: stop.Token);
+
+        var job = await client.EnqueueAsync("client-jobs-polling", "ping");
+        var result = await client.WaitForResultAsync("client-jobs-polling", job.Id).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal("pong", result!.Value.GetString());
+        await stop.CancelAsync();
+        await workers.WaitAsync(TimeSpan.FromSeconds(60));
+    }
 }
