@@ -21,7 +21,8 @@ public sealed record QueueJob(
     string? Error,
     JsonElement? Payload,
     long? FencingToken,
-    DateTimeOffset? VisibleUntil)
+    DateTimeOffset? VisibleUntil,
+    DateTimeOffset? StartedAt)
 {
     public bool IsFinished => State is JobState.Completed or JobState.DeadLettered or JobState.Cancelled;
 
@@ -42,7 +43,8 @@ public sealed record QueueJob(
         v.TryGetProperty("error", out var e) ? e.GetString() : null,
         v.TryGetProperty("payload", out var pl) ? pl.Clone() : null,
         v.TryGetProperty("fencingToken", out var f) ? f.GetInt64() : null,
-        v.TryGetProperty("visibleUntil", out var vu) ? vu.GetDateTimeOffset() : null);
+        v.TryGetProperty("visibleUntil", out var vu) ? vu.GetDateTimeOffset() : null,
+        v.TryGetProperty("startedAt", out var sa) ? sa.GetDateTimeOffset() : null);
 }
 
 /// <summary>A job being run by <see cref="OrleansQueueClient.RunWorkerAsync"/>: its payload, and a way to report progress.</summary>

@@ -4,6 +4,7 @@ namespace OrleansQueue.Grains;
 /// <param name="Position">While queued: at most this many jobs are handed out before it, itself included.</param>
 /// <param name="Attempts">How many times it was handed to a worker (a worker that died or stalled counts).</param>
 /// <param name="VisibleUntil">While running: when it returns to the queue unless its worker heartbeats.</param>
+/// <param name="StartedAt">When its latest attempt was handed out (its grant, on the resource's clock).</param>
 public sealed record JobStatus(
     long Id,
     string ClientId,
@@ -22,4 +23,5 @@ public sealed record JobStatus(
     long FencingToken = 0,
     DateTimeOffset? VisibleUntil = null,
     DateTimeOffset? EnqueuedAt = null,
-    DateTimeOffset? FinishedAt = null);
+    DateTimeOffset? FinishedAt = null,
+    DateTimeOffset? StartedAt = null);

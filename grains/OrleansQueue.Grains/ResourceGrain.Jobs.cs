@@ -239,7 +239,8 @@ public sealed partial class ResourceGrain
             info.State == JobState.Running ? job.FencingToken : 0,
             info.State == JobState.Running ? ToTime(job.TimerAt) : null,
             ToTime(info.FirstEnqueuedAt),
-            info.FinishedAt > 0 ? ToTime(info.FinishedAt) : null);
+            info.FinishedAt > 0 ? ToTime(info.FinishedAt) : null,
+            info.StartedAt > 0 ? ToTime(info.StartedAt) : null);
     }
 
     private JobOutcome? RunningJob(long jobId, string workerId, out Request job)

@@ -35,7 +35,8 @@ public sealed record JobView(
     long? FencingToken = null,
     DateTimeOffset? VisibleUntil = null,
     DateTimeOffset? EnqueuedAt = null,
-    DateTimeOffset? FinishedAt = null)
+    DateTimeOffset? FinishedAt = null,
+    DateTimeOffset? StartedAt = null)
 {
     public bool IsFinished => State is JobState.Completed or JobState.DeadLettered or JobState.Cancelled;
 
@@ -45,7 +46,7 @@ public sealed record JobView(
         s.WorkerId is { } w ? caller.ClientIdOf(w) : null,
         s.Progress, s.ProgressMessage, Parse(s.Result), s.Error,
         withPayload ? Parse(s.Payload) : null,
-        s.FencingToken > 0 ? s.FencingToken : null, s.VisibleUntil, s.EnqueuedAt, s.FinishedAt);
+        s.FencingToken > 0 ? s.FencingToken : null, s.VisibleUntil, s.EnqueuedAt, s.FinishedAt, s.StartedAt);
 
     private static JsonElement? Parse(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
 }
