@@ -15,9 +15,11 @@ public sealed class Lease : IAsyncDisposable
     private readonly string _releaseKey = Guid.NewGuid().ToString("N");
     private readonly Task _renewal;
     private int _releasing;
+    private bool _claimAtOnce;
 
-    internal Lease(OrleansQueueClient client, string resource, JsonElement view)
+    internal Lease(OrleansQueueClient client, string resource, JsonElement view, bool claimAtOnce = false)
     {
+        _claimAtOnce = claimAtOnce;
         _client = client;
         Resource = resource;
         Id = view.GetProperty("id").GetInt64();
@@ -80,7 +82,8 @@ public sealed class Lease : IAsyncDisposable
         var token = _released.Token;
         while (!token.IsCancellationRequested && !_lost.IsCancellationRequested)
         {
-            var wait = (ExpiresAt - DateTimeOffset.UtcNow) * _client.Options.RenewAt;
+            var wait = _claimAtOnce ? TimeSpan.Zero : (ExpiresAt - DateTimeOffset.UtcNow) * _client.Options.RenewAt;
+            _claimAtOnce = false;
             try
             {
                 await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, token);

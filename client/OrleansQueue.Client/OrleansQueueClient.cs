@@ -103,8 +103,9 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                     case "held":
                         return Track(new Lease(this, resource, view));
                     case "granted":
-                        view = await CallAsync(Op("claim", resource, id), cancellationToken);
-                        continue;
+                        // The slot is ours from the grant; the claim (the lease's first renewal) goes out at once
+                        // without holding the caller back a round trip.
+                        return Track(new Lease(this, resource, view, claimAtOnce: true));
                     case "waiting":
                         view = pushed is not null
                             ? await pushed.Task.WaitAsync(cancellationToken)
