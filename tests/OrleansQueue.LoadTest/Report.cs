@@ -29,6 +29,7 @@ internal static class Report
             | overshoot 0 and status calls while waiting 0 | {cycles.Overshoot + handoff.Overshoot} and {(statusCalls ? "some" : "0")} | {Verdict(cycles.Overshoot + handoff.Overshoot == 0 && !statusCalls)} |
 
             The silo and the load share one process and two cores, so every figure includes the load's own cost.
+
             """;
     }
 }
