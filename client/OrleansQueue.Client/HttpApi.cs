@@ -27,6 +27,13 @@ internal sealed class HttpApi(HttpClient http)
             "cancel" => new HttpRequestMessage(HttpMethod.Delete, requests),
             _ => throw new ArgumentException($"No HTTP form for op \"{op}\".", nameof(m)),
         };
+        return await SendAsync(request, ct, refusedLongPoll: op == "wait") ?? default;
+    }
+
+    /// <summary>Sends one request: the JSON answer, <c>null</c> for 204, a typed exception for a problem, and
+    /// <see cref="ConnectionLostException"/> when the silo cannot be reached or answers 5xx without a problem.</summary>
+    public async Task<JsonElement?> SendAsync(HttpRequestMessage request, CancellationToken ct, bool refusedLongPoll = false)
+    {
         HttpResponseMessage response;
         try
         {
@@ -38,14 +45,16 @@ internal sealed class HttpApi(HttpClient http)
         }
         using (response)
         {
-            if (op == "wait" && response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented
-                && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+            bool problem = response.Content.Headers.ContentType?.MediaType == "application/problem+json";
+            if (refusedLongPoll && !problem && response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented)
             {
                 LongPollRefused = true;
                 throw new ConnectionLostException("Long-poll is not available here.");
             }
-            if ((int)response.StatusCode >= 500 && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+            if ((int)response.StatusCode >= 500 && !problem)
                 throw new ConnectionLostException($"The silo answered {(int)response.StatusCode}.");
+            if (response.StatusCode == HttpStatusCode.NoContent)
+                return null;
             var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
             if (!response.IsSuccessStatusCode)
                 throw OrleansQueueException.FromProblem(body);

@@ -211,25 +211,6 @@ public sealed partial class OrleansQueueClient
         if (_http.BaseAddress is null)
             throw new NotSupportedException("Job mode needs the silo's HTTP address (OrleansQueueClientOptions.BaseAddress); a co-hosted client has none yet.");
         using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
-        HttpResponseMessage response;
-        try
-        {
-            response = await _http.SendAsync(request, ct);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new ConnectionLostException("The silo did not answer.", ex);
-        }
-        using (response)
-        {
-            if (response.StatusCode == HttpStatusCode.NoContent)
-                return null;
-            if ((int)response.StatusCode >= 500 && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
-                throw new ConnectionLostException($"The silo answered {(int)response.StatusCode}.");
-            var json = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
-            if (!response.IsSuccessStatusCode)
-                throw OrleansQueueException.FromProblem(json);
-            return json;
-        }
+        return await _httpApi.SendAsync(request, ct);
     }
 }

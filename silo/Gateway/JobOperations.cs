@@ -188,23 +188,8 @@ public sealed class JobOperations(GrainRuntime runtime, IOptions<SiloOptions> op
 
     private static Task<Outcome<JobView>> Done(Problem problem) => Task.FromResult<Outcome<JobView>>(problem);
 
-    private async Task<Outcome<JobView>> Call(string resource, Func<GrainTurn, Outcome<JobView>> call, CancellationToken ct)
-    {
-        if (!Names.IsValidResource(resource))
-            return Problem.UnknownResource(resource);
-        try
-        {
-            return await runtime.CallAsync(resource, call, ct);
-        }
-        catch (UnknownResourceException)
-        {
-            return Problem.UnknownResource(resource);
-        }
-        catch (StoreUnavailableException ex)
-        {
-            return Problem.Unavailable(ex.Message);
-        }
-    }
+    private Task<Outcome<JobView>> Call(string resource, Func<GrainTurn, Outcome<JobView>> call, CancellationToken ct) =>
+        runtime.CallGatewayAsync(resource, call, ct);
 
     /// <summary>Updates of one job or poll, awaited one at a time.</summary>
     private sealed class Updates : IGrainObserver

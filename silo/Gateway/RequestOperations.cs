@@ -141,23 +141,8 @@ public sealed class RequestOperations(GrainRuntime runtime, SiloMetrics metrics,
     public Task Detach(string resource, long id, IGrainObserver observer) =>
         runtime.CallAsync(resource, turn => { turn.Unsubscribe(id, observer); return 0; });
 
-    private async Task<Outcome<RequestView>> Call(string resource, Func<GrainTurn, Outcome<RequestView>> call, CancellationToken ct)
-    {
-        if (!Names.IsValidResource(resource))
-            return Problem.UnknownResource(resource);
-        try
-        {
-            return await runtime.CallAsync(resource, call, ct);
-        }
-        catch (UnknownResourceException)
-        {
-            return Problem.UnknownResource(resource);
-        }
-        catch (StoreUnavailableException ex)
-        {
-            return Problem.Unavailable(ex.Message);
-        }
-    }
+    private Task<Outcome<RequestView>> Call(string resource, Func<GrainTurn, Outcome<RequestView>> call, CancellationToken ct) =>
+        runtime.CallGatewayAsync(resource, call, ct);
 
     /// <summary>Finds request <paramref name="id"/> if it belongs to the caller; otherwise the answer is "unknown", whoever owns it.</summary>
     private static Problem? Owned(GrainTurn turn, Caller caller, long id, out RequestUpdate status)
