@@ -52,7 +52,7 @@ public sealed partial class SqliteGrainStore
 
         if (c.UpsertRequests.Count > 0)
         {
-            using var upsert = Command(transaction, """
+            var upsert = Command(transaction, """
                 INSERT OR REPLACE INTO requests(resource, id, client, load, priority, level, state, enqueued_at,
                     wait_deadline, timer_at, fencing, granted_at, window_seq, queue_seq)
                 VALUES($r, $id, $client, $load, $priority, $level, $state, $enqueued, $deadline, $timer, $fencing,
@@ -68,7 +68,7 @@ public sealed partial class SqliteGrainStore
         }
         if (c.UpsertJobs.Count > 0)
         {
-            using var upsert = Command(transaction, "INSERT OR REPLACE INTO jobs(resource, id, record) VALUES($r, $id, $record)", "$r", "$id", "$record");
+            var upsert = Command(transaction, "INSERT OR REPLACE INTO jobs(resource, id, record) VALUES($r, $id, $record)", "$r", "$id", "$record");
             foreach (var job in c.UpsertJobs)
             {
                 Bind(upsert, name, job.Id, JsonSerializer.Serialize(job));
@@ -77,8 +77,8 @@ public sealed partial class SqliteGrainStore
         }
         if (c.DeleteRequests.Count > 0)
         {
-            using var delete = Command(transaction, "DELETE FROM requests WHERE resource = $r AND id = $id", "$r", "$id");
-            using var deleteJob = Command(transaction, "DELETE FROM jobs WHERE resource = $r AND id = $id", "$r", "$id");
+            var delete = Command(transaction, "DELETE FROM requests WHERE resource = $r AND id = $id", "$r", "$id");
+            var deleteJob = Command(transaction, "DELETE FROM jobs WHERE resource = $r AND id = $id", "$r", "$id");
             foreach (long id in c.DeleteRequests)
             {
                 Bind(delete, name, id);
@@ -89,7 +89,7 @@ public sealed partial class SqliteGrainStore
         }
         if (c.UpsertWindow.Count > 0)
         {
-            using var upsert = Command(transaction,
+            var upsert = Command(transaction,
                 "INSERT OR REPLACE INTO window_log(resource, seq, at, load, requests) VALUES($r, $seq, $at, $load, $requests)",
                 "$r", "$seq", "$at", "$load", "$requests");
             foreach (var w in c.UpsertWindow)
@@ -101,7 +101,7 @@ public sealed partial class SqliteGrainStore
         Run(transaction, "DELETE FROM window_log WHERE resource = $r AND seq < $head", ("$r", name), ("$head", c.WindowHeadSeq));
         if (c.AddIdempotency.Count > 0)
         {
-            using var add = Command(transaction, """
+            var add = Command(transaction, """
                 INSERT OR REPLACE INTO idempotency(resource, key, request_id, outcome, fencing, expires_at, created_at)
                 VALUES($r, $key, $id, $outcome, $fencing, $expires, $created)
                 """, "$r", "$key", "$id", "$outcome", "$fencing", "$expires", "$created");
@@ -113,7 +113,7 @@ public sealed partial class SqliteGrainStore
         }
         if (c.DeleteIdempotency.Count > 0)
         {
-            using var delete = Command(transaction, "DELETE FROM idempotency WHERE resource = $r AND key = $key", "$r", "$key");
+            var delete = Command(transaction, "DELETE FROM idempotency WHERE resource = $r AND key = $key", "$r", "$key");
             foreach (string key in c.DeleteIdempotency)
             {
                 Bind(delete, name, key);
@@ -215,24 +215,29 @@ public sealed partial class SqliteGrainStore
         return list;
     }
 
-    private static int Run(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    private int Run(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
     {
-        using var command = transaction.Connection!.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var (parameter, value) in parameters)
-            command.Parameters.AddWithValue(parameter, value);
+        var command = Command(transaction, sql, parameters.Select(p => p.Name).ToArray());
+        for (int i = 0; i < parameters.Length; i++)
+            command.Parameters[i].Value = parameters[i].Value;
         return command.ExecuteNonQuery();
     }
 
-    private static SqliteCommand Command(SqliteTransaction transaction, string sql, params string[] parameters)
+    /// <summary>
+    /// The writer connection's prepared statement for <paramref name="sql"/>, made once and reused by every later commit
+    /// (only the writer loop touches it, one batch at a time): preparing a statement costs more than running it.
+    /// </summary>
+    private SqliteCommand Command(SqliteTransaction transaction, string sql, params string[] parameters)
     {
-        var command = transaction.Connection!.CreateCommand();
+        if (!_prepared.TryGetValue(sql, out var command))
+        {
+            command = transaction.Connection!.CreateCommand();
+            command.CommandText = sql;
+            foreach (string parameter in parameters)
+                command.Parameters.Add(new SqliteParameter { ParameterName = parameter });
+            _prepared[sql] = command;
+        }
         command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (string parameter in parameters)
-            command.Parameters.Add(new SqliteParameter { ParameterName = parameter });
-        command.Prepare();
         return command;
     }
 

@@ -19,6 +19,7 @@ public sealed partial class SqliteGrainStore : IGrainStore
     private readonly SiloMetrics? _metrics;
     private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
     private readonly SemaphoreSlim _readLock = new(1, 1);
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
     private SqliteConnection? _writer;
     private SqliteConnection? _reader;
     private Task? _writerLoop;
@@ -134,6 +135,8 @@ public sealed partial class SqliteGrainStore : IGrainStore
         _writes.Writer.TryComplete();
         if (_writerLoop is not null)
             await _writerLoop;
+        foreach (var command in _prepared.Values)
+            command.Dispose();
         if (_writer is not null)
             await _writer.DisposeAsync();
         if (_reader is not null)
