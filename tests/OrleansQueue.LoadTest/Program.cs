@@ -45,6 +45,14 @@ using var http = new HttpClient { BaseAddress = address };
 await Put(http, "hot", """{"maxConcurrent":64,"leaseTtlMs":60000}""");
 await Put(http, "handoff", """{"maxConcurrent":1,"leaseTtlMs":60000}""");
 
+if (args.Contains("--scale"))
+{
+    // Not part of the default run: it takes minutes and most of the machine.
+    string scale = await ScaleScenario.RunAsync(address, http, Arg("--resources", 10_000), Arg("--waiters", 10), Arg("--connections", 1_000));
+    Console.WriteLine(scale);
+    await app.StopAsync();
+    return;
+}
 // Floors first, then the coordinator, then the floors again: a drift of the machine shows as two different floors.
 var httpFloor = await Scenarios.HttpRoundTrips(http, handoffs);
 var wsFloor = await Scenarios.WebSocketRoundTrips(new Uri(address, "raw-ws"), handoffs);
