@@ -25,9 +25,7 @@ public sealed partial class ResourceGrain
         var byPriority = new int[PriorityLevels.Count];
         for (int i = 0; i < byPriority.Length; i++)
             byPriority[i] = _waitlist.WaitingAt(i);
-        var byClient = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (id, waiting) in _waitlist.Clients())
-            byClient[id] = waiting;
+        var byClient = _waitlist.WaitingByClient();
         var rejected = new Dictionary<RejectionReason, long>();
         for (int i = 0; i < _rejected.Length; i++)
         {
@@ -69,14 +67,11 @@ public sealed partial class ResourceGrain
             if (request.Job is { } job)
                 byState[job.State]++;
         }
-        var byClient = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (id, queued) in _jobWaitlist.Clients())
-            byClient[id] = queued;
         return new JobStats
         {
             ByState = byState,
             QueuedByPriority = Enumerable.Range(0, PriorityLevels.Count).Select(_jobWaitlist.WaitingAt).ToArray(),
-            QueuedByClient = byClient,
+            QueuedByClient = _jobWaitlist.WaitingByClient(),
             WaitingWorkers = _polls.Count,
             Enqueued = _jobsEnqueued,
             Completed = _jobsCompleted,

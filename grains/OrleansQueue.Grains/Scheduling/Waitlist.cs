@@ -27,9 +27,9 @@ internal sealed class Waitlist
 
     public int WaitingOf(string clientId) => _clients.TryGetValue(clientId, out var c) ? c.Waiting : 0;
 
-    /// <summary>Clients with requests waiting, and how many.</summary>
-    public IEnumerable<(string ClientId, int Waiting)> Clients() =>
-        _clients.Values.Where(c => c.Waiting > 0).Select(c => (c.Id, c.Waiting));
+    /// <summary>Clients with requests waiting, and how many (a fresh dictionary, for stats).</summary>
+    public Dictionary<string, int> WaitingByClient() =>
+        _clients.Values.Where(c => c.Waiting > 0).ToDictionary(c => c.Id, c => c.Waiting, StringComparer.Ordinal);
 
     /// <summary>The most urgent level with a request waiting, or <see cref="PriorityLevels.Count"/> when empty.</summary>
     public int TopLevel()

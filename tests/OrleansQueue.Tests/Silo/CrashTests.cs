@@ -12,7 +12,7 @@ public sealed class CrashTests : IAsyncLifetime
     // Grants and leases of callers that died with the silo (their answers lost) free their slots within seconds.
     private const string Policy = """{"maxConcurrent":2,"requestsPerWindow":60,"windowMs":600000,"claimWindowMs":2000,"leaseTtlMs":5000,"defaultMaxWaitMs":600000}""";
 
-    private readonly string _data = Directory.CreateTempSubdirectory("oq-crash-").FullName;
+    private readonly TempDirectory _folder = new("oq-crash-");
     private readonly ConcurrentDictionary<long, long> _grants = new(); // fencing token -> request id
     private readonly ConcurrentDictionary<long, byte> _accepted = new();
     private readonly ConcurrentDictionary<long, byte> _released = new();
@@ -23,13 +23,7 @@ public sealed class CrashTests : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _folder.Dispose();
         return Task.CompletedTask;
     }
 
@@ -37,7 +31,7 @@ public sealed class CrashTests : IAsyncLifetime
     public async Task AKilledSiloRestartsWithEveryAcceptedRequestAndNeverGrantsBeyondTheBudget()
     {
         long maxTokenBeforeCrash;
-        await using (var silo = await SiloProcess.StartAsync(_data))
+        await using (var silo = await SiloProcess.StartAsync(_folder.Path))
         {
             using var http = silo.CreateClient();
             Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/crash", Policy)).Status);
@@ -51,7 +45,7 @@ public sealed class CrashTests : IAsyncLifetime
             maxTokenBeforeCrash = _grants.Keys.Max();
         }
 
-        await using (var silo = await SiloProcess.StartAsync(_data))
+        await using (var silo = await SiloProcess.StartAsync(_folder.Path))
         {
             using var http = silo.CreateClient();
             foreach (long id in _accepted.Keys.Where(id => !_released.ContainsKey(id)))

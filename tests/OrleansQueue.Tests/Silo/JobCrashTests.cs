@@ -8,7 +8,7 @@ namespace OrleansQueue.Tests.Silo;
 public sealed class JobCrashTests : IAsyncLifetime
 {
     private const int Jobs = 10_000;
-    private readonly string _data = Directory.CreateTempSubdirectory("oq-jobcrash-").FullName;
+    private readonly TempDirectory _folder = new("oq-jobcrash-");
     private readonly ConcurrentDictionary<int, int> _runs = new();
     private readonly ConcurrentDictionary<int, long> _ids = new();
     private int _completedRuns;
@@ -17,20 +17,14 @@ public sealed class JobCrashTests : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _folder.Dispose();
         return Task.CompletedTask;
     }
 
     [Fact]
     public async Task EveryAcceptedJobCompletesExactlyOnceAcrossTwoKills()
     {
-        var silo = await SiloProcess.StartAsync(_data);
+        var silo = await SiloProcess.StartAsync(_folder.Path);
         int port = silo.BaseAddress.Port;
         try
         {
@@ -61,7 +55,7 @@ public sealed class JobCrashTests : IAsyncLifetime
                 await WaitUntil(() => Volatile.Read(ref _completedRuns) >= threshold, silo);
                 await silo.KillAsync();
                 await silo.DisposeAsync();
-                silo = await SiloProcess.StartAsync(_data, port);
+                silo = await SiloProcess.StartAsync(_folder.Path, port);
             }
             await enqueuing.WaitAsync(TimeSpan.FromMinutes(3));
             using var check = silo.CreateClient();

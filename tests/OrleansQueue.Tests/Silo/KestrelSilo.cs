@@ -9,7 +9,7 @@ namespace OrleansQueue.Tests.Silo;
 /// <summary>The silo on a real Kestrel socket on a free loopback port, for WebSocket and SSE tests.</summary>
 public class KestrelSilo : IAsyncLifetime
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("oq-kestrel-").FullName;
+    private readonly TempDirectory _directory = new("oq-kestrel-");
     private WebApplication? _app;
 
     public Uri BaseAddress { get; private set; } = null!;
@@ -20,7 +20,7 @@ public class KestrelSilo : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0", "--Silo:Store:Path", Path.Combine(_directory, "silo.db")]);
+        var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0", "--Silo:Store:Path", Path.Combine(_directory.Path, "silo.db")]);
         builder.AddOrleansQueueSilo();
         _app = builder.Build();
         BeforeSilo(_app);
@@ -42,12 +42,6 @@ public class KestrelSilo : IAsyncLifetime
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _directory.Dispose();
     }
 }

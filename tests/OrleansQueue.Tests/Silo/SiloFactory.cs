@@ -10,7 +10,7 @@ public sealed class SiloFactory : WebApplicationFactory<Program>
     public const string TenantAKey = "tenant-a-key-0123456789";
     public const string TenantBKey = "tenant-b-key-0123456789";
 
-    private readonly string _directory = Directory.CreateTempSubdirectory("oq-api-").FullName;
+    private readonly TempDirectory _directory = new("oq-api-");
     private readonly bool _withKeys;
 
     public SiloFactory() { }
@@ -22,7 +22,7 @@ public sealed class SiloFactory : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("Silo:Store:Path", Path.Combine(_directory, "silo.db"));
+        builder.UseSetting("Silo:Store:Path", Path.Combine(_directory.Path, "silo.db"));
         builder.UseSetting("Silo:MaxRequestBodyBytes", "4096");
         if (_withKeys)
         {
@@ -46,13 +46,7 @@ public sealed class SiloFactory : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _directory.Dispose();
     }
 }
 
