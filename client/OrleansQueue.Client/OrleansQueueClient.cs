@@ -235,8 +235,9 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                     throw OrleansQueueException.FromProblem(problem);
                 return reply.GetProperty(field);
             }
-            catch (ConnectionLostException)
+            catch (Exception ex) when (ex is ConnectionLostException || (ex is OrleansQueueException { Status: 503 } && !ct.IsCancellationRequested))
             {
+                // A lost connection, or a resource moving between silos: nothing took effect, so the same call again is safe.
                 await Task.Delay(delay, ct);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
             }

@@ -19,6 +19,10 @@ public sealed class OrleansQueueClientOptions
     /// <summary>The silo (any silo of a cluster), e.g. http://127.0.0.1:5080.</summary>
     public Uri? BaseAddress { get; set; }
 
+    /// <summary>More silos of the same cluster: when the WebSocket to one is lost or refused, the client reconnects to the
+    /// next, in turn, and re-attaches its tickets and leases there.</summary>
+    public IList<Uri> FallbackAddresses { get; set; } = [];
+
     /// <summary>The API key, when the silo requires one.</summary>
     public string? ApiKey { get; set; }
 
@@ -63,6 +67,11 @@ public sealed class OrleansQueueClientOptions
             errors.Add("BaseAddress must be set to the silo's address, e.g. http://127.0.0.1:5080.");
         else if (BaseAddress is { IsAbsoluteUri: false } || BaseAddress is { Scheme: not ("http" or "https") })
             errors.Add($"BaseAddress must be an absolute http or https address; it is \"{BaseAddress}\".");
+        for (int i = 0; i < FallbackAddresses.Count; i++)
+        {
+            if (FallbackAddresses[i] is not { IsAbsoluteUri: true, Scheme: "http" or "https" })
+                errors.Add($"FallbackAddresses[{i}] must be an absolute http or https address; it is \"{FallbackAddresses[i]}\".");
+        }
         if (string.IsNullOrWhiteSpace(ClientId) || ClientId.Length > 128)
             errors.Add("ClientId must be 1 to 128 characters.");
         if (PollInterval < TimeSpan.FromMilliseconds(10) || PollInterval > TimeSpan.FromMinutes(1))

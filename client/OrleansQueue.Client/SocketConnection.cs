@@ -231,23 +231,30 @@ internal sealed class SocketConnection : IAsyncDisposable
         public TaskCompletionSource<JsonElement> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    /// <summary>The default connector: a <see cref="ClientWebSocket"/> to the silo's /v1/ws, with the API key.</summary>
-    public static Func<CancellationToken, Task<WebSocket>> Default(OrleansQueueClientOptions options) => async ct =>
+    /// <summary>The default connector: a <see cref="ClientWebSocket"/> to the silo's /v1/ws, with the API key; each attempt
+    /// goes to the next of <see cref="OrleansQueueClientOptions.BaseAddress"/> and its fallbacks, so a dead silo is passed over.</summary>
+    public static Func<CancellationToken, Task<WebSocket>> Default(OrleansQueueClientOptions options)
     {
-        var socket = new ClientWebSocket();
-        if (options.ApiKey is { } key)
-            socket.Options.SetRequestHeader("X-Api-Key", key);
-        var builder = new UriBuilder(options.BaseAddress!) { Scheme = options.BaseAddress!.Scheme == "https" ? "wss" : "ws" };
-        builder.Path = builder.Path.TrimEnd('/') + "/v1/ws";
-        try
+        Uri[] addresses = [options.BaseAddress!, .. options.FallbackAddresses];
+        int next = -1;
+        return async ct =>
         {
-            await socket.ConnectAsync(builder.Uri, ct);
-            return socket;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    };
+            var address = addresses[(int)((uint)Interlocked.Increment(ref next) % (uint)addresses.Length)];
+            var socket = new ClientWebSocket();
+            if (options.ApiKey is { } key)
+                socket.Options.SetRequestHeader("X-Api-Key", key);
+            var builder = new UriBuilder(address) { Scheme = address.Scheme == "https" ? "wss" : "ws" };
+            builder.Path = builder.Path.TrimEnd('/') + "/v1/ws";
+            try
+            {
+                await socket.ConnectAsync(builder.Uri, ct);
+                return socket;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        };
+    }
 }

@@ -4,7 +4,7 @@ namespace OrleansQueue.Silo.Gateway;
 
 internal static class GatewayCalls
 {
-    /// <summary>Runs a gateway operation on a resource's grain, answering a missing resource or a failed store as problems.</summary>
+    /// <summary>Runs a gateway operation on a resource's grain, answering a call it did not run (missing resource, failed store, resource elsewhere) as a problem.</summary>
     public static async Task<Outcome<T>> CallGatewayAsync<T>(this GrainRuntime runtime, string resource, Func<GrainTurn, Outcome<T>> call, CancellationToken ct)
     {
         if (!Names.IsValidResource(resource))
@@ -13,13 +13,9 @@ internal static class GatewayCalls
         {
             return await runtime.CallAsync(resource, call, ct);
         }
-        catch (UnknownResourceException)
+        catch (GrainCallException ex)
         {
-            return Problem.UnknownResource(resource);
-        }
-        catch (StoreUnavailableException ex)
-        {
-            return Problem.Unavailable(ex.Message);
+            return Problem.From(resource, ex);
         }
     }
 }

@@ -46,6 +46,18 @@ public sealed record Problem(int Status, string Type, string Title, string Detai
     public static Problem Unavailable(string detail) =>
         new(503, Prefix + "unavailable", "The silo cannot serve this now.", detail, RetryAfter: TimeSpan.FromSeconds(1));
 
+    /// <summary>The resource is moving between silos (or this silo lost the cluster): nothing took effect; retry shortly.</summary>
+    public static Problem Moved(string detail) =>
+        new(503, Prefix + "moved", "The resource is moving to another silo.", detail, RetryAfter: TimeSpan.FromMilliseconds(200));
+
+    /// <summary>The problem for a call the runtime did not run.</summary>
+    public static Problem From(string resource, Runtime.GrainCallException error) => error switch
+    {
+        Runtime.UnknownResourceException => UnknownResource(resource),
+        Runtime.NotOwnerException or Runtime.SiloUnavailableException => Moved(error.Message),
+        _ => Unavailable(error.Message),
+    };
+
     public static Problem From(Rejection rejection) => rejection.Reason switch
     {
         RejectionReason.QueueFull => new(429, Prefix + "queue-full", "The resource's waitlist is full.", rejection.Message, null, rejection.RetryAfter),

@@ -68,9 +68,9 @@ public static class ResourceEndpoints
             var stats = await runtime.CallAsync(resource, turn => turn.Grain.GetStats(), context.RequestAborted);
             return Results.Json(ToView(stats, caller), ApiJson.Options);
         }
-        catch (UnknownResourceException)
+        catch (GrainCallException ex)
         {
-            return HttpResults.Problem(Problem.UnknownResource(resource));
+            return HttpResults.Problem(Problem.From(resource, ex));
         }
     }
 

@@ -46,6 +46,8 @@ public static class ServerSentEvents
                     await context.Response.Body.FlushAsync(ct);
                     continue;
                 }
+                if (update.Phase == RequestPhase.Moved)
+                    break; // the stream ends; the caller's reconnect reaches the resource wherever it now lives
                 view = RequestView.Of(update, caller);
                 await WriteAsync(context, view, ct);
             }
@@ -76,7 +78,7 @@ public static class ServerSentEvents
         {
             await operations.Detach(resource, id, observer);
         }
-        catch (Exception ex) when (ex is UnknownResourceException or StoreUnavailableException)
+        catch (GrainCallException)
         {
         }
     }

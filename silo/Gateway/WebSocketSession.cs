@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
 using OrleansQueue.Grains;
+using OrleansQueue.Silo.Cluster;
 using OrleansQueue.Silo.Runtime;
 
 namespace OrleansQueue.Silo.Gateway;
@@ -27,16 +28,24 @@ public sealed record WsRequest(
 /// One WebSocket connection: it carries every operation of <see cref="RequestOperations"/> as JSON messages, any number
 /// at once, and pushes the updates of the requests it acquired or attached the moment they are committed.
 /// Ops: acquire, status, release, renew (claims a grant), cancel, attach (re-subscribe after a reconnect), ping.
+/// In a cluster, a message about a resource placed on another silo goes up to that silo's session unchanged
+/// (<see cref="Upstreams"/>), and what comes back comes down unchanged. When a resource this session listens to moves,
+/// or an upstream is lost, the session is dropped: the client reconnects and re-attaches wherever things now live.
 /// </summary>
-public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs, int maxMessageBytes) : IGrainObserver
+public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs, int maxMessageBytes,
+    SessionRouting? routing = null) : IGrainObserver
 {
     private readonly ConcurrentDictionary<(string Resource, long Id), JobWatcher> _watched = new();
     private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
     private readonly ConcurrentDictionary<(string Resource, long Id), byte> _subscriptions = new();
+    private readonly CancellationTokenSource _drop = new();
+    private Upstreams? _upstreams;
 
     public async Task RunAsync(CancellationToken ct)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, _drop.Token);
+        if (routing is { Forwarded: false } r)
+            _upstreams = new Upstreams(r.Peers, r.Headers, message => _outbox.Writer.TryWrite(message), Drop);
         var sender = SendLoopAsync(stop.Token);
         var inFlight = new ConcurrentDictionary<Task, byte>();
         try
@@ -61,7 +70,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                 {
                     await jobs.Unwatch(resource, id, watcher);
                 }
-                catch (Exception ex) when (ex is UnknownResourceException or StoreUnavailableException)
+                catch (GrainCallException)
                 {
                 }
             }
@@ -71,10 +80,12 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                 {
                     await operations.Detach(resource, id, this);
                 }
-                catch (Exception ex) when (ex is UnknownResourceException or StoreUnavailableException)
+                catch (GrainCallException)
                 {
                 }
             }
+            if (_upstreams is not null)
+                await _upstreams.DisposeAsync();
             _outbox.Writer.TryComplete();
             await stop.CancelAsync();
             await sender.ContinueWith(_ => { }, TaskScheduler.Default);
@@ -85,6 +96,11 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
 
     public void OnUpdate(RequestUpdate update)
     {
+        if (update.Phase == RequestPhase.Moved)
+        {
+            Drop();
+            return;
+        }
         if (update.IsFinal)
             _subscriptions.TryRemove((update.Resource, update.Id), out _);
         Send(new { type = "update", request = RequestView.Of(update, caller) });
@@ -100,8 +116,18 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
         var m = parsed.Value;
         string resource = m.Resource ?? "";
+        if (routing is { View.IsHealthy: false })
+        {
+            Drop(); // this silo lost the cluster: the client's reconnect finds a silo that has it
+            return;
+        }
         try
         {
+            if (_upstreams is not null && m.Resource is not null && routing!.View.OwnerOf(resource) is var owner && owner.Id != routing.View.Local.Id)
+            {
+                await ForwardAsync(owner, m.Corr, message, ct);
+                return;
+            }
             switch (m.Op)
             {
                 case "ping":
@@ -163,6 +189,22 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
     }
 
+    private async Task ForwardAsync(Storage.SiloEntry owner, long corr, byte[] message, CancellationToken ct)
+    {
+        try
+        {
+            await _upstreams!.SendAsync(owner, message, ct);
+        }
+        catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException or TimeoutException
+            || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            Send(new { type = "reply", corr, problem = HttpResults.Body(Problem.Moved($"The silo that runs this resource did not answer ({ex.Message}).")) });
+        }
+    }
+
+    /// <summary>Ends the session (the client reconnects and re-attaches); called when a resource it listens to moved or an upstream was lost.</summary>
+    private void Drop() => _ = Task.Run(() => _drop.Cancel());
+
     private void Reply(long corr, Outcome<RequestView> outcome)
     {
         if (outcome.Problem is { } problem)
@@ -191,14 +233,20 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
             if (view.IsFinished && _watched.TryRemove((resource, id), out var watcher))
                 await jobs.Unwatch(resource, id, watcher);
         }
-        catch (Exception ex) when (ex is UnknownResourceException or StoreUnavailableException)
+        catch (GrainCallException)
         {
         }
     }
 
     private sealed class JobWatcher(WebSocketSession session, string resource, long id) : IGrainObserver
     {
-        public void OnUpdate(RequestUpdate update) => _ = session.PushJobAsync(resource, id);
+        public void OnUpdate(RequestUpdate update)
+        {
+            if (update.Phase == RequestPhase.Moved)
+                session.Drop();
+            else
+                _ = session.PushJobAsync(resource, id);
+        }
     }
 
     private void Send(object message) => _outbox.Writer.TryWrite(JsonSerializer.SerializeToUtf8Bytes(message, ApiJson.Options));
@@ -236,3 +284,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
     }
 }
+
+/// <summary>How a clustered gateway session reaches other silos; <paramref name="Forwarded"/> marks a session another silo opened
+/// on a client's behalf, which runs everything itself.</summary>
+public sealed record SessionRouting(Cluster.ClusterView View, Cluster.PeerConnector Peers, IReadOnlyDictionary<string, string> Headers, bool Forwarded);

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OrleansQueue.Silo.Cluster;
 using OrleansQueue.Silo.Gateway;
 using OrleansQueue.Silo.Observability;
 using OrleansQueue.Silo.Runtime;
@@ -32,6 +33,9 @@ public static class SiloBuilderExtensions
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         builder.Services.AddOrleansQueueSiloCore(builder.Configuration);
+        builder.Services.TryAddSingleton<PeerConnector>();
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<SiloOptions>>().Value.Cluster);
+        builder.Services.AddHostedService<ClusterMembership>();
         builder.Services.AddOpenApi(o => o.AddOperationTransformer(JsonBodyMetadata.Transform));
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
@@ -51,14 +55,27 @@ public static class SiloBuilderExtensions
         services.TryAddSingleton<IGrainStore>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<SiloOptions>>().Value.Store;
-            return o.Provider == "memory"
-                ? new InMemoryGrainStore()
-                : new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>());
+            var time = sp.GetRequiredService<TimeProvider>();
+            return o.Provider switch
+            {
+                "memory" => new InMemoryGrainStore(time),
+                "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>()),
+                _ => new SqliteGrainStore(o.Path, o.Synchronous, time, sp.GetRequiredService<SiloMetrics>()),
+            };
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<SiloOptions>>().Value;
+            // A silo clusters when its store is shared: PostgreSQL, or an in-memory store handed to several silos in one process (tests).
+            bool clustered = sp.GetRequiredService<IGrainStore>() is IMembershipStore && (o.Store.Provider == "postgres" || o.Cluster.Shared);
+            var local = new SiloEntry($"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}".ToLowerInvariant(), "");
+            return new ClusterView(local, sp.GetRequiredService<TimeProvider>(), o.Cluster.SuspendAfter, clustered);
         });
         services.TryAddSingleton(sp => new GrainRuntime(
             sp.GetRequiredService<IGrainStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>(),
             sp.GetRequiredService<ILogger<GrainRuntime>>(),
-            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<SiloOptions>>().Value.IdleTimeoutSeconds)));
+            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<SiloOptions>>().Value.IdleTimeoutSeconds),
+            sp.GetRequiredService<ClusterView>()));
         services.TryAddSingleton<RequestOperations>();
         services.TryAddSingleton<JobOperations>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
@@ -71,6 +88,7 @@ public static class SiloBuilderExtensions
     public static WebApplication MapOrleansQueueSilo(this WebApplication app)
     {
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+        app.UseClusterForwarding();
         var v1 = app.MapGroup("/v1").RequireApiKey();
         v1.MapResourceEndpoints();
         v1.MapRequestEndpoints();

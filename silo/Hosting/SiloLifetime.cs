@@ -19,7 +19,10 @@ internal sealed partial class SiloLifetime(IGrainStore store, GrainRuntime runti
         await store.InitializeAsync(cancellationToken);
         foreach (var (name, body) in options.Value.Resources)
             await runtime.PutResourceAsync(PolicyMapping.ToDefinition(name, body).Value!, cancellationToken);
-        LogStarted(store is SqliteGrainStore sqlite ? sqlite.Path : "memory");
+        // On its own, the silo takes back at once the grains it left with work pending (a cluster does this on joining).
+        if (!runtime.Cluster.IsClustered)
+            await runtime.RebalanceAsync(cancellationToken);
+        LogStarted(store switch { SqliteGrainStore sqlite => sqlite.Path, PostgresGrainStore => "postgres", _ => "memory" });
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -8,6 +8,9 @@ public sealed class SiloOptions
     /// <summary>Where grain state lives.</summary>
     public StoreOptions Store { get; set; } = new();
 
+    /// <summary>How this silo joins others that share its store (PostgreSQL).</summary>
+    public ClusterOptions Cluster { get; set; } = new();
+
     /// <summary>API keys, each mapped to a tenant. None: every caller is tenant "default" with admin rights,
     /// and the silo refuses to listen beyond loopback unless <see cref="AllowInsecure"/>.</summary>
     public List<ApiKeyOptions> ApiKeys { get; set; } = [];
@@ -40,10 +43,18 @@ public sealed class SiloOptions
             else if (Gateway.PolicyMapping.ToDefinition(name, body).Problem is { } problem)
                 yield return $"Silo:Resources:{name}: {problem.Detail}";
         }
-        if (Store.Provider is not ("sqlite" or "memory"))
-            yield return $"Silo:Store:Provider must be \"sqlite\" or \"memory\"; it is \"{Store.Provider}\".";
-        if (string.IsNullOrWhiteSpace(Store.Path))
+        if (Store.Provider is not ("sqlite" or "memory" or "postgres"))
+            yield return $"Silo:Store:Provider must be \"sqlite\", \"postgres\" or \"memory\"; it is \"{Store.Provider}\".";
+        if (Store.Provider == "sqlite" && string.IsNullOrWhiteSpace(Store.Path))
             yield return "Silo:Store:Path must name a file.";
+        if (Store.Provider == "postgres" && string.IsNullOrWhiteSpace(Store.ConnectionString))
+            yield return "Silo:Store:ConnectionString is required with the postgres provider (Host=...;Database=...;Username=...;Password=...).";
+        if (Cluster.HeartbeatMilliseconds is < 50 or > 60_000)
+            yield return $"Silo:Cluster:HeartbeatMilliseconds must be between 50 and 60000; it is {Cluster.HeartbeatMilliseconds}.";
+        if (Cluster.DeadAfterMilliseconds < 3 * Cluster.HeartbeatMilliseconds)
+            yield return $"Silo:Cluster:DeadAfterMilliseconds must be at least 3 heartbeats ({3 * Cluster.HeartbeatMilliseconds}); it is {Cluster.DeadAfterMilliseconds}.";
+        if (Cluster.Address is { Length: > 0 } address && !Uri.TryCreate(address, UriKind.Absolute, out _))
+            yield return $"Silo:Cluster:Address must be an absolute URL that other silos can reach; it is \"{address}\".";
         if (Store.Synchronous is not ("NORMAL" or "FULL"))
             yield return $"Silo:Store:Synchronous must be NORMAL or FULL; it is \"{Store.Synchronous}\".";
         if (MaxRequestBodyBytes is < 1024 or > 16 * 1024 * 1024)
@@ -67,8 +78,11 @@ public sealed class SiloOptions
 
 public sealed class StoreOptions
 {
-    /// <summary>"sqlite" (durable, the default) or "memory".</summary>
+    /// <summary>"sqlite" (durable, one silo: the default), "postgres" (durable, a cluster of silos sharing it) or "memory".</summary>
     public string Provider { get; set; } = "sqlite";
+
+    /// <summary>The PostgreSQL connection string, with the postgres provider.</summary>
+    public string? ConnectionString { get; set; }
 
     /// <summary>The SQLite database file, relative to the working directory.</summary>
     /// <value>The default value is <c>data/orleansqueue.db</c>.</value>
@@ -85,4 +99,27 @@ public sealed class ApiKeyOptions
 
     /// <summary>Whether the key may create, change and delete resources.</summary>
     public bool Admin { get; set; }
+}
+
+/// <summary>Cluster membership. A cluster needs a shared store (postgres); with SQLite the silo is on its own.</summary>
+public sealed class ClusterOptions
+{
+    /// <summary>Where the other silos reach this one; by default the first address the server listens on.</summary>
+    public string? Address { get; set; }
+
+    /// <summary>Whether an in-memory store is shared with other silos of the process (the test cluster); PostgreSQL always is.</summary>
+    public bool Shared { get; set; }
+
+    /// <summary>How often the silo heartbeats.</summary>
+    /// <value>The default value is 1,000 ms.</value>
+    public int HeartbeatMilliseconds { get; set; } = 1000;
+
+    /// <summary>How long without a heartbeat (by the store's clock) before the others judge a silo dead and take its
+    /// resources over: the failover time. A silo stops acting on resources after half of it without a heartbeat.</summary>
+    /// <value>The default value is 5,000 ms.</value>
+    public int DeadAfterMilliseconds { get; set; } = 5000;
+
+    public TimeSpan HeartbeatInterval => TimeSpan.FromMilliseconds(HeartbeatMilliseconds);
+    public TimeSpan DeadAfter => TimeSpan.FromMilliseconds(DeadAfterMilliseconds);
+    public TimeSpan SuspendAfter => DeadAfter / 2;
 }

@@ -29,10 +29,11 @@ public sealed partial class GrainActivation
     private readonly GrainTurn _turn;
     private int _tickPosted;
 
-    internal GrainActivation(string name, ResourceDefinition definition, ResourceGrain grain, IGrainStore store, TimeProvider time,
+    internal GrainActivation(string name, long epoch, ResourceDefinition definition, ResourceGrain grain, IGrainStore store, TimeProvider time,
         SiloMetrics metrics, ILogger logger, TimeSpan idleTimeout, Action<GrainActivation> onClosed)
     {
         Name = name;
+        Epoch = epoch;
         Definition = definition;
         Grain = grain;
         Metrics = metrics;
@@ -49,6 +50,12 @@ public sealed partial class GrainActivation
     }
 
     public string Name { get; }
+
+    /// <summary>The ownership epoch this activation commits under.</summary>
+    public long Epoch { get; }
+
+    /// <summary>Whether it closed for having nothing to do (rather than moving, stopping or failing).</summary>
+    internal bool WentIdle { get; set; }
     public ResourceDefinition Definition { get; internal set; }
     internal ResourceGrain Grain { get; }
     internal SiloMetrics Metrics { get; }
@@ -108,7 +115,7 @@ public sealed partial class GrainActivation
         {
             try
             {
-                await _store.CommitAsync(Name, changes, CancellationToken.None);
+                await _store.CommitAsync(Name, Epoch, changes, CancellationToken.None);
             }
             catch (Exception ex)
             {
@@ -236,6 +243,23 @@ public sealed partial class GrainActivation
         // Calls that raced the close are retried by the runtime on a fresh activation.
         while (_mailbox.Reader.TryRead(out var late))
             late.Fail(new ActivationClosedException());
+        // Whoever still listens (the grain moved, the silo stops) hears so, and attaches again wherever it now lives.
+        foreach (var (id, observers) in _observers)
+        {
+            var moved = new RequestUpdate(Name, id, RequestPhase.Moved, "");
+            foreach (var observer in observers)
+            {
+                try
+                {
+                    observer.OnUpdate(moved);
+                }
+                catch (Exception ex)
+                {
+                    LogObserverFailed(ex, Name, id);
+                }
+            }
+        }
+        _observers.Clear();
         LogClosed(Name);
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using OrleansQueue.Grains;
+using OrleansQueue.Silo.Cluster;
 using OrleansQueue.Silo.Observability;
 using OrleansQueue.Silo.Storage;
 
@@ -19,9 +20,12 @@ public sealed partial class GrainRuntime : IAsyncDisposable
     private readonly SiloMetrics _metrics;
     private readonly ILogger<GrainRuntime> _logger;
     private readonly TimeSpan _idleTimeout;
+    private readonly ClusterView _cluster;
 
-    public GrainRuntime(IGrainStore store, TimeProvider time, SiloMetrics metrics, ILogger<GrainRuntime> logger, TimeSpan idleTimeout)
+    public GrainRuntime(IGrainStore store, TimeProvider time, SiloMetrics metrics, ILogger<GrainRuntime> logger, TimeSpan idleTimeout,
+        ClusterView? cluster = null)
     {
+        _cluster = cluster ?? ClusterView.Single();
         _store = store;
         _time = time;
         _metrics = metrics;
@@ -32,14 +36,20 @@ public sealed partial class GrainRuntime : IAsyncDisposable
 
     public IGrainStore Store => _store;
 
+    public ClusterView Cluster => _cluster;
+
     /// <summary>Runs <paramref name="call"/> on resource <paramref name="resource"/>'s grain, one turn at a time, and
     /// answers after the turn's changes are committed.</summary>
     /// <exception cref="UnknownResourceException">The resource does not exist.</exception>
     /// <exception cref="StoreUnavailableException">The store failed the write; nothing took effect.</exception>
+    /// <exception cref="NotOwnerException">The resource belongs on another silo.</exception>
+    /// <exception cref="SiloUnavailableException">This silo has lost its heartbeat and acts on no resource.</exception>
     public async Task<T> CallAsync<T>(string resource, Func<GrainTurn, T> call, CancellationToken cancellationToken = default)
     {
         for (int attempt = 0; ; attempt++)
         {
+            if (!_cluster.IsHealthy)
+                throw new SiloUnavailableException();
             var activation = await ActivateAsync(resource, cancellationToken);
             try
             {
@@ -103,6 +113,8 @@ public sealed partial class GrainRuntime : IAsyncDisposable
 
     private Task<GrainActivation> ActivateAsync(string resource, CancellationToken cancellationToken)
     {
+        if (_cluster.OwnerOf(resource) is var owner && owner.Id != _cluster.Local.Id)
+            throw new NotOwnerException(resource, owner);
         var lazy = _activations.GetOrAdd(resource, name => new Lazy<Task<GrainActivation>>(() => LoadAsync(name)));
         var task = lazy.Value;
         if (task.IsFaulted || task.IsCanceled)
@@ -113,10 +125,10 @@ public sealed partial class GrainRuntime : IAsyncDisposable
     private async Task<GrainActivation> LoadAsync(string name)
     {
         var definition = await _store.GetResourceAsync(name, CancellationToken.None) ?? throw new UnknownResourceException(name);
-        var snapshot = await _store.LoadAsync(name, CancellationToken.None) ?? throw new UnknownResourceException(name);
-        var grain = ResourceGrain.Restore(name, snapshot, _time);
-        LogActivated(name, grain.WaitingCount, grain.LeaseCount);
-        return new GrainActivation(name, definition, grain, _store, _time, _metrics, _logger, _idleTimeout, OnClosed);
+        var claimed = await _store.ClaimAsync(name, _cluster.Local.Id, CancellationToken.None) ?? throw new UnknownResourceException(name);
+        var grain = ResourceGrain.Restore(name, claimed.Snapshot, _time);
+        LogActivated(name, claimed.Epoch, grain.WaitingCount, grain.LeaseCount);
+        return new GrainActivation(name, claimed.Epoch, definition, grain, _store, _time, _metrics, _logger, _idleTimeout, OnClosed);
     }
 
     private void OnClosed(GrainActivation activation)
@@ -126,24 +138,66 @@ public sealed partial class GrainRuntime : IAsyncDisposable
             if (name == activation.Name && lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully && lazy.Value.Result == activation)
                 _activations.TryRemove(new(name, lazy));
         }
+        // Gone idle: nothing waits, so no silo need run it until someone calls. A grain that moves or stops keeps its
+        // owner, so that the silo taking over knows it has work and activates it at once.
+        if (activation.WentIdle)
+            _ = _store.ReleaseAsync(activation.Name, activation.Epoch, CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Brings the activations in line with the cluster view: hands off the grains that now belong elsewhere (or all of
+    /// them, when this silo has lost its heartbeat), and activates at once the grains placed here that some other silo,
+    /// dead or alive, owned with work pending, so their timers and grants go on without waiting for a call.
+    /// </summary>
+    public async Task RebalanceAsync(CancellationToken cancellationToken)
     {
-        foreach (var activation in ActiveResources().ToList())
+        bool healthy = _cluster.IsHealthy;
+        var leaving = ActiveResources().Where(a => !healthy || !_cluster.IsLocal(a.Name)).ToList();
+        await Task.WhenAll(leaving.Select(DeactivateAsync));
+        if (!healthy)
+            return;
+        var owned = await _store.ListOwnedAsync(cancellationToken);
+        var arriving = owned.Where(o => _cluster.IsLocal(o.Name) && !_activations.ContainsKey(o.Name)).Select(o => o.Name).ToList();
+        if (arriving.Count > 0 || leaving.Count > 0)
+            LogRebalanced(_cluster.ToString(), leaving.Count, arriving.Count);
+        await Task.WhenAll(arriving.Select(async name =>
         {
             try
             {
-                await activation.CallAsync(turn => { turn.Deactivate(); return 0; });
+                await ActivateAsync(name, cancellationToken);
             }
-            catch (Exception ex) when (ex is ActivationClosedException or StoreUnavailableException)
+            catch (Exception ex) when (ex is UnknownResourceException or NotOwnerException or StoreUnavailableException)
             {
             }
+            catch (Exception ex)
+            {
+                LogActivationFailed(ex, name);
+            }
+        }));
+    }
+
+    /// <summary>Ends every activation after its current turn, keeping ownership so that another silo takes the work over.</summary>
+    public async ValueTask DisposeAsync() => await Task.WhenAll(ActiveResources().ToList().Select(DeactivateAsync));
+
+    private static async Task DeactivateAsync(GrainActivation activation)
+    {
+        try
+        {
+            await activation.CallAsync(turn => { turn.Deactivate(); return 0; });
+        }
+        catch (Exception ex) when (ex is ActivationClosedException or StoreUnavailableException)
+        {
         }
     }
 
-    [LoggerMessage(LogLevel.Information, "Resource {Resource} activated with {Waiting} waiting and {Leases} leases")]
-    private partial void LogActivated(string resource, int waiting, int leases);
+    [LoggerMessage(LogLevel.Information, "Resource {Resource} activated under epoch {Epoch} with {Waiting} waiting and {Leases} leases")]
+    private partial void LogActivated(string resource, long epoch, int waiting, int leases);
+
+    [LoggerMessage(LogLevel.Information, "Cluster view [{Silos}]: {Leaving} grains handed off, {Arriving} taken over")]
+    private partial void LogRebalanced(string silos, int leaving, int arriving);
+
+    [LoggerMessage(LogLevel.Warning, "Resource {Resource} could not be activated while taking it over")]
+    private partial void LogActivationFailed(Exception ex, string resource);
 
     [LoggerMessage(LogLevel.Information, "Resource {Resource} defined (created: {Created})")]
     private partial void LogResourcePut(string resource, bool created);

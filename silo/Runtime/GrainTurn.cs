@@ -50,7 +50,7 @@ public sealed class GrainTurn
     internal void CloseIfNoObservers()
     {
         if (_activation.HasNoObservers)
-            _activation.CloseAfterTurn = true;
+            _activation.CloseAfterTurn = _activation.WentIdle = true;
     }
 
     /// <summary>Ends the activation after this turn, keeping the grain's state in the store (silo shutdown).</summary>

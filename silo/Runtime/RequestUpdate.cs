@@ -31,6 +31,8 @@ public enum RequestPhase
     JobAssigned,
     /// <summary>A worker's poll ended with no job.</summary>
     PollExpired,
+    /// <summary>The resource's grain left this silo (it moved, or the silo stops): subscribe again wherever it now lives.</summary>
+    Moved,
 }
 
 /// <summary>A request's state, or a change of it, as pushed to observers and answered to polls.</summary>

@@ -6,6 +6,11 @@ namespace OrleansQueue.Silo.Storage;
 /// Where resources and their grains' state live. A commit is one atomic write; the runtime announces nothing
 /// of a turn before its commit returns.
 /// </summary>
+/// <remarks>
+/// Ownership: a silo claims a resource before it runs its grain, which makes it the owner under a new epoch. Every
+/// commit names the epoch it was made under and is refused once a later claim has happened, so a stale or paused
+/// owner can never write (and so never announce) a grant. The store, not the silos, decides who won.
+/// </remarks>
 public interface IGrainStore : IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema.</summary>
@@ -23,12 +28,34 @@ public interface IGrainStore : IAsyncDisposable
     /// <summary>Deletes a resource with all its state; returns whether it existed.</summary>
     Task<bool> DeleteResourceAsync(string name, CancellationToken cancellationToken);
 
-    /// <summary>The stored state of a resource's grain, or <c>null</c> when the resource does not exist.</summary>
-    Task<GrainSnapshot?> LoadAsync(string name, CancellationToken cancellationToken);
+    /// <summary>
+    /// Makes <paramref name="owner"/> the resource's owner under a new epoch, and reads its state as of that moment (every
+    /// commit made under an earlier epoch is in it; none can follow). <c>null</c> when the resource does not exist.
+    /// </summary>
+    Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken);
 
-    /// <summary>Writes one turn's changes atomically. Changes for a deleted resource are dropped.</summary>
-    Task CommitAsync(string name, GrainChanges changes, CancellationToken cancellationToken);
+    /// <summary>Writes one turn's changes atomically, if <paramref name="epoch"/> is still the resource's epoch.
+    /// Changes for a deleted resource are dropped.</summary>
+    /// <exception cref="OwnershipLostException">Another claim came after <paramref name="epoch"/>; nothing was written.</exception>
+    Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken);
+
+    /// <summary>Gives up ownership (the grain went idle or moved) if <paramref name="epoch"/> is still current.</summary>
+    Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken);
+
+    /// <summary>The resources some silo owns now (their grains were live when last heard of), with their owners.</summary>
+    Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken cancellationToken);
 
     /// <summary>Proves the store answers (for health checks).</summary>
     Task PingAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A resource's state as claimed, and the epoch its owner must commit under.</summary>
+public sealed record ClaimedGrain(GrainSnapshot Snapshot, long Epoch);
+
+/// <summary>A later claim took the resource: the write under the old epoch was refused and nothing of it took effect.</summary>
+public sealed class OwnershipLostException(string resource, long epoch)
+    : Exception($"Resource \"{resource}\" was claimed by another owner after epoch {epoch}; the write was refused.")
+{
+    public string Resource { get; } = resource;
+    public long Epoch { get; } = epoch;
 }

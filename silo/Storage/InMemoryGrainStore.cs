@@ -2,24 +2,30 @@ using OrleansQueue.Grains.Persistence;
 
 namespace OrleansQueue.Silo.Storage;
 
-/// <summary>A store that keeps everything in memory: for tests, and for a silo that needs no durability.</summary>
-public sealed class InMemoryGrainStore : IGrainStore
+/// <summary>
+/// A store that keeps everything in memory: for tests, and for a silo that needs no durability. One instance shared by
+/// several silos in a process is a cluster store too (membership on its clock, ownership epochs), as the test cluster uses.
+/// </summary>
+public sealed class InMemoryGrainStore(TimeProvider? time = null) : IGrainStore, IMembershipStore
 {
     private readonly Lock _lock = new();
-    private readonly SortedDictionary<string, (ResourceDefinition Definition, StoredGrainState State)> _resources = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly SortedDictionary<string, Entry> _resources = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, (SiloEntry Silo, DateTimeOffset HeartbeatAt)> _silos = new(StringComparer.Ordinal);
+    private long _lastEpoch; // one sequence for all resources, so a deleted and re-created resource never reuses an epoch
 
     public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken)
     {
         lock (_lock)
-            return Task.FromResult<IReadOnlyList<ResourceDefinition>>([.. _resources.Values.Select(r => r.Definition with { Policy = r.State.Policy })]);
+            return Task.FromResult<IReadOnlyList<ResourceDefinition>>([.. _resources.Values.Select(r => r.Current)]);
     }
 
     public Task<ResourceDefinition?> GetResourceAsync(string name, CancellationToken cancellationToken)
     {
         lock (_lock)
-            return Task.FromResult(_resources.TryGetValue(name, out var r) ? r.Definition with { Policy = r.State.Policy } : null);
+            return Task.FromResult(_resources.TryGetValue(name, out var r) ? r.Current : null);
     }
 
     public Task<bool> PutResourceAsync(ResourceDefinition definition, CancellationToken cancellationToken)
@@ -29,10 +35,10 @@ public sealed class InMemoryGrainStore : IGrainStore
             if (_resources.TryGetValue(definition.Name, out var existing))
             {
                 existing.State.SetPolicy(definition.Policy);
-                _resources[definition.Name] = (definition, existing.State);
+                existing.Definition = definition;
                 return Task.FromResult(false);
             }
-            _resources[definition.Name] = (definition, new StoredGrainState(definition.Policy));
+            _resources[definition.Name] = new Entry(definition, new StoredGrainState(definition.Policy));
             return Task.FromResult(true);
         }
     }
@@ -43,23 +49,74 @@ public sealed class InMemoryGrainStore : IGrainStore
             return Task.FromResult(_resources.Remove(name));
     }
 
-    public Task<GrainSnapshot?> LoadAsync(string name, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-            return Task.FromResult(_resources.TryGetValue(name, out var r) ? r.State.ToSnapshot() : null);
-    }
-
-    public Task CommitAsync(string name, GrainChanges changes, CancellationToken cancellationToken)
+    public Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            if (_resources.TryGetValue(name, out var r))
-                r.State.Apply(changes);
+            if (!_resources.TryGetValue(name, out var r))
+                return Task.FromResult<ClaimedGrain?>(null);
+            r.Owner = owner;
+            r.Epoch = ++_lastEpoch;
+            return Task.FromResult<ClaimedGrain?>(new ClaimedGrain(r.State.ToSnapshot(), r.Epoch));
         }
+    }
+
+    public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (!_resources.TryGetValue(name, out var r))
+                return Task.CompletedTask;
+            if (r.Epoch != epoch)
+                throw new OwnershipLostException(name, epoch);
+            r.State.Apply(changes);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_resources.TryGetValue(name, out var r) && r.Epoch == epoch)
+                r.Owner = null;
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+            return Task.FromResult<IReadOnlyList<(string, string)>>([.. _resources.Where(r => r.Value.Owner is not null).Select(r => (r.Key, r.Value.Owner!))]);
+    }
+
+    public Task<IReadOnlyList<SiloEntry>> HeartbeatAsync(SiloEntry silo, TimeSpan deadAfter, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            _silos[silo.Id] = (silo, now);
+            return Task.FromResult<IReadOnlyList<SiloEntry>>([.. _silos.Values.Where(s => now - s.HeartbeatAt < deadAfter).Select(s => s.Silo)]);
+        }
+    }
+
+    public Task LeaveAsync(string siloId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+            _silos.Remove(siloId);
         return Task.CompletedTask;
     }
 
     public Task PingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private sealed class Entry(ResourceDefinition definition, StoredGrainState state)
+    {
+        public ResourceDefinition Definition { get; set; } = definition;
+        public StoredGrainState State { get; } = state;
+        public string? Owner { get; set; }
+        public long Epoch { get; set; }
+        public ResourceDefinition Current => Definition with { Policy = State.Policy };
+    }
 }

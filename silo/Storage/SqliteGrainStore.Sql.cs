@@ -32,23 +32,38 @@ public sealed partial class SqliteGrainStore
                 Run(transaction, "DELETE FROM idempotency WHERE resource = $name", ("$name", write.Name));
                 Run(transaction, "DELETE FROM jobs WHERE resource = $name", ("$name", write.Name));
                 break;
+            case "claim":
+                Run(transaction, "UPDATE meta SET value = value + 1 WHERE key = 'last_epoch'");
+                write.Epoch = Scalar(transaction, "SELECT value FROM meta WHERE key = 'last_epoch'");
+                write.Created = Run(transaction, "UPDATE resources SET owner = $owner, epoch = $epoch WHERE name = $name",
+                    ("$owner", write.Owner), ("$epoch", write.Epoch), ("$name", write.Name)) > 0;
+                break;
+            case "release":
+                Run(transaction, "UPDATE resources SET owner = NULL WHERE name = $name AND epoch = $epoch", ("$name", write.Name), ("$epoch", write.Epoch));
+                break;
             default:
-                ApplyCommit(write.Name, write.Changes!, transaction);
+                ApplyCommit(write, transaction);
                 break;
         }
     }
 
-    private void ApplyCommit(string name, GrainChanges c, SqliteTransaction transaction)
+    private void ApplyCommit(PendingWrite write, SqliteTransaction transaction)
     {
-        int exists = Run(transaction, """
+        var (name, c) = (write.Name, write.Changes!);
+        // The gate: the head row is written only under the current epoch, and nothing else is written without it.
+        int current = Run(transaction, """
             UPDATE resources SET last_id = $lastId, last_fencing = $fencing, window_next_seq = $next, saved_at = $saved,
                 policy = COALESCE($policy, policy)
-            WHERE name = $name
+            WHERE name = $name AND epoch = $epoch
             """,
             ("$lastId", c.LastId), ("$fencing", c.LastFencingToken), ("$next", c.WindowNextSeq), ("$saved", c.SavedAt),
-            ("$policy", c.Policy is null ? DBNull.Value : PolicyJson.Serialize(c.Policy)), ("$name", name));
-        if (exists == 0)
-            return; // deleted while the grain ran its last turn
+            ("$policy", c.Policy is null ? DBNull.Value : PolicyJson.Serialize(c.Policy)), ("$name", name), ("$epoch", write.Epoch));
+        if (current == 0)
+        {
+            if (Scalar(transaction, "SELECT COUNT(*) FROM resources WHERE name = $name", ("$name", name)) > 0)
+                write.Refused = new OwnershipLostException(name, write.Epoch);
+            return; // refused, or deleted while the grain ran its last turn
+        }
 
         if (c.UpsertRequests.Count > 0)
         {
@@ -144,7 +159,19 @@ public sealed partial class SqliteGrainStore
             return reader.Read() ? new ResourceDefinition(reader.GetString(0), PolicyJson.Deserialize(reader.GetString(1)), reader.GetInt64(2) != 0) : null;
         }, cancellationToken);
 
-    public async Task<GrainSnapshot?> LoadAsync(string name, CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken cancellationToken) =>
+        await ReadAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT name, owner FROM resources WHERE owner IS NOT NULL ORDER BY name";
+            using var reader = command.ExecuteReader();
+            var list = new List<(string, string)>();
+            while (reader.Read())
+                list.Add((reader.GetString(0), reader.GetString(1)));
+            return list;
+        }, cancellationToken);
+
+    private async Task<GrainSnapshot?> LoadAsync(string name, CancellationToken cancellationToken) =>
         await ReadAsync(connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: true);
@@ -213,6 +240,14 @@ public sealed partial class SqliteGrainStore
         while (reader.Read())
             list.Add(map(reader));
         return list;
+    }
+
+    private long Scalar(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    {
+        var command = Command(transaction, sql, parameters.Select(p => p.Name).ToArray());
+        for (int i = 0; i < parameters.Length; i++)
+            command.Parameters[i].Value = parameters[i].Value;
+        return Convert.ToInt64(command.ExecuteScalar());
     }
 
     private int Run(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)

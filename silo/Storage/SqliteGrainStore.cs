@@ -46,6 +46,8 @@ public sealed partial class SqliteGrainStore : IGrainStore
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         _writer = await OpenAsync(cancellationToken);
         await ExecuteAsync(_writer, SqliteSchema.Create, cancellationToken);
+        if (!await HasColumnAsync(_writer, "resources", "epoch", cancellationToken))
+            await ExecuteAsync(_writer, SqliteSchema.MigrateFrom1, cancellationToken);
         _reader = await OpenAsync(cancellationToken);
         _writerLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
         _heartbeat = _time.CreateTimer(_ => _writes.Writer.TryWrite(PendingWrite.Heartbeat()), null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
@@ -59,8 +61,22 @@ public sealed partial class SqliteGrainStore : IGrainStore
         return connection;
     }
 
-    public Task CommitAsync(string name, GrainChanges changes, CancellationToken cancellationToken) =>
-        Enqueue(PendingWrite.Commit(name, changes));
+    public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken) =>
+        Enqueue(PendingWrite.Commit(name, epoch, changes));
+
+    public async Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken)
+    {
+        var claim = PendingWrite.Claim(name, owner);
+        await Enqueue(claim);
+        if (!claim.Created)
+            return null;
+        // Claimed: every commit under an older epoch is now refused, so what is read next is final for them.
+        var snapshot = await LoadAsync(name, cancellationToken);
+        return snapshot is null ? null : new ClaimedGrain(snapshot, claim.Epoch);
+    }
+
+    public Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken) =>
+        Enqueue(PendingWrite.Release(name, epoch));
 
     public async Task<bool> PutResourceAsync(ResourceDefinition definition, CancellationToken cancellationToken)
     {
@@ -103,7 +119,12 @@ public sealed partial class SqliteGrainStore : IGrainStore
                 }
                 _metrics?.StoreCommitted(Stopwatch.GetElapsedTime(started), batch.Count);
                 foreach (var write in batch)
-                    write.Done.TrySetResult();
+                {
+                    if (write.Refused is { } refused)
+                        write.Done.TrySetException(refused);
+                    else
+                        write.Done.TrySetResult();
+                }
             }
             catch (Exception ex)
             {
@@ -143,6 +164,14 @@ public sealed partial class SqliteGrainStore : IGrainStore
             await _reader.DisposeAsync();
     }
 
+    private static async Task<bool> HasColumnAsync(SqliteConnection connection, string table, string column, CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $column";
+        command.Parameters.AddWithValue("$column", column);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken)) > 0;
+    }
+
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
     {
         using var command = connection.CreateCommand();
@@ -156,11 +185,18 @@ public sealed partial class SqliteGrainStore : IGrainStore
         public string Name { get; init; } = "";
         public GrainChanges? Changes { get; init; }
         public ResourceDefinition? Definition { get; init; }
-        /// <summary>For a put: whether the resource was created. For a delete: whether it existed.</summary>
+        public string Owner { get; init; } = "";
+        /// <summary>For a commit or release: the epoch it is made under. For a claim: the new epoch.</summary>
+        public long Epoch { get; set; }
+        /// <summary>For a put: whether the resource was created. For a delete or claim: whether it existed.</summary>
         public bool Created { get; set; }
+        /// <summary>Why this write alone was refused, while the rest of its batch committed.</summary>
+        public Exception? Refused { get; set; }
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public static PendingWrite Commit(string name, GrainChanges changes) => new() { Kind = "commit", Name = name, Changes = changes };
+        public static PendingWrite Commit(string name, long epoch, GrainChanges changes) => new() { Kind = "commit", Name = name, Epoch = epoch, Changes = changes };
+        public static PendingWrite Claim(string name, string owner) => new() { Kind = "claim", Name = name, Owner = owner };
+        public static PendingWrite Release(string name, long epoch) => new() { Kind = "release", Name = name, Epoch = epoch };
         public static PendingWrite Put(ResourceDefinition definition) => new() { Kind = "put", Name = definition.Name, Definition = definition };
         public static PendingWrite Delete(string name) => new() { Kind = "delete", Name = name };
         public static PendingWrite Heartbeat() => new() { Kind = "heartbeat" };

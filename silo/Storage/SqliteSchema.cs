@@ -2,7 +2,7 @@ namespace OrleansQueue.Silo.Storage;
 
 internal static class SqliteSchema
 {
-    public const int Version = 1;
+    public const int Version = 2;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS meta(
@@ -15,7 +15,9 @@ internal static class SqliteSchema
             last_id INTEGER NOT NULL DEFAULT 0,
             last_fencing INTEGER NOT NULL DEFAULT 0,
             window_next_seq INTEGER NOT NULL DEFAULT 0,
-            saved_at INTEGER NOT NULL DEFAULT 0);
+            saved_at INTEGER NOT NULL DEFAULT 0,
+            owner TEXT,
+            epoch INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS requests(
             resource TEXT NOT NULL,
             id INTEGER NOT NULL,
@@ -53,7 +55,15 @@ internal static class SqliteSchema
             id INTEGER NOT NULL,
             record TEXT NOT NULL,
             PRIMARY KEY(resource, id)) WITHOUT ROWID;
-        INSERT INTO meta(key, value) VALUES('schema_version', 1) ON CONFLICT(key) DO NOTHING;
+        INSERT INTO meta(key, value) VALUES('schema_version', 2) ON CONFLICT(key) DO NOTHING;
         INSERT INTO meta(key, value) VALUES('alive_at', 0) ON CONFLICT(key) DO NOTHING;
+        INSERT INTO meta(key, value) VALUES('last_epoch', 0) ON CONFLICT(key) DO NOTHING;
+        """;
+
+    /// <summary>Version 1 had no ownership: every resource starts unowned at epoch 0.</summary>
+    public const string MigrateFrom1 = """
+        ALTER TABLE resources ADD COLUMN owner TEXT;
+        ALTER TABLE resources ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+        UPDATE meta SET value = 2 WHERE key = 'schema_version';
         """;
 }

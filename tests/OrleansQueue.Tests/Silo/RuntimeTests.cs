@@ -108,7 +108,7 @@ public sealed class RuntimeTests
         public volatile bool Waiting;
         public TaskCompletionSource? Gate;
 
-        public async Task CommitAsync(string name, GrainChanges changes, CancellationToken ct)
+        public async Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken ct)
         {
             Interlocked.Increment(ref Commits);
             if (Gate is { } gate)
@@ -117,7 +117,7 @@ public sealed class RuntimeTests
                 Waiting = true;
                 await gate.Task;
             }
-            await _inner.CommitAsync(name, changes, ct);
+            await _inner.CommitAsync(name, epoch, changes, ct);
         }
 
         public Task InitializeAsync(CancellationToken ct) => _inner.InitializeAsync(ct);
@@ -125,7 +125,9 @@ public sealed class RuntimeTests
         public Task<ResourceDefinition?> GetResourceAsync(string name, CancellationToken ct) => _inner.GetResourceAsync(name, ct);
         public Task<bool> PutResourceAsync(ResourceDefinition d, CancellationToken ct) => _inner.PutResourceAsync(d, ct);
         public Task<bool> DeleteResourceAsync(string name, CancellationToken ct) => _inner.DeleteResourceAsync(name, ct);
-        public Task<GrainSnapshot?> LoadAsync(string name, CancellationToken ct) => _inner.LoadAsync(name, ct);
+        public Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken ct) => _inner.ClaimAsync(name, owner, ct);
+        public Task ReleaseAsync(string name, long epoch, CancellationToken ct) => _inner.ReleaseAsync(name, epoch, ct);
+        public Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken ct) => _inner.ListOwnedAsync(ct);
         public Task PingAsync(CancellationToken ct) => Task.CompletedTask;
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace OrleansQueue.Tests.Cluster;
+
+/// <summary>
+/// A throwaway PostgreSQL server for the tests, one per test run: initdb into a temporary folder, started on a free
+/// loopback port (as the unprivileged "postgres" user when the tests run as root: PostgreSQL refuses root), and stopped
+/// by its process id when the run ends. Each test gets its own database. With ORLEANSQUEUE_POSTGRES set to a
+/// connection string, that server is used instead.
+/// </summary>
+public static class PostgresServer
+{
+    public const string HowToEnable =
+        "PostgreSQL is not installed: install it (Debian: apt-get install postgresql; .ci/run does) or set ORLEANSQUEUE_POSTGRES to a connection string.";
+
+    private static readonly Lazy<string?> BinDirectory = new(FindBinaries);
+    private static readonly Lazy<Task<string>> Server = new(StartAsync);
+    private static int _databases;
+
+    /// <summary>Whether the tests that need PostgreSQL can run here.</summary>
+    public static bool IsAvailable => Environment.GetEnvironmentVariable("ORLEANSQUEUE_POSTGRES") is { Length: > 0 } || BinDirectory.Value is not null;
+
+    /// <summary>A connection string to a new, empty database.</summary>
+    public static async Task<string> CreateDatabaseAsync()
+    {
+        string server = await Server.Value;
+        string name = $"oq_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}";
+        await using (var connection = new NpgsqlConnection(server))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+        return new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
+    }
+
+    private static string? FindBinaries()
+    {
+        var candidates = new List<string>();
+        if (Directory.Exists("/usr/lib/postgresql"))
+            candidates.AddRange(Directory.GetDirectories("/usr/lib/postgresql").OrderByDescending(d => d).Select(d => Path.Combine(d, "bin")));
+        candidates.AddRange((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries));
+        return candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "postgres")));
+    }
+
+    private static async Task<string> StartAsync()
+    {
+        if (Environment.GetEnvironmentVariable("ORLEANSQUEUE_POSTGRES") is { Length: > 0 } given)
+            return given;
+        string bin = BinDirectory.Value ?? throw new InvalidOperationException(HowToEnable);
+        string folder = Directory.CreateTempSubdirectory("oq-pg-").FullName;
+        string data = Path.Combine(folder, "data");
+        bool root = Environment.UserName == "root";
+        if (root)
+        {
+            // PostgreSQL refuses to run as root: the folder goes to its own unprivileged user.
+            await RunAsync("chown", $"-R postgres \"{folder}\"");
+            await RunAsync("chmod", $"755 \"{folder}\"");
+        }
+        await RunAsync(root ? "runuser" : Path.Combine(bin, "initdb"),
+            (root ? $"-u postgres -- \"{Path.Combine(bin, "initdb")}\" " : "") + $"-D \"{data}\" -U oq --auth=trust -E UTF8 --no-sync");
+        int port = FreePort();
+        string postgres = Path.Combine(bin, "postgres");
+        string arguments = $"-D \"{data}\" -p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=\"{folder}\" " +
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300";
+        var process = Process.Start(new ProcessStartInfo(root ? "runuser" : postgres, root ? $"-u postgres -- \"{postgres}\" {arguments}" : arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(process, folder);
+        string connection = $"Host=127.0.0.1;Port={port};Username=oq;Database=postgres;Pooling=true;Maximum Pool Size=100;Timeout=5";
+        var ready = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await using var probe = new NpgsqlConnection(connection);
+                await probe.OpenAsync();
+                return connection;
+            }
+            catch (Exception) when (ready.Elapsed < TimeSpan.FromSeconds(60) && !process.HasExited)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    /// <summary>Stops the server by its own process id (fast shutdown: SIGINT), then removes its folder.</summary>
+    private static void Stop(Process process, string folder)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                // runuser passes the signal on to postgres.
+                Process.Start("kill", $"-INT {process.Id}")!.WaitForExit();
+                if (!process.WaitForExit(10_000))
+                    process.Kill(entireProcessTree: true);
+            }
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception)
+        {
+        }
+    }
+
+    private static async Task RunAsync(string file, string arguments)
+    {
+        var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {arguments} failed ({process.ExitCode}): {output}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>A test that needs PostgreSQL: skipped, saying how to enable it, where PostgreSQL is not installed.</summary>
+public sealed class PostgresFactAttribute : FactAttribute
+{
+    public PostgresFactAttribute()
+    {
+        if (!PostgresServer.IsAvailable)
+            Skip = PostgresServer.HowToEnable;
+    }
+}
