@@ -6,7 +6,7 @@ internal static class PostgresSchema
 
     /// <summary>Run under an advisory lock, so silos starting together do not race to create it.</summary>
     public const string Create = """
-        SELECT pg_advisory_xact_lock(727_100_001);
+        SELECT pg_advisory_xact_lock(727100001);
         CREATE TABLE IF NOT EXISTS meta(
             key text PRIMARY KEY,
             value bigint NOT NULL);

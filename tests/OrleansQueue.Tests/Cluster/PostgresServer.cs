@@ -64,9 +64,15 @@ public static class PostgresServer
             (root ? $"-u postgres -- \"{Path.Combine(bin, "initdb")}\" " : "") + $"-D \"{data}\" -U oq --auth=trust -E UTF8 --no-sync");
         int port = FreePort();
         string postgres = Path.Combine(bin, "postgres");
-        string arguments = $"-D \"{data}\" -p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=\"{folder}\" " +
+        string run = (root ? "setpriv --reuid=postgres --regid=postgres --init-groups " : "") +
+            $"\"{postgres}\" -D \"{data}\" -p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=\"{folder}\" " +
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300";
-        var process = Process.Start(new ProcessStartInfo(root ? "runuser" : postgres, root ? $"-u postgres -- \"{postgres}\" {arguments}" : arguments)
+        // A watchdog shell owns the server: it stops it by its process id (fast shutdown) when told to, or as soon as this
+        // test process is gone, however it ended, and then removes the folder.
+        string watchdog = $"{run} & pg=$!; trap 'kill -INT $pg' TERM INT; " +
+            $"while kill -0 {Environment.ProcessId} 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 1; done; " +
+            $"kill -INT $pg 2>/dev/null; wait $pg; rm -rf \"{folder}\"";
+        var process = Process.Start(new ProcessStartInfo("bash", ["-c", watchdog])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -75,7 +81,7 @@ public static class PostgresServer
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(process, folder);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(process);
         string connection = $"Host=127.0.0.1;Port={port};Username=oq;Database=postgres;Pooling=true;Maximum Pool Size=100;Timeout=5";
         var ready = Stopwatch.StartNew();
         while (true)
@@ -93,19 +99,16 @@ public static class PostgresServer
         }
     }
 
-    /// <summary>Stops the server by its own process id (fast shutdown: SIGINT), then removes its folder.</summary>
-    private static void Stop(Process process, string folder)
+    /// <summary>Tells the watchdog to stop the server, and waits a little for it.</summary>
+    private static void Stop(Process watchdog)
     {
         try
         {
-            if (!process.HasExited)
+            if (!watchdog.HasExited)
             {
-                // runuser passes the signal on to postgres.
-                Process.Start("kill", $"-INT {process.Id}")!.WaitForExit();
-                if (!process.WaitForExit(10_000))
-                    process.Kill(entireProcessTree: true);
+                Process.Start("kill", $"-TERM {watchdog.Id}")!.WaitForExit();
+                watchdog.WaitForExit(10_000);
             }
-            Directory.Delete(folder, recursive: true);
         }
         catch (Exception)
         {
@@ -136,5 +139,26 @@ public sealed class PostgresFactAttribute : FactAttribute
     {
         if (!PostgresServer.IsAvailable)
             Skip = PostgresServer.HowToEnable;
+    }
+}
+
+/// <summary>Marks a test class whose every test needs PostgreSQL (a store conformance suite over PostgreSQL, say).</summary>
+public interface INeedsPostgres;
+
+/// <summary>A fact that is skipped, saying how to enable it, when its class needs PostgreSQL and PostgreSQL is not installed.</summary>
+[Xunit.Sdk.XunitTestCaseDiscoverer("OrleansQueue.Tests.Cluster.StoreFactDiscoverer", "OrleansQueue.Tests")]
+public sealed class StoreFactAttribute : FactAttribute;
+
+public sealed class StoreFactDiscoverer(Xunit.Abstractions.IMessageSink diagnostics) : Xunit.Sdk.IXunitTestCaseDiscoverer
+{
+    public IEnumerable<Xunit.Sdk.IXunitTestCase> Discover(Xunit.Abstractions.ITestFrameworkDiscoveryOptions options,
+        Xunit.Abstractions.ITestMethod testMethod, Xunit.Abstractions.IAttributeInfo factAttribute)
+    {
+        var display = options.MethodDisplayOrDefault();
+        var displayOptions = options.MethodDisplayOptionsOrDefault();
+        if (typeof(INeedsPostgres).IsAssignableFrom(testMethod.TestClass.Class.ToRuntimeType()) && !PostgresServer.IsAvailable)
+            yield return new Xunit.Sdk.XunitSkippedDataRowTestCase(diagnostics, display, displayOptions, testMethod, PostgresServer.HowToEnable);
+        else
+            yield return new Xunit.Sdk.XunitTestCase(diagnostics, display, displayOptions, testMethod);
     }
 }

@@ -34,7 +34,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     private static ResourceDefinition Definition(string name, int maxConcurrent = 1) =>
         new(name, new ResourcePolicy { MaxConcurrent = maxConcurrent, LoadPerWindow = 1000, DefaultMaxWait = TimeSpan.FromMinutes(5) });
 
-    [Fact]
+    [Cluster.StoreFact]
     public async Task ARestartedRuntimeFindsLeasesTicketsInOrderAndSpentBudget()
     {
         var before = await StartRuntimeAsync();
@@ -60,7 +60,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(tickets[0], granted);
     }
 
-    [Fact]
+    [Cluster.StoreFact]
     public async Task APolicyChangeAndADeletionAreStored()
     {
         var before = await StartRuntimeAsync();
@@ -80,7 +80,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.DoesNotContain(await after.ListResourcesAsync(), r => r.Name == "deleted");
     }
 
-    [Fact]
+    [Cluster.StoreFact]
     public async Task AnIdempotencyKeyOutlivesARestart()
     {
         var before = await StartRuntimeAsync();
@@ -96,7 +96,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(0, stats.Granted); // the retry granted nothing new
     }
 
-    [Fact]
+    [Cluster.StoreFact]
     public async Task JobsOutliveARestartInTheirStates()
     {
         var before = await StartRuntimeAsync();
@@ -117,6 +117,60 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal("{\"n\":3}", next.Job.Payload);
     }
 
+    [Cluster.StoreFact]
+    public async Task AClaimFencesOffTheOwnerBeforeItAndSeesAllItCommitted()
+    {
+        var store = await OpenStoreAsync();
+        await store.PutResourceAsync(Definition("fenced"), CancellationToken.None);
+        var first = (await store.ClaimAsync("fenced", "silo-a", CancellationToken.None))!;
+        var grain = ResourceGrain.Restore("fenced", first.Snapshot, TimeProvider.System);
+        grain.Acquire("a", load: 400);
+        await store.CommitAsync("fenced", first.Epoch, grain.TakeChanges(), CancellationToken.None);
+
+        var second = (await store.ClaimAsync("fenced", "silo-b", CancellationToken.None))!;
+
+        Assert.True(second.Epoch > first.Epoch);
+        Assert.Single(second.Snapshot.Requests); // what the first owner committed is there
+        grain.Acquire("a", load: 400);
+        var refused = await Assert.ThrowsAsync<OwnershipLostException>(() => store.CommitAsync("fenced", first.Epoch, grain.TakeChanges(), CancellationToken.None));
+        Assert.Equal("fenced", refused.Resource);
+        var third = (await store.ClaimAsync("fenced", "silo-c", CancellationToken.None))!;
+        Assert.Single(third.Snapshot.Requests); // the stale owner's second grant never landed
+        Assert.Contains(("fenced", "silo-c"), await store.ListOwnedAsync(CancellationToken.None));
+    }
+
+    [Cluster.StoreFact]
+    public async Task AReleaseUnderAStaleEpochLeavesTheNewOwnerInPlace()
+    {
+        var store = await OpenStoreAsync();
+        await store.PutResourceAsync(Definition("released"), CancellationToken.None);
+        var first = (await store.ClaimAsync("released", "silo-a", CancellationToken.None))!;
+        var second = (await store.ClaimAsync("released", "silo-b", CancellationToken.None))!;
+
+        await store.ReleaseAsync("released", first.Epoch, CancellationToken.None);
+        Assert.Contains(("released", "silo-b"), await store.ListOwnedAsync(CancellationToken.None));
+
+        await store.ReleaseAsync("released", second.Epoch, CancellationToken.None);
+        Assert.DoesNotContain(await store.ListOwnedAsync(CancellationToken.None), o => o.Name == "released");
+    }
+
+    [Cluster.StoreFact]
+    public async Task ADeletedAndRecreatedResourceNeverReusesAnEpoch()
+    {
+        var store = await OpenStoreAsync();
+        await store.PutResourceAsync(Definition("again"), CancellationToken.None);
+        var old = (await store.ClaimAsync("again", "silo-a", CancellationToken.None))!;
+        await store.DeleteResourceAsync("again", CancellationToken.None);
+        await store.PutResourceAsync(Definition("again"), CancellationToken.None);
+        var fresh = (await store.ClaimAsync("again", "silo-b", CancellationToken.None))!;
+
+        Assert.NotEqual(old.Epoch, fresh.Epoch);
+        var grain = ResourceGrain.Restore("again", old.Snapshot, TimeProvider.System);
+        grain.Acquire("a");
+        await Assert.ThrowsAsync<OwnershipLostException>(() => store.CommitAsync("again", old.Epoch, grain.TakeChanges(), CancellationToken.None));
+        Assert.Null(await store.ClaimAsync("missing", "silo-a", CancellationToken.None));
+    }
+
     protected void Track(IAsyncDisposable disposable) => _disposables.Add(disposable);
 }
 
@@ -134,6 +188,20 @@ public sealed class SqliteStoreConformanceTests : StoreConformanceTests
     protected override async Task<IGrainStore> OpenStoreAsync()
     {
         var store = new SqliteGrainStore(_path);
+        await store.InitializeAsync(CancellationToken.None);
+        Track(store);
+        return store;
+    }
+}
+
+public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Cluster.INeedsPostgres
+{
+    private string? _connectionString;
+
+    protected override async Task<IGrainStore> OpenStoreAsync()
+    {
+        _connectionString ??= await Cluster.PostgresServer.CreateDatabaseAsync();
+        var store = new PostgresGrainStore(_connectionString);
         await store.InitializeAsync(CancellationToken.None);
         Track(store);
         return store;
