@@ -299,28 +299,66 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         var byResource = _waiters.Keys.Concat(_leases.Keys).GroupBy(k => k.Resource);
         foreach (var group in byResource)
         {
-            var ids = new JsonArray(group.Select(k => (JsonNode)k.Id).ToArray());
+            if (!await AttachAsync(socket, group.Key, group.Select(k => k.Id).ToList()))
+                return; // the connection went again: the next reconnect attaches again
+        }
+    }
+
+    /// <summary>Attaches to one resource's requests; what is moving between silos (503) is tried again with backoff.
+    /// Returns false when the connection was lost.</summary>
+    private async Task<bool> AttachAsync(SocketConnection socket, string resource, List<long> ids)
+    {
+        var delay = Options.ReconnectMinDelay;
+        for (int attempt = 0; ids.Count > 0; attempt++)
+        {
             JsonElement reply;
             try
             {
-                reply = await socket.CallAsync(new JsonObject { ["op"] = "attach", ["resource"] = group.Key, ["ids"] = ids }, CancellationToken.None);
+                var message = new JsonObject { ["op"] = "attach", ["resource"] = resource, ["ids"] = new JsonArray(ids.Select(id => (JsonNode)id).ToArray()) };
+                reply = await socket.CallAsync(message, CancellationToken.None);
             }
             catch (ConnectionLostException)
             {
-                return; // the next reconnect attaches again
+                return false;
             }
-            var results = reply.GetProperty("results").EnumerateArray().ToList();
-            for (int i = 0; i < results.Count; i++)
+            var retry = new List<long>();
+            if (reply.TryGetProperty("problem", out var whole))
             {
-                var key = (group.Key, ids[i]!.GetValue<long>());
-                if (results[i].TryGetProperty("request", out var view))
-                    OnUpdate(view);
-                else if (_waiters.TryRemove(key, out var waiter))
-                    waiter.TrySetException(OrleansQueueException.FromProblem(results[i].GetProperty("problem")));
-                else if (_leases.TryGetValue(key, out var lease))
-                    lease.MarkLost();
+                if (whole.GetProperty("status").GetInt32() == 503 && attempt < 20)
+                    retry = ids;
+                else
+                    ids.ForEach(id => Detached((resource, id), whole));
+            }
+            else
+            {
+                var results = reply.GetProperty("results").EnumerateArray().ToList();
+                for (int i = 0; i < results.Count; i++)
+                {
+                    if (results[i].TryGetProperty("request", out var view))
+                        OnUpdate(view);
+                    else if (results[i].GetProperty("problem") is var problem && problem.GetProperty("status").GetInt32() == 503 && attempt < 20)
+                        retry.Add(ids[i]);
+                    else
+                        Detached((resource, ids[i]), problem);
+                }
+            }
+            ids = retry;
+            if (ids.Count > 0)
+            {
+                await Task.Delay(delay);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
             }
         }
+        return true;
+    }
+
+    /// <summary>A request the silo no longer knows: its waiter fails with the problem, its lease is lost.</summary>
+    private void Detached((string Resource, long Id) key, JsonElement problem)
+    {
+        if (_waiters.TryRemove(key, out var waiter))
+            waiter.TrySetException(OrleansQueueException.FromProblem(problem));
+        else if (_leases.TryGetValue(key, out var lease))
+            lease.MarkLost();
     }
 
     private static JsonObject Op(string op, string resource, long id) => new() { ["op"] = op, ["resource"] = resource, ["id"] = id };

@@ -73,8 +73,8 @@ internal sealed partial class ClusterMembership(ClusterView view, IGrainStore gr
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if (_store is not { } store)
-            return;
+        if (_store is not { } store || view.Paused)
+            return; // a frozen silo cannot leave: the others find it dead
         try
         {
             await store.LeaveAsync(view.Local.Id, cancellationToken);

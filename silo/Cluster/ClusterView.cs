@@ -22,13 +22,14 @@ public sealed class ClusterView
     private long _lastHeartbeat;
     private volatile bool _joined;
 
-    /// <param name="suspendAfter">How long after its last successful heartbeat the silo stops acting as an owner.
-    /// Kept below the time after which the others judge it dead, so it has stopped before they take over.</param>
-    public ClusterView(SiloEntry local, TimeProvider time, TimeSpan suspendAfter, bool clustered)
+    /// <param name="deadAfter">How long without a heartbeat before the others judge a silo dead. This silo stops acting as
+    /// an owner after half of it, so it has stopped before they take over.</param>
+    public ClusterView(SiloEntry local, TimeProvider time, TimeSpan deadAfter, bool clustered)
     {
         _local = local;
         _time = time;
-        _suspendAfter = suspendAfter;
+        DeadAfter = deadAfter;
+        _suspendAfter = deadAfter == Timeout.InfiniteTimeSpan ? deadAfter : deadAfter / 2;
         IsClustered = clustered;
         _silos = [local];
         _joined = !clustered;
@@ -36,6 +37,9 @@ public sealed class ClusterView
 
     /// <summary>A view for a silo on its own (the embedded store): it owns everything, always.</summary>
     public static ClusterView Single(string id = "local") => new(new SiloEntry(id, ""), TimeProvider.System, Timeout.InfiniteTimeSpan, clustered: false);
+
+    /// <summary>How long the cluster takes to judge a silent silo dead: the longest a resource can be without an owner.</summary>
+    public TimeSpan DeadAfter { get; }
 
     /// <summary>This silo; its address is known once the server listens.</summary>
     public SiloEntry Local

@@ -35,12 +35,8 @@ public static class Forwarding
                     await next(context);
                 return;
             }
-            if (ResourceOf(context.Request.Path) is not { } resource || view.OwnerOf(resource) is var owner && owner.Id == view.Local.Id)
-            {
+            if (ResourceOf(context.Request.Path) is not { } resource || view.IsLocal(resource) || !await ForwardAsync(context, peers, view, resource))
                 await next(context);
-                return;
-            }
-            await ForwardAsync(context, peers, new Uri(owner.Address), view.Local.Id);
         });
         return app;
     }
@@ -56,32 +52,51 @@ public static class Forwarding
         return name.Length == 0 ? null : Uri.UnescapeDataString(name);
     }
 
-    private static async Task ForwardAsync(HttpContext context, PeerConnector peers, Uri owner, string localId)
+    /// <summary>
+    /// Forwards the call to the resource's owner. While the owner cannot be reached (it may have died: the cluster needs
+    /// up to <see cref="ClusterView.DeadAfter"/> to notice), tries again, placing the resource afresh each time (the body
+    /// is buffered for that). Returns false when the resource is now placed here, for the caller to run it.
+    /// </summary>
+    private static async Task<bool> ForwardAsync(HttpContext context, PeerConnector peers, ClusterView view, string resource)
     {
         var ct = context.RequestAborted;
-        var request = new HttpRequestMessage(new HttpMethod(context.Request.Method),
-            new Uri(owner, context.Request.PathBase + context.Request.Path + context.Request.QueryString));
-        if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
-        {
-            request.Content = new StreamContent(context.Request.Body);
-            if (context.Request.ContentType is { } type)
-                request.Content.Headers.TryAddWithoutValidation("Content-Type", type);
-        }
-        foreach (var (name, values) in context.Request.Headers)
-        {
-            if (RequestHeaders.Contains(name))
-                request.Headers.TryAddWithoutValidation(name, values.ToArray());
-        }
-        request.Headers.TryAddWithoutValidation(PeerConnector.ForwardedHeader, localId);
+        context.Request.EnableBuffering();
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
         HttpResponseMessage response;
-        try
+        while (true)
         {
-            response = await peers.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-        }
-        catch (HttpRequestException ex)
-        {
-            await HttpResults.Problem(Problem.Moved($"The silo that runs this resource did not answer ({ex.Message}).")).ExecuteAsync(context);
-            return;
+            var owner = view.OwnerOf(resource);
+            if (owner.Id == view.Local.Id)
+                return false;
+            context.Request.Body.Position = 0;
+            var request = new HttpRequestMessage(new HttpMethod(context.Request.Method),
+                new Uri(new Uri(owner.Address), context.Request.PathBase + context.Request.Path + context.Request.QueryString));
+            if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+            {
+                request.Content = new StreamContent(new NonClosingStream(context.Request.Body));
+                if (context.Request.ContentType is { } type)
+                    request.Content.Headers.TryAddWithoutValidation("Content-Type", type);
+            }
+            foreach (var (name, values) in context.Request.Headers)
+            {
+                if (RequestHeaders.Contains(name))
+                    request.Headers.TryAddWithoutValidation(name, values.ToArray());
+            }
+            request.Headers.TryAddWithoutValidation(PeerConnector.ForwardedHeader, view.Local.Id);
+            try
+            {
+                response = await peers.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+                break;
+            }
+            catch (HttpRequestException ex)
+            {
+                if (deadline.Elapsed > view.DeadAfter * 2)
+                {
+                    await HttpResults.Problem(Problem.Moved($"The silo that runs this resource did not answer ({ex.Message}).")).ExecuteAsync(context);
+                    return true;
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+            }
         }
         using (response)
         {
@@ -107,5 +122,23 @@ public static class Forwarding
                 context.Abort(); // the owner went away mid-answer: the caller sees the connection drop and retries
             }
         }
+        return true;
+    }
+
+    /// <summary>The request body, kept open when a failed attempt's content is disposed, so the next attempt can send it again.</summary>
+    private sealed class NonClosingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing) { }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -123,11 +124,8 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
         try
         {
-            if (_upstreams is not null && m.Resource is not null && routing!.View.OwnerOf(resource) is var owner && owner.Id != routing.View.Local.Id)
-            {
-                await ForwardAsync(owner, m.Corr, message, ct);
+            if (_upstreams is not null && m.Resource is not null && !routing!.View.IsLocal(resource) && await ForwardAsync(resource, m.Corr, message, ct))
                 return;
-            }
             switch (m.Op)
             {
                 case "ping":
@@ -189,16 +187,35 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
     }
 
-    private async Task ForwardAsync(Storage.SiloEntry owner, long corr, byte[] message, CancellationToken ct)
+    /// <summary>
+    /// Sends the message up to the resource's owner. While the owner cannot be reached (it may have died: the cluster
+    /// needs up to <see cref="ClusterView.DeadAfter"/> to notice), tries again, placing the resource afresh each time.
+    /// Returns false when the resource is now placed here, for the caller to run it.
+    /// </summary>
+    private async Task<bool> ForwardAsync(string resource, long corr, byte[] message, CancellationToken ct)
     {
-        try
+        var view = routing!.View;
+        var deadline = Stopwatch.StartNew();
+        while (true)
         {
-            await _upstreams!.SendAsync(owner, message, ct);
-        }
-        catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException or TimeoutException
-            || (ex is OperationCanceledException && !ct.IsCancellationRequested))
-        {
-            Send(new { type = "reply", corr, problem = HttpResults.Body(Problem.Moved($"The silo that runs this resource did not answer ({ex.Message}).")) });
+            var owner = view.OwnerOf(resource);
+            if (owner.Id == view.Local.Id)
+                return false;
+            try
+            {
+                await _upstreams!.SendAsync(owner, message, ct);
+                return true;
+            }
+            catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException or TimeoutException
+                || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                if (deadline.Elapsed > view.DeadAfter * 2)
+                {
+                    Send(new { type = "reply", corr, problem = HttpResults.Body(Problem.Moved($"The silo that runs this resource did not answer ({ex.Message}).")) });
+                    return true;
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+            }
         }
     }
 

@@ -69,7 +69,7 @@ public static class SiloBuilderExtensions
             // A silo clusters when its store is shared: PostgreSQL, or an in-memory store handed to several silos in one process (tests).
             bool clustered = sp.GetRequiredService<IGrainStore>() is IMembershipStore && (o.Store.Provider == "postgres" || o.Cluster.Shared);
             var local = new SiloEntry($"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}".ToLowerInvariant(), "");
-            return new ClusterView(local, sp.GetRequiredService<TimeProvider>(), o.Cluster.SuspendAfter, clustered);
+            return new ClusterView(local, sp.GetRequiredService<TimeProvider>(), o.Cluster.DeadAfter, clustered);
         });
         services.TryAddSingleton(sp => new GrainRuntime(
             sp.GetRequiredService<IGrainStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>(),

@@ -121,5 +121,4 @@ public sealed class ClusterOptions
 
     public TimeSpan HeartbeatInterval => TimeSpan.FromMilliseconds(HeartbeatMilliseconds);
     public TimeSpan DeadAfter => TimeSpan.FromMilliseconds(DeadAfterMilliseconds);
-    public TimeSpan SuspendAfter => DeadAfter / 2;
 }

@@ -27,11 +27,13 @@ public sealed partial class GrainActivation
     private readonly ITimer _deadlineTimer;
     private readonly ITimer _idleTimer;
     private readonly GrainTurn _turn;
+    private readonly Cluster.ClusterView _cluster;
     private int _tickPosted;
 
     internal GrainActivation(string name, long epoch, ResourceDefinition definition, ResourceGrain grain, IGrainStore store, TimeProvider time,
-        SiloMetrics metrics, ILogger logger, TimeSpan idleTimeout, Action<GrainActivation> onClosed)
+        SiloMetrics metrics, ILogger logger, TimeSpan idleTimeout, Action<GrainActivation> onClosed, Cluster.ClusterView cluster)
     {
+        _cluster = cluster;
         Name = name;
         Epoch = epoch;
         Definition = definition;
@@ -115,6 +117,9 @@ public sealed partial class GrainActivation
         {
             try
             {
+                // A silo out of touch with the cluster writes nothing: others may be about to take the resource over.
+                if (!_cluster.IsHealthy)
+                    throw new SiloUnavailableException();
                 await _store.CommitAsync(Name, Epoch, changes, CancellationToken.None);
             }
             catch (Exception ex)
@@ -122,7 +127,7 @@ public sealed partial class GrainActivation
                 // The grain's memory is now ahead of the store: throw it away; the next call reloads what was committed.
                 LogCommitFailed(ex, Name);
                 foreach (var item in batch)
-                    item.Fail(new StoreUnavailableException(Name, ex));
+                    item.Fail(ex as GrainCallException ?? new StoreUnavailableException(Name, ex));
                 _announcements.Clear();
                 _events.Clear();
                 Close();
