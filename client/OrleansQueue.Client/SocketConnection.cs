@@ -87,7 +87,8 @@ internal sealed class SocketConnection : IAsyncDisposable
             }
             return await pending.Reply.Task.WaitAsync(ct);
         }
-        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException
+            || (ex is OperationCanceledException && !ct.IsCancellationRequested)) // a send cut short by the socket's abort
         {
             throw new ConnectionLostException("The WebSocket was lost while sending.", ex);
         }

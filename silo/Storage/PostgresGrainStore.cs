@@ -214,19 +214,15 @@ public sealed class PostgresGrainStore(string connectionString, TimeProvider? ti
 
     public async Task<IReadOnlyList<SiloEntry>> HeartbeatAsync(SiloEntry silo, TimeSpan deadAfter, CancellationToken cancellationToken)
     {
-        await using var connection = await _data.OpenConnectionAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(Command("""
-            INSERT INTO silos(id, address, heartbeat_at, alive_at) VALUES($1, $2, now(), $3)
-            ON CONFLICT(id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at, alive_at = excluded.alive_at
-            """, silo.Id, silo.Address, _time.GetUtcNow().UtcTicks));
-        batch.BatchCommands.Add(Command("SELECT id, address FROM silos WHERE heartbeat_at > now() - $1 ORDER BY id", deadAfter));
-        var silos = new List<SiloEntry>();
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-            silos.Add(new SiloEntry(reader.GetString(0), reader.GetString(1)));
-        return silos;
+        // One statement: the row's new heartbeat and the live others, judged by the database's clock.
+        var others = await QueryAsync("""
+            WITH beat AS (
+                INSERT INTO silos(id, address, heartbeat_at, alive_at) VALUES($1, $2, now(), $3)
+                ON CONFLICT(id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at, alive_at = excluded.alive_at
+                RETURNING id)
+            SELECT id, address FROM silos WHERE heartbeat_at > now() - $4 AND id NOT IN (SELECT id FROM beat)
+            """, [silo.Id, silo.Address, _time.GetUtcNow().UtcTicks, deadAfter], r => new SiloEntry(r.GetString(0), r.GetString(1)), cancellationToken);
+        return [.. others.Append(silo).OrderBy(s => s.Id, StringComparer.Ordinal)];
     }
 
     public async Task LeaveAsync(string siloId, CancellationToken cancellationToken) =>
