@@ -33,6 +33,13 @@ public static class SiloBuilderExtensions
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         builder.Services.AddOrleansQueueSiloCore(builder.Configuration);
+        builder.Services.Replace(ServiceDescriptor.Singleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<SiloOptions>>().Value;
+            // A silo clusters when its store is shared: PostgreSQL, or an in-memory store handed to several silos in one process (tests).
+            bool clustered = sp.GetRequiredService<IGrainStore>() is IMembershipStore && (o.Store.Provider == "postgres" || o.Cluster.Shared);
+            return new ClusterView(new SiloEntry(NewSiloId(), ""), sp.GetRequiredService<TimeProvider>(), o.Cluster.DeadAfter, clustered);
+        }));
         builder.Services.TryAddSingleton<PeerConnector>();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<SiloOptions>>().Value.Cluster);
         builder.Services.AddHostedService<ClusterMembership>();
@@ -63,14 +70,8 @@ public static class SiloBuilderExtensions
                 _ => new SqliteGrainStore(o.Path, o.Synchronous, time, sp.GetRequiredService<SiloMetrics>()),
             };
         });
-        services.TryAddSingleton(sp =>
-        {
-            var o = sp.GetRequiredService<IOptions<SiloOptions>>().Value;
-            // A silo clusters when its store is shared: PostgreSQL, or an in-memory store handed to several silos in one process (tests).
-            bool clustered = sp.GetRequiredService<IGrainStore>() is IMembershipStore && (o.Store.Provider == "postgres" || o.Cluster.Shared);
-            var local = new SiloEntry($"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}".ToLowerInvariant(), "");
-            return new ClusterView(local, sp.GetRequiredService<TimeProvider>(), o.Cluster.DeadAfter, clustered);
-        });
+        // Without a server (co-hosted) a silo cannot be reached by others: it runs on its own. AddOrleansQueueSilo clusters it.
+        services.TryAddSingleton(_ => ClusterView.Single(NewSiloId()));
         services.TryAddSingleton(sp => new GrainRuntime(
             sp.GetRequiredService<IGrainStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>(),
             sp.GetRequiredService<ILogger<GrainRuntime>>(),
@@ -98,6 +99,9 @@ public static class SiloBuilderExtensions
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }
+
+    /// <summary>A silo's id: unique to this process start, so a restarted silo is a new member and never mistaken for its past self.</summary>
+    private static string NewSiloId() => $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}".ToLowerInvariant();
 
     private static void EnsureLoopback(IEnumerable<string> urls)
     {
