@@ -106,9 +106,10 @@ internal sealed partial class ClusterMembership(ClusterView view, IGrainStore gr
         {
             await runtime.RebalanceAsync(stoppingToken);
         }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        catch (Exception ex)
         {
-            LogRebalanceFailed(ex);
+            if (!stoppingToken.IsCancellationRequested)
+                LogRebalanceFailed(ex);
         }
     }
 

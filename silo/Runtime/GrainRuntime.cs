@@ -185,8 +185,9 @@ public sealed partial class GrainRuntime : IAsyncDisposable
         {
             await activation.CallAsync(turn => { turn.Deactivate(); return 0; });
         }
-        catch (Exception ex) when (ex is ActivationClosedException or StoreUnavailableException)
+        catch (Exception ex) when (ex is ActivationClosedException or GrainCallException)
         {
+            // Closed already, or its last turn could not commit (the silo lost the cluster): it is gone either way.
         }
     }
 
