@@ -91,14 +91,14 @@ public sealed partial class OrleansQueueClient
     private async Task WorkerLoopAsync(string resource, Func<JobContext, CancellationToken, Task<object?>> handler, string worker, CancellationToken stop)
     {
         string jobs = $"v1/resources/{Uri.EscapeDataString(resource)}/jobs";
-        var delay = Options.ReconnectMinDelay;
+        var backoff = new Backoff(Options);
         while (!stop.IsCancellationRequested)
         {
             JsonElement? taken;
             try
             {
                 taken = await JobCallOrNoContentAsync(HttpMethod.Post, jobs + "/take", new JsonObject { ["workerId"] = worker, ["waitMs"] = 30_000 }, stop);
-                delay = Options.ReconnectMinDelay;
+                backoff.Reset();
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -106,8 +106,7 @@ public sealed partial class OrleansQueueClient
             }
             catch (ConnectionLostException)
             {
-                await Task.Delay(delay, stop).ContinueWith(_ => { }, TaskScheduler.Default);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
+                await backoff.WaitAsync(stop).ContinueWith(_ => { }, TaskScheduler.Default);
                 continue;
             }
             if (taken is { } view)
@@ -165,7 +164,7 @@ public sealed partial class OrleansQueueClient
             await heartbeats.ContinueWith(_ => { }, TaskScheduler.Default);
         }
         // Reported until heard: a completion repeated by the same worker is accepted once.
-        var delay = Options.ReconnectMinDelay;
+        var backoff = new Backoff(Options);
         while (!stop.IsCancellationRequested)
         {
             try
@@ -179,8 +178,7 @@ public sealed partial class OrleansQueueClient
             }
             catch (ConnectionLostException)
             {
-                await Task.Delay(delay, stop).ContinueWith(_ => { }, TaskScheduler.Default);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
+                await backoff.WaitAsync(stop).ContinueWith(_ => { }, TaskScheduler.Default);
             }
             catch (OperationCanceledException)
             {

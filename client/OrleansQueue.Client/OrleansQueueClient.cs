@@ -14,6 +14,10 @@ namespace OrleansQueue.Client;
 /// </summary>
 public sealed partial class OrleansQueueClient : IAsyncDisposable
 {
+    /// <summary>How often re-subscribing after a reconnect tries a resource that is moving between silos (503) before
+    /// giving the request up: with the backoff, far longer than a failover.</summary>
+    private const int MovingAttempts = 20;
+
     private readonly HttpClient _http;
     private readonly HttpApi _httpApi;
     private readonly Lazy<Task<SocketConnection?>> _socket;
@@ -222,7 +226,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     /// (acquire and release carry idempotency keys, the rest are idempotent). Returns the "request" object.</summary>
     private async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null, string field = "request")
     {
-        var delay = Options.ReconnectMinDelay;
+        var backoff = new Backoff(Options);
         while (true)
         {
             try
@@ -238,8 +242,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
             catch (Exception ex) when (ex is ConnectionLostException || (ex is OrleansQueueException { Status: 503 } && !ct.IsCancellationRequested))
             {
                 // A lost connection, or a resource moving between silos: nothing took effect, so the same call again is safe.
-                await Task.Delay(delay, ct);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
+                await backoff.WaitAsync(ct);
             }
         }
     }
@@ -280,27 +283,52 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         }
     }
 
-    /// <summary>After a reconnect: subscribes again to every waiting ticket and held lease, and learns what happened meanwhile.</summary>
+    /// <summary>After a reconnect: subscribes again to every watched job, waiting ticket and held lease, and learns what
+    /// happened meanwhile.</summary>
     private async Task ReattachAsync(SocketConnection socket)
     {
         foreach (var (resource, id) in _jobWaiters.Keys)
         {
-            try
-            {
-                var reply = await socket.CallAsync(new JsonObject { ["op"] = "watchJob", ["resource"] = resource, ["id"] = id }, CancellationToken.None);
-                if (reply.TryGetProperty("job", out var job))
-                    OnJobUpdate(job);
-            }
-            catch (ConnectionLostException)
-            {
-                return;
-            }
+            if (!await WatchJobAgainAsync(socket, resource, id))
+                return; // the connection went again: the next reconnect watches again
         }
         var byResource = _waiters.Keys.Concat(_leases.Keys).GroupBy(k => k.Resource);
         foreach (var group in byResource)
         {
             if (!await AttachAsync(socket, group.Key, group.Select(k => k.Id).ToList()))
-                return; // the connection went again: the next reconnect attaches again
+                return;
+        }
+    }
+
+    /// <summary>Watches a job again; while its resource moves between silos (503) it tries again with backoff, and a job
+    /// the silo no longer knows fails its waiter. Returns false when the connection was lost.</summary>
+    private async Task<bool> WatchJobAgainAsync(SocketConnection socket, string resource, long id)
+    {
+        var backoff = new Backoff(Options);
+        for (int attempt = 0; ; attempt++)
+        {
+            JsonElement reply;
+            try
+            {
+                reply = await socket.CallAsync(Op("watchJob", resource, id), CancellationToken.None);
+            }
+            catch (ConnectionLostException)
+            {
+                return false;
+            }
+            if (reply.TryGetProperty("job", out var job))
+            {
+                OnJobUpdate(job);
+                return true;
+            }
+            var problem = reply.GetProperty("problem");
+            if (problem.GetProperty("status").GetInt32() != 503 || attempt >= MovingAttempts)
+            {
+                if (_jobWaiters.TryRemove((resource, id), out var waiter))
+                    waiter.TrySetException(OrleansQueueException.FromProblem(problem));
+                return true;
+            }
+            await backoff.WaitAsync();
         }
     }
 
@@ -308,7 +336,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     /// Returns false when the connection was lost.</summary>
     private async Task<bool> AttachAsync(SocketConnection socket, string resource, List<long> ids)
     {
-        var delay = Options.ReconnectMinDelay;
+        var backoff = new Backoff(Options);
         for (int attempt = 0; ids.Count > 0; attempt++)
         {
             JsonElement reply;
@@ -324,7 +352,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
             var retry = new List<long>();
             if (reply.TryGetProperty("problem", out var whole))
             {
-                if (whole.GetProperty("status").GetInt32() == 503 && attempt < 20)
+                if (whole.GetProperty("status").GetInt32() == 503 && attempt < MovingAttempts)
                     retry = ids;
                 else
                     ids.ForEach(id => Detached((resource, id), whole));
@@ -336,7 +364,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                 {
                     if (results[i].TryGetProperty("request", out var view))
                         OnUpdate(view);
-                    else if (results[i].GetProperty("problem") is var problem && problem.GetProperty("status").GetInt32() == 503 && attempt < 20)
+                    else if (results[i].GetProperty("problem") is var problem && problem.GetProperty("status").GetInt32() == 503 && attempt < MovingAttempts)
                         retry.Add(ids[i]);
                     else
                         Detached((resource, ids[i]), problem);
@@ -344,10 +372,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
             }
             ids = retry;
             if (ids.Count > 0)
-            {
-                await Task.Delay(delay);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.ReconnectMaxDelay.Ticks));
-            }
+                await backoff.WaitAsync();
         }
         return true;
     }

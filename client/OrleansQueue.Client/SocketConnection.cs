@@ -123,7 +123,7 @@ internal sealed class SocketConnection : IAsyncDisposable
 
     private async Task<WebSocket?> ConnectWithBackoffAsync()
     {
-        var delay = _options.ReconnectMinDelay;
+        var backoff = new Backoff(_options);
         while (!_stop.IsCancellationRequested)
         {
             try
@@ -132,8 +132,7 @@ internal sealed class SocketConnection : IAsyncDisposable
             }
             catch (Exception) when (!_stop.IsCancellationRequested)
             {
-                await Task.Delay(delay, _stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.ReconnectMaxDelay.Ticks));
+                await backoff.WaitAsync(_stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
             }
             catch (OperationCanceledException)
             {

@@ -18,4 +18,22 @@ internal static class GatewayCalls
             return Problem.From(resource, ex);
         }
     }
+
+    /// <summary>Answers, for every endpoint of the group, a call the runtime refused (missing resource, failed store,
+    /// resource elsewhere, silo stopping) as its problem, so that no endpoint needs to catch them itself.</summary>
+    public static RouteGroupBuilder AnswerRefusedCallsAsProblems(this RouteGroupBuilder group)
+    {
+        group.AddEndpointFilter(async (invocation, next) =>
+        {
+            try
+            {
+                return await next(invocation);
+            }
+            catch (GrainCallException ex)
+            {
+                return HttpResults.Problem(Problem.From(invocation.HttpContext.GetRouteValue("resource") as string ?? "", ex));
+            }
+        });
+        return group;
+    }
 }

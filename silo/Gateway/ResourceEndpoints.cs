@@ -62,16 +62,8 @@ public static class ResourceEndpoints
     {
         if (!Names.IsValidResource(resource))
             return HttpResults.Problem(Problem.UnknownResource(resource));
-        var caller = context.Caller();
-        try
-        {
-            var stats = await runtime.CallAsync(resource, turn => turn.Grain.GetStats(), context.RequestAborted);
-            return Results.Json(ToView(stats, caller), ApiJson.Options);
-        }
-        catch (GrainCallException ex)
-        {
-            return HttpResults.Problem(Problem.From(resource, ex));
-        }
+        var stats = await runtime.CallAsync(resource, turn => turn.Grain.GetStats(), context.RequestAborted);
+        return Results.Json(ToView(stats, context.Caller()), ApiJson.Options);
     }
 
     /// <summary>A tenant sees only its own clients' depths; an admin sees every tenant's.</summary>

@@ -90,7 +90,7 @@ public static class SiloBuilderExtensions
     {
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         app.UseClusterForwarding();
-        var v1 = app.MapGroup("/v1").RequireApiKey();
+        var v1 = app.MapGroup("/v1").RequireApiKey().AnswerRefusedCallsAsProblems();
         v1.MapResourceEndpoints();
         v1.MapRequestEndpoints();
         v1.MapJobEndpoints();

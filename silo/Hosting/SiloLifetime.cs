@@ -25,11 +25,19 @@ internal sealed partial class SiloLifetime(IGrainStore store, GrainRuntime runti
         LogStarted(store switch { SqliteGrainStore sqlite => sqlite.Path, PostgresGrainStore => "postgres", _ => "memory" });
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    private Lazy<Task>? _stopping;
+
+    /// <summary>Ends the activations, then closes the store, once: a host may be stopped twice at once (a test host is
+    /// stopped by its factory while the app's own Run() stops it too), and the second call awaits the first.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
     {
-        await runtime.DisposeAsync();
-        await store.DisposeAsync();
-        exporter.Dispose();
+        var stopping = new Lazy<Task>(async () =>
+        {
+            await runtime.DisposeAsync();
+            await store.DisposeAsync();
+            exporter.Dispose();
+        });
+        return (Interlocked.CompareExchange(ref _stopping, stopping, null) ?? stopping).Value;
     }
 
     [LoggerMessage(LogLevel.Information, "Silo store ready: {Store}")]

@@ -26,5 +26,8 @@ public sealed class NotOwnerException(string resource, Storage.SiloEntry owner)
 }
 
 /// <summary>This silo has lost touch with the cluster (no recent heartbeat) and runs no grains until it is back.</summary>
-public sealed class SiloUnavailableException()
-    : GrainCallException("This silo has lost contact with the cluster store and does not act on resources now; use another silo or retry.");
+public sealed class SiloUnavailableException(string? message = null)
+    : GrainCallException(message ?? "This silo has lost contact with the cluster store and does not act on resources now; use another silo or retry.")
+{
+    internal static SiloUnavailableException Stopping() => new("This silo is shutting down; use another silo or retry.");
+}

@@ -21,6 +21,7 @@ public sealed partial class GrainRuntime : IAsyncDisposable
     private readonly ILogger<GrainRuntime> _logger;
     private readonly TimeSpan _idleTimeout;
     private readonly ClusterView _cluster;
+    private volatile bool _stopping;
 
     public GrainRuntime(IGrainStore store, TimeProvider time, SiloMetrics metrics, ILogger<GrainRuntime> logger, TimeSpan idleTimeout,
         ClusterView? cluster = null)
@@ -43,11 +44,12 @@ public sealed partial class GrainRuntime : IAsyncDisposable
     /// <exception cref="UnknownResourceException">The resource does not exist.</exception>
     /// <exception cref="StoreUnavailableException">The store failed the write; nothing took effect.</exception>
     /// <exception cref="NotOwnerException">The resource belongs on another silo.</exception>
-    /// <exception cref="SiloUnavailableException">This silo has lost its heartbeat and acts on no resource.</exception>
+    /// <exception cref="SiloUnavailableException">This silo has lost its heartbeat, or is shutting down, and acts on no resource.</exception>
     public async Task<T> CallAsync<T>(string resource, Func<GrainTurn, T> call, CancellationToken cancellationToken = default)
     {
         for (int attempt = 0; ; attempt++)
         {
+            ThrowIfStopping();
             if (!_cluster.IsHealthy)
                 throw new SiloUnavailableException();
             var activation = await ActivateAsync(resource, cancellationToken);
@@ -65,6 +67,7 @@ public sealed partial class GrainRuntime : IAsyncDisposable
     /// <summary>Creates the resource or changes its definition; a live grain takes the new policy at once.</summary>
     public async Task<bool> PutResourceAsync(ResourceDefinition definition, CancellationToken cancellationToken = default)
     {
+        ThrowIfStopping();
         bool created = await _store.PutResourceAsync(definition, cancellationToken);
         if (!created && _activations.TryGetValue(definition.Name, out var lazy) && lazy.IsValueCreated)
         {
@@ -85,6 +88,7 @@ public sealed partial class GrainRuntime : IAsyncDisposable
     /// <summary>Deletes the resource: its waiting requests are refused as deleted and its state is removed.</summary>
     public async Task<bool> DeleteResourceAsync(string name, CancellationToken cancellationToken = default)
     {
+        ThrowIfStopping();
         bool existed = await _store.DeleteResourceAsync(name, cancellationToken);
         if (_activations.TryGetValue(name, out var lazy))
         {
@@ -101,11 +105,24 @@ public sealed partial class GrainRuntime : IAsyncDisposable
         return existed;
     }
 
-    public Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken = default) =>
-        _store.ListResourcesAsync(cancellationToken);
+    public Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfStopping();
+        return _store.ListResourcesAsync(cancellationToken);
+    }
 
-    public Task<ResourceDefinition?> GetResourceAsync(string name, CancellationToken cancellationToken = default) =>
-        _store.GetResourceAsync(name, cancellationToken);
+    public Task<ResourceDefinition?> GetResourceAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ThrowIfStopping();
+        return _store.GetResourceAsync(name, cancellationToken);
+    }
+
+    /// <summary>Once shutdown has begun, no call may activate a grain or reach the store that is about to close.</summary>
+    private void ThrowIfStopping()
+    {
+        if (_stopping)
+            throw SiloUnavailableException.Stopping();
+    }
 
     /// <summary>The activations live now.</summary>
     public IEnumerable<GrainActivation> ActiveResources() =>
@@ -177,7 +194,11 @@ public sealed partial class GrainRuntime : IAsyncDisposable
     }
 
     /// <summary>Ends every activation after its current turn, keeping ownership so that another silo takes the work over.</summary>
-    public async ValueTask DisposeAsync() => await Task.WhenAll(ActiveResources().ToList().Select(DeactivateAsync));
+    public async ValueTask DisposeAsync()
+    {
+        _stopping = true;
+        await Task.WhenAll(ActiveResources().ToList().Select(DeactivateAsync));
+    }
 
     private static async Task DeactivateAsync(GrainActivation activation)
     {

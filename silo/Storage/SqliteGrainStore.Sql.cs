@@ -221,7 +221,7 @@ public sealed partial class SqliteGrainStore
         await _readLock.WaitAsync(cancellationToken);
         try
         {
-            return read(_reader!);
+            return read(_reader ?? throw new ObjectDisposedException(nameof(SqliteGrainStore), "The store is shut down."));
         }
         finally
         {

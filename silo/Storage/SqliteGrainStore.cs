@@ -24,6 +24,7 @@ public sealed partial class SqliteGrainStore : IGrainStore
     private SqliteConnection? _reader;
     private Task? _writerLoop;
     private ITimer? _heartbeat;
+    private Lazy<Task>? _closing;
 
     /// <param name="path">The database file; its folder is created if missing.</param>
     /// <param name="synchronous">SQLite's synchronous mode: NORMAL survives a process crash, FULL also a power loss.</param>
@@ -92,12 +93,9 @@ public sealed partial class SqliteGrainStore : IGrainStore
         return write.Created;
     }
 
-    private Task Enqueue(PendingWrite write)
-    {
-        if (!_writes.Writer.TryWrite(write))
-            throw new ObjectDisposedException(nameof(SqliteGrainStore), "The store is shut down.");
-        return write.Done.Task;
-    }
+    /// <summary>Queues a write for the writer loop; after the store is closed, the task fails (it never throws here).</summary>
+    private Task Enqueue(PendingWrite write) =>
+        _writes.Writer.TryWrite(write) ? write.Done.Task : Task.FromException(new ObjectDisposedException(nameof(SqliteGrainStore), "The store is shut down."));
 
     private async Task WriteLoopAsync()
     {
@@ -134,34 +132,43 @@ public sealed partial class SqliteGrainStore : IGrainStore
         }
     }
 
-    public async Task PingAsync(CancellationToken cancellationToken)
-    {
-        await _readLock.WaitAsync(cancellationToken);
-        try
+    public Task PingAsync(CancellationToken cancellationToken) =>
+        ReadAsync(connection =>
         {
-            using var command = _reader!.CreateCommand();
+            using var command = connection.CreateCommand();
             command.CommandText = "SELECT value FROM meta WHERE key = 'schema_version'";
-            _ = await command.ExecuteScalarAsync(cancellationToken);
-        }
-        finally
-        {
-            _readLock.Release();
-        }
+            return command.ExecuteScalar();
+        }, cancellationToken);
+
+    /// <summary>Writes what is pending and closes the store; calls after the first (even concurrent ones) await the same close.</summary>
+    public ValueTask DisposeAsync()
+    {
+        var closing = new Lazy<Task>(CloseAsync);
+        return new ValueTask((Interlocked.CompareExchange(ref _closing, closing, null) ?? closing).Value);
     }
 
-    public async ValueTask DisposeAsync()
+    private async Task CloseAsync()
     {
         if (_heartbeat is not null)
             await _heartbeat.DisposeAsync();
         _writes.Writer.TryComplete();
         if (_writerLoop is not null)
             await _writerLoop;
-        foreach (var command in _prepared.Values)
-            command.Dispose();
+        // Closing the connection finalises the prepared statements of every command made on it.
+        _prepared.Clear();
         if (_writer is not null)
             await _writer.DisposeAsync();
-        if (_reader is not null)
-            await _reader.DisposeAsync();
+        await _readLock.WaitAsync();
+        try
+        {
+            if (_reader is not null)
+                await _reader.DisposeAsync();
+            _reader = null;
+        }
+        finally
+        {
+            _readLock.Release();
+        }
     }
 
     private static async Task<bool> HasColumnAsync(SqliteConnection connection, string table, string column, CancellationToken cancellationToken)

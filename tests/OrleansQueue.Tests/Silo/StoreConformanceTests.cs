@@ -192,6 +192,20 @@ public sealed class SqliteStoreConformanceTests : StoreConformanceTests
         Track(store);
         return store;
     }
+
+    [Fact]
+    public async Task ClosingTwiceAtOnceWritesWhatIsPendingAndRefusesWhatComesAfter()
+    {
+        var store = (SqliteGrainStore)await OpenStoreAsync();
+        var pending = store.PutResourceAsync(new ResourceDefinition("pending", new ResourcePolicy { MaxConcurrent = 1 }), CancellationToken.None);
+
+        await Task.WhenAll(store.DisposeAsync().AsTask(), store.DisposeAsync().AsTask(), pending);
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.GetResourceAsync("pending", CancellationToken.None));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.ReleaseAsync("pending", 1, CancellationToken.None));
+        var reopened = await OpenStoreAsync();
+        Assert.NotNull(await reopened.GetResourceAsync("pending", CancellationToken.None));
+    }
 }
 
 public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Cluster.INeedsPostgres
