@@ -33,6 +33,7 @@ public sealed partial class GrainRuntime : IAsyncDisposable
         _logger = logger;
         _idleTimeout = idleTimeout;
         metrics.ObserveDepths(() => ActiveResources().Select(a => (a.Name, a.Waiting, a.Leases)));
+        metrics.ObserveCluster(() => _cluster.Silos.Count);
     }
 
     public IGrainStore Store => _store;

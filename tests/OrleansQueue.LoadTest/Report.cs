@@ -1,35 +1,78 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace OrleansQueue.LoadTest;
 
-internal static class Report
+/// <summary>RESULTS.md: when, where and how it was measured, the goals with their verdicts, then each suite's table.</summary>
+internal sealed class Report(Settings settings)
 {
-    public static string Render(string table, int seconds, int handoffs, Latencies handoff, Throughput cycles, Latencies wsFloor, bool statusCalls)
+    private readonly List<string> _sections = [];
+    private readonly List<(string Goal, string Figure, string Verdict)> _goals = [];
+    private readonly List<string> _versions = [$".NET {Environment.Version}", $"SQLite {SqliteVersion()}"];
+
+    public void Section(string markdown) => _sections.Add(markdown.TrimEnd() + "\n");
+
+    public void Goal(string goal, string figure, bool met) => _goals.Add((goal, figure, met ? "**met**" : "**missed**"));
+
+    public void NotMeasured(string goal, string why) => _goals.Add((goal, why, "not measured"));
+
+    public void Version(string version) => _versions.Add(version);
+
+    public string Render()
     {
-        string Verdict(bool met) => met ? "**met**" : "**missed**";
-        return $"""
-            # End-to-end figures: the coordinator beside its floors
-
-            Written by the load tool on {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC; {Environment.ProcessorCount} cores,
-            {RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}. The silo runs in the tool's process on a real
-            Kestrel socket on loopback, with the durable SQLite store (WAL, synchronous NORMAL); the client is the real
-            `OrleansQueueClient` over its WebSocket. Floors are measured in the same run, on the same machine.
-
-                dotnet run -c Release --project tests/OrleansQueue.LoadTest -- --seconds {seconds} --handoffs {handoffs}
-
-            {table}
-            ## Goals
-
-            | goal | figure | verdict |
-            | --- | --- | --- |
-            | hand-off p99 ≤ 1 ms (WebSocket, SQLite) | {handoff.P99:0.000} ms | {Verdict(handoff.P99 <= 1)} |
-            | hand-off p50 ≤ 5× the raw WebSocket floor | {handoff.P50 / wsFloor.P50:0.0}× | {Verdict(handoff.P50 <= 5 * wsFloor.P50)} |
-            | ≥ 50,000 acquire+release cycles/s on one hot resource, one silo, durable store | {cycles.PerSecond:N0}/s | {Verdict(cycles.PerSecond >= 50_000)} |
-            | 10,000 resources, 100,000 waiting acquires over 1,000 connections under 1 GiB | not measured by this tool yet | **not measured** |
-            | overshoot 0 and status calls while waiting 0 | {cycles.Overshoot + handoff.Overshoot} and {(statusCalls ? "some" : "0")} | {Verdict(cycles.Overshoot + handoff.Overshoot == 0 && !statusCalls)} |
-
-            The silo and the load share one process and two cores, so every figure includes the load's own cost.
-
-            """;
+        var md = new StringBuilder();
+        md.AppendLine("# End-to-end figures: the coordinator beside its floors");
+        md.AppendLine();
+        md.AppendLine($"Written by the load tool on {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores ({Cpu()}),");
+        md.AppendLine($"{RuntimeInformation.OSDescription.Trim()}; {string.Join(", ", _versions)}. Command:");
+        md.AppendLine();
+        md.AppendLine($"    {settings.Command}");
+        md.AppendLine();
+        md.AppendLine("Each silo runs in a process of its own (the tool started with `--serve`: the silo as `dotnet run --project silo`");
+        md.AppendLine("runs it, plus an empty HTTP endpoint and a raw WebSocket echo on the same Kestrel, which are the floors). The load");
+        md.AppendLine("is the real `OrleansQueueClient` over its WebSocket, in the tool's process. Both share the machine's cores, so a");
+        md.AppendLine("figure includes the load's own cost. Floors and coordinator runs alternate; a figure is the median over the rounds,");
+        md.AppendLine("and a ratio is the median of the ratios measured within each round.");
+        md.AppendLine();
+        md.AppendLine("## Goals");
+        md.AppendLine();
+        md.AppendLine("| goal | figure | verdict |");
+        md.AppendLine("| --- | --- | --- |");
+        foreach (var (goal, figure, verdict) in _goals)
+            md.AppendLine($"| {goal} | {figure} | {verdict} |");
+        md.AppendLine();
+        foreach (string section in _sections)
+            md.AppendLine(section);
+        return md.ToString();
     }
+
+    private static string Cpu()
+    {
+        try
+        {
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+        }
+        catch (IOException)
+        {
+            return "unknown CPU";
+        }
+    }
+
+    private static string SqliteVersion()
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=:memory:");
+        connection.Open();
+        return connection.ServerVersion;
+    }
+
+    public static string Ms(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? double.NaN : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    public static string MiB(long bytes) => $"{bytes / (1024 * 1024):N0} MiB";
 }

@@ -111,7 +111,15 @@ public abstract class ChaosTests(ITestOutputHelper output)
         foreach (var (n, id) in jobs)
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await clients[0].WaitForResultAsync("chaos-jobs", id, timeout.Token);
+            try
+            {
+                await clients[0].WaitForResultAsync("chaos-jobs", id, timeout.Token);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                var stuck = await clients[0].GetJobAsync("chaos-jobs", id);
+                Assert.Fail($"job {n} (id {id}) never reported its end within 60 s; it stands {stuck.State} after {stuck.Attempts} attempts");
+            }
             results.Add(await clients[0].GetJobAsync("chaos-jobs", id));
         }
         await workersStop.CancelAsync();

@@ -20,6 +20,10 @@ public static class PostgresServer
     private static readonly Lazy<Task<string>> Server = new(StartAsync);
     private static int _databases;
 
+    /// <summary>Whether the server flushes its commits to disk as in production (the load tool's measurements); tests
+    /// run without, for speed. Set before the first database is created.</summary>
+    public static bool Durable { get; set; }
+
     /// <summary>Whether the tests that need PostgreSQL can run here.</summary>
     public static bool IsAvailable => Environment.GetEnvironmentVariable("ORLEANSQUEUE_POSTGRES") is { Length: > 0 } || BinDirectory.Value is not null;
 
@@ -66,7 +70,7 @@ public static class PostgresServer
         string postgres = Path.Combine(bin, "postgres");
         string run = (root ? "setpriv --reuid=postgres --regid=postgres --init-groups " : "") +
             $"\"{postgres}\" -D \"{data}\" -p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=\"{folder}\" " +
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300";
+            (Durable ? "" : "-c fsync=off -c synchronous_commit=off -c full_page_writes=off ") + "-c max_connections=300";
         // A watchdog shell owns the server: it stops it by its process id (fast shutdown) when told to, or as soon as this
         // test process is gone, however it ended, and then removes the folder.
         string watchdog = $"{run} & pg=$!; trap 'kill -INT $pg' TERM INT; " +
@@ -129,36 +133,5 @@ public static class PostgresServer
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-}
-
-/// <summary>A test that needs PostgreSQL: skipped, saying how to enable it, where PostgreSQL is not installed.</summary>
-public sealed class PostgresFactAttribute : FactAttribute
-{
-    public PostgresFactAttribute()
-    {
-        if (!PostgresServer.IsAvailable)
-            Skip = PostgresServer.HowToEnable;
-    }
-}
-
-/// <summary>Marks a test class whose every test needs PostgreSQL (a store conformance suite over PostgreSQL, say).</summary>
-public interface INeedsPostgres;
-
-/// <summary>A fact that is skipped, saying how to enable it, when its class needs PostgreSQL and PostgreSQL is not installed.</summary>
-[Xunit.Sdk.XunitTestCaseDiscoverer("OrleansQueue.Tests.Cluster.StoreFactDiscoverer", "OrleansQueue.Tests")]
-public sealed class StoreFactAttribute : FactAttribute;
-
-public sealed class StoreFactDiscoverer(Xunit.Abstractions.IMessageSink diagnostics) : Xunit.Sdk.IXunitTestCaseDiscoverer
-{
-    public IEnumerable<Xunit.Sdk.IXunitTestCase> Discover(Xunit.Abstractions.ITestFrameworkDiscoveryOptions options,
-        Xunit.Abstractions.ITestMethod testMethod, Xunit.Abstractions.IAttributeInfo factAttribute)
-    {
-        var display = options.MethodDisplayOrDefault();
-        var displayOptions = options.MethodDisplayOptionsOrDefault();
-        if (typeof(INeedsPostgres).IsAssignableFrom(testMethod.TestClass.Class.ToRuntimeType()) && !PostgresServer.IsAvailable)
-            yield return new Xunit.Sdk.XunitSkippedDataRowTestCase(diagnostics, display, displayOptions, testMethod, PostgresServer.HowToEnable);
-        else
-            yield return new Xunit.Sdk.XunitTestCase(diagnostics, display, displayOptions, testMethod);
     }
 }

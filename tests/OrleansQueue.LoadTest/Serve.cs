@@ -1,0 +1,48 @@
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using OrleansQueue.Silo.Hosting;
+
+namespace OrleansQueue.LoadTest;
+
+/// <summary>The --serve mode: a silo as `dotnet run --project silo` runs it, plus the two floors on the same Kestrel: an
+/// empty HTTP endpoint and a raw WebSocket echo. Prints "listening {address}" once it takes requests.</summary>
+internal static class Serve
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddOrleansQueueSilo();
+        var app = builder.Build();
+        app.MapGet("/ping", () => Results.Ok());
+        app.Map("/raw-ws", EchoAsync);
+        app.MapOrleansQueueSilo();
+        await app.StartAsync();
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Console.WriteLine($"listening {address.TrimEnd('/')}/");
+        // The parent's end closes our standard input: then stop too, gracefully.
+        _ = Task.Run(async () =>
+        {
+            await Console.In.ReadToEndAsync();
+            await app.StopAsync();
+        });
+        await app.WaitForShutdownAsync();
+    }
+
+    private static async Task EchoAsync(HttpContext context)
+    {
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var buffer = new byte[64];
+        while (true)
+        {
+            var r = await socket.ReceiveAsync(buffer, CancellationToken.None);
+            if (r.MessageType == WebSocketMessageType.Close)
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                return;
+            }
+            await socket.SendAsync(buffer.AsMemory(0, r.Count), WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+    }
+}
