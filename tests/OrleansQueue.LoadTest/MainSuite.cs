@@ -13,9 +13,10 @@ internal static class MainSuite
 
     public static async Task RunAsync(Settings settings, Report report)
     {
-        Progress.Step("starting a silo (SQLite)");
+        Progress.Step($"starting a silo ({settings.Store})");
         string data = Directory.CreateTempSubdirectory("oq-load-").FullName;
-        await using var silo = await SiloProcess.StartAsync("--urls", "http://127.0.0.1:0", "--Silo:Store:Path", Path.Combine(data, "silo.db"));
+        await using var silo = await SiloProcess.StartAsync("--urls", "http://127.0.0.1:0", "--Silo:Store:Provider", settings.Store,
+            "--Silo:Store:Path", Path.Combine(data, "silo.db"));
         using var http = new HttpClient { BaseAddress = silo.Address };
         var many = Enumerable.Range(0, Concurrency).Select(i => $"many-{i}").ToList();
         await Put(http, "hot", $$"""{"maxConcurrent":{{Concurrency}},"leaseTtlMs":60000}""");
@@ -63,7 +64,7 @@ internal static class MainSuite
         double M(Func<Round, double> f) => Median(rounds.Select(f));
         int overshoot = rounds.Sum(r => r.Handoff.Overshoot + r.Hot.Overshoot + r.Spread.Overshoot) + Math.Max(0, saturation.MostInAWindow - saturation.Limit);
         var md = new StringBuilder();
-        md.AppendLine("## One silo, durable SQLite store (WAL, synchronous NORMAL)");
+        md.AppendLine(settings.Store == "sqlite" ? "## One silo, durable SQLite store (WAL, synchronous NORMAL)" : $"## One silo, {settings.Store} store");
         md.AppendLine();
         md.AppendLine("| figure | coordinator | floor | coordinator ÷ floor |");
         md.AppendLine("| --- | ---: | ---: | ---: |");

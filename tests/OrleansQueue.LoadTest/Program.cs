@@ -4,7 +4,7 @@
 // --serve), so their CPU and memory are theirs alone. Writes RESULTS.md (or --out).
 //
 //   dotnet run -c Release --project tests/OrleansQueue.LoadTest                 everything (a few minutes)
-//   ... -- --only main|scale|cluster [--rounds 3] [--seconds 4] [--handoffs 2000]
+//   ... -- --only main|scale|cluster [--rounds 3] [--seconds 4] [--handoffs 2000] [--store sqlite|memory]
 using System.Globalization;
 using OrleansQueue.LoadTest;
 
@@ -18,6 +18,7 @@ var settings = new Settings(
     Rounds: Arg("--rounds", 3),
     Seconds: Arg("--seconds", 4),
     Handoffs: Arg("--handoffs", 2000),
+    Store: args.SkipWhile(a => a != "--store").Skip(1).FirstOrDefault() ?? "sqlite",
     Only: [.. args.Select((a, i) => (a, i)).Where(p => p.a == "--only").Select(p => args[p.i + 1])],
     Command: "dotnet run -c Release --project tests/OrleansQueue.LoadTest" + (args.Length > 0 ? " -- " + string.Join(' ', args) : ""));
 string output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? Path.Combine(AppContext.BaseDirectory, "../../../RESULTS.md");
@@ -39,7 +40,7 @@ Console.WriteLine($"wrote {Path.GetFullPath(output)}");
 int Arg(string name, int fallback) =>
     args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v && int.TryParse(v, CultureInfo.InvariantCulture, out int n) ? n : fallback;
 
-internal sealed record Settings(int Rounds, int Seconds, int Handoffs, string[] Only, string Command)
+internal sealed record Settings(int Rounds, int Seconds, int Handoffs, string Store, string[] Only, string Command)
 {
     public bool Runs(string part) => Only.Length == 0 || Only.Contains(part);
 }
