@@ -23,14 +23,8 @@ public sealed class ForwardingTests : IAsyncLifetime
     {
         var gateway = _cluster.Silos[0];
         string resource = PlacedAwayFrom(gateway, "ws");
-        using var http = gateway.CreateClient();
-        await http.CreateResource(resource, "{\"maxConcurrent\":1}");
-        await using var first = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = gateway.BaseAddress, ClientId = "first" });
-        await using var second = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = gateway.BaseAddress, ClientId = "second" });
-
-        var held = await first.AcquireAsync(resource);
-        var waiting = second.AcquireAsync(resource);
-        await WaitUntil(async () => (await http.Get($"/v1/resources/{resource}/stats")).Body.GetProperty("waiting").GetInt32() == 1);
+        await using var clients = await HoldAndWaitAsync(gateway, resource, "{\"maxConcurrent\":1}");
+        var (held, waiting) = (clients.Held, clients.Waiting);
         Assert.False(waiting.IsCompleted);
         await held.DisposeAsync();
         await using var granted = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
@@ -75,13 +69,8 @@ public sealed class ForwardingTests : IAsyncLifetime
     {
         var gateway = _cluster.Silos[0];
         string resource = PlacedAwayFrom(gateway, "failover");
-        using var http = gateway.CreateClient();
-        await http.CreateResource(resource, "{\"maxConcurrent\":1,\"requestsPerWindow\":2,\"windowMs\":600000}");
-        await using var first = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = gateway.BaseAddress, ClientId = "first" });
-        await using var second = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = gateway.BaseAddress, ClientId = "second" });
-        var held = await first.AcquireAsync(resource);
-        var waiting = second.AcquireAsync(resource);
-        await WaitUntil(async () => (await http.Get($"/v1/resources/{resource}/stats")).Body.GetProperty("waiting").GetInt32() == 1);
+        await using var clients = await HoldAndWaitAsync(gateway, resource, "{\"maxConcurrent\":1,\"requestsPerWindow\":2,\"windowMs\":600000}");
+        var (http, held, waiting) = (clients.Http, clients.Held, clients.Waiting);
 
         var owner = _cluster.OwnerOf(resource);
         var killedAt = Stopwatch.StartNew();
@@ -101,6 +90,31 @@ public sealed class ForwardingTests : IAsyncLifetime
         var third = await http.Post($"/v1/resources/{resource}/acquire", "{\"clientId\":\"c\",\"maxWaitMs\":0}");
         third.AssertProblem(HttpStatusCode.TooManyRequests, "timed-out");
         Assert.True(killedAt.Elapsed < TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Through <paramref name="gateway"/>: creates <paramref name="resource"/>, holds its one slot with client
+    /// "first", and leaves client "second" waiting (seen by the resource's stats).</summary>
+    private static async Task<HoldAndWait> HoldAndWaitAsync(TestSilo gateway, string resource, string policy)
+    {
+        var http = gateway.CreateClient();
+        await http.CreateResource(resource, policy);
+        var first = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = gateway.BaseAddress, ClientId = "first" });
+        var second = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = gateway.BaseAddress, ClientId = "second" });
+        var held = await first.AcquireAsync(resource);
+        var waiting = second.AcquireAsync(resource);
+        await WaitUntil(async () => (await http.Get($"/v1/resources/{resource}/stats")).Body.GetProperty("waiting").GetInt32() == 1);
+        return new HoldAndWait(http, first, second, held, waiting);
+    }
+
+    private sealed record HoldAndWait(HttpClient Http, OrleansQueueClient First, OrleansQueueClient Second, Lease Held, Task<Lease> Waiting)
+        : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await First.DisposeAsync();
+            await Second.DisposeAsync();
+            Http.Dispose();
+        }
     }
 
     private static async Task WaitUntil(Func<Task<bool>> condition)
