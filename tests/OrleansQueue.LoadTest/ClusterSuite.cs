@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Npgsql;
 using OrleansQueue.Client;
@@ -35,7 +33,7 @@ internal static class ClusterSuite
         var silos = new List<SiloProcess>();
         try
         {
-            foreach (int port in Enumerable.Range(0, Silos).Select(_ => FreePort()).ToList())
+            foreach (int port in Enumerable.Range(0, Silos).Select(_ => PostgresServer.FreePort()).ToList())
             {
                 string address = $"http://127.0.0.1:{port}";
                 silos.Add(await SiloProcess.StartAsync("--urls", address, "--Silo:Store:Provider", "postgres",
@@ -145,13 +143,6 @@ internal static class ClusterSuite
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         return "PostgreSQL " + connection.PostgreSqlVersion;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private sealed record Round(Latencies Ws, Latencies Direct, Latencies Forwarded, Throughput HotDirect, Throughput HotForwarded, double Spread, int SpreadOvershoot);

@@ -128,7 +128,8 @@ public static class PostgresServer
             throw new InvalidOperationException($"{file} {arguments} failed ({process.ExitCode}): {output}");
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port free now (the cluster harnesses give silos fixed ports too).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

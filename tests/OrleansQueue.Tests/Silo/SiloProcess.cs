@@ -30,7 +30,7 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public static async Task<SiloProcess> StartAsync(string dataDirectory, int? port = null)
     {
-        int chosen = port ?? FreePort();
+        int chosen = port ?? Cluster.PostgresServer.FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = dataDirectory,
@@ -96,13 +96,6 @@ public sealed class SiloProcess : IAsyncDisposable
             await Task.Delay(50); // waiting for a process to start listening: there is no event to wait on
         }
         throw new TimeoutException($"The silo did not become healthy within 60 s:\n{Log}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The silo built beside this test assembly's configuration (Debug or Release).</summary>
