@@ -68,7 +68,7 @@ public sealed class InMemoryGrainStore(TimeProvider? time = null) : IGrainStore,
             if (!_resources.TryGetValue(name, out var r))
                 return Task.CompletedTask;
             if (r.Epoch != epoch)
-                throw new OwnershipLostException(name, epoch);
+                return Task.FromException(new OwnershipLostException(name, epoch));
             r.State.Apply(changes);
         }
         return Task.CompletedTask;

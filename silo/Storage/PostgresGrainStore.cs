@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Threading.Channels;
 using Npgsql;
 using NpgsqlTypes;
 using OrleansQueue.Grains;
@@ -12,12 +13,17 @@ namespace OrleansQueue.Silo.Storage;
 /// The cluster store: grain state, resource ownership and silo membership in one PostgreSQL database that every silo
 /// shares. The database is the only arbiter: a claim takes the resource's row lock and a new epoch from a sequence;
 /// a commit writes only while its epoch is still the row's (under the same row lock), so a stale owner's write is
-/// refused whatever the silos believe. Heartbeats are stamped with the database's clock and judged against it.
+/// refused whatever the silos believe. Commits are grouped: every commit pending when the last transaction ended, from
+/// any grain, goes into the next one (one WAL flush for all), each still under its own epoch. Heartbeats are stamped with
+/// the database's clock and judged against it.
 /// </summary>
 public sealed class PostgresGrainStore(string connectionString, TimeProvider? time = null, SiloMetrics? metrics = null) : IGrainStore, IMembershipStore
 {
     private readonly NpgsqlDataSource _data = NpgsqlDataSource.Create(connectionString);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Channel<PendingCommit> _commits = Channel.CreateUnbounded<PendingCommit>(new() { SingleReader = true });
+    private Task? _committer;
+    private Lazy<Task>? _closing;
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -26,6 +32,7 @@ public sealed class PostgresGrainStore(string connectionString, TimeProvider? ti
         await using (var command = new NpgsqlCommand(PostgresSchema.Create, connection, transaction))
             await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        _committer ??= Task.Run(CommitLoopAsync, CancellationToken.None);
     }
 
     public async Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken) =>
@@ -118,92 +125,225 @@ public sealed class PostgresGrainStore(string connectionString, TimeProvider? ti
         return new ClaimedGrain(snapshot, head.Epoch);
     }
 
-    public async Task CommitAsync(string name, long epoch, GrainChanges c, CancellationToken cancellationToken)
+    /// <summary>Queues the turn's changes for the committer, which writes every commit pending at that moment in one
+    /// transaction; after the store is closed, the task fails (it never throws here).</summary>
+    public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken)
+    {
+        var commit = new PendingCommit(name, epoch, changes);
+        return _commits.Writer.TryWrite(commit)
+            ? commit.Done.Task
+            : Task.FromException(new ObjectDisposedException(nameof(PostgresGrainStore), "The store is shut down."));
+    }
+
+    /// <summary>
+    /// Group commit across grains: one transaction, and so one WAL flush, for every commit waiting. A resource appears at
+    /// most once per transaction (a second commit for it waits for the next one), so each statement touches a row once.
+    /// </summary>
+    private async Task CommitLoopAsync()
+    {
+        var reader = _commits.Reader;
+        var group = new List<PendingCommit>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        PendingCommit? carried = null;
+        while (carried is not null || await reader.WaitToReadAsync())
+        {
+            group.Clear();
+            names.Clear();
+            if (carried is not null)
+            {
+                group.Add(carried);
+                names.Add(carried.Name);
+                carried = null;
+            }
+            while (group.Count < MaxCommitsPerTransaction && reader.TryRead(out var commit))
+            {
+                if (!names.Add(commit.Name))
+                {
+                    carried = commit;
+                    break;
+                }
+                group.Add(commit);
+            }
+            await CommitGroupAsync(group);
+        }
+    }
+
+    private async Task CommitGroupAsync(List<PendingCommit> group)
     {
         long started = Stopwatch.GetTimestamp();
-        await using var connection = await _data.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // The gate: the head row is written only under the current epoch (waiting for a claim's row lock, if one is
-        // under way), and nothing else is written without it.
-        await using (var gate = new NpgsqlCommand("""
-            UPDATE resources SET last_id = $3, last_fencing = $4, window_next_seq = $5, saved_at = $6, policy = COALESCE($7, policy)
-            WHERE name = $1 AND epoch = $2
-            """, connection, transaction))
+        for (int attempt = 1; ; attempt++)
         {
-            gate.Parameters.Add(new() { Value = name });
-            gate.Parameters.Add(new() { Value = epoch });
-            gate.Parameters.Add(new() { Value = c.LastId });
-            gate.Parameters.Add(new() { Value = c.LastFencingToken });
-            gate.Parameters.Add(new() { Value = c.WindowNextSeq });
-            gate.Parameters.Add(new() { Value = c.SavedAt });
-            gate.Parameters.Add(new() { Value = c.Policy is null ? DBNull.Value : PolicyJson.Serialize(c.Policy), NpgsqlDbType = NpgsqlDbType.Text });
-            if (await gate.ExecuteNonQueryAsync(cancellationToken) == 0)
+            try
             {
-                bool exists = (await QueryAsync(connection, transaction, "SELECT 1 FROM resources WHERE name = $1", [name], r => 1, cancellationToken)).Count > 0;
-                await transaction.RollbackAsync(cancellationToken);
-                if (exists)
-                    throw new OwnershipLostException(name, epoch);
-                return; // deleted while the grain ran its last turn
+                var epochs = await WriteGroupAsync(group);
+                metrics?.StoreCommitted(Stopwatch.GetElapsedTime(started), group.Count);
+                foreach (var commit in group)
+                {
+                    // A resource missing from the answer was deleted while its grain ran its last turn: its changes were dropped.
+                    if (epochs.TryGetValue(commit.Name, out long current) && current != commit.Epoch)
+                        commit.Done.TrySetException(new OwnershipLostException(commit.Name, commit.Epoch));
+                    else
+                        commit.Done.TrySetResult();
+                }
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure
+                && attempt < 3)
+            {
+                // Nothing was written; the same group is written again.
+            }
+            catch (Exception ex)
+            {
+                foreach (var commit in group)
+                    commit.Done.TrySetException(ex);
+                return;
             }
         }
+    }
 
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        if (c.UpsertRequests.Count > 0)
+    /// <summary>
+    /// One round trip: the batch is one implicit transaction. Its first statement locks the group's resource rows in name
+    /// order (two silos' groups never wait on each other in a cycle) and reads their epochs; every later statement writes
+    /// a grain's rows only while the row's epoch is the one its commit was made under. The lock holds the epoch still until
+    /// the commit, so a claim under way waits for it, and a stale grain's rows are skipped without refusing the others.
+    /// </summary>
+    /// <returns>The current epoch of each resource of the group that still exists.</returns>
+    private async Task<Dictionary<string, long>> WriteGroupAsync(List<PendingCommit> group)
+    {
+        await using var connection = await _data.OpenConnectionAsync();
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(Command("SELECT name, epoch FROM resources WHERE name = ANY($1) ORDER BY name FOR UPDATE",
+            (object)Column(group, g => g.Name)));
+        batch.BatchCommands.Add(Command("""
+            UPDATE resources r SET last_id = u.last_id, last_fencing = u.fencing, window_next_seq = u.next_seq, saved_at = u.saved_at,
+                policy = COALESCE(u.policy, r.policy)
+            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
+                AS u(name, epoch, last_id, fencing, next_seq, saved_at, policy)
+            WHERE r.name = u.name AND r.epoch = u.epoch
+            """, Column(group, g => g.Name), Column(group, g => g.Epoch), Column(group, g => g.Changes.LastId),
+            Column(group, g => g.Changes.LastFencingToken), Column(group, g => g.Changes.WindowNextSeq), Column(group, g => g.Changes.SavedAt),
+            Column(group, g => g.Changes.Policy is null ? null : PolicyJson.Serialize(g.Changes.Policy))));
+
+        var requests = Rows(group, c => c.UpsertRequests);
+        if (requests.Count > 0)
         {
-            var r = c.UpsertRequests;
-            batch.BatchCommands.Add(Command("""
+            batch.BatchCommands.Add(Command($"""
                 INSERT INTO requests(resource, id, client, load, priority, level, state, enqueued_at, wait_deadline, timer_at, fencing,
                     granted_at, window_seq, queue_seq)
-                SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::int[], $8::bigint[], $9::bigint[],
-                    $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])
+                SELECT u.resource, u.id, u.client, u.load, u.priority, u.level, u.state, u.enqueued_at, u.wait_deadline, u.timer_at,
+                    u.fencing, u.granted_at, u.window_seq, u.queue_seq
+                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::int[], $8::int[], $9::bigint[],
+                    $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
+                    AS u(resource, epoch, id, client, load, priority, level, state, enqueued_at, wait_deadline, timer_at, fencing, granted_at,
+                        window_seq, queue_seq),
+                    resources r
+                WHERE {Owned}
                 ON CONFLICT(resource, id) DO UPDATE SET client = excluded.client, load = excluded.load, priority = excluded.priority,
                     level = excluded.level, state = excluded.state, enqueued_at = excluded.enqueued_at, wait_deadline = excluded.wait_deadline,
                     timer_at = excluded.timer_at, fencing = excluded.fencing, granted_at = excluded.granted_at, window_seq = excluded.window_seq,
                     queue_seq = excluded.queue_seq
-                """, name, r.Select(x => x.Id).ToArray(), r.Select(x => x.ClientId).ToArray(), r.Select(x => x.Load).ToArray(),
-                r.Select(x => (int)x.Priority).ToArray(), r.Select(x => x.Level).ToArray(), r.Select(x => (int)x.State).ToArray(),
-                r.Select(x => x.EnqueuedAt).ToArray(), r.Select(x => x.WaitDeadline).ToArray(), r.Select(x => x.TimerAt).ToArray(),
-                r.Select(x => x.FencingToken).ToArray(), r.Select(x => x.GrantedAt).ToArray(), r.Select(x => x.WindowSeq).ToArray(),
-                r.Select(x => x.QueueSeq).ToArray()));
+                """, Column(requests, x => x.Name), Column(requests, x => x.Epoch), Column(requests, x => x.Row.Id),
+                Column(requests, x => x.Row.ClientId), Column(requests, x => x.Row.Load), Column(requests, x => (int)x.Row.Priority),
+                Column(requests, x => x.Row.Level), Column(requests, x => (int)x.Row.State), Column(requests, x => x.Row.EnqueuedAt),
+                Column(requests, x => x.Row.WaitDeadline), Column(requests, x => x.Row.TimerAt), Column(requests, x => x.Row.FencingToken),
+                Column(requests, x => x.Row.GrantedAt), Column(requests, x => x.Row.WindowSeq), Column(requests, x => x.Row.QueueSeq)));
         }
-        if (c.UpsertJobs.Count > 0)
+        var jobs = Rows(group, c => c.UpsertJobs);
+        if (jobs.Count > 0)
         {
-            batch.BatchCommands.Add(Command("""
-                INSERT INTO jobs(resource, id, record) SELECT $1, * FROM unnest($2::bigint[], $3::text[])
+            batch.BatchCommands.Add(Command($"""
+                INSERT INTO jobs(resource, id, record)
+                SELECT u.resource, u.id, u.record FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS u(resource, epoch, id, record),
+                    resources r
+                WHERE {Owned}
                 ON CONFLICT(resource, id) DO UPDATE SET record = excluded.record
-                """, name, c.UpsertJobs.Select(j => j.Id).ToArray(), c.UpsertJobs.Select(j => JsonSerializer.Serialize(j)).ToArray()));
+                """, Column(jobs, x => x.Name), Column(jobs, x => x.Epoch), Column(jobs, x => x.Row.Id),
+                Column(jobs, x => JsonSerializer.Serialize(x.Row))));
         }
-        if (c.DeleteRequests.Count > 0)
+        var ended = Rows(group, c => c.DeleteRequests);
+        if (ended.Count > 0)
         {
-            var ids = c.DeleteRequests.ToArray();
-            batch.BatchCommands.Add(Command("DELETE FROM requests WHERE resource = $1 AND id = ANY($2)", name, ids));
-            batch.BatchCommands.Add(Command("DELETE FROM jobs WHERE resource = $1 AND id = ANY($2)", name, ids));
+            foreach (string table in new[] { "requests", "jobs" })
+            {
+                batch.BatchCommands.Add(Command($"""
+                    DELETE FROM {table} t USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(resource, epoch, id), resources r
+                    WHERE t.resource = u.resource AND t.id = u.id AND {Owned}
+                    """, Column(ended, x => x.Name), Column(ended, x => x.Epoch), Column(ended, x => x.Row)));
+            }
         }
-        if (c.UpsertWindow.Count > 0)
+        var window = Rows(group, c => c.UpsertWindow);
+        if (window.Count > 0)
         {
-            var w = c.UpsertWindow;
-            batch.BatchCommands.Add(Command("""
-                INSERT INTO window_log(resource, seq, at, load, requests) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[])
+            batch.BatchCommands.Add(Command($"""
+                INSERT INTO window_log(resource, seq, at, load, requests)
+                SELECT u.resource, u.seq, u.at, u.load, u.requests
+                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[]) AS u(resource, epoch, seq, at, load, requests),
+                    resources r
+                WHERE {Owned}
                 ON CONFLICT(resource, seq) DO UPDATE SET at = excluded.at, load = excluded.load, requests = excluded.requests
-                """, name, w.Select(x => x.Seq).ToArray(), w.Select(x => x.At).ToArray(), w.Select(x => x.Load).ToArray(), w.Select(x => x.Requests).ToArray()));
+                """, Column(window, x => x.Name), Column(window, x => x.Epoch), Column(window, x => x.Row.Seq), Column(window, x => x.Row.At),
+                Column(window, x => x.Row.Load), Column(window, x => x.Row.Requests)));
         }
-        batch.BatchCommands.Add(Command("DELETE FROM window_log WHERE resource = $1 AND seq < $2", name, c.WindowHeadSeq));
-        if (c.AddIdempotency.Count > 0)
+        batch.BatchCommands.Add(Command($"""
+            DELETE FROM window_log w USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(resource, epoch, head), resources r
+            WHERE w.resource = u.resource AND w.seq < u.head AND {Owned}
+            """, Column(group, g => g.Name), Column(group, g => g.Epoch), Column(group, g => g.Changes.WindowHeadSeq)));
+        var keys = Rows(group, c => c.AddIdempotency);
+        if (keys.Count > 0)
         {
-            var i = c.AddIdempotency;
-            batch.BatchCommands.Add(Command("""
+            batch.BatchCommands.Add(Command($"""
                 INSERT INTO idempotency(resource, key, request_id, outcome, fencing, expires_at, created_at)
-                SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[])
+                SELECT u.resource, u.key, u.request_id, u.outcome, u.fencing, u.expires_at, u.created_at
+                FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[])
+                    AS u(resource, epoch, key, request_id, outcome, fencing, expires_at, created_at),
+                    resources r
+                WHERE {Owned}
                 ON CONFLICT(resource, key) DO UPDATE SET request_id = excluded.request_id, outcome = excluded.outcome, fencing = excluded.fencing,
                     expires_at = excluded.expires_at, created_at = excluded.created_at
-                """, name, i.Select(x => x.Key).ToArray(), i.Select(x => x.RequestId).ToArray(), i.Select(x => (int)x.Outcome).ToArray(),
-                i.Select(x => x.FencingToken).ToArray(), i.Select(x => x.ExpiresAt).ToArray(), i.Select(x => x.CreatedAt).ToArray()));
+                """, Column(keys, x => x.Name), Column(keys, x => x.Epoch), Column(keys, x => x.Row.Key), Column(keys, x => x.Row.RequestId),
+                Column(keys, x => (int)x.Row.Outcome), Column(keys, x => x.Row.FencingToken), Column(keys, x => x.Row.ExpiresAt),
+                Column(keys, x => x.Row.CreatedAt)));
         }
-        if (c.DeleteIdempotency.Count > 0)
-            batch.BatchCommands.Add(Command("DELETE FROM idempotency WHERE resource = $1 AND key = ANY($2)", name, c.DeleteIdempotency.ToArray()));
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        metrics?.StoreCommitted(Stopwatch.GetElapsedTime(started), 1);
+        var expired = Rows(group, c => c.DeleteIdempotency);
+        if (expired.Count > 0)
+        {
+            batch.BatchCommands.Add(Command($"""
+                DELETE FROM idempotency k USING unnest($1::text[], $2::bigint[], $3::text[]) AS u(resource, epoch, key), resources r
+                WHERE k.resource = u.resource AND k.key = u.key AND {Owned}
+                """, Column(expired, x => x.Name), Column(expired, x => x.Epoch), Column(expired, x => x.Row)));
+        }
+
+        var epochs = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+                epochs[reader.GetString(0)] = reader.GetInt64(1);
+        }
+        return epochs;
+    }
+
+    /// <summary>The condition every write of a group commit is under: the row's resource is still held under its commit's epoch.</summary>
+    private const string Owned = "r.name = u.resource AND r.epoch = u.epoch";
+
+    private const int MaxCommitsPerTransaction = 256;
+
+    private static List<(string Name, long Epoch, T Row)> Rows<T>(List<PendingCommit> group, Func<GrainChanges, IEnumerable<T>> rows) =>
+        [.. group.SelectMany(g => rows(g.Changes).Select(row => (g.Name, g.Epoch, row)))];
+
+    private static TValue[] Column<TRow, TValue>(List<TRow> rows, Func<TRow, TValue> value)
+    {
+        var column = new TValue[rows.Count];
+        for (int i = 0; i < column.Length; i++)
+            column[i] = value(rows[i]);
+        return column;
+    }
+
+    private sealed class PendingCommit(string name, long epoch, GrainChanges changes)
+    {
+        public string Name { get; } = name;
+        public long Epoch { get; } = epoch;
+        public GrainChanges Changes { get; } = changes;
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken) =>
@@ -232,7 +372,20 @@ public sealed class PostgresGrainStore(string connectionString, TimeProvider? ti
     public async Task PingAsync(CancellationToken cancellationToken) =>
         await QueryAsync("SELECT value FROM meta WHERE key = 'schema_version'", [], r => r.GetInt64(0), cancellationToken);
 
-    public ValueTask DisposeAsync() => _data.DisposeAsync();
+    /// <summary>Writes the commits pending and closes the store; calls after the first (even concurrent ones) await the same close.</summary>
+    public ValueTask DisposeAsync()
+    {
+        var closing = new Lazy<Task>(CloseAsync);
+        return new ValueTask((Interlocked.CompareExchange(ref _closing, closing, null) ?? closing).Value);
+    }
+
+    private async Task CloseAsync()
+    {
+        _commits.Writer.TryComplete();
+        if (_committer is not null)
+            await _committer;
+        await _data.DisposeAsync();
+    }
 
     private static ResourceDefinition ReadDefinition(NpgsqlDataReader r) =>
         new(r.GetString(0), PolicyJson.Deserialize(r.GetString(1)), r.GetBoolean(2));

@@ -171,6 +171,42 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Null(await store.ClaimAsync("missing", "silo-a", CancellationToken.None));
     }
 
+    [Cluster.StoreFact]
+    public async Task CommitsMadeTogetherAreEachJudgedByTheirOwnEpoch()
+    {
+        var store = await OpenStoreAsync();
+        var owned = new List<(string Name, long Epoch, ResourceGrain Grain)>();
+        for (int i = 0; i < 6; i++)
+        {
+            string name = $"together-{i}";
+            await store.PutResourceAsync(Definition(name, maxConcurrent: 10), CancellationToken.None);
+            var claim = (await store.ClaimAsync(name, "silo-a", CancellationToken.None))!;
+            owned.Add((name, claim.Epoch, ResourceGrain.Restore(name, claim.Snapshot, TimeProvider.System)));
+        }
+        await store.ClaimAsync("together-0", "silo-b", CancellationToken.None); // silo-a's grain for it is now stale
+        await store.DeleteResourceAsync("together-1", CancellationToken.None);
+
+        // Every commit is queued before any is awaited, so a store that groups them gets them in one go; the last
+        // grain commits two turns back to back.
+        var commits = owned.Select(o =>
+        {
+            o.Grain.Acquire("a", load: 100);
+            return store.CommitAsync(o.Name, o.Epoch, o.Grain.TakeChanges(), CancellationToken.None);
+        }).ToList();
+        var last = owned[^1];
+        last.Grain.Acquire("b", load: 100);
+        commits.Add(store.CommitAsync(last.Name, last.Epoch, last.Grain.TakeChanges(), CancellationToken.None));
+
+        await Assert.ThrowsAsync<OwnershipLostException>(() => commits[0]);
+        await Task.WhenAll(commits.Skip(1)); // the deleted resource's changes are dropped without a fault
+        Assert.Empty((await store.ClaimAsync("together-0", "silo-c", CancellationToken.None))!.Snapshot.Requests);
+        Assert.Null(await store.ClaimAsync("together-1", "silo-c", CancellationToken.None));
+        for (int i = 2; i < 5; i++)
+            Assert.Single((await store.ClaimAsync($"together-{i}", "silo-c", CancellationToken.None))!.Snapshot.Requests);
+        var both = (await store.ClaimAsync("together-5", "silo-c", CancellationToken.None))!.Snapshot.Requests;
+        Assert.Equal(["a", "b"], both.Select(r => r.ClientId).Order());
+    }
+
     protected void Track(IAsyncDisposable disposable) => _disposables.Add(disposable);
 }
 
