@@ -116,10 +116,10 @@ internal static class Scenarios
         return Latencies.Of(samples, overshoot);
     }
 
-    /// <summary>Closed loop: <paramref name="concurrency"/> callers acquire and release as fast as they can, over
-    /// <paramref name="resources"/> (one hot resource, or one each).</summary>
+    /// <summary>Closed loop: <paramref name="concurrency"/> callers acquire and release as fast as they can, caller i on
+    /// resource i mod the count (one hot resource, or one each); <paramref name="limit"/> is each resource's MaxConcurrent.</summary>
     public static async Task<Throughput> CoordinatorCycles(OrleansQueueClient client, IReadOnlyList<string> resources, int seconds, int concurrency, int limit) =>
-        await Cycles(seconds, concurrency, limit, i => async () =>
+        await Cycles(seconds, concurrency, resources.Count, limit, i => async () =>
         {
             var lease = await client.AcquireAsync(resources[i % resources.Count]);
             return async () => await lease.DisposeAsync();
@@ -128,7 +128,7 @@ internal static class Scenarios
     public static async Task<Throughput> LimiterCycles(int seconds)
     {
         using var limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = 64, QueueLimit = 1000 });
-        return await Cycles(seconds, 64, 64, _ => async () =>
+        return await Cycles(seconds, 64, 1, 64, _ => async () =>
         {
             var lease = await limiter.AcquireAsync();
             return () =>
@@ -139,10 +139,13 @@ internal static class Scenarios
         });
     }
 
-    private static async Task<Throughput> Cycles(int seconds, int concurrency, int limit, Func<int, Func<Task<Func<Task>>>> caller)
+    /// <summary>Overshoot is counted per resource: a caller that finds more holders of its resource than its limit,
+    /// itself included, while it holds a lease.</summary>
+    private static async Task<Throughput> Cycles(int seconds, int concurrency, int resources, int limit, Func<int, Func<Task<Func<Task>>>> caller)
     {
         long cycles = 0;
-        int holders = 0, overshoot = 0;
+        int overshoot = 0;
+        var holders = new int[resources];
         var until = Stopwatch.GetTimestamp() + seconds * Stopwatch.Frequency;
         long start = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async i =>
@@ -152,9 +155,9 @@ internal static class Scenarios
             while (Stopwatch.GetTimestamp() < until)
             {
                 var release = await acquire();
-                if (Interlocked.Increment(ref holders) > limit)
+                if (Interlocked.Increment(ref holders[i % resources]) > limit)
                     Interlocked.Increment(ref overshoot);
-                Interlocked.Decrement(ref holders);
+                Interlocked.Decrement(ref holders[i % resources]);
                 await release();
                 Interlocked.Increment(ref cycles);
                 Progress.Advance();
