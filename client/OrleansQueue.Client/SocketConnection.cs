@@ -157,13 +157,14 @@ internal sealed class SocketConnection : IAsyncDisposable
         {
             while (!_stop.IsCancellationRequested)
             {
-                var result = await socket.ReceiveAsync(buffer, _stop.Token);
+                var result = await socket.ReceiveAsync(buffer.AsMemory(), _stop.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                     return;
                 message.Write(buffer, 0, result.Count);
                 if (!result.EndOfMessage)
                     continue;
-                Dispatch(JsonDocument.Parse(message.ToArray()).RootElement.Clone());
+                using (var document = JsonDocument.Parse(message.GetBuffer().AsMemory(0, (int)message.Length)))
+                    Dispatch(document.RootElement.Clone());
                 message.SetLength(0);
             }
         }

@@ -47,7 +47,7 @@ internal sealed class Upstreams(PeerConnector peers, IReadOnlyDictionary<string,
         {
             while (true)
             {
-                var result = await upstream.Socket.ReceiveAsync(buffer, _stop.Token);
+                var result = await upstream.Socket.ReceiveAsync(buffer.AsMemory(), _stop.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                     break;
                 message.Write(buffer, 0, result.Count);

@@ -40,7 +40,10 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
     private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
     private readonly ConcurrentDictionary<(string Resource, long Id), byte> _subscriptions = new();
     private readonly CancellationTokenSource _drop = new();
+    private readonly byte[] _received = new byte[ReceiveBufferBytes];
     private Upstreams? _upstreams;
+
+    private const int ReceiveBufferBytes = 4096;
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -280,24 +283,30 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
     }
 
-    /// <summary>The next whole text message, or <c>null</c> when the client closed.</summary>
+    /// <summary>
+    /// The next whole text message, or <c>null</c> when the client closed. Frames land in the session's one receive
+    /// buffer (grown for a message that does not fit, up to the limit), and the message is copied out once at its exact
+    /// length, since its handling runs alongside the next receive.
+    /// </summary>
     private async Task<byte[]?> ReceiveAsync(CancellationToken ct)
     {
-        var buffer = new byte[4096];
-        using var message = new MemoryStream();
+        var buffer = _received;
+        int length = 0;
         while (true)
         {
-            var result = await socket.ReceiveAsync(buffer, ct);
+            if (length == buffer.Length)
+                Array.Resize(ref buffer, Math.Min(buffer.Length * 2, maxMessageBytes + 1));
+            var result = await socket.ReceiveAsync(buffer.AsMemory(length), ct);
             if (result.MessageType == WebSocketMessageType.Close)
                 return null;
-            message.Write(buffer, 0, result.Count);
-            if (message.Length > maxMessageBytes)
+            length += result.Count;
+            if (length > maxMessageBytes)
             {
                 await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {maxMessageBytes} bytes", ct);
                 return null;
             }
             if (result.EndOfMessage)
-                return message.ToArray();
+                return buffer.AsSpan(0, length).ToArray();
         }
     }
 }
