@@ -92,7 +92,7 @@ public sealed partial class GrainActivation
 
     private async Task RunAsync()
     {
-        var batch = new List<WorkItem>(MaxCallsPerTurn);
+        var batch = new List<WorkItem>(); // grows to the largest turn this grain has had: most grains never need 512
         var reader = _mailbox.Reader;
         while (await reader.WaitToReadAsync())
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net.Http.Json;
 using System.Text;
 using OrleansQueue.Client;
 using static OrleansQueue.LoadTest.Report;
@@ -14,6 +15,8 @@ namespace OrleansQueue.LoadTest;
 /// </summary>
 internal static class ScaleScenario
 {
+    private sealed record GcHeap(long Live, long Committed, bool Server);
+
     private const int Probed = 300;
 
     public static async Task RunAsync(Report report, int resources, int waitersPerResource, int connections)
@@ -77,6 +80,7 @@ internal static class ScaleScenario
             await Task.Delay(500); // filling the waitlists; the silo's metrics are the witness
         }
         var (everythingWaiting, _) = silo.Memory;
+        var heap = await http.GetFromJsonAsync<GcHeap>("gc-heap");
         var clientsManaged = GC.GetTotalMemory(forceFullCollection: true);
 
         Progress.Step($"scale: hand-offs down {Probed} resources' chains, one resource at a time", Probed);
@@ -111,7 +115,9 @@ internal static class ScaleScenario
         md.AppendLine("| figure | value |");
         md.AppendLine("| --- | ---: |");
         md.AppendLine($"| silo process resident memory with everything waiting | {MiB(everythingWaiting)} |");
-        md.AppendLine($"| silo process peak resident memory over the whole scenario | {MiB(peak)} |");
+        md.AppendLine($"| … of which the managed heap holds alive (after a full collection) / the GC has committed | {MiB(heap!.Live)} / {MiB(heap.Committed)} |");
+        md.AppendLine($"| live managed bytes per waiting acquire (the whole heap ÷ the waiters) | {heap.Live / (resources * waitersPerResource):N0} B |");
+        md.AppendLine($"| silo process peak resident memory over the whole scenario ({(heap.Server ? "server" : "workstation")} GC) | {MiB(peak)} |");
         md.AppendLine($"| the load's managed heap (1,000 clients), for comparison | {MiB(clientsManaged)} |");
         md.AppendLine($"| hand-off p50 / p99 / p99.9 with everything waiting, {probedHandoffs.Count:N0} hand-offs, one chain at a time, ms | {Ms(probed.P50)} / {Ms(probed.P99)} / {Ms(probed.P999)} |");
         md.AppendLine($"| hand-off p50 / p99 when the other {resources - Probed:N0} resources are released at the same instant, ms | {Ms(burst.P50)} / {Ms(burst.P99)} |");

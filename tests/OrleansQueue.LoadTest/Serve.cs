@@ -17,6 +17,13 @@ internal static class Serve
         var app = builder.Build();
         app.MapGet("/ping", () => Results.Ok());
         app.Map("/raw-ws", EchoAsync);
+        // What the managed heap holds alive (after a full collection) beside what the GC has committed: the part of the
+        // resident memory that is the silo's data, and the part that is the collector's room.
+        app.MapGet("/gc-heap", () =>
+        {
+            long live = GC.GetTotalMemory(forceFullCollection: true);
+            return Results.Ok(new { live, committed = GC.GetGCMemoryInfo().TotalCommittedBytes, server = System.Runtime.GCSettings.IsServerGC });
+        });
         app.MapOrleansQueueSilo();
         await app.StartAsync();
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

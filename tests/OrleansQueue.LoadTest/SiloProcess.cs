@@ -49,6 +49,9 @@ internal sealed class SiloProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        // The silo's own project runs the server GC (the web SDK's default) and this tool's process does not: the silo
+        // processes get the silo's setting, so their memory and CPU are what `dotnet run --project silo` would show.
+        start.Environment["DOTNET_gcServer"] = "1";
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             start.ArgumentList.Add(typeof(SiloProcess).Assembly.Location);
         start.ArgumentList.Add("--serve");

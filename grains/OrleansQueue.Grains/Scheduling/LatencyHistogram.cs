@@ -4,12 +4,17 @@ namespace OrleansQueue.Grains.Scheduling;
 
 /// <summary>
 /// Log-linear histogram of durations in microseconds: exact below 16 µs, then eight buckets per power
-/// of two (at most 12.5% error). Fixed size, so recording never allocates.
+/// of two (at most 12.5% error). Its buckets reach only as far as the largest value recorded, in steps of four powers of
+/// two: a histogram that has recorded nothing holds nothing (every resource has three), and one of waits up to ten
+/// minutes holds 224 buckets, not the 488 that durations up to 2^63 µs would need. Recording allocates only when it
+/// reaches past the buckets so far.
 /// </summary>
 internal sealed class LatencyHistogram
 {
     private const int SubBuckets = 8;
-    private readonly long[] _counts = new long[16 + (63 - 4) * SubBuckets];
+    private const int MaxBuckets = 16 + (63 - 4) * SubBuckets;
+    private const int Step = 4 * SubBuckets;
+    private long[] _counts = [];
 
     public long Count { get; private set; }
     public long Max { get; private set; }
@@ -18,7 +23,10 @@ internal sealed class LatencyHistogram
     {
         if (micros < 0)
             micros = 0;
-        _counts[BucketOf(micros)]++;
+        int bucket = BucketOf(micros);
+        if (bucket >= _counts.Length)
+            Array.Resize(ref _counts, Math.Min(MaxBuckets, (bucket / Step + 1) * Step));
+        _counts[bucket]++;
         Count++;
         Max = Math.Max(Max, micros);
     }

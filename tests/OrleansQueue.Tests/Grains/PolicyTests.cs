@@ -63,4 +63,21 @@ public sealed class PolicyTests : GrainTestBase
         Assert.True(upper >= value, $"upper {upper} < {value}");
         Assert.True(upper - value <= Math.Max(0, value / 8), $"upper {upper} too far above {value}");
     }
+
+    [Fact]
+    public void AHistogramGrowsToTheLargestValueAndKeepsWhatItCountedBefore()
+    {
+        var histogram = new LatencyHistogram();
+        Assert.Equal(0, histogram.Percentile(0.5));
+        for (int i = 0; i < 9; i++)
+            histogram.Record(10);
+        histogram.Record(long.MaxValue); // the last bucket there is
+
+        Assert.Equal(10, histogram.Percentile(0.5));
+        Assert.Equal(10, histogram.Percentile(0.9));
+        Assert.Equal(long.MaxValue, histogram.Percentile(1.0));
+        histogram.Record(1_000_000); // inside the buckets it already has
+        Assert.Equal(11, histogram.Count);
+        Assert.InRange(histogram.Percentile(10.0 / 11), 1_000_000, 1_000_000 + 1_000_000 / 8);
+    }
 }
