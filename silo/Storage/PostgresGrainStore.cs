@@ -17,13 +17,22 @@ namespace OrleansQueue.Silo.Storage;
 /// any grain, goes into the next one (one WAL flush for all), each still under its own epoch. Heartbeats are stamped with
 /// the database's clock and judged against it.
 /// </summary>
-public sealed class PostgresGrainStore(string connectionString, TimeProvider? time = null, SiloMetrics? metrics = null) : IGrainStore, IMembershipStore
+public sealed class PostgresGrainStore : IGrainStore, IMembershipStore
 {
-    private readonly NpgsqlDataSource _data = NpgsqlDataSource.Create(connectionString);
-    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly NpgsqlDataSource _data;
+    private readonly TimeProvider _time;
+    private readonly SiloMetrics? _metrics;
     private readonly Channel<PendingCommit> _commits = Channel.CreateUnbounded<PendingCommit>(new() { SingleReader = true });
-    private Task? _committer;
+    private readonly Task _committer;
     private Lazy<Task>? _closing;
+
+    public PostgresGrainStore(string connectionString, TimeProvider? time = null, SiloMetrics? metrics = null)
+    {
+        _data = NpgsqlDataSource.Create(connectionString);
+        _time = time ?? TimeProvider.System;
+        _metrics = metrics;
+        _committer = Task.Run(CommitLoopAsync, CancellationToken.None);
+    }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -32,7 +41,6 @@ public sealed class PostgresGrainStore(string connectionString, TimeProvider? ti
         await using (var command = new NpgsqlCommand(PostgresSchema.Create, connection, transaction))
             await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        _committer ??= Task.Run(CommitLoopAsync, CancellationToken.None);
     }
 
     public async Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken) =>
@@ -176,7 +184,7 @@ public sealed class PostgresGrainStore(string connectionString, TimeProvider? ti
             try
             {
                 var epochs = await WriteGroupAsync(group);
-                metrics?.StoreCommitted(Stopwatch.GetElapsedTime(started), group.Count);
+                _metrics?.StoreCommitted(Stopwatch.GetElapsedTime(started), group.Count);
                 foreach (var commit in group)
                 {
                     // A resource missing from the answer was deleted while its grain ran its last turn: its changes were dropped.
@@ -382,8 +390,7 @@ public sealed class PostgresGrainStore(string connectionString, TimeProvider? ti
     private async Task CloseAsync()
     {
         _commits.Writer.TryComplete();
-        if (_committer is not null)
-            await _committer;
+        await _committer;
         await _data.DisposeAsync();
     }
 
