@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 using Npgsql;
-using NpgsqlTypes;
 using OrleansQueue.Grains;
 using OrleansQueue.Grains.Persistence;
 using OrleansQueue.Silo.Observability;
@@ -222,12 +221,12 @@ public sealed class PostgresGrainStore : IGrainStore, IMembershipStore
         await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(Command("SELECT name, epoch FROM resources WHERE name = ANY($1) ORDER BY name FOR UPDATE",
             (object)Column(group, g => g.Name)));
-        batch.BatchCommands.Add(Command("""
+        batch.BatchCommands.Add(Command($"""
             UPDATE resources r SET last_id = u.last_id, last_fencing = u.fencing, window_next_seq = u.next_seq, saved_at = u.saved_at,
                 policy = COALESCE(u.policy, r.policy)
             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
-                AS u(name, epoch, last_id, fencing, next_seq, saved_at, policy)
-            WHERE r.name = u.name AND r.epoch = u.epoch
+                AS u(resource, epoch, last_id, fencing, next_seq, saved_at, policy)
+            WHERE {Owned}
             """, Column(group, g => g.Name), Column(group, g => g.Epoch), Column(group, g => g.Changes.LastId),
             Column(group, g => g.Changes.LastFencingToken), Column(group, g => g.Changes.WindowNextSeq), Column(group, g => g.Changes.SavedAt),
             Column(group, g => g.Changes.Policy is null ? null : PolicyJson.Serialize(g.Changes.Policy))));
