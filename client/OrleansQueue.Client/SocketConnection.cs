@@ -69,7 +69,15 @@ internal sealed class SocketConnection : IAsyncDisposable
     /// before any later message is handled, so a caller can register for updates without missing one.</summary>
     public async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null)
     {
-        var socket = await _open.Task.WaitAsync(ct);
+        WebSocket socket;
+        try
+        {
+            socket = await Volatile.Read(ref _open).Task.WaitAsync(ct);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            throw new ConnectionLostException("The client was disposed.", ex);
+        }
         long corr = Interlocked.Increment(ref _corr);
         message["corr"] = corr;
         var pending = new Pending(inline);
@@ -144,7 +152,7 @@ internal sealed class SocketConnection : IAsyncDisposable
 
     private void AfterLoss()
     {
-        _open = NewOpen();
+        Volatile.Write(ref _open, NewOpen());
         foreach (var (_, pending) in _pending)
             pending.Reply.TrySetException(new ConnectionLostException("The WebSocket was lost before the reply."));
     }
@@ -206,10 +214,16 @@ internal sealed class SocketConnection : IAsyncDisposable
     }
 
     /// <summary>For tests and failover: drops the current socket as a network failure would.</summary>
-    internal void Abort()
+    internal void Abort() => AbortCurrent();
+
+    /// <summary>Aborts the open socket, if any. <see cref="_open"/> is replaced by the run loop whenever a connection is
+    /// lost, so it is read once: reading it twice (check, then <c>.Result</c>) could block forever on the new, still
+    /// incomplete task that the loop swapped in between — the hang seen at the end of a test run.</summary>
+    private void AbortCurrent()
     {
-        if (_open.Task.IsCompletedSuccessfully)
-            _open.Task.Result.Abort();
+        var open = Volatile.Read(ref _open).Task;
+        if (open.IsCompletedSuccessfully)
+            open.Result.Abort();
     }
 
     private static bool IsRefusal(WebSocketException ex) =>
@@ -220,10 +234,11 @@ internal sealed class SocketConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        if (_open.Task.IsCompletedSuccessfully)
-            _open.Task.Result.Abort();
+        AbortCurrent();
         if (_loop is not null)
             await _loop.ContinueWith(_ => { }, TaskScheduler.Default);
+        // A call still waiting for a connection would otherwise wait for one that never comes.
+        Volatile.Read(ref _open).TrySetException(new ObjectDisposedException(nameof(SocketConnection)));
     }
 
     private sealed class Pending(Action<JsonElement>? inline)
