@@ -11,7 +11,7 @@ public enum AcquireOutcome : byte
     Rejected,
 }
 
-/// <summary>The answer to <see cref="ResourceGrain.Acquire"/>. A value type: granting allocates nothing.</summary>
+/// <summary>The answer to <see cref="ResourceScheduler.Acquire"/>. A value type: granting allocates nothing.</summary>
 public readonly struct AcquireResult
 {
     private readonly Rejection _rejection;

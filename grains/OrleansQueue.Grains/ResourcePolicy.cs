@@ -2,7 +2,7 @@ namespace OrleansQueue.Grains;
 
 /// <summary>
 /// The budget and waitlist rules of one resource. Plain data: <see cref="Validate"/> checks it once and
-/// <see cref="ResourceGrain"/> keeps its own copy. A <c>null</c> limit means "no limit of that kind".
+/// <see cref="ResourceScheduler"/> keeps its own copy. A <c>null</c> limit means "no limit of that kind".
 /// </summary>
 public sealed record ResourcePolicy
 {

@@ -87,8 +87,8 @@ public sealed class RequestOperations(GrainRuntime runtime, SiloMetrics metrics,
     {
         if (body.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
             return Task.FromResult<Outcome<RequestView>>(Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}; it is {body.ActualLoad}."));
-        if (body.IdempotencyKey is { Length: 0 or > ResourceGrain.MaxIdempotencyKeyLength })
-            return Task.FromResult<Outcome<RequestView>>(Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {ResourceGrain.MaxIdempotencyKeyLength} characters."));
+        if (body.IdempotencyKey is { Length: 0 or > ResourceScheduler.MaxIdempotencyKeyLength })
+            return Task.FromResult<Outcome<RequestView>>(Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {ResourceScheduler.MaxIdempotencyKeyLength} characters."));
         return Call(resource, turn =>
         {
             if (Owned(turn, caller, id, out var status) is { } missing)

@@ -30,7 +30,7 @@ public sealed partial class GrainActivation
     private readonly Cluster.ClusterView _cluster;
     private int _tickPosted;
 
-    internal GrainActivation(string name, long epoch, ResourceDefinition definition, ResourceGrain grain, IGrainStore store, TimeProvider time,
+    internal GrainActivation(string name, long epoch, ResourceDefinition definition, ResourceScheduler grain, IGrainStore store, TimeProvider time,
         SiloMetrics metrics, ILogger logger, TimeSpan idleTimeout, Action<GrainActivation> onClosed, Cluster.ClusterView cluster)
     {
         _cluster = cluster;
@@ -59,7 +59,7 @@ public sealed partial class GrainActivation
     /// <summary>Whether it closed for having nothing to do (rather than moving, stopping or failing).</summary>
     internal bool WentIdle { get; set; }
     public ResourceDefinition Definition { get; internal set; }
-    internal ResourceGrain Grain { get; }
+    internal ResourceScheduler Grain { get; }
     internal SiloMetrics Metrics { get; }
     internal RecentOutcomes Outcomes { get; } = new();
     internal bool CloseAfterTurn { get; set; }

@@ -144,7 +144,7 @@ public sealed partial class GrainRuntime : IAsyncDisposable
     {
         var definition = await _store.GetResourceAsync(name, CancellationToken.None) ?? throw new UnknownResourceException(name);
         var claimed = await _store.ClaimAsync(name, _cluster.Local.Id, CancellationToken.None) ?? throw new UnknownResourceException(name);
-        var grain = ResourceGrain.Restore(name, claimed.Snapshot, _time);
+        var grain = ResourceScheduler.Restore(name, claimed.Snapshot, _time);
         LogActivated(name, claimed.Epoch, grain.WaitingCount, grain.LeaseCount);
         return new GrainActivation(name, claimed.Epoch, definition, grain, _store, _time, _metrics, _logger, _idleTimeout, OnClosed, _cluster);
     }

@@ -13,7 +13,7 @@ public sealed class GrainTurn
 
     internal GrainTurn(GrainActivation activation) => _activation = activation;
 
-    public ResourceGrain Grain => _activation.Grain;
+    public ResourceScheduler Grain => _activation.Grain;
 
     public ResourceDefinition Definition => _activation.Definition;
 

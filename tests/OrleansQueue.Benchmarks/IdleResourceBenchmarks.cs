@@ -8,16 +8,16 @@ namespace OrleansQueue.Benchmarks;
 [SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class IdleResourceBenchmarks
 {
-    private ResourceGrain _concurrencyOnly = null!;
-    private ResourceGrain _allLimits = null!;
+    private ResourceScheduler _concurrencyOnly = null!;
+    private ResourceScheduler _allLimits = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _concurrencyOnly = new ResourceGrain("idle", new ResourcePolicy { MaxConcurrent = 100 });
+        _concurrencyOnly = new ResourceScheduler("idle", new ResourcePolicy { MaxConcurrent = 100 });
         // Rate limits high enough never to bind, so every call is a grant; the one-second window keeps the
         // spending log at a steady size once warm.
-        _allLimits = new ResourceGrain("idle-rate", new ResourcePolicy
+        _allLimits = new ResourceScheduler("idle-rate", new ResourcePolicy
         {
             MaxConcurrent = 100, RequestsPerWindow = 100_000_000, LoadPerWindow = 1L << 40, Window = TimeSpan.FromSeconds(1),
         });

@@ -9,7 +9,7 @@ public static class MemoryPerWaiter
     {
         const int waiters = 1_000_000;
         var clients = Enumerable.Range(0, 1_000).Select(i => $"client-{i}").ToArray();
-        var grain = new ResourceGrain("memory", new ResourcePolicy
+        var grain = new ResourceScheduler("memory", new ResourcePolicy
         {
             MaxConcurrent = 1, MaxQueueLength = waiters, MaxQueuedPerClient = waiters,
             DefaultMaxWait = TimeSpan.FromDays(1), MaxWait = TimeSpan.FromDays(1),

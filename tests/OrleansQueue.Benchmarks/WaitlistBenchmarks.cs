@@ -15,7 +15,7 @@ public class WaitlistBenchmarks
     private const int Clients = 1_000;
     private const int Sequence = 1 << 16;
 
-    private ResourceGrain _grain = null!;
+    private ResourceScheduler _grain = null!;
     private string[] _clientIds = null!;
     private int[] _clientOf = null!;
     private Priority[] _priorityOf = null!;
@@ -32,7 +32,7 @@ public class WaitlistBenchmarks
         _clientIds = Enumerable.Range(0, Clients).Select(i => $"client-{i}").ToArray();
         _clientOf = Enumerable.Range(0, Sequence).Select(_ => rng.Next(Clients)).ToArray();
         _priorityOf = Enumerable.Range(0, Sequence).Select(_ => (Priority)rng.Next(PriorityLevels.Count)).ToArray();
-        _grain = new ResourceGrain("hot", new ResourcePolicy
+        _grain = new ResourceScheduler("hot", new ResourcePolicy
         {
             MaxConcurrent = 1,
             MaxQueueLength = 2_000_000,

@@ -1,7 +1,7 @@
 namespace OrleansQueue.Grains.Persistence;
 
 /// <summary>
-/// What changed in a <see cref="ResourceGrain"/> since the last <see cref="ResourceGrain.TakeChanges"/>: the host
+/// What changed in a <see cref="ResourceScheduler"/> since the last <see cref="ResourceScheduler.TakeChanges"/>: the host
 /// writes it in one transaction before it announces any result of those operations (group commit).
 /// </summary>
 public sealed class GrainChanges

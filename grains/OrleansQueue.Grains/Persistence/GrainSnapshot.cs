@@ -1,6 +1,6 @@
 namespace OrleansQueue.Grains.Persistence;
 
-/// <summary>Everything a <see cref="ResourceGrain"/> needs to come back after a restart.</summary>
+/// <summary>Everything a <see cref="ResourceScheduler"/> needs to come back after a restart.</summary>
 public sealed record GrainSnapshot
 {
     /// <summary>The policy in force.</summary>

@@ -4,7 +4,7 @@ namespace OrleansQueue.Tests.Grains;
 
 public sealed class BackpressureTests : GrainTestBase
 {
-    private ResourceGrain Saturated(ResourcePolicy policy)
+    private ResourceScheduler Saturated(ResourcePolicy policy)
     {
         var grain = NewGrain(policy with { MaxConcurrent = 1 });
         Granted(grain.Acquire("holder"));
@@ -108,7 +108,7 @@ public sealed class BackpressureTests : GrainTestBase
     public void ATooLongClientIdIsRefused()
     {
         var grain = NewGrain(new ResourcePolicy());
-        var rejection = Rejected(grain.Acquire(new string('x', ResourceGrain.MaxClientIdLength + 1)), RejectionReason.InvalidRequest);
+        var rejection = Rejected(grain.Acquire(new string('x', ResourceScheduler.MaxClientIdLength + 1)), RejectionReason.InvalidRequest);
         Assert.Equal("clientId", rejection.Field);
     }
 

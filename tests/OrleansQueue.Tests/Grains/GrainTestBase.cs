@@ -6,9 +6,9 @@ public abstract class GrainTestBase
 {
     protected readonly ManualClock Clock = new();
 
-    protected ResourceGrain NewGrain(ResourcePolicy policy) => new("test-resource", policy, Clock);
+    protected ResourceScheduler NewGrain(ResourcePolicy policy) => new("test-resource", policy, Clock);
 
-    protected static List<ResourceEvent> Drain(ResourceGrain grain)
+    protected static List<ResourceEvent> Drain(ResourceScheduler grain)
     {
         var events = grain.Events.ToList();
         grain.ClearEvents();

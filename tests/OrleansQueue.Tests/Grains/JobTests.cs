@@ -10,14 +10,14 @@ public sealed class JobTests : GrainTestBase
         JobRetryDelay = TimeSpan.FromSeconds(1), JobRetention = TimeSpan.FromMinutes(5),
     };
 
-    private long Enqueue(ResourceGrain grain, string client, Priority priority = Priority.Normal, string payload = "{}")
+    private long Enqueue(ResourceScheduler grain, string client, Priority priority = Priority.Normal, string payload = "{}")
     {
         var result = grain.EnqueueJob(client, payload, priority: priority);
         Assert.True(result.Outcome == AcquireOutcome.Queued, $"expected a queued job, got {result}");
         return result.RequestId;
     }
 
-    private static JobStatus Take(ResourceGrain grain, string worker = "w1")
+    private static JobStatus Take(ResourceScheduler grain, string worker = "w1")
     {
         var taken = grain.TakeJob(worker);
         Assert.NotNull(taken.Job);

@@ -4,7 +4,7 @@ namespace OrleansQueue.Tests.Grains;
 
 public sealed class OrderTests : GrainTestBase
 {
-    private readonly ResourceGrain _grain;
+    private readonly ResourceScheduler _grain;
     private readonly long _blocker;
 
     public OrderTests()

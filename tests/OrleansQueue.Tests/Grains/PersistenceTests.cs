@@ -12,7 +12,7 @@ public sealed class PersistenceTests : GrainTestBase
     };
 
     private readonly StoredGrainState _store = new(Policy);
-    private ResourceGrain _grain;
+    private ResourceScheduler _grain;
 
     public PersistenceTests()
     {
@@ -26,7 +26,7 @@ public sealed class PersistenceTests : GrainTestBase
     private void Crash(TimeSpan downtime)
     {
         Clock.Advance(downtime);
-        _grain = ResourceGrain.Restore("test-resource", _store.ToSnapshot(), Clock);
+        _grain = ResourceScheduler.Restore("test-resource", _store.ToSnapshot(), Clock);
         _grain.TrackChanges();
     }
 

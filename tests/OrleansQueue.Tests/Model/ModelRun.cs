@@ -4,7 +4,7 @@ using OrleansQueue.Grains.Persistence;
 namespace OrleansQueue.Tests.Model;
 
 /// <summary>
-/// Drives a <see cref="ResourceGrain"/> with random operations from one seed and checks every promise
+/// Drives a <see cref="ResourceScheduler"/> with random operations from one seed and checks every promise
 /// against a <see cref="ReferenceModel"/> after every step. Deterministic: the seed replays the run.
 /// </summary>
 internal sealed partial class ModelRun
@@ -15,7 +15,7 @@ internal sealed partial class ModelRun
     private readonly Random _rng;
     private readonly ManualClock _clock = new();
     private readonly StoredGrainState _store;
-    private ResourceGrain _grain;
+    private ResourceScheduler _grain;
     private readonly ReferenceModel _model;
     private readonly bool _equalLoads;
     private readonly bool _withJobs;
@@ -33,7 +33,7 @@ internal sealed partial class ModelRun
         _equalLoads = seed % 2 == 0;
         _withJobs = seed % 4 == 1;
         var policy = RandomPolicy(aging: !_equalLoads && seed % 3 == 0);
-        _grain = new ResourceGrain("model", policy, _clock);
+        _grain = new ResourceScheduler("model", policy, _clock);
         _grain.TrackChanges();
         _store = new StoredGrainState(policy);
         _model = new ReferenceModel(policy);
@@ -219,7 +219,7 @@ internal sealed partial class ModelRun
         Do("restart", () =>
         {
             _store.Apply(_grain.TakeChanges());
-            _grain = ResourceGrain.Restore("model", _store.ToSnapshot(), _clock);
+            _grain = ResourceScheduler.Restore("model", _store.ToSnapshot(), _clock);
             _grain.TrackChanges();
         });
         _polls.Clear(); // workers' waits are not stored: after a restart they ask again

@@ -123,7 +123,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         var store = await OpenStoreAsync();
         await store.PutResourceAsync(Definition("fenced"), CancellationToken.None);
         var first = (await store.ClaimAsync("fenced", "silo-a", CancellationToken.None))!;
-        var grain = ResourceGrain.Restore("fenced", first.Snapshot, TimeProvider.System);
+        var grain = ResourceScheduler.Restore("fenced", first.Snapshot, TimeProvider.System);
         grain.Acquire("a", load: 400);
         await store.CommitAsync("fenced", first.Epoch, grain.TakeChanges(), CancellationToken.None);
 
@@ -165,7 +165,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         var fresh = (await store.ClaimAsync("again", "silo-b", CancellationToken.None))!;
 
         Assert.NotEqual(old.Epoch, fresh.Epoch);
-        var grain = ResourceGrain.Restore("again", old.Snapshot, TimeProvider.System);
+        var grain = ResourceScheduler.Restore("again", old.Snapshot, TimeProvider.System);
         grain.Acquire("a");
         await Assert.ThrowsAsync<OwnershipLostException>(() => store.CommitAsync("again", old.Epoch, grain.TakeChanges(), CancellationToken.None));
         Assert.Null(await store.ClaimAsync("missing", "silo-a", CancellationToken.None));
@@ -175,13 +175,13 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     public async Task CommitsMadeTogetherAreEachJudgedByTheirOwnEpoch()
     {
         var store = await OpenStoreAsync();
-        var owned = new List<(string Name, long Epoch, ResourceGrain Grain)>();
+        var owned = new List<(string Name, long Epoch, ResourceScheduler Grain)>();
         for (int i = 0; i < 6; i++)
         {
             string name = $"together-{i}";
             await store.PutResourceAsync(Definition(name, maxConcurrent: 10), CancellationToken.None);
             var claim = (await store.ClaimAsync(name, "silo-a", CancellationToken.None))!;
-            owned.Add((name, claim.Epoch, ResourceGrain.Restore(name, claim.Snapshot, TimeProvider.System)));
+            owned.Add((name, claim.Epoch, ResourceScheduler.Restore(name, claim.Snapshot, TimeProvider.System)));
         }
         await store.ClaimAsync("together-0", "silo-b", CancellationToken.None); // silo-a's grain for it is now stale
         await store.DeleteResourceAsync("together-1", CancellationToken.None);

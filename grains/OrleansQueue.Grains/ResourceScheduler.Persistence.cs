@@ -3,7 +3,7 @@ using OrleansQueue.Grains.Scheduling;
 
 namespace OrleansQueue.Grains;
 
-public sealed partial class ResourceGrain
+public sealed partial class ResourceScheduler
 {
     /// <summary>The longest idempotency key accepted.</summary>
     public const int MaxIdempotencyKeyLength = 200;
@@ -79,9 +79,9 @@ public sealed partial class ResourceGrain
     /// stays where it happened in real time, so no budget is granted twice. The restored grain tracks changes
     /// (see <see cref="TakeChanges"/>): whatever the restore itself changes, such as waits that ran out, is written next.
     /// </summary>
-    public static ResourceGrain Restore(string name, GrainSnapshot snapshot, TimeProvider? time = null)
+    public static ResourceScheduler Restore(string name, GrainSnapshot snapshot, TimeProvider? time = null)
     {
-        var grain = new ResourceGrain(name, snapshot.Policy, time);
+        var grain = new ResourceScheduler(name, snapshot.Policy, time);
         grain._rate.Restore(snapshot.Window.Select(w => (w.Seq, w.At, w.Load, w.Requests)), snapshot.WindowNextSeq);
         grain.TrackChanges();
         grain.Load(snapshot);

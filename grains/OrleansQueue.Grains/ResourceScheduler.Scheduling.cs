@@ -3,7 +3,7 @@ using OrleansQueue.Grains.Scheduling;
 
 namespace OrleansQueue.Grains;
 
-public sealed partial class ResourceGrain
+public sealed partial class ResourceScheduler
 {
     private const int PoolLimit = 1024;
 

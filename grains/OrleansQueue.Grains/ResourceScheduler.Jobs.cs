@@ -11,7 +11,7 @@ namespace OrleansQueue.Grains;
 /// by heartbeats and progress; a worker that falls silent loses the job, which goes back to the head of its client's
 /// queue. Failures retry with exponential backoff up to the policy's attempts, then the job is dead-lettered.
 /// </summary>
-public sealed partial class ResourceGrain
+public sealed partial class ResourceScheduler
 {
     private readonly Waitlist _jobWaitlist = new();
     private readonly ClientQueue _polls = new(new ClientState("workers"), 0);

@@ -9,7 +9,7 @@ namespace OrleansQueue.Grains;
 /// runs one operation at a time, takes <see cref="Events"/> after each, and calls <see cref="Tick"/>
 /// at <see cref="GetNextDeadline"/>; time comes only from the <see cref="TimeProvider"/>.
 /// </summary>
-public sealed partial class ResourceGrain
+public sealed partial class ResourceScheduler
 {
     /// <summary>The longest client id accepted.</summary>
     public const int MaxClientIdLength = 256;
@@ -19,7 +19,7 @@ public sealed partial class ResourceGrain
 
     /// <summary>Creates the scheduler of resource <paramref name="name"/>.</summary>
     /// <exception cref="InvalidPolicyException"><paramref name="policy"/> breaks a rule.</exception>
-    public ResourceGrain(string name, ResourcePolicy policy, TimeProvider? time = null)
+    public ResourceScheduler(string name, ResourcePolicy policy, TimeProvider? time = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(policy);

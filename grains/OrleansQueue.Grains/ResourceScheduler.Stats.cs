@@ -2,7 +2,7 @@ using OrleansQueue.Grains.Scheduling;
 
 namespace OrleansQueue.Grains;
 
-public sealed partial class ResourceGrain
+public sealed partial class ResourceScheduler
 {
     private readonly LatencyHistogram _waits = new();
     private readonly long[] _rejected = new long[Enum.GetValues<RejectionReason>().Length];
