@@ -69,15 +69,8 @@ internal sealed class SocketConnection : IAsyncDisposable
     /// before any later message is handled, so a caller can register for updates without missing one.</summary>
     public async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null)
     {
-        WebSocket socket;
-        try
-        {
-            socket = await Volatile.Read(ref _open).Task.WaitAsync(ct);
-        }
-        catch (ObjectDisposedException ex)
-        {
-            throw new ConnectionLostException("The client was disposed.", ex);
-        }
+        // Throws ObjectDisposedException once disposed: unlike a lost connection, that is not worth a retry.
+        var socket = await Volatile.Read(ref _open).Task.WaitAsync(ct);
         long corr = Interlocked.Increment(ref _corr);
         message["corr"] = corr;
         var pending = new Pending(inline);

@@ -52,7 +52,28 @@ public sealed class SocketConnectionTests
 
         await connection.DisposeAsync().AsTask().WaitAsync(Generous);
 
-        await Assert.ThrowsAsync<ConnectionLostException>(() => call.WaitAsync(Generous));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => call.WaitAsync(Generous));
+    }
+
+    [Fact]
+    public async Task DisposingAClientWhileItReconnectsEndsItsCallsInsteadOfRetryingThemForEver()
+    {
+        var client = new OrleansQueueClient(new OrleansQueueClientOptions
+        {
+            BaseAddress = new Uri("http://127.0.0.1:9"), // never reached: every socket comes from the connector below
+            ReconnectMinDelay = TimeSpan.FromMilliseconds(1),
+            ConnectWebSocket = async _ =>
+            {
+                await Task.Yield();
+                return new DroppingSocket();
+            },
+        });
+        var acquire = client.AcquireAsync("storm");
+        Assert.False(acquire.IsCompleted);
+
+        await client.DisposeAsync().AsTask().WaitAsync(Generous);
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => acquire.WaitAsync(Generous));
     }
 
     /// <summary>A socket whose peer closes it the moment anything is read: the connection reconnects at once.</summary>
