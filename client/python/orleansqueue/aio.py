@@ -1,0 +1,198 @@
+"""The asyncio API: ``async with acquire("openai-gpt4", load=2000) as lease: ...``.
+
+A waiting request is told of its grant by server-sent events (one notification, no status calls while it waits);
+on a polling-only resource it long-polls instead, with no change to calling code. Leaving the ``async with``
+releases the lease, also on an exception; cancelling the waiting task cancels the ticket on the silo.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime
+from typing import Any, Dict, Optional
+from urllib.parse import quote
+
+from ._http import Http
+from .errors import (OrleansQueueError, QueueFull, RequestEnded, TimedOut, Unavailable, from_problem)
+
+__all__ = ["Client", "Lease", "acquire"]
+
+_PRIORITIES = ("critical", "high", "normal", "low", "background")
+
+
+class Lease:
+    """A held slot. ``actual_load`` set before release corrects the resource's window by the difference.
+    It renews itself while held; ``lost`` turns true if it expired or was reclaimed meanwhile."""
+
+    def __init__(self, client: "Client", resource: str, view: Dict[str, Any]) -> None:
+        self._client = client
+        self.resource = resource
+        self.id: int = view["id"]
+        self.fencing_token: int = view["fencingToken"]
+        self.expires_at: Optional[datetime] = _time(view.get("expiresAt"))
+        self.actual_load: Optional[int] = None
+        self.lost = False
+        self._released = False
+        self._renewer = asyncio.ensure_future(self._renew_loop())
+
+    async def renew(self) -> None:
+        """Extends the lease by one TTL."""
+        view = await self._client._call("POST", self._path("/renew"))
+        self.expires_at = _time(view.get("expiresAt"))
+
+    async def release(self, actual_load: Optional[int] = None) -> None:
+        """Releases the lease (once; later calls do nothing); ``actual_load`` corrects the window."""
+        if self._released:
+            return
+        self._released = True
+        self._renewer.cancel()
+        load = actual_load if actual_load is not None else self.actual_load
+        try:
+            await self._client._call("POST", self._path("/release"), {"actualLoad": load} if load is not None else {})
+        except RequestEnded:
+            self.lost = True  # it had expired: its concurrency came back already
+
+    async def _renew_loop(self) -> None:
+        while True:
+            remaining = (self.expires_at - datetime.now(self.expires_at.tzinfo)).total_seconds() if self.expires_at else 30.0
+            await asyncio.sleep(max(0.05, remaining * 0.5))
+            try:
+                await self.renew()
+            except RequestEnded:
+                self.lost = True
+                return
+            except (OrleansQueueError, OSError):
+                await asyncio.sleep(0.5)  # a silo restarting or a resource moving: try again while time is left
+
+    def _path(self, tail: str) -> str:
+        return f"/v1/resources/{quote(self.resource, safe='')}/requests/{self.id}{tail}"
+
+    async def __aenter__(self) -> "Lease":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.release()
+
+
+class Client:
+    """The base URL, API key and connection pool of a silo; ``async with Client(...) as client:``.
+    Defaults come from ``ORLEANSQUEUE_URL`` and ``ORLEANSQUEUE_API_KEY``."""
+
+    def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None,
+                 client_id: Optional[str] = None) -> None:
+        self.base_url = base_url or os.environ.get("ORLEANSQUEUE_URL", "http://127.0.0.1:5080")
+        self.client_id = client_id
+        self._http = Http(self.base_url, api_key or os.environ.get("ORLEANSQUEUE_API_KEY"))
+
+    async def acquire(self, resource: str, load: int = 1, priority: str = "normal", client_id: Optional[str] = None,
+                      max_wait: Optional[float] = None, idempotency_key: Optional[str] = None) -> Lease:
+        """Waits for a slot of ``resource`` and returns its lease. ``max_wait`` is in seconds."""
+        if priority not in _PRIORITIES:
+            raise ValueError(f"priority must be one of {', '.join(_PRIORITIES)}; it is {priority!r}")
+        body: Dict[str, Any] = {"load": load, "priority": priority}
+        if client_id or self.client_id:
+            body["clientId"] = client_id or self.client_id
+        if max_wait is not None:
+            body["maxWaitMs"] = int(max_wait * 1000)
+        if idempotency_key is not None:
+            body["idempotencyKey"] = idempotency_key
+        view = await self._call("POST", f"/v1/resources/{quote(resource, safe='')}/acquire", body)
+        if view["state"] == "waiting":
+            try:
+                view = await self._wait(resource, view["id"])
+            except asyncio.CancelledError:
+                await asyncio.shield(self._cancel(resource, view["id"]))
+                raise
+        return Lease(self, resource, view)
+
+    async def _wait(self, resource: str, id: int) -> Dict[str, Any]:
+        path = f"/v1/resources/{quote(resource, safe='')}/requests/{id}"
+        view: Optional[Dict[str, Any]] = None
+        async for name, data in self._http.events(path + "/events"):
+            if name == "problem":
+                if data.get("type", "").endswith(":push-disabled"):
+                    break  # polling-only: long-poll below
+                raise from_problem(data.get("status", 500), data)
+            if name != "waiting":
+                view = data
+                break
+        while view is None or view["state"] == "waiting":
+            view = await self._call("GET", path + "/wait?timeoutMs=30000")
+        if view["state"] == "granted":
+            view = await self._call("POST", path + "/renew")  # claims the pushed grant
+        if view["state"] != "held":
+            raise _ended(view)
+        return view
+
+    async def _cancel(self, resource: str, id: int) -> None:
+        try:
+            status, _ = await self._http.request("DELETE", f"/v1/resources/{quote(resource, safe='')}/requests/{id}")
+        except OSError:
+            pass
+
+    async def _call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        status, data = await self._http.request(method, path, body)
+        if status >= 400:
+            raise from_problem(status, data or {})
+        return data
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+
+class acquire:
+    """``async with acquire(resource, ...) as lease:`` or ``lease = await acquire(resource, ...)``, on a client of
+    its own (``api_key`` and ``base_url`` as for :class:`Client`)."""
+
+    def __init__(self, resource: str, load: int = 1, priority: str = "normal", client_id: Optional[str] = None,
+                 max_wait: Optional[float] = None, idempotency_key: Optional[str] = None,
+                 api_key: Optional[str] = None, base_url: Optional[str] = None) -> None:
+        self._client = Client(base_url, api_key)
+        self._args = (resource, load, priority, client_id, max_wait, idempotency_key)
+        self._lease: Optional[Lease] = None
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self._client.acquire(*self._args).__await__()
+
+    async def __aenter__(self) -> Lease:
+        try:
+            self._lease = await self._client.acquire(*self._args)
+        except BaseException:
+            await self._client.close()
+            raise
+        return self._lease
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            if self._lease is not None:
+                await self._lease.release()
+        finally:
+            await self._client.close()
+
+
+def _ended(view: Dict[str, Any]) -> OrleansQueueError:
+    state, detail = view["state"], view.get("detail") or f"The request ended as {view['state']}."
+    if state == "timedOut":
+        return TimedOut(429, "urn:orleansqueue:problem:timed-out", detail, "maxWaitMs")
+    if state == "rejected" and view.get("reason") == "queueFull":
+        return QueueFull(429, "urn:orleansqueue:problem:queue-full", detail)
+    if state == "moved":
+        return Unavailable(503, "urn:orleansqueue:problem:moved", detail)
+    return RequestEnded(409, "urn:orleansqueue:problem:request-ended", detail)
+
+
+def _time(value: Optional[str]) -> Optional[datetime]:
+    if not value:
+        return None
+    # .NET writes up to 7 fractional digits; fromisoformat takes 6.
+    head, _, rest = value.partition(".")
+    if rest:
+        digits = "".join(c for c in rest if c.isdigit())
+        value = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

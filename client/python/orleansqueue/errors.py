@@ -1,0 +1,88 @@
+"""Typed exceptions mirroring the silo's RFC 7807 problem types."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+PREFIX = "urn:orleansqueue:problem:"
+
+
+class OrleansQueueError(Exception):
+    """A refusal from the silo: its problem ``type``, HTTP ``status``, the ``field`` at fault and ``retry_after``
+    (seconds) when the silo says when to try again."""
+
+    def __init__(self, status: int, type: str, detail: str, field: Optional[str] = None,
+                 retry_after: Optional[float] = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.type = type
+        self.detail = detail
+        self.field = field
+        self.retry_after = retry_after
+
+
+class QueueFull(OrleansQueueError):
+    """The resource's waitlist is full (429)."""
+
+
+class ClientQuotaExceeded(OrleansQueueError):
+    """This client has too many requests waiting (429)."""
+
+
+class TimedOut(OrleansQueueError):
+    """The request was not granted within its wait."""
+
+
+class UnknownResource(OrleansQueueError):
+    """No resource of that name (404)."""
+
+
+class UnknownRequest(OrleansQueueError):
+    """No request or lease of that id (404)."""
+
+
+class InvalidRequest(OrleansQueueError):
+    """The request broke a rule; ``field`` names the input at fault (400)."""
+
+
+class Unauthorized(OrleansQueueError):
+    """No API key, or an unknown one (401)."""
+
+
+class Forbidden(OrleansQueueError):
+    """The key may not do this (403)."""
+
+
+class RequestEnded(OrleansQueueError):
+    """The request or lease has already ended (409)."""
+
+
+class Unavailable(OrleansQueueError):
+    """The silo cannot serve this now, or the resource is moving (503); safe to retry."""
+
+
+_BY_TYPE = {
+    "queue-full": QueueFull,
+    "client-quota": ClientQuotaExceeded,
+    "timed-out": TimedOut,
+    "unknown-resource": UnknownResource,
+    "unknown-request": UnknownRequest,
+    "invalid-request": InvalidRequest,
+    "invalid-load": InvalidRequest,
+    "invalid-json": InvalidRequest,
+    "body-too-large": InvalidRequest,
+    "unauthorized": Unauthorized,
+    "forbidden": Forbidden,
+    "request-ended": RequestEnded,
+    "not-granted": RequestEnded,
+    "unavailable": Unavailable,
+    "moved": Unavailable,
+}
+
+
+def from_problem(status: int, body: Mapping[str, Any]) -> OrleansQueueError:
+    """The exception for a problem body the silo answered with."""
+    type = str(body.get("type", ""))
+    kind = _BY_TYPE.get(type[len(PREFIX):] if type.startswith(PREFIX) else type, OrleansQueueError)
+    retry_ms = body.get("retryAfterMs")
+    return kind(status, type, str(body.get("detail") or body.get("title") or f"HTTP {status}"),
+                body.get("field"), retry_ms / 1000.0 if isinstance(retry_ms, (int, float)) else None)

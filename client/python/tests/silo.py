@@ -1,0 +1,60 @@
+"""A real silo process for the tests: the built OrleansQueue.Silo.dll on a free loopback port with the in-memory
+store, stopped by its own process id."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from typing import Any, Optional
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+DLL = os.path.join(ROOT, "silo", "bin", "Debug", "net10.0", "OrleansQueue.Silo.dll")
+
+
+class Silo:
+    def __init__(self) -> None:
+        if not os.path.exists(DLL):
+            subprocess.run(["dotnet", "build", os.path.join(ROOT, "silo"), "-v", "q"], check=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            ["dotnet", DLL, "--urls", self.url, "--Silo:Store:Provider", "memory"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=2).read()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the silo did not start")
+                time.sleep(0.1)
+
+    def http(self, method: str, path: str, body: Optional[Any] = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read()
+            return json.loads(text) if text and response.headers.get_content_type().endswith("json") else text.decode()
+
+    def create(self, name: str, **policy: Any) -> None:
+        self.http("PUT", f"/v1/resources/{name}", policy)
+
+    def stats(self, name: str) -> Any:
+        return self.http("GET", f"/v1/resources/{name}/stats")
+
+    def status_calls(self, name: str) -> int:
+        metrics = self.http("GET", "/metrics")
+        prefix = f'orleansqueue_status_requests_total{{resource="{name}"}} '
+        return sum(int(float(line[len(prefix):])) for line in metrics.splitlines() if line.startswith(prefix))
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=30)
