@@ -39,6 +39,14 @@ class AcquireTests(unittest.IsolatedAsyncioTestCase):
     async def asyncTearDown(self) -> None:
         await self.client.close()
 
+    async def held_and_waiting(self, name: str, **policy):
+        """A resource of one slot, held, with one waiter queued behind it (the waiter's acquire as a task)."""
+        _silo.create(name, maxConcurrent=1, **policy)
+        holder = await self.client.acquire(name, client_id="holder")
+        waiter = asyncio.ensure_future(self.client.acquire(name, client_id="waiter"))
+        await until(lambda: _silo.stats(name)["waiting"] == 1, "the waiter queued")
+        return holder, waiter
+
     async def test_a_free_slot_is_granted_at_once_and_released_on_leaving_the_block(self) -> None:
         _silo.create("py-free", maxConcurrent=1)
         async with oq.acquire("py-free", load=3, base_url=_silo.url) as lease:
@@ -47,10 +55,7 @@ class AcquireTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(0, _silo.stats("py-free")["leases"])
 
     async def test_a_waiter_is_pushed_its_grant_with_no_status_calls(self) -> None:
-        _silo.create("py-push", maxConcurrent=1)
-        holder = await self.client.acquire("py-push", client_id="holder")
-        waiter = asyncio.ensure_future(self.client.acquire("py-push", client_id="waiter"))
-        await until(lambda: _silo.stats("py-push")["waiting"] == 1, "the waiter queued")
+        holder, waiter = await self.held_and_waiting("py-push")
         await holder.release()
         lease = await asyncio.wait_for(waiter, GENEROUS)
         self.assertEqual(holder.fencing_token + 1, lease.fencing_token)
@@ -83,10 +88,7 @@ class AcquireTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(0, _silo.stats("py-fail")["leases"])
 
     async def test_cancelling_the_waiting_task_cancels_the_ticket(self) -> None:
-        _silo.create("py-cancel", maxConcurrent=1)
-        holder = await self.client.acquire("py-cancel", client_id="holder")
-        waiter = asyncio.ensure_future(self.client.acquire("py-cancel", client_id="waiter"))
-        await until(lambda: _silo.stats("py-cancel")["waiting"] == 1, "the waiter queued")
+        holder, waiter = await self.held_and_waiting("py-cancel")
         waiter.cancel()
         with self.assertRaises(asyncio.CancelledError):
             await waiter
@@ -101,10 +103,7 @@ class AcquireTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(9500, _silo.stats("py-load")["loadLeftInWindow"])
 
     async def test_a_polling_only_resource_works_unchanged(self) -> None:
-        _silo.create("py-poll", maxConcurrent=1, pushEnabled=False)
-        holder = await self.client.acquire("py-poll", client_id="holder")
-        waiter = asyncio.ensure_future(self.client.acquire("py-poll", client_id="waiter"))
-        await until(lambda: _silo.stats("py-poll")["waiting"] == 1, "the waiter queued")
+        holder, waiter = await self.held_and_waiting("py-poll", pushEnabled=False)
         await holder.release()
         lease = await asyncio.wait_for(waiter, GENEROUS)
         self.assertEqual(holder.fencing_token + 1, lease.fencing_token)
