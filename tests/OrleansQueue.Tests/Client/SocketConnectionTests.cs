@@ -79,7 +79,7 @@ public sealed class SocketConnectionTests
     /// <summary>A socket whose peer closes it the moment anything is read: the connection reconnects at once.</summary>
     private sealed class DroppingSocket : WebSocket
     {
-        private WebSocketState _state = WebSocketState.Open;
+        private volatile WebSocketState _state = WebSocketState.Open;
         public override WebSocketCloseStatus? CloseStatus => null;
         public override string? CloseStatusDescription => null;
         public override WebSocketState State => _state;
@@ -95,7 +95,11 @@ public sealed class SocketConnectionTests
             return new WebSocketReceiveResult(0, WebSocketMessageType.Close, true);
         }
 
+        // As a real socket does, it refuses sends once aborted or closed: a call that picked this socket up just as it
+        // dropped learns so from its send (else it would wait for a reply that no sweep of lost calls will fail).
         public override Task SendAsync(ArraySegment<byte> buffer, WebSocketMessageType type, bool end, CancellationToken ct) =>
-            Task.CompletedTask;
+            _state == WebSocketState.Open
+                ? Task.CompletedTask
+                : Task.FromException(new WebSocketException(WebSocketError.InvalidState, $"The socket is {_state}."));
     }
 }
