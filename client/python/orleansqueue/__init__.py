@@ -1,6 +1,8 @@
-"""OrleansQueue's Python SDK over the silo's HTTP gateway (standard library only). See ``orleansqueue.aio``."""
+"""OrleansQueue's Python SDK over the silo's HTTP gateway (standard library only). See ``orleansqueue.aio``; ``orleansqueue.acquire`` is
+the synchronous facade."""
 from .errors import (ClientQuotaExceeded, Forbidden, InvalidRequest, OrleansQueueError, QueueFull, RequestEnded,
                      TimedOut, Unauthorized, Unavailable, UnknownRequest, UnknownResource)
+from .sync import acquire
 
-__all__ = ["ClientQuotaExceeded", "Forbidden", "InvalidRequest", "OrleansQueueError", "QueueFull", "RequestEnded",
+__all__ = ["acquire", "ClientQuotaExceeded", "Forbidden", "InvalidRequest", "OrleansQueueError", "QueueFull", "RequestEnded",
            "TimedOut", "Unauthorized", "Unavailable", "UnknownRequest", "UnknownResource"]
