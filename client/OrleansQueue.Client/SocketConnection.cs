@@ -206,13 +206,10 @@ internal sealed class SocketConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>For tests and failover: drops the current socket as a network failure would.</summary>
-    internal void Abort() => AbortCurrent();
-
-    /// <summary>Aborts the open socket, if any. <see cref="_open"/> is replaced by the run loop whenever a connection is
-    /// lost, so it is read once: reading it twice (check, then <c>.Result</c>) could block forever on the new, still
-    /// incomplete task that the loop swapped in between — the hang seen at the end of a test run.</summary>
-    private void AbortCurrent()
+    /// <summary>Drops the open socket, if any, as a network failure would (for tests, failover and disposal).
+    /// <see cref="_open"/> is replaced by the run loop whenever a connection is lost, so it is read once: reading it twice
+    /// (check, then <c>.Result</c>) could block forever on the new, still incomplete task that the loop swapped in between.</summary>
+    internal void Abort()
     {
         var open = Volatile.Read(ref _open).Task;
         if (open.IsCompletedSuccessfully)
@@ -227,7 +224,7 @@ internal sealed class SocketConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        AbortCurrent();
+        Abort();
         if (_loop is not null)
             await _loop.ContinueWith(_ => { }, TaskScheduler.Default);
         // A call still waiting for a connection would otherwise wait for one that never comes.

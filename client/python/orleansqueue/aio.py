@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional
 from urllib.parse import quote
 
 from ._http import Http
-from .errors import (OrleansQueueError, QueueFull, RequestEnded, TimedOut, Unavailable, from_problem)
+from .errors import PREFIX, OrleansQueueError, RequestEnded, from_problem
 
 __all__ = ["Client", "Lease", "acquire"]
 
@@ -126,7 +126,7 @@ class Client:
 
     async def _cancel(self, resource: str, id: int) -> None:
         try:
-            status, _ = await self._http.request("DELETE", f"/v1/resources/{quote(resource, safe='')}/requests/{id}")
+            await self._http.request("DELETE", f"/v1/resources/{quote(resource, safe='')}/requests/{id}")
         except OSError:
             pass
 
@@ -177,14 +177,12 @@ class acquire:
 
 
 def _ended(view: Dict[str, Any]) -> OrleansQueueError:
-    state, detail = view["state"], view.get("detail") or f"The request ended as {view['state']}."
-    if state == "timedOut":
-        return TimedOut(429, "urn:orleansqueue:problem:timed-out", detail, "maxWaitMs")
-    if state == "rejected" and view.get("reason") == "queueFull":
-        return QueueFull(429, "urn:orleansqueue:problem:queue-full", detail)
-    if state == "moved":
-        return Unavailable(503, "urn:orleansqueue:problem:moved", detail)
-    return RequestEnded(409, "urn:orleansqueue:problem:request-ended", detail)
+    """The exception for a request that left the waitlist without a grant, through the same mapping as problems."""
+    state = view["state"]
+    kind, status, field = {"timedOut": ("timed-out", 429, "maxWaitMs"), "moved": ("moved", 503, None)}.get(
+        state, ("queue-full", 429, None) if view.get("reason") == "queueFull" else ("request-ended", 409, None))
+    return from_problem(status, {"type": PREFIX + kind, "field": field,
+                                 "detail": view.get("detail") or f"The request ended as {state}."})
 
 
 def _time(value: Optional[str]) -> Optional[datetime]:

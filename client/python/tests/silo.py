@@ -2,6 +2,7 @@
 store, stopped by its own process id."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -58,3 +59,15 @@ class Silo:
     def stop(self) -> None:
         self.process.kill()
         self.process.wait(timeout=30)
+
+
+_shared: Optional[Silo] = None
+
+
+def shared() -> Silo:
+    """The one silo of a test run, started on first use and stopped (by its pid) when the run's process exits."""
+    global _shared
+    if _shared is None:
+        _shared = Silo()
+        atexit.register(_shared.stop)
+    return _shared

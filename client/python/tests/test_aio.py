@@ -7,7 +7,7 @@ import unittest
 import orleansqueue.aio as oq
 from orleansqueue import InvalidRequest, TimedOut, UnknownResource
 
-from .silo import Silo
+from .silo import Silo, shared
 
 GENEROUS = 30.0
 _silo: Silo
@@ -15,11 +15,7 @@ _silo: Silo
 
 def setUpModule() -> None:
     global _silo
-    _silo = Silo()
-
-
-def tearDownModule() -> None:
-    _silo.stop()
+    _silo = shared()
 
 
 async def until(condition, what: str) -> None:

@@ -6,18 +6,14 @@ import unittest
 import orleansqueue
 from orleansqueue import UnknownResource
 
-from .silo import Silo
+from .silo import Silo, shared
 
 _silo: Silo
 
 
 def setUpModule() -> None:
     global _silo
-    _silo = Silo()
-
-
-def tearDownModule() -> None:
-    _silo.stop()
+    _silo = shared()
 
 
 class SyncAcquireTests(unittest.TestCase):
