@@ -1,27 +1,32 @@
-using OrleansQueue.Silo.Runtime;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Silo.Gateway;
 
-internal static class GatewayCalls
+internal static partial class GatewayCalls
 {
-    /// <summary>Runs a gateway operation on a resource's grain, answering a call it did not run (missing resource, failed store, resource elsewhere) as a problem.</summary>
-    public static async Task<Outcome<T>> CallGatewayAsync<T>(this GrainRuntime runtime, string resource, Func<GrainTurn, Outcome<T>> call, CancellationToken ct)
+    /// <summary>
+    /// Calls a resource's grain, answering a call that did not reach it or failed on its way (the silo stops, the grain
+    /// could not activate) as a retryable problem, so that callers of the gateway only ever see problems.
+    /// </summary>
+    public static async Task<Outcome<T>> CallGrainAsync<T>(this IGrainFactory grains, string resource, Func<IResourceGrain, Task<Outcome<T>>> call,
+        ILogger logger, CancellationToken ct)
     {
         if (!Names.IsValidResource(resource))
             return Problem.UnknownResource(resource);
         try
         {
-            return await runtime.CallAsync(resource, call, ct);
+            return await call(grains.GetGrain<IResourceGrain>(resource)).WaitAsync(ct);
         }
-        catch (GrainCallException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            return Problem.From(resource, ex);
+            LogCallFailed(logger, ex, resource);
+            return Problem.Unavailable($"Resource \"{resource}\" could not be reached ({ex.GetType().Name}); the call can be retried.");
         }
     }
 
-    /// <summary>Answers, for every endpoint of the group, a call the runtime refused (missing resource, failed store,
-    /// resource elsewhere, silo stopping) as its problem, so that no endpoint needs to catch them itself.</summary>
-    public static RouteGroupBuilder AnswerRefusedCallsAsProblems(this RouteGroupBuilder group)
+    /// <summary>Answers, for every endpoint of the group, a failure on the way to the store or a grain (the silo stopping,
+    /// a store that does not answer) as a retryable problem instead of a bare 500.</summary>
+    public static RouteGroupBuilder AnswerFailuresAsProblems(this RouteGroupBuilder group)
     {
         group.AddEndpointFilter(async (invocation, next) =>
         {
@@ -29,11 +34,16 @@ internal static class GatewayCalls
             {
                 return await next(invocation);
             }
-            catch (GrainCallException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException && !invocation.HttpContext.Response.HasStarted)
             {
-                return HttpResults.Problem(Problem.From(invocation.HttpContext.GetRouteValue("resource") as string ?? "", ex));
+                string resource = invocation.HttpContext.GetRouteValue("resource") as string ?? "";
+                LogCallFailed(invocation.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayCalls)), ex, resource);
+                return HttpResults.Problem(Problem.Unavailable($"The silo could not serve this now ({ex.GetType().Name}); the call can be retried."));
             }
         });
         return group;
     }
+
+    [LoggerMessage(LogLevel.Warning, "A call to resource {Resource} failed")]
+    private static partial void LogCallFailed(ILogger logger, Exception ex, string resource);
 }

@@ -1,6 +1,5 @@
 using System.Text.Json;
-using System.Threading.Channels;
-using OrleansQueue.Silo.Runtime;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Silo.Gateway;
 
@@ -13,7 +12,8 @@ public static class JobEvents
         var caller = context.Caller();
         var ct = context.RequestAborted;
         var observer = new ChannelObserver();
-        var first = await jobs.WatchAsync(caller, resource, id, observer, ct);
+        using var registration = new ObserverRegistration(jobs.Grains, observer);
+        var first = await jobs.WatchAsync(caller, resource, id, registration.Reference, ct);
         if (first.Problem is { } problem)
         {
             await HttpResults.Problem(problem).ExecuteAsync(context);
@@ -41,7 +41,7 @@ public static class JobEvents
         finally
         {
             if (!view.IsFinished)
-                await jobs.Unwatch(resource, id, observer);
+                await jobs.Unwatch(resource, id, registration.Reference);
         }
     }
 
@@ -50,12 +50,5 @@ public static class JobEvents
         string name = JsonNamingPolicy.CamelCase.ConvertName(view.State.ToString());
         await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(view, ApiJson.Options)}\n\n", ct);
         await context.Response.Body.FlushAsync(ct);
-    }
-
-    private sealed class ChannelObserver : IGrainObserver
-    {
-        private readonly Channel<RequestUpdate> _updates = Channel.CreateUnbounded<RequestUpdate>();
-        public ChannelReader<RequestUpdate> Updates => _updates.Reader;
-        public void OnUpdate(RequestUpdate update) => _updates.Writer.TryWrite(update);
     }
 }

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
+using OrleansQueue.Contracts;
 using OrleansQueue.Grains;
 using OrleansQueue.Silo.Hosting;
-using OrleansQueue.Silo.Runtime;
 
 namespace OrleansQueue.Silo.Gateway;
 
@@ -9,49 +9,34 @@ namespace OrleansQueue.Silo.Gateway;
 /// Job mode over the gateway. Callers (any key) enqueue, read, wait for and cancel their own jobs; workers (admin keys:
 /// they see every tenant's payloads) take jobs and report on them.
 /// </summary>
-public sealed class JobOperations(GrainRuntime runtime, IOptions<SiloOptions> options)
+public sealed class JobOperations(IGrainFactory grains, IOptions<SiloOptions> options, ILogger<JobOperations> logger)
 {
     private readonly TimeSpan _maxWait = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 
     public TimeSpan MaxWait => _maxWait;
 
+    public IGrainFactory Grains => grains;
+
     public Task<Outcome<JobView>> EnqueueAsync(Caller caller, string resource, EnqueueBody body, CancellationToken ct)
     {
         if (body.Payload is not { } payload || payload.ValueKind == System.Text.Json.JsonValueKind.Undefined)
             return Done(Problem.Invalid("payload", "payload is required: any JSON value the worker will receive."));
-        string clientId = body.ClientId ?? "default";
-        if (!Names.IsValidClient(clientId))
+        if (!Names.IsValidClient(body.ClientId ?? "default"))
             return Done(Problem.Invalid("clientId", $"clientId must be {Names.ClientRule}."));
         if (body.DeadlineMs is < 1 or > 86_400_000)
             return Done(Problem.Invalid("deadlineMs", $"deadlineMs must be between 1 and 86400000; it is {body.DeadlineMs}."));
-        var deadline = body.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
-        string text = payload.GetRawText();
-        return Call(resource, turn =>
-        {
-            var result = turn.Grain.EnqueueJob(caller.GrainClientId(clientId), text, body.Load ?? 1, body.Priority ?? Priority.Normal, deadline, body.IdempotencyKey);
-            if (result.Outcome == AcquireOutcome.Rejected)
-            {
-                turn.Rejected(result.Rejection.Reason);
-                return Problem.From(result.Rejection);
-            }
-            return new Outcome<JobView>(JobView.Of(resource, turn.Grain.GetJob(result.RequestId)!, caller, withPayload: false), null, 202);
-        }, ct);
+        return Call(resource, g => g.Enqueue(caller, body), ct);
     }
 
     public Task<Outcome<JobView>> GetAsync(Caller caller, string resource, long id, CancellationToken ct) =>
-        Call(resource, turn => Own(turn, caller, id), ct);
+        Call(resource, g => g.GetJob(caller, id, withPayload: false), ct);
 
     /// <summary>Waits until the job finishes (or <paramref name="timeout"/> passes), then answers it as it stands.</summary>
     public async Task<Outcome<JobView>> WaitAsync(Caller caller, string resource, long id, TimeSpan timeout, CancellationToken ct)
     {
-        var observer = new Updates();
-        var first = await Call(resource, turn =>
-        {
-            var own = Own(turn, caller, id);
-            if (own.Value is { IsFinished: false })
-                turn.Subscribe(id, observer);
-            return own;
-        }, ct);
+        var observer = new ChannelObserver();
+        using var registration = new ObserverRegistration(grains, observer);
+        var first = await Call(resource, g => g.WatchJob(caller, id, registration.Reference, requirePush: false), ct);
         if (first.Value is not { IsFinished: false })
             return first;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -61,8 +46,8 @@ public sealed class JobOperations(GrainRuntime runtime, IOptions<SiloOptions> op
         {
             while (now.Value is { IsFinished: false })
             {
-                await observer.Next(deadline.Token);
-                now = await Call(resource, turn => Own(turn, caller, id), ct);
+                await observer.Updates.ReadAsync(deadline.Token);
+                now = await GetAsync(caller, resource, id, ct);
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -70,40 +55,20 @@ public sealed class JobOperations(GrainRuntime runtime, IOptions<SiloOptions> op
         }
         finally
         {
-            await Call(resource, turn => { turn.Unsubscribe(id, observer); return new Outcome<JobView>(); }, CancellationToken.None);
+            await Unwatch(resource, id, registration.Reference);
         }
         return now;
     }
 
     /// <summary>Subscribes <paramref name="observer"/> to a job's changes and answers the job as it stands, in one turn.</summary>
-    public Task<Outcome<JobView>> WatchAsync(Caller caller, string resource, long id, IGrainObserver observer, CancellationToken ct) =>
-        Call(resource, turn =>
-        {
-            if (!turn.Definition.PushEnabled)
-                return Problem.PollingOnly(resource);
-            var own = Own(turn, caller, id);
-            if (own.Value is { IsFinished: false })
-                turn.Subscribe(id, observer);
-            return own;
-        }, ct);
+    public Task<Outcome<JobView>> WatchAsync(Caller caller, string resource, long id, IResourceObserver observer, CancellationToken ct) =>
+        Call(resource, g => g.WatchJob(caller, id, observer, requirePush: true), ct);
 
-    public Task Unwatch(string resource, long id, IGrainObserver observer) =>
-        Call(resource, turn => { turn.Unsubscribe(id, observer); return new Outcome<JobView>(); }, CancellationToken.None);
+    public Task Unwatch(string resource, long id, IResourceObserver observer) =>
+        Call(resource, async g => { await g.Detach(id, observer); return new Outcome<int>(); }, CancellationToken.None);
 
     public Task<Outcome<JobView>> CancelAsync(Caller caller, string resource, long id, CancellationToken ct) =>
-        Call(resource, turn =>
-        {
-            var own = Own(turn, caller, id);
-            if (own.Problem is not null)
-                return own;
-            return turn.Grain.CancelJob(id) switch
-            {
-                JobOutcome.Ok => Own(turn, caller, id),
-                JobOutcome.NotYours => new Problem(409, "urn:orleansqueue:problem:job-running", "The job is running.",
-                    $"Job {id} on resource \"{resource}\" is running and cannot be cancelled.", "id"),
-                _ => Ended(resource, id),
-            };
-        }, ct);
+        Call(resource, g => g.CancelJob(caller, id), ct);
 
     /// <summary>A worker takes the next job, waiting up to <paramref name="wait"/>; no job answers 204 (a null value).</summary>
     public async Task<Outcome<JobView>> TakeAsync(Caller caller, string resource, string workerId, TimeSpan wait, CancellationToken ct)
@@ -112,31 +77,28 @@ public sealed class JobOperations(GrainRuntime runtime, IOptions<SiloOptions> op
             return Problem.Forbidden();
         if (!Names.IsValidClient(workerId))
             return Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}.");
-        var observer = new Updates();
+        var observer = new ChannelObserver();
+        using var registration = new ObserverRegistration(grains, observer);
         long pollId = 0;
-        var first = await Call(resource, turn =>
+        var first = await Call(resource, async g =>
         {
-            var taken = turn.Grain.TakeJob(caller.GrainClientId(workerId), wait);
-            if (taken.Job is { } job)
-                return new Outcome<JobView>(JobView.Of(resource, job, caller, withPayload: true), null);
-            pollId = taken.PollId;
-            if (pollId != 0)
-                turn.Subscribe(pollId, observer);
-            return new Outcome<JobView>(null, null, 204);
+            var answer = await g.TakeJob(caller, workerId, wait, registration.Reference);
+            pollId = answer.PollId;
+            return answer.Outcome;
         }, ct);
         if (first.Value is not null || first.Problem is not null || pollId == 0)
             return first;
         try
         {
-            var update = await observer.Next(ct);
+            var update = await observer.Updates.ReadAsync(ct);
             if (update.Phase == RequestPhase.JobAssigned)
-                return await Call(resource, turn => new Outcome<JobView>(JobView.Of(resource, turn.Grain.GetJob(update.RelatedId)!, caller, true), null), CancellationToken.None);
+                return await Call(resource, g => g.GetJob(caller, update.RelatedId, withPayload: true), CancellationToken.None);
             return new Outcome<JobView>(null, null, 204);
         }
         catch (OperationCanceledException)
         {
             // The worker went away: end its wait, unless a job reached it meanwhile (its visibility timeout returns it).
-            await Call(resource, turn => { turn.Grain.CancelPoll(pollId); return new Outcome<JobView>(); }, CancellationToken.None);
+            await Call(resource, async g => { await g.CancelPoll(pollId); return new Outcome<int>(); }, CancellationToken.None);
             throw;
         }
     }
@@ -154,48 +116,18 @@ public sealed class JobOperations(GrainRuntime runtime, IOptions<SiloOptions> op
             return Done(Problem.Invalid("error", "error is required: what went wrong."));
         if (report.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
             return Done(Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}."));
-        string worker = caller.GrainClientId(workerId);
-        return Call(resource, turn =>
+        var reportKind = kind switch
         {
-            var outcome = kind switch
-            {
-                "heartbeat" => turn.Grain.Heartbeat(id, worker),
-                "progress" => turn.Grain.ReportProgress(id, worker, report.Progress!.Value, report.Message),
-                "complete" => turn.Grain.CompleteJob(id, worker, report.Result?.GetRawText(), report.ActualLoad),
-                _ => turn.Grain.FailJob(id, worker, report.Error!),
-            };
-            return outcome switch
-            {
-                JobOutcome.Ok => new Outcome<JobView>(JobView.Of(resource, turn.Grain.GetJob(id)!, caller, withPayload: false), null),
-                JobOutcome.NotYours => new Problem(409, "urn:orleansqueue:problem:not-your-job", "The job is not running for this worker.",
-                    $"Job {id} on resource \"{resource}\" is not running for worker \"{workerId}\": its visibility timeout passed and it went back to the queue, or another worker has it.", "workerId"),
-                JobOutcome.Finished => Ended(resource, id),
-                _ => UnknownJob(resource, id),
-            };
-        }, ct);
+            "heartbeat" => WorkerReportKind.Heartbeat,
+            "progress" => WorkerReportKind.Progress,
+            "complete" => WorkerReportKind.Complete,
+            _ => WorkerReportKind.Fail,
+        };
+        return Call(resource, g => g.Report(caller, id, reportKind, report), ct);
     }
-
-    private static Outcome<JobView> Own(GrainTurn turn, Caller caller, long id) =>
-        turn.Grain.GetJob(id) is { } job && (caller.IsAdmin || caller.Owns(job.ClientId))
-            ? new Outcome<JobView>(JobView.Of(turn.Resource, job, caller, withPayload: false), null)
-            : UnknownJob(turn.Resource, id);
-
-    private static Problem UnknownJob(string resource, long id) =>
-        new(404, "urn:orleansqueue:problem:unknown-job", "No such job.", $"Resource \"{resource}\" has no job {id} of yours (finished jobs are kept for the resource's JobRetention).", "id");
-
-    private static Problem Ended(string resource, long id) =>
-        new(410, "urn:orleansqueue:problem:job-finished", "The job has finished.", $"Job {id} on resource \"{resource}\" has finished and takes no more reports.", "id");
 
     private static Task<Outcome<JobView>> Done(Problem problem) => Task.FromResult<Outcome<JobView>>(problem);
 
-    private Task<Outcome<JobView>> Call(string resource, Func<GrainTurn, Outcome<JobView>> call, CancellationToken ct) =>
-        runtime.CallGatewayAsync(resource, call, ct);
-
-    /// <summary>Updates of one job or poll, awaited one at a time.</summary>
-    private sealed class Updates : IGrainObserver
-    {
-        private readonly System.Threading.Channels.Channel<RequestUpdate> _channel = System.Threading.Channels.Channel.CreateUnbounded<RequestUpdate>();
-        public void OnUpdate(RequestUpdate update) => _channel.Writer.TryWrite(update);
-        public async Task<RequestUpdate> Next(CancellationToken ct) => await _channel.Reader.ReadAsync(ct);
-    }
+    private Task<Outcome<T>> Call<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
+        grains.CallGrainAsync(resource, call, logger, ct);
 }

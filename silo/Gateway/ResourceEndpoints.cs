@@ -1,8 +1,8 @@
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using OrleansQueue.Grains;
 using OrleansQueue.Silo.Hosting;
-using OrleansQueue.Silo.Runtime;
+using OrleansQueue.Contracts;
+using OrleansQueue.Silo.Grains;
 
 namespace OrleansQueue.Silo.Gateway;
 
@@ -25,15 +25,15 @@ public static class ResourceEndpoints
         return v1;
     }
 
-    private static async Task<IResult> List(GrainRuntime runtime, CancellationToken ct) =>
-        Results.Json((await runtime.ListResourcesAsync(ct)).Select(PolicyMapping.ToView), ApiJson.Options);
+    private static async Task<IResult> List(ResourceCatalog catalog, CancellationToken ct) =>
+        Results.Json((await catalog.ListAsync(ct)).Select(PolicyMapping.ToView), ApiJson.Options);
 
-    private static async Task<IResult> Get(string resource, GrainRuntime runtime, CancellationToken ct) =>
-        Names.IsValidResource(resource) && await runtime.GetResourceAsync(resource, ct) is { } definition
+    private static async Task<IResult> Get(string resource, ResourceCatalog catalog, CancellationToken ct) =>
+        Names.IsValidResource(resource) && await catalog.GetAsync(resource, ct) is { } definition
             ? Results.Json(PolicyMapping.ToView(definition), ApiJson.Options)
             : HttpResults.Problem(Problem.UnknownResource(resource));
 
-    private static async Task<IResult> Put(string resource, HttpContext context, GrainRuntime runtime, IOptions<SiloOptions> options)
+    private static async Task<IResult> Put(string resource, HttpContext context, ResourceCatalog catalog, IOptions<SiloOptions> options)
     {
         if (!context.Caller().IsAdmin)
             return HttpResults.Problem(Problem.Forbidden());
@@ -45,42 +45,19 @@ public static class ResourceEndpoints
         var definition = PolicyMapping.ToDefinition(resource, body.Value!);
         if (definition.Problem is not null)
             return HttpResults.Problem(definition.Problem);
-        bool created = await runtime.PutResourceAsync(definition.Value!, context.RequestAborted);
+        bool created = await catalog.PutAsync(definition.Value!, context.RequestAborted);
         return Results.Json(PolicyMapping.ToView(definition.Value!), ApiJson.Options, statusCode: created ? 201 : 200);
     }
 
-    private static async Task<IResult> Delete(string resource, HttpContext context, GrainRuntime runtime)
+    private static async Task<IResult> Delete(string resource, HttpContext context, ResourceCatalog catalog)
     {
         if (!context.Caller().IsAdmin)
             return HttpResults.Problem(Problem.Forbidden());
-        return Names.IsValidResource(resource) && await runtime.DeleteResourceAsync(resource, context.RequestAborted)
+        return Names.IsValidResource(resource) && await catalog.DeleteAsync(resource, context.RequestAborted)
             ? Results.NoContent()
             : HttpResults.Problem(Problem.UnknownResource(resource));
     }
 
-    private static async Task<IResult> Stats(string resource, HttpContext context, GrainRuntime runtime)
-    {
-        if (!Names.IsValidResource(resource))
-            return HttpResults.Problem(Problem.UnknownResource(resource));
-        var stats = await runtime.CallAsync(resource, turn => turn.Grain.GetStats(), context.RequestAborted);
-        return Results.Json(ToView(stats, context.Caller()), ApiJson.Options);
-    }
-
-    /// <summary>A tenant sees only its own clients' depths; an admin sees every tenant's.</summary>
-    private static StatsView ToView(ResourceStats s, Caller caller) => new(
-        s.Name, s.Waiting,
-        Enumerable.Range(0, PriorityLevels.Count).ToDictionary(i => ((Priority)i).ToString().ToLowerInvariant(), i => s.WaitingByPriority[i]),
-        s.WaitingByClient.Where(c => caller.IsAdmin || caller.Owns(c.Key))
-            .ToDictionary(c => caller.IsAdmin ? c.Key : caller.ClientIdOf(c.Key), c => c.Value),
-        s.Leases, s.LeasedLoad, s.RequestsLeftInWindow, s.LoadLeftInWindow, s.LastFencingToken,
-        s.Granted, s.Released, s.Expired, s.Reclaimed, s.TimedOut, s.Cancelled,
-        s.Rejected.ToDictionary(r => r.Key.ToString(), r => r.Value),
-        s.WaitP50.TotalMilliseconds, s.WaitP90.TotalMilliseconds, s.WaitP99.TotalMilliseconds, s.WaitMax.TotalMilliseconds,
-        new JobsView(
-            s.Jobs.ByState.ToDictionary(j => JsonNamingPolicy.CamelCase.ConvertName(j.Key.ToString()), j => j.Value),
-            Enumerable.Range(0, PriorityLevels.Count).ToDictionary(i => ((Priority)i).ToString().ToLowerInvariant(), i => s.Jobs.QueuedByPriority[i]),
-            s.Jobs.QueuedByClient.Where(c => caller.IsAdmin || caller.Owns(c.Key))
-                .ToDictionary(c => caller.IsAdmin ? c.Key : caller.ClientIdOf(c.Key), c => c.Value),
-            s.Jobs.WaitingWorkers, s.Jobs.Enqueued, s.Jobs.Completed, s.Jobs.Failed, s.Jobs.Retried, s.Jobs.Recovered, s.Jobs.DeadLettered,
-            s.Jobs.QueueTimeP50.TotalMilliseconds, s.Jobs.QueueTimeP99.TotalMilliseconds, s.Jobs.RunTimeP50.TotalMilliseconds, s.Jobs.RunTimeP99.TotalMilliseconds));
+    private static async Task<IResult> Stats(string resource, HttpContext context, IGrainFactory grains, ILogger<ResourceCatalog> logger) =>
+        HttpResults.From(await grains.CallGrainAsync(resource, g => g.Stats(context.Caller()), logger, context.RequestAborted));
 }

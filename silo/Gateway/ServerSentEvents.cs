@@ -1,6 +1,5 @@
 using System.Text.Json;
-using System.Threading.Channels;
-using OrleansQueue.Silo.Runtime;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Silo.Gateway;
 
@@ -17,8 +16,9 @@ public static class ServerSentEvents
     {
         var caller = context.Caller();
         var observer = new ChannelObserver();
+        using var registration = new ObserverRegistration(operations.Grains, observer);
         var ct = context.RequestAborted;
-        var first = await operations.AttachAsync(caller, resource, id, observer, ct);
+        var first = await operations.AttachAsync(caller, resource, id, registration.Reference, ct);
         if (first.Problem is { } problem)
         {
             await HttpResults.Problem(problem).ExecuteAsync(context);
@@ -59,7 +59,7 @@ public static class ServerSentEvents
         finally
         {
             if (!IsFinal(view))
-                await DetachQuietly(operations, resource, id, observer);
+                await operations.Detach(resource, id, registration.Reference);
         }
     }
 
@@ -70,23 +70,5 @@ public static class ServerSentEvents
         string name = JsonNamingPolicy.CamelCase.ConvertName(view.State.ToString());
         await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(view, ApiJson.Options)}\n\n", ct);
         await context.Response.Body.FlushAsync(ct);
-    }
-
-    private static async Task DetachQuietly(RequestOperations operations, string resource, long id, IGrainObserver observer)
-    {
-        try
-        {
-            await operations.Detach(resource, id, observer);
-        }
-        catch (GrainCallException)
-        {
-        }
-    }
-
-    private sealed class ChannelObserver : IGrainObserver
-    {
-        private readonly Channel<RequestUpdate> _updates = Channel.CreateUnbounded<RequestUpdate>(new() { SingleReader = true });
-        public ChannelReader<RequestUpdate> Updates => _updates.Reader;
-        public void OnUpdate(RequestUpdate update) => _updates.Writer.TryWrite(update);
     }
 }

@@ -1,11 +1,9 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
 using OrleansQueue.Grains;
-using OrleansQueue.Silo.Cluster;
-using OrleansQueue.Silo.Runtime;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Silo.Gateway;
 
@@ -29,27 +27,26 @@ public sealed record WsRequest(
 /// One WebSocket connection: it carries every operation of <see cref="RequestOperations"/> as JSON messages, any number
 /// at once, and pushes the updates of the requests it acquired or attached the moment they are committed.
 /// Ops: acquire, status, release, renew (claims a grant), cancel, attach (re-subscribe after a reconnect), ping.
-/// In a cluster, a message about a resource placed on another silo goes up to that silo's session unchanged
-/// (<see cref="Upstreams"/>), and what comes back comes down unchanged. When a resource this session listens to moves,
-/// or an upstream is lost, the session is dropped: the client reconnects and re-attaches wherever things now live.
+/// Orleans routes each call to the silo where the resource's grain is active and pushes come back from there. When a
+/// resource this session listens to deactivates (it moves, its silo stops), the session is dropped: the client
+/// reconnects and re-attaches, and the grain's next activation has the requests from the store.
 /// </summary>
-public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs, int maxMessageBytes,
-    SessionRouting? routing = null) : IGrainObserver
+public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs, int maxMessageBytes)
+    : IResourceObserver
 {
     private readonly ConcurrentDictionary<(string Resource, long Id), JobWatcher> _watched = new();
     private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
     private readonly ConcurrentDictionary<(string Resource, long Id), byte> _subscriptions = new();
     private readonly CancellationTokenSource _drop = new();
     private readonly byte[] _received = new byte[ReceiveBufferBytes];
-    private Upstreams? _upstreams;
+    private ObserverRegistration? _registration;
 
     private const int ReceiveBufferBytes = 4096;
 
     public async Task RunAsync(CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, _drop.Token);
-        if (routing is { Forwarded: false } r)
-            _upstreams = new Upstreams(r.Peers, r.Headers, message => _outbox.Writer.TryWrite(message), Drop);
+        using var registration = _registration = new ObserverRegistration(operations.Grains, this);
         var sender = SendLoopAsync(stop.Token);
         var inFlight = new ConcurrentDictionary<Task, byte>();
         try
@@ -70,26 +67,11 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
             await Task.WhenAll(inFlight.Keys).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
             foreach (var ((resource, id), watcher) in _watched)
             {
-                try
-                {
-                    await jobs.Unwatch(resource, id, watcher);
-                }
-                catch (GrainCallException)
-                {
-                }
+                await jobs.Unwatch(resource, id, watcher.Registration.Reference);
+                watcher.Registration.Dispose();
             }
             foreach (var (resource, id) in _subscriptions.Keys)
-            {
-                try
-                {
-                    await operations.Detach(resource, id, this);
-                }
-                catch (GrainCallException)
-                {
-                }
-            }
-            if (_upstreams is not null)
-                await _upstreams.DisposeAsync();
+                await operations.Detach(resource, id, registration.Reference);
             _outbox.Writer.TryComplete();
             await stop.CancelAsync();
             await sender.ContinueWith(_ => { }, TaskScheduler.Default);
@@ -98,17 +80,22 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
             await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
     }
 
-    public void OnUpdate(RequestUpdate update)
+    public Task OnUpdate(RequestUpdate update)
     {
         if (update.Phase == RequestPhase.Moved)
         {
             Drop();
-            return;
+            return Task.CompletedTask;
         }
         if (update.IsFinal)
             _subscriptions.TryRemove((update.Resource, update.Id), out _);
         Send(new { type = "update", request = RequestView.Of(update, caller) });
+        return Task.CompletedTask;
     }
+
+    private IResourceObserver Self => _registration!.Reference;
+
+    private JobOperations Jobs => jobs;
 
     private async Task HandleAsync(byte[] message, CancellationToken ct)
     {
@@ -120,15 +107,8 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
         var m = parsed.Value;
         string resource = m.Resource ?? "";
-        if (routing is { View.IsHealthy: false })
-        {
-            Drop(); // this silo lost the cluster: the client's reconnect finds a silo that has it
-            return;
-        }
         try
         {
-            if (_upstreams is not null && m.Resource is not null && !routing!.View.IsLocal(resource) && await ForwardAsync(resource, m.Corr, message, ct))
-                return;
             switch (m.Op)
             {
                 case "ping":
@@ -136,7 +116,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                     return;
                 case "acquire":
                     var acquired = await operations.AcquireAsync(caller, resource,
-                        new AcquireBody(m.ClientId, m.Load, m.Priority, m.MaxWaitMs, m.IdempotencyKey), this, ct);
+                        new AcquireBody(m.ClientId, m.Load, m.Priority, m.MaxWaitMs, m.IdempotencyKey), Self, ct);
                     if (acquired.Value is { Push: true, State: RequestPhase.Waiting } waiting)
                         _subscriptions[(resource, waiting.Id)] = 0;
                     Reply(m.Corr, acquired);
@@ -150,9 +130,9 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                     return;
                 case "watchJob" when m.Id is { } watchedId:
                     var watcher = _watched.GetOrAdd((resource, watchedId), key => new JobWatcher(this, key.Resource, key.Id));
-                    var watched = await jobs.WatchAsync(caller, resource, watchedId, watcher, ct);
-                    if (watched.Value is not { IsFinished: false })
-                        _watched.TryRemove((resource, watchedId), out _);
+                    var watched = await jobs.WatchAsync(caller, resource, watchedId, watcher.Registration.Reference, ct);
+                    if (watched.Value is not { IsFinished: false } && _watched.TryRemove((resource, watchedId), out _))
+                        watcher.Registration.Dispose();
                     ReplyJob(m.Corr, watched);
                     return;
                 case "cancelJob" when m.Id is { } cancelledId:
@@ -162,7 +142,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                     var results = new List<object>();
                     foreach (long id in m.Ids ?? (m.Id is { } one ? [one] : []))
                     {
-                        var attached = await operations.AttachAsync(caller, resource, id, this, ct);
+                        var attached = await operations.AttachAsync(caller, resource, id, Self, ct);
                         if (attached.Value is { } view && view.State is RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held)
                             _subscriptions[(resource, id)] = 0;
                         results.Add(attached.Problem is { } p ? new { problem = HttpResults.Body(p) } : new { request = attached.Value });
@@ -187,38 +167,6 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
         catch (OperationCanceledException)
         {
-        }
-    }
-
-    /// <summary>
-    /// Sends the message up to the resource's owner. While the owner cannot be reached (it may have died: the cluster
-    /// needs up to <see cref="ClusterView.DeadAfter"/> to notice), tries again, placing the resource afresh each time.
-    /// Returns false when the resource is now placed here, for the caller to run it.
-    /// </summary>
-    private async Task<bool> ForwardAsync(string resource, long corr, byte[] message, CancellationToken ct)
-    {
-        var view = routing!.View;
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var owner = view.OwnerOf(resource);
-            if (owner.Id == view.Local.Id)
-                return false;
-            try
-            {
-                await _upstreams!.SendAsync(owner, message, ct);
-                return true;
-            }
-            catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException or TimeoutException
-                || (ex is OperationCanceledException && !ct.IsCancellationRequested))
-            {
-                if (deadline.Elapsed > view.DeadAfter * 2)
-                {
-                    Send(new { type = "reply", corr, problem = HttpResults.Body(Problem.Moved($"The silo that runs this resource did not answer ({ex.Message}).")) });
-                    return true;
-                }
-                await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
-            }
         }
     }
 
@@ -251,21 +199,39 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                 return;
             Send(new { type = "job", job = view });
             if (view.IsFinished && _watched.TryRemove((resource, id), out var watcher))
-                await jobs.Unwatch(resource, id, watcher);
+            {
+                await jobs.Unwatch(resource, id, watcher.Registration.Reference);
+                watcher.Registration.Dispose();
+            }
         }
-        catch (GrainCallException)
+        catch (OperationCanceledException)
         {
         }
     }
 
-    private sealed class JobWatcher(WebSocketSession session, string resource, long id) : IGrainObserver
+    private sealed class JobWatcher : IResourceObserver
     {
-        public void OnUpdate(RequestUpdate update)
+        private readonly WebSocketSession _session;
+        private readonly string _resource;
+        private readonly long _id;
+
+        public JobWatcher(WebSocketSession session, string resource, long id)
+        {
+            _session = session;
+            _resource = resource;
+            _id = id;
+            Registration = new ObserverRegistration(session.Jobs.Grains, this);
+        }
+
+        public ObserverRegistration Registration { get; }
+
+        public Task OnUpdate(RequestUpdate update)
         {
             if (update.Phase == RequestPhase.Moved)
-                session.Drop();
+                _session.Drop();
             else
-                _ = session.PushJobAsync(resource, id);
+                _ = _session.PushJobAsync(_resource, _id);
+            return Task.CompletedTask;
         }
     }
 
@@ -310,7 +276,3 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         }
     }
 }
-
-/// <summary>How a clustered gateway session reaches other silos; <paramref name="Forwarded"/> marks a session another silo opened
-/// on a client's behalf, which runs everything itself.</summary>
-public sealed record SessionRouting(Cluster.ClusterView View, Cluster.PeerConnector Peers, IReadOnlyDictionary<string, string> Headers, bool Forwarded);

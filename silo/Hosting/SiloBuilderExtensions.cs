@@ -1,10 +1,10 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using OrleansQueue.Silo.Cluster;
+using Orleans.Configuration;
 using OrleansQueue.Silo.Gateway;
+using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Observability;
-using OrleansQueue.Silo.Runtime;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Silo.Hosting;
@@ -14,7 +14,7 @@ public static class SiloBuilderExtensions
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
     /// <summary>
-    /// Adds the silo to a web application: options, the store, the grain runtime, the gateway, metrics. Without a
+    /// Adds the silo to a web application: options, the store, the Orleans silo, the gateway, metrics. Without a
     /// configured URL the silo listens on <see cref="DefaultUrl"/>; without API keys it refuses non-loopback URLs.
     /// </summary>
     public static WebApplicationBuilder AddOrleansQueueSilo(this WebApplicationBuilder builder)
@@ -33,16 +33,6 @@ public static class SiloBuilderExtensions
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         builder.Services.AddOrleansQueueSiloCore(builder.Configuration);
-        builder.Services.Replace(ServiceDescriptor.Singleton(sp =>
-        {
-            var o = sp.GetRequiredService<IOptions<SiloOptions>>().Value;
-            // A silo clusters when its store is shared: PostgreSQL, or an in-memory store handed to several silos in one process (tests).
-            bool clustered = sp.GetRequiredService<IGrainStore>() is IMembershipStore && (o.Store.Provider == "postgres" || o.Cluster.Shared);
-            return new ClusterView(new SiloEntry(NewSiloId(), ""), sp.GetRequiredService<TimeProvider>(), o.Cluster.DeadAfter, clustered);
-        }));
-        builder.Services.TryAddSingleton<PeerConnector>();
-        builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<SiloOptions>>().Value.Cluster);
-        builder.Services.AddHostedService<ClusterMembership>();
         builder.Services.AddOpenApi(o => o.AddOperationTransformer(JsonBodyMetadata.Transform));
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
@@ -50,15 +40,24 @@ public static class SiloBuilderExtensions
     }
 
     /// <summary>
-    /// Adds the silo without any server: the store, the grain runtime, the gateway's operations and an
-    /// <see cref="InProcessConnector"/>, for a silo that lives inside an application and is reached without a socket.
+    /// Adds the silo without any HTTP server: the store, the Orleans silo with its resource grains, the gateway's
+    /// operations and an <see cref="InProcessConnector"/>, for a silo that lives inside an application.
     /// </summary>
     public static IServiceCollection AddOrleansQueueSiloCore(this IServiceCollection services, IConfiguration configuration)
     {
+        var options = configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
         services.Configure<SiloOptions>(configuration.GetSection(SiloOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<SiloMetrics>();
+        services.TryAddKeyedSingleton(SchedulerClock.Key, (sp, _) => sp.GetRequiredService<TimeProvider>());
+        services.TryAddSingleton(sp =>
+        {
+            var metrics = new SiloMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+            var live = sp.GetRequiredService<LiveResources>();
+            metrics.ObserveDepths(() => live.Depths);
+            return metrics;
+        });
         services.TryAddSingleton<PrometheusExporter>();
+        services.TryAddSingleton<LiveResources>();
         services.TryAddSingleton<IGrainStore>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<SiloOptions>>().Value.Store;
@@ -70,27 +69,49 @@ public static class SiloBuilderExtensions
                 _ => new SqliteGrainStore(o.Path, o.Synchronous, time, sp.GetRequiredService<SiloMetrics>()),
             };
         });
-        // Without a server (co-hosted) a silo cannot be reached by others: it runs on its own. AddOrleansQueueSilo clusters it.
-        services.TryAddSingleton(_ => ClusterView.Single(NewSiloId()));
-        services.TryAddSingleton(sp => new GrainRuntime(
-            sp.GetRequiredService<IGrainStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SiloMetrics>(),
-            sp.GetRequiredService<ILogger<GrainRuntime>>(),
-            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<SiloOptions>>().Value.IdleTimeoutSeconds),
-            sp.GetRequiredService<ClusterView>()));
+        // Registered around Orleans' own hosted service: the store opens before it starts and closes after it stops.
+        services.AddHostedService<StoreLifetime>();
+        services.AddOrleans(silo => ConfigureOrleans(silo, options.Clustering));
+        services.AddHostedService<ResourceStartup>();
+        services.TryAddSingleton<ResourceCatalog>();
         services.TryAddSingleton<RequestOperations>();
         services.TryAddSingleton<JobOperations>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
         services.TryAddSingleton<InProcessConnector>();
-        services.AddHostedService<SiloLifetime>();
         return services;
+    }
+
+    /// <summary>
+    /// Orleans on its own (localhost clustering) or in a cluster whose membership is in Redis, with failure detection tuned
+    /// so that a dead silo's resources answer elsewhere within about two seconds.
+    /// </summary>
+    private static void ConfigureOrleans(ISiloBuilder silo, ClusteringOptions clustering)
+    {
+        int siloPort = clustering.SiloPort == 0 ? FreeLoopbackPort() : clustering.SiloPort;
+        if (clustering.Provider == "redis")
+        {
+            silo.UseRedisClustering(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(clustering.ConnectionString!));
+            silo.Configure<ClusterOptions>(o => { o.ClusterId = clustering.ClusterId; o.ServiceId = clustering.ClusterId; });
+            silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, clustering.GatewayPort, listenOnAnyHostAddress: false);
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+            });
+        }
+        else
+        {
+            silo.UseLocalhostClustering(siloPort, clustering.GatewayPort, serviceId: clustering.ClusterId, clusterId: clustering.ClusterId);
+        }
     }
 
     /// <summary>Maps the silo's endpoints: /v1 (HTTP and WebSocket), /healthz, /metrics, /openapi/v1.json.</summary>
     public static WebApplication MapOrleansQueueSilo(this WebApplication app)
     {
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
-        app.UseClusterForwarding();
-        var v1 = app.MapGroup("/v1").RequireApiKey().AnswerRefusedCallsAsProblems();
+        var v1 = app.MapGroup("/v1").RequireApiKey().AnswerFailuresAsProblems();
         v1.MapResourceEndpoints();
         v1.MapRequestEndpoints();
         v1.MapJobEndpoints();
@@ -100,8 +121,13 @@ public static class SiloBuilderExtensions
         return app;
     }
 
-    /// <summary>A silo's id: unique to this process start, so a restarted silo is a new member and never mistaken for its past self.</summary>
-    private static string NewSiloId() => $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}".ToLowerInvariant();
+    /// <summary>A port free on loopback now (Orleans needs a port it can advertise, so it cannot bind port 0 itself).</summary>
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
 
     private static void EnsureLoopback(IEnumerable<string> urls)
     {

@@ -1,39 +1,36 @@
 using Microsoft.Extensions.Options;
 using OrleansQueue.Silo.Gateway;
+using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Observability;
-using OrleansQueue.Silo.Runtime;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Silo.Hosting;
 
-/// <summary>Opens the store before the server takes requests; on shutdown, ends every activation and closes the store.</summary>
+/// <summary>
+/// Opens the store before Orleans starts, and closes it after Orleans has stopped (its grains' last commits written):
+/// it is registered ahead of the Orleans silo, so it starts first and stops last.
+/// </summary>
 /// <remarks>Takes the exporter so that it listens from the start: measurements made before it exists are lost.</remarks>
-internal sealed partial class SiloLifetime(IGrainStore store, GrainRuntime runtime, PrometheusExporter exporter, IOptions<SiloOptions> options,
-    ILogger<SiloLifetime> logger) : IHostedService
+internal sealed partial class StoreLifetime(IGrainStore store, PrometheusExporter exporter, IOptions<SiloOptions> options,
+    ILogger<StoreLifetime> logger) : IHostedService
 {
+    private Lazy<Task>? _stopping;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var errors = options.Value.Validate().ToList();
         if (errors.Count > 0)
             throw new InvalidOperationException("Invalid silo configuration: " + string.Join(" ", errors));
         await store.InitializeAsync(cancellationToken);
-        foreach (var (name, body) in options.Value.Resources)
-            await runtime.PutResourceAsync(PolicyMapping.ToDefinition(name, body).Value!, cancellationToken);
-        // On its own, the silo takes back at once the grains it left with work pending (a cluster does this on joining).
-        if (!runtime.Cluster.IsClustered)
-            await runtime.RebalanceAsync(cancellationToken);
         LogStarted(store switch { SqliteGrainStore sqlite => sqlite.Path, PostgresGrainStore => "postgres", _ => "memory" });
     }
 
-    private Lazy<Task>? _stopping;
-
-    /// <summary>Ends the activations, then closes the store, once: a host may be stopped twice at once (a test host is
-    /// stopped by its factory while the app's own Run() stops it too), and the second call awaits the first.</summary>
+    /// <summary>Closes the store once: a host may be stopped twice at once (a test host is stopped by its factory while the
+    /// app's own Run() stops it too), and the second call awaits the first.</summary>
     public Task StopAsync(CancellationToken cancellationToken)
     {
         var stopping = new Lazy<Task>(async () =>
         {
-            await runtime.DisposeAsync();
             await store.DisposeAsync();
             exporter.Dispose();
         });
@@ -42,4 +39,18 @@ internal sealed partial class SiloLifetime(IGrainStore store, GrainRuntime runti
 
     [LoggerMessage(LogLevel.Information, "Silo store ready: {Store}")]
     private partial void LogStarted(string store);
+}
+
+/// <summary>Once Orleans runs: defines the resources the configuration names, and wakes the resources left with work pending.</summary>
+internal sealed class ResourceStartup(ResourceCatalog catalog, IOptions<SiloOptions> options) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (name, body) in options.Value.Resources)
+            await catalog.PutAsync(PolicyMapping.ToDefinition(name, body).Value!, cancellationToken);
+        // Left by this silo before it stopped, or by one that died: their timers and grants go on without waiting for a call.
+        await catalog.WakeOwnedAsync(cancellationToken);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -8,8 +8,8 @@ public sealed class SiloOptions
     /// <summary>Where grain state lives.</summary>
     public StoreOptions Store { get; set; } = new();
 
-    /// <summary>How this silo joins others that share its store (PostgreSQL).</summary>
-    public ClusterOptions Cluster { get; set; } = new();
+    /// <summary>How this silo finds the others (Orleans membership).</summary>
+    public ClusteringOptions Clustering { get; set; } = new();
 
     /// <summary>API keys, each mapped to a tenant. None: every caller is tenant "default" with admin rights,
     /// and the silo refuses to listen beyond loopback unless <see cref="AllowInsecure"/>.</summary>
@@ -49,12 +49,18 @@ public sealed class SiloOptions
             yield return "Silo:Store:Path must name a file.";
         if (Store.Provider == "postgres" && string.IsNullOrWhiteSpace(Store.ConnectionString))
             yield return "Silo:Store:ConnectionString is required with the postgres provider (Host=...;Database=...;Username=...;Password=...).";
-        if (Cluster.HeartbeatMilliseconds is < 50 or > 60_000)
-            yield return $"Silo:Cluster:HeartbeatMilliseconds must be between 50 and 60000; it is {Cluster.HeartbeatMilliseconds}.";
-        if (Cluster.DeadAfterMilliseconds < 3 * Cluster.HeartbeatMilliseconds)
-            yield return $"Silo:Cluster:DeadAfterMilliseconds must be at least 3 heartbeats ({3 * Cluster.HeartbeatMilliseconds}); it is {Cluster.DeadAfterMilliseconds}.";
-        if (Cluster.Address is { Length: > 0 } address && !Uri.TryCreate(address, UriKind.Absolute, out _))
-            yield return $"Silo:Cluster:Address must be an absolute URL that other silos can reach; it is \"{address}\".";
+        if (Clustering.Provider is not ("localhost" or "redis"))
+            yield return $"Silo:Clustering:Provider must be \"localhost\" or \"redis\"; it is \"{Clustering.Provider}\".";
+        if (Clustering.Provider == "redis" && string.IsNullOrWhiteSpace(Clustering.ConnectionString))
+            yield return "Silo:Clustering:ConnectionString is required with the redis provider (host:port, e.g. 127.0.0.1:6379).";
+        if (Clustering.Provider == "redis" && Store.Provider is "sqlite" or "memory")
+            yield return $"Silo:Store:Provider \"{Store.Provider}\" cannot be shared by the silos of a cluster: with Silo:Clustering:Provider \"redis\" use \"postgres\".";
+        if (Clustering.SiloPort is < 0 or > 65535)
+            yield return $"Silo:Clustering:SiloPort must be between 0 (any free port) and 65535; it is {Clustering.SiloPort}.";
+        if (Clustering.GatewayPort is < 0 or > 65535)
+            yield return $"Silo:Clustering:GatewayPort must be between 0 (no Orleans gateway) and 65535; it is {Clustering.GatewayPort}.";
+        if (string.IsNullOrWhiteSpace(Clustering.ClusterId))
+            yield return "Silo:Clustering:ClusterId must not be empty.";
         if (Store.Synchronous is not ("NORMAL" or "FULL"))
             yield return $"Silo:Store:Synchronous must be NORMAL or FULL; it is \"{Store.Synchronous}\".";
         if (MaxRequestBodyBytes is < 1024 or > 16 * 1024 * 1024)
@@ -101,24 +107,24 @@ public sealed class ApiKeyOptions
     public bool Admin { get; set; }
 }
 
-/// <summary>Cluster membership. A cluster needs a shared store (postgres); with SQLite the silo is on its own.</summary>
-public sealed class ClusterOptions
+/// <summary>Orleans clustering: one silo on its own (localhost), or a cluster whose membership lives in Redis.</summary>
+public sealed class ClusteringOptions
 {
-    /// <summary>Where the other silos reach this one; by default the first address the server listens on.</summary>
-    public string? Address { get; set; }
+    /// <summary>"localhost" (one silo: the default) or "redis" (a cluster; needs a store the silos share).</summary>
+    public string Provider { get; set; } = "localhost";
 
-    /// <summary>Whether an in-memory store is shared with other silos of the process (the test cluster); PostgreSQL always is.</summary>
-    public bool Shared { get; set; }
+    /// <summary>The Redis server that keeps the membership, with the redis provider (e.g. 127.0.0.1:6379).</summary>
+    public string? ConnectionString { get; set; }
 
-    /// <summary>How often the silo heartbeats.</summary>
-    /// <value>The default value is 1,000 ms.</value>
-    public int HeartbeatMilliseconds { get; set; } = 1000;
+    /// <summary>The cluster's name: silos with the same id form one cluster.</summary>
+    /// <value>The default value is <c>orleansqueue</c>.</value>
+    public string ClusterId { get; set; } = "orleansqueue";
 
-    /// <summary>How long without a heartbeat (by the store's clock) before the others judge a silo dead and take its
-    /// resources over: the failover time. A silo stops acting on resources after half of it without a heartbeat.</summary>
-    /// <value>The default value is 5,000 ms.</value>
-    public int DeadAfterMilliseconds { get; set; } = 5000;
+    /// <summary>The port silos talk to each other on (0: any free port, for a silo on its own).</summary>
+    /// <value>The default value is 11111.</value>
+    public int SiloPort { get; set; } = 11111;
 
-    public TimeSpan HeartbeatInterval => TimeSpan.FromMilliseconds(HeartbeatMilliseconds);
-    public TimeSpan DeadAfter => TimeSpan.FromMilliseconds(DeadAfterMilliseconds);
+    /// <summary>The port Orleans clients connect to (0: none).</summary>
+    /// <value>The default value is 30000.</value>
+    public int GatewayPort { get; set; } = 30000;
 }

@@ -16,7 +16,6 @@ public sealed class SiloMetrics : IDisposable
     private readonly Histogram<double> _commit;
     private readonly Counter<long> _commits;
     private Func<IEnumerable<(string Resource, int Waiting, int Leases)>> _depths = () => [];
-    private Func<int> _silos = () => 1;
 
     public SiloMetrics(IMeterFactory? factory = null)
     {
@@ -33,17 +32,13 @@ public sealed class SiloMetrics : IDisposable
         _meter.CreateObservableGauge("orleansqueue_leases", () =>
             _depths().Select(d => new Measurement<int>(d.Leases, new KeyValuePair<string, object?>("resource", d.Resource))),
             description: "Leases held or granted and unclaimed.");
-        _meter.CreateObservableGauge("orleansqueue_cluster_silos", () => _silos(), description: "Live silos in this silo's view of the cluster.");
     }
 
     /// <summary>This silo's meter.</summary>
     public Meter Meter => _meter;
 
-    /// <summary>Where the queue-depth gauges read from (the runtime's activations).</summary>
+    /// <summary>Where the queue-depth gauges read from (the resources active on this silo).</summary>
     public void ObserveDepths(Func<IEnumerable<(string Resource, int Waiting, int Leases)>> depths) => _depths = depths;
-
-    /// <summary>Where the cluster-size gauge reads from (the silo's cluster view).</summary>
-    public void ObserveCluster(Func<int> silos) => _silos = silos;
 
     public void Granted(string resource, TimeSpan waited)
     {

@@ -4,14 +4,13 @@ namespace OrleansQueue.Silo.Storage;
 
 /// <summary>
 /// A store that keeps everything in memory: for tests, and for a silo that needs no durability. One instance shared by
-/// several silos in a process is a cluster store too (membership on its clock, ownership epochs), as the test cluster uses.
+/// several silos in a process is a cluster store too (ownership epochs), as the test cluster uses.
 /// </summary>
-public sealed class InMemoryGrainStore(TimeProvider? time = null) : IGrainStore, IMembershipStore
+public sealed class InMemoryGrainStore(TimeProvider? time = null) : IGrainStore
 {
     private readonly Lock _lock = new();
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly SortedDictionary<string, Entry> _resources = new(StringComparer.Ordinal);
-    private readonly SortedDictionary<string, (SiloEntry Silo, DateTimeOffset HeartbeatAt)> _silos = new(StringComparer.Ordinal);
     private long _lastEpoch; // one sequence for all resources, so a deleted and re-created resource never reuses an epoch
 
     public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -88,23 +87,6 @@ public sealed class InMemoryGrainStore(TimeProvider? time = null) : IGrainStore,
     {
         lock (_lock)
             return Task.FromResult<IReadOnlyList<(string, string)>>([.. _resources.Where(r => r.Value.Owner is not null).Select(r => (r.Key, r.Value.Owner!))]);
-    }
-
-    public Task<IReadOnlyList<SiloEntry>> HeartbeatAsync(SiloEntry silo, TimeSpan deadAfter, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            var now = _time.GetUtcNow();
-            _silos[silo.Id] = (silo, now);
-            return Task.FromResult<IReadOnlyList<SiloEntry>>([.. _silos.Values.Where(s => now - s.HeartbeatAt < deadAfter).Select(s => s.Silo)]);
-        }
-    }
-
-    public Task LeaveAsync(string siloId, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-            _silos.Remove(siloId);
-        return Task.CompletedTask;
     }
 
     public Task PingAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -9,14 +9,13 @@ using OrleansQueue.Silo.Observability;
 namespace OrleansQueue.Silo.Storage;
 
 /// <summary>
-/// The cluster store: grain state, resource ownership and silo membership in one PostgreSQL database that every silo
-/// shares. The database is the only arbiter: a claim takes the resource's row lock and a new epoch from a sequence;
+/// The cluster store: grain state and resource ownership in one PostgreSQL database that every silo shares (Orleans
+/// keeps the membership). The database is the only arbiter: a claim takes the resource's row lock and a new epoch from a sequence;
 /// a commit writes only while its epoch is still the row's (under the same row lock), so a stale owner's write is
 /// refused whatever the silos believe. Commits are grouped: every commit pending when the last transaction ended, from
-/// any grain, goes into the next one (one WAL flush for all), each still under its own epoch. Heartbeats are stamped with
-/// the database's clock and judged against it.
+/// any grain, goes into the next one (one WAL flush for all), each still under its own epoch.
 /// </summary>
-public sealed class PostgresGrainStore : IGrainStore, IMembershipStore
+public sealed class PostgresGrainStore : IGrainStore
 {
     private readonly NpgsqlDataSource _data;
     private readonly TimeProvider _time;
@@ -79,10 +78,8 @@ public sealed class PostgresGrainStore : IGrainStore, IMembershipStore
         // The update takes the row lock: a commit under the old epoch waits for it, then finds its epoch gone. Every
         // statement after it in this transaction sees whatever the old owner committed before.
         var heads = await QueryAsync(connection, transaction, """
-            WITH previous AS (SELECT owner FROM resources WHERE name = $1 FOR UPDATE)
             UPDATE resources SET owner = $2, epoch = nextval('epochs') WHERE name = $1
-            RETURNING epoch, policy, last_id, last_fencing, window_next_seq,
-                GREATEST(saved_at, COALESCE((SELECT s.alive_at FROM silos s, previous p WHERE s.id = p.owner), 0))
+            RETURNING epoch, policy, last_id, last_fencing, window_next_seq, saved_at
             """, [name, owner],
             r => (Epoch: r.GetInt64(0), Policy: PolicyJson.Deserialize(r.GetString(1)), LastId: r.GetInt64(2), Fencing: r.GetInt64(3),
                 NextSeq: r.GetInt64(4), SavedAt: r.GetInt64(5)), cancellationToken);
@@ -358,23 +355,6 @@ public sealed class PostgresGrainStore : IGrainStore, IMembershipStore
 
     public async Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken cancellationToken) =>
         await QueryAsync("SELECT name, owner FROM resources WHERE owner IS NOT NULL ORDER BY name", [], r => (r.GetString(0), r.GetString(1)), cancellationToken);
-
-    public async Task<IReadOnlyList<SiloEntry>> HeartbeatAsync(SiloEntry silo, TimeSpan deadAfter, CancellationToken cancellationToken)
-    {
-        // One statement: the row's new heartbeat and the live others, judged by the database's clock.
-        var others = await QueryAsync("""
-            WITH beat AS (
-                INSERT INTO silos(id, address, heartbeat_at, alive_at) VALUES($1, $2, now(), $3)
-                ON CONFLICT(id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at, alive_at = excluded.alive_at
-                RETURNING id)
-            SELECT id, address FROM silos WHERE heartbeat_at > now() - $4 AND id NOT IN (SELECT id FROM beat)
-            """, [silo.Id, silo.Address, _time.GetUtcNow().UtcTicks, deadAfter], r => new SiloEntry(r.GetString(0), r.GetString(1)), cancellationToken);
-        return [.. others.Append(silo).OrderBy(s => s.Id, StringComparer.Ordinal)];
-    }
-
-    public async Task LeaveAsync(string siloId, CancellationToken cancellationToken) =>
-        await QueryAsync("UPDATE silos SET heartbeat_at = '-infinity', alive_at = $2 WHERE id = $1 RETURNING 1",
-            [siloId, _time.GetUtcNow().UtcTicks], r => 1, cancellationToken);
 
     public async Task PingAsync(CancellationToken cancellationToken) =>
         await QueryAsync("SELECT value FROM meta WHERE key = 'schema_version'", [], r => r.GetInt64(0), cancellationToken);

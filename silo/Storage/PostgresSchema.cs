@@ -11,11 +11,6 @@ internal static class PostgresSchema
             key text PRIMARY KEY,
             value bigint NOT NULL);
         CREATE SEQUENCE IF NOT EXISTS epochs;
-        CREATE TABLE IF NOT EXISTS silos(
-            id text PRIMARY KEY,
-            address text NOT NULL,
-            heartbeat_at timestamptz NOT NULL,
-            alive_at bigint NOT NULL);
         CREATE TABLE IF NOT EXISTS resources(
             name text PRIMARY KEY,
             policy text NOT NULL,
@@ -65,6 +60,5 @@ internal static class PostgresSchema
             record text NOT NULL,
             PRIMARY KEY(resource, id));
         INSERT INTO meta(key, value) VALUES('schema_version', 1) ON CONFLICT(key) DO NOTHING;
-        DELETE FROM silos WHERE heartbeat_at < now() - interval '1 day';
         """;
 }

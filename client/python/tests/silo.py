@@ -24,7 +24,8 @@ class Silo:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            ["dotnet", DLL, "--urls", self.url, "--Silo:Store:Provider", "memory"],
+            ["dotnet", DLL, "--urls", self.url, "--Silo:Store:Provider", "memory",
+             "--Silo:Clustering:SiloPort", "0", "--Silo:Clustering:GatewayPort", "0"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:

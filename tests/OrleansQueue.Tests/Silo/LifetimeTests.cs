@@ -15,13 +15,13 @@ public sealed class LifetimeTests
         using var http = factory.CreateClient();
         await http.Put("/v1/resources/stopping", """{"maxConcurrent":1}""");
         await http.Acquire("stopping", "{}", "held");
-        var lifetime = factory.Services.GetServices<IHostedService>().OfType<SiloLifetime>().Single();
+        var lifetime = factory.Services.GetServices<IHostedService>().OfType<StoreLifetime>().Single();
 
         await Task.WhenAll(lifetime.StopAsync(CancellationToken.None), lifetime.StopAsync(CancellationToken.None));
 
-        // Nothing reaches the closed store: callers are told to go elsewhere, as when a resource moves.
-        (await http.Post("/v1/resources/stopping/acquire", "{}")).AssertProblem(HttpStatusCode.ServiceUnavailable, "moved");
-        (await http.Get("/v1/resources/stopping")).AssertProblem(HttpStatusCode.ServiceUnavailable, "moved");
-        (await http.Get("/v1/resources")).AssertProblem(HttpStatusCode.ServiceUnavailable, "moved");
+        // Nothing reaches the closed store, and nothing is granted without it: callers are told to retry, as problems.
+        (await http.Post("/v1/resources/stopping/acquire", "{}")).AssertProblem(HttpStatusCode.ServiceUnavailable, "unavailable");
+        (await http.Get("/v1/resources/stopping")).AssertProblem(HttpStatusCode.ServiceUnavailable, "unavailable");
+        (await http.Get("/v1/resources")).AssertProblem(HttpStatusCode.ServiceUnavailable, "unavailable");
     }
 }

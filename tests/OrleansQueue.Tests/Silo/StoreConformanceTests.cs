@@ -1,14 +1,12 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using OrleansQueue.Grains;
-using OrleansQueue.Silo.Observability;
-using OrleansQueue.Silo.Runtime;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Tests.Silo;
 
 /// <summary>
-/// What every store must do, checked through the runtime: a runtime thrown away without shutdown (as by kill -9)
-/// and a new one over the same stored state must see everything committed.
+/// What every store must do. Through <see cref="StoredResources"/> (claim, restore, commit each call's changes, as the
+/// grain does): an owner thrown away without shutdown (as by kill -9) and a new one over the same stored state must see
+/// everything committed.
 /// </summary>
 public abstract class StoreConformanceTests : IAsyncLifetime
 {
@@ -24,12 +22,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
             await d.DisposeAsync();
     }
 
-    private async Task<GrainRuntime> StartRuntimeAsync()
-    {
-        var store = await OpenStoreAsync();
-        var metrics = new SiloMetrics();
-        return new GrainRuntime(store, TimeProvider.System, metrics, NullLogger<GrainRuntime>.Instance, TimeSpan.FromMinutes(5));
-    }
+    private async Task<StoredResources> StartRuntimeAsync() => new(await OpenStoreAsync());
 
     private static ResourceDefinition Definition(string name, int maxConcurrent = 1) =>
         new(name, new ResourcePolicy { MaxConcurrent = maxConcurrent, LoadPerWindow = 1000, DefaultMaxWait = TimeSpan.FromMinutes(5) });
@@ -39,23 +32,23 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     {
         var before = await StartRuntimeAsync();
         await before.PutResourceAsync(Definition("durable"));
-        var lease = await before.CallAsync("durable", t => t.Grain.Acquire("a", load: 300));
+        var lease = await before.CallAsync("durable", t => t.Acquire("a", load: 300));
         var tickets = new List<long>();
         foreach (string client in new[] { "b", "c", "b" })
-            tickets.Add((await before.CallAsync("durable", t => t.Grain.Acquire(client, load: 100))).RequestId);
+            tickets.Add((await before.CallAsync("durable", t => t.Acquire(client, load: 100))).RequestId);
 
         var after = await StartRuntimeAsync();
 
-        var status = await after.CallAsync("durable", t => t.Grain.GetStatus(lease.RequestId));
+        var status = await after.CallAsync("durable", t => t.GetStatus(lease.RequestId));
         Assert.Equal(RequestStatusKind.Held, status.Kind);
         Assert.Equal(lease.FencingToken, status.FencingToken);
-        var stats = await after.CallAsync("durable", t => t.Grain.GetStats());
+        var stats = await after.CallAsync("durable", t => t.GetStats());
         Assert.Equal(3, stats.Waiting);
         Assert.Equal(700, stats.LoadLeftInWindow);
         var granted = await after.CallAsync("durable", t =>
         {
-            t.Grain.Release(lease.RequestId);
-            return t.Grain.Events.Single(e => e.Kind == ResourceEventKind.Granted).RequestId;
+            t.Release(lease.RequestId);
+            return t.Events.Single(e => e.Kind == ResourceEventKind.Granted).RequestId;
         });
         Assert.Equal(tickets[0], granted);
     }
@@ -67,7 +60,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         await before.PutResourceAsync(Definition("changed"));
         await before.PutResourceAsync(Definition("changed", maxConcurrent: 7) with { PushEnabled = false });
         await before.PutResourceAsync(Definition("deleted"));
-        await before.CallAsync("deleted", t => t.Grain.Acquire("a"));
+        await before.CallAsync("deleted", t => t.Acquire("a"));
         Assert.True(await before.DeleteResourceAsync("deleted"));
 
         var after = await StartRuntimeAsync();
@@ -76,7 +69,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(7, changed!.Policy.MaxConcurrent);
         Assert.False(changed.PushEnabled);
         Assert.Null(await after.GetResourceAsync("deleted"));
-        await Assert.ThrowsAsync<UnknownResourceException>(() => after.CallAsync("deleted", t => t.Grain.GetStats()));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => after.CallAsync("deleted", t => t.GetStats()));
         Assert.DoesNotContain(await after.ListResourcesAsync(), r => r.Name == "deleted");
     }
 
@@ -85,13 +78,13 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     {
         var before = await StartRuntimeAsync();
         await before.PutResourceAsync(Definition("keys"));
-        var first = await before.CallAsync("keys", t => t.Grain.Acquire("a", idempotencyKey: "k"));
+        var first = await before.CallAsync("keys", t => t.Acquire("a", idempotencyKey: "k"));
 
         var after = await StartRuntimeAsync();
-        var retry = await after.CallAsync("keys", t => t.Grain.Acquire("a", idempotencyKey: "k"));
+        var retry = await after.CallAsync("keys", t => t.Acquire("a", idempotencyKey: "k"));
 
         Assert.Equal(first.RequestId, retry.RequestId);
-        var stats = await after.CallAsync("keys", t => t.Grain.GetStats());
+        var stats = await after.CallAsync("keys", t => t.GetStats());
         Assert.Equal(1, stats.Leases);
         Assert.Equal(0, stats.Granted); // the retry granted nothing new
     }
@@ -101,18 +94,18 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     {
         var before = await StartRuntimeAsync();
         await before.PutResourceAsync(Definition("jobs", maxConcurrent: 5));
-        long running = (await before.CallAsync("jobs", t => t.Grain.EnqueueJob("c", "{\"n\":1}"))).RequestId;
-        await before.CallAsync("jobs", t => t.Grain.TakeJob("w1"));
-        long done = (await before.CallAsync("jobs", t => t.Grain.EnqueueJob("c", "{\"n\":2}"))).RequestId;
-        await before.CallAsync("jobs", t => t.Grain.TakeJob("w2"));
-        await before.CallAsync("jobs", t => t.Grain.CompleteJob(done, "w2", "result"));
-        long queued = (await before.CallAsync("jobs", t => t.Grain.EnqueueJob("c", "{\"n\":3}"))).RequestId;
+        long running = (await before.CallAsync("jobs", t => t.EnqueueJob("c", "{\"n\":1}"))).RequestId;
+        await before.CallAsync("jobs", t => t.TakeJob("w1"));
+        long done = (await before.CallAsync("jobs", t => t.EnqueueJob("c", "{\"n\":2}"))).RequestId;
+        await before.CallAsync("jobs", t => t.TakeJob("w2"));
+        await before.CallAsync("jobs", t => t.CompleteJob(done, "w2", "result"));
+        long queued = (await before.CallAsync("jobs", t => t.EnqueueJob("c", "{\"n\":3}"))).RequestId;
 
         var after = await StartRuntimeAsync();
 
-        Assert.Equal(JobState.Running, (await after.CallAsync("jobs", t => t.Grain.GetJob(running)))!.State);
-        Assert.Equal("result", (await after.CallAsync("jobs", t => t.Grain.GetJob(done)))!.Result);
-        var next = await after.CallAsync("jobs", t => t.Grain.TakeJob("w3"));
+        Assert.Equal(JobState.Running, (await after.CallAsync("jobs", t => t.GetJob(running)))!.State);
+        Assert.Equal("result", (await after.CallAsync("jobs", t => t.GetJob(done)))!.Result);
+        var next = await after.CallAsync("jobs", t => t.TakeJob("w3"));
         Assert.Equal(queued, next.Job!.Id);
         Assert.Equal("{\"n\":3}", next.Job.Payload);
     }
@@ -208,6 +201,30 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     protected void Track(IAsyncDisposable disposable) => _disposables.Add(disposable);
+
+    /// <summary>What the grain does with a store, without Orleans: claims a resource on first use, restores its scheduler,
+    /// and commits each call's changes under the claimed epoch before answering.</summary>
+    private sealed class StoredResources(IGrainStore store)
+    {
+        private readonly Dictionary<string, (ResourceScheduler Scheduler, long Epoch)> _claimed = [];
+
+        public Task<bool> PutResourceAsync(ResourceDefinition definition) => store.PutResourceAsync(definition, CancellationToken.None);
+        public Task<bool> DeleteResourceAsync(string name) => store.DeleteResourceAsync(name, CancellationToken.None);
+        public Task<ResourceDefinition?> GetResourceAsync(string name) => store.GetResourceAsync(name, CancellationToken.None);
+        public Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync() => store.ListResourcesAsync(CancellationToken.None);
+
+        public async Task<T> CallAsync<T>(string name, Func<ResourceScheduler, T> call)
+        {
+            if (!_claimed.TryGetValue(name, out var owned))
+            {
+                var claim = await store.ClaimAsync(name, "test-owner", CancellationToken.None) ?? throw new KeyNotFoundException(name);
+                _claimed[name] = owned = (ResourceScheduler.Restore(name, claim.Snapshot, TimeProvider.System), claim.Epoch);
+            }
+            var result = call(owned.Scheduler);
+            await store.CommitAsync(name, owned.Epoch, owned.Scheduler.TakeChanges(), CancellationToken.None);
+            return result;
+        }
+    }
 }
 
 public sealed class InMemoryStoreConformanceTests : StoreConformanceTests

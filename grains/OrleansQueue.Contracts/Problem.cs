@@ -1,12 +1,14 @@
 using OrleansQueue.Grains;
 
-namespace OrleansQueue.Silo.Gateway;
+namespace OrleansQueue.Contracts;
 
 /// <summary>
 /// A typed refusal of the API, rendered as RFC 7807 problem details over HTTP and as a "problem" object over
 /// the WebSocket. <see cref="Type"/> is a stable URN per kind; <see cref="Field"/> names the input at fault.
 /// </summary>
-public sealed record Problem(int Status, string Type, string Title, string Detail, string? Field = null, TimeSpan? RetryAfter = null)
+[GenerateSerializer, Immutable, Alias("OrleansQueue.Problem")]
+public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] string Type, [property: Id(2)] string Title, [property: Id(3)] string Detail,
+    [property: Id(4)] string? Field = null, [property: Id(5)] TimeSpan? RetryAfter = null)
 {
     private const string Prefix = "urn:orleansqueue:problem:";
 
@@ -38,7 +40,7 @@ public sealed record Problem(int Status, string Type, string Title, string Detai
             $"Resource \"{resource}\" is polling-only: poll GET /v1/resources/{resource}/requests/{{id}} or long-poll its /wait.");
 
     public static Problem Unauthorized() =>
-        new(401, Prefix + "unauthorized", "An API key is required.", $"Send a valid key in the {ApiKeyAuthenticator.Header} header or as a bearer token.");
+        new(401, Prefix + "unauthorized", "An API key is required.", $"Send a valid key in the X-Api-Key header or as a bearer token.");
 
     public static Problem Forbidden() =>
         new(403, Prefix + "forbidden", "Only an admin key may do this.", "Creating, changing and deleting resources needs an API key marked Admin.");
@@ -46,17 +48,26 @@ public sealed record Problem(int Status, string Type, string Title, string Detai
     public static Problem Unavailable(string detail) =>
         new(503, Prefix + "unavailable", "The silo cannot serve this now.", detail, RetryAfter: TimeSpan.FromSeconds(1));
 
-    /// <summary>The resource is moving between silos (or this silo lost the cluster): nothing took effect; retry shortly.</summary>
+    /// <summary>The resource is moving between silos (another activation owns it now): nothing took effect; retry shortly.</summary>
     public static Problem Moved(string detail) =>
         new(503, Prefix + "moved", "The resource is moving to another silo.", detail, RetryAfter: TimeSpan.FromMilliseconds(200));
 
-    /// <summary>The problem for a call the runtime did not run.</summary>
-    public static Problem From(string resource, Runtime.GrainCallException error) => error switch
-    {
-        Runtime.UnknownResourceException => UnknownResource(resource),
-        Runtime.NotOwnerException or Runtime.SiloUnavailableException => Moved(error.Message),
-        _ => Unavailable(error.Message),
-    };
+    /// <summary>The grain could not be reached or could not commit: nothing took effect; retry shortly.</summary>
+    public static Problem StoreFailed(string resource) =>
+        Unavailable($"The store failed to commit resource \"{resource}\"; the operation did not take effect and can be retried.");
+
+    public static Problem UnknownJob(string resource, long id) =>
+        new(404, Prefix + "unknown-job", "No such job.", $"Resource \"{resource}\" has no job {id} of yours (finished jobs are kept for the resource's JobRetention).", "id");
+
+    public static Problem JobFinished(string resource, long id) =>
+        new(410, Prefix + "job-finished", "The job has finished.", $"Job {id} on resource \"{resource}\" has finished and takes no more reports.", "id");
+
+    public static Problem JobRunning(string resource, long id) =>
+        new(409, Prefix + "job-running", "The job is running.", $"Job {id} on resource \"{resource}\" is running and cannot be cancelled.", "id");
+
+    public static Problem NotYourJob(string resource, long id, string workerId) =>
+        new(409, Prefix + "not-your-job", "The job is not running for this worker.",
+            $"Job {id} on resource \"{resource}\" is not running for worker \"{workerId}\": its visibility timeout passed and it went back to the queue, or another worker has it.", "workerId");
 
     public static Problem From(Rejection rejection) => rejection.Reason switch
     {

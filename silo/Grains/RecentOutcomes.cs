@@ -1,4 +1,6 @@
-namespace OrleansQueue.Silo.Runtime;
+using OrleansQueue.Contracts;
+
+namespace OrleansQueue.Silo.Grains;
 
 /// <summary>
 /// How recently ended requests ended, so that a caller who polls after a timeout or expiry learns what

@@ -1,8 +1,9 @@
 using OrleansQueue.Grains;
 
-namespace OrleansQueue.Silo.Runtime;
+namespace OrleansQueue.Contracts;
 
 /// <summary>Where a request is in its life, as callers see it.</summary>
+[GenerateSerializer, Alias("OrleansQueue.RequestPhase")]
 public enum RequestPhase
 {
     /// <summary>In the waitlist.</summary>
@@ -36,19 +37,21 @@ public enum RequestPhase
 }
 
 /// <summary>A request's state, or a change of it, as pushed to observers and answered to polls.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.RequestUpdate")]
 public sealed record RequestUpdate(
-    string Resource,
-    long Id,
-    RequestPhase Phase,
-    string ClientId,
-    long Load = 0,
-    Priority Priority = Priority.Normal,
-    int Position = 0,
-    long FencingToken = 0,
-    DateTimeOffset? ExpiresAt = null,
-    Rejection? Rejection = null,
-    DateTimeOffset? GrantedAt = null,
-    long RelatedId = 0)
+    [property: Id(0)] string Resource,
+    [property: Id(1)] long Id,
+    [property: Id(2)] RequestPhase Phase,
+    [property: Id(3)] string ClientId,
+    [property: Id(4)] long Load = 0,
+    [property: Id(5)] Priority Priority = Priority.Normal,
+    [property: Id(6)] int Position = 0,
+    [property: Id(7)] long FencingToken = 0,
+    [property: Id(8)] DateTimeOffset? ExpiresAt = null,
+    [property: Id(9)] RejectionReason? Reason = null,
+    [property: Id(10)] string? Detail = null,
+    [property: Id(11)] DateTimeOffset? GrantedAt = null,
+    [property: Id(12)] long RelatedId = 0)
 {
     /// <summary>Whether nothing more will happen to the request (a job's observers leave when they see it finished).</summary>
     public bool IsFinal => Phase is not (RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held or RequestPhase.JobChanged);
@@ -66,7 +69,7 @@ public sealed record RequestUpdate(
             ResourceEventKind.JobAssigned => RequestPhase.JobAssigned,
             _ => RequestPhase.PollExpired,
         },
-        e.ClientId, e.Load, e.Priority, FencingToken: e.FencingToken, ExpiresAt: e.ExpiresAt, Rejection: e.Rejection,
+        e.ClientId, e.Load, e.Priority, FencingToken: e.FencingToken, ExpiresAt: e.ExpiresAt, Reason: e.Rejection?.Reason, Detail: e.Rejection?.Message,
         GrantedAt: e.Kind == ResourceEventKind.Granted ? e.At : null, RelatedId: e.JobId);
 
     public static RequestUpdate FromStatus(string resource, long id, RequestStatus s) => new(

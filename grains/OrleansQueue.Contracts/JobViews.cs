@@ -1,0 +1,52 @@
+using System.Text.Json;
+using OrleansQueue.Grains;
+
+namespace OrleansQueue.Contracts;
+
+/// <summary>Enqueues a job. <see cref="Payload"/> (any JSON) is required; the rest is optional.</summary>
+/// <param name="DeadlineMs">When set, a job no worker has taken by then is dead-lettered.</param>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.EnqueueBody")]
+public sealed record EnqueueBody([property: Id(0)] JsonElement? Payload = null, [property: Id(1)] string? ClientId = null, [property: Id(2)] long? Load = null, [property: Id(3)] Priority? Priority = null,
+    [property: Id(4)] long? DeadlineMs = null, [property: Id(5)] string? IdempotencyKey = null);
+
+/// <summary>A worker's heartbeat, progress, completion (<see cref="Result"/>, any JSON) or failure (<see cref="Error"/>).</summary>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.WorkerReport")]
+public sealed record WorkerReport([property: Id(0)] string? WorkerId = null, [property: Id(1)] double? Progress = null, [property: Id(2)] string? Message = null, [property: Id(3)] JsonElement? Result = null,
+    [property: Id(4)] string? Error = null, [property: Id(5)] long? ActualLoad = null);
+
+/// <summary>A job as callers and workers see it.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.JobView")]
+public sealed record JobView(
+    [property: Id(0)] string Resource,
+    [property: Id(1)] long Id,
+    [property: Id(2)] JobState State,
+    [property: Id(3)] string ClientId,
+    [property: Id(4)] Priority Priority,
+    [property: Id(5)] long Load,
+    [property: Id(6)] int Attempts,
+    [property: Id(7)] int MaxAttempts,
+    [property: Id(8)] int? Position = null,
+    [property: Id(9)] string? WorkerId = null,
+    [property: Id(10)] double? Progress = null,
+    [property: Id(11)] string? ProgressMessage = null,
+    [property: Id(12)] JsonElement? Result = null,
+    [property: Id(13)] string? Error = null,
+    [property: Id(14)] JsonElement? Payload = null,
+    [property: Id(15)] long? FencingToken = null,
+    [property: Id(16)] DateTimeOffset? VisibleUntil = null,
+    [property: Id(17)] DateTimeOffset? EnqueuedAt = null,
+    [property: Id(18)] DateTimeOffset? FinishedAt = null,
+    [property: Id(19)] DateTimeOffset? StartedAt = null)
+{
+    public bool IsFinished => State is JobState.Completed or JobState.DeadLettered or JobState.Cancelled;
+
+    public static JobView Of(string resource, JobStatus s, Caller caller, bool withPayload) => new(
+        resource, s.Id, s.State, caller.ClientIdOf(s.ClientId), s.Priority, s.Load, s.Attempts, s.MaxAttempts,
+        s.State == JobState.Queued ? s.Position : null,
+        s.WorkerId is { } w ? caller.ClientIdOf(w) : null,
+        s.Progress, s.ProgressMessage, Parse(s.Result), s.Error,
+        withPayload ? Parse(s.Payload) : null,
+        s.FencingToken > 0 ? s.FencingToken : null, s.VisibleUntil, s.EnqueuedAt, s.FinishedAt, s.StartedAt);
+
+    private static JsonElement? Parse(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
+}

@@ -1,0 +1,8 @@
+namespace OrleansQueue.Contracts;
+
+/// <summary>A value, or the problem that stopped it: what every grain operation answers (expected refusals are values, not exceptions).</summary>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.Outcome`1")]
+public readonly record struct Outcome<T>([property: Id(0)] T? Value, [property: Id(1)] Problem? Problem, [property: Id(2)] int Status = 200)
+{
+    public static implicit operator Outcome<T>(Problem problem) => new(default, problem, problem.Status);
+}

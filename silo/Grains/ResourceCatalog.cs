@@ -1,0 +1,46 @@
+using OrleansQueue.Contracts;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Silo.Grains;
+
+/// <summary>
+/// The resources' definitions: kept in the store, and handed to a resource's grain (wherever Orleans has it active)
+/// when they change, so that a live grain takes a new policy at once.
+/// </summary>
+public sealed partial class ResourceCatalog(IGrainStore store, IGrainFactory grains, ILogger<ResourceCatalog> logger)
+{
+    public Task<IReadOnlyList<ResourceDefinition>> ListAsync(CancellationToken cancellationToken) => store.ListResourcesAsync(cancellationToken);
+
+    public Task<ResourceDefinition?> GetAsync(string name, CancellationToken cancellationToken) => store.GetResourceAsync(name, cancellationToken);
+
+    /// <summary>Creates the resource or changes its definition; returns whether it was created.</summary>
+    public async Task<bool> PutAsync(ResourceDefinition definition, CancellationToken cancellationToken)
+    {
+        bool created = await store.PutResourceAsync(definition, cancellationToken);
+        await grains.GetGrain<IResourceGrain>(definition.Name).Reload();
+        LogResourcePut(definition.Name, created);
+        return created;
+    }
+
+    /// <summary>Deletes the resource: its waiting requests are refused as deleted and its state is removed.</summary>
+    public async Task<bool> DeleteAsync(string name, CancellationToken cancellationToken)
+    {
+        bool existed = await store.DeleteResourceAsync(name, cancellationToken);
+        await grains.GetGrain<IResourceGrain>(name).Close();
+        LogResourceDeleted(name, existed);
+        return existed;
+    }
+
+    /// <summary>Activates the resources that a silo left owned with work pending, so their timers and grants go on without waiting for a call.</summary>
+    public async Task WakeOwnedAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (name, _) in await store.ListOwnedAsync(cancellationToken))
+            await grains.GetGrain<IResourceGrain>(name).Wake();
+    }
+
+    [LoggerMessage(LogLevel.Information, "Resource {Resource} defined (created: {Created})")]
+    private partial void LogResourcePut(string resource, bool created);
+
+    [LoggerMessage(LogLevel.Information, "Resource {Resource} deleted (existed: {Existed})")]
+    private partial void LogResourceDeleted(string resource, bool existed);
+}

@@ -1,0 +1,601 @@
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using OrleansQueue.Contracts;
+using OrleansQueue.Grains;
+using OrleansQueue.Silo.Hosting;
+using OrleansQueue.Silo.Observability;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Silo.Grains;
+
+/// <summary>
+/// The Orleans grain of one resource: it hosts the resource's <see cref="ResourceScheduler"/> and makes what the
+/// scheduler decides durable before anyone hears of it.
+/// </summary>
+/// <remarks>
+/// <para>Activation claims the resource in the store (a new ownership epoch) and restores the scheduler from what was
+/// claimed. Idle deactivation gives the claim up; any other deactivation (the silo stops, the grain moves) keeps it, so
+/// that whoever activates the resource next knows it has work.</para>
+/// <para>Group commit. Every operation runs on the scheduler synchronously, with no await between reading and changing
+/// its state, then waits for the commit that holds its change: the one gathering now, written as soon as the write in
+/// flight (if any) returns. The grain is reentrant so that operations can gather behind a write. What may interleave
+/// is therefore only whole scheduler operations, between the awaits of other calls; each sees every change made before
+/// it, committed or not, and its own reply waits for a commit that holds those changes too (batches are written in
+/// order). Nothing is replied and nothing pushed before its commit, so no caller ever sees a grant that a crash could
+/// take back. A read waits for the batch as well, for the same reason.</para>
+/// <para>A commit the store refuses (a later epoch exists: another activation owns the resource) or fails leaves this
+/// activation's memory ahead of the store: its batch's calls are answered with a retryable problem, nothing of the batch
+/// is announced, every later call is refused the same way, and the activation ends. The next activation reloads what
+/// was committed.</para>
+/// </remarks>
+[Reentrant]
+public sealed partial class ResourceGrain(
+    IGrainStore store,
+    [FromKeyedServices(SchedulerClock.Key)] TimeProvider time,
+    SiloMetrics metrics,
+    LiveResources live,
+    IOptions<SiloOptions> options,
+    ILocalSiloDetails silo,
+    ILogger<ResourceGrain> logger) : Grain, IResourceGrain, IResourceTimers
+{
+    private readonly Dictionary<long, List<IResourceObserver>> _observers = [];
+    private readonly RecentOutcomes _outcomes = new();
+    private List<RequestUpdate> _announcements = [];
+    private List<ResourceEvent> _events = [];
+    private string _name = "";
+    private ResourceScheduler? _scheduler;
+    private ResourceDefinition? _definition;
+    private long _epoch;
+    private Problem? _refusal;
+    private bool _wentIdle;
+    private TaskCompletionSource? _gathering;
+    private Task _writing = Task.CompletedTask;
+    private ITimer? _deadlineTimer;
+    private ITimer? _idleTimer;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _name = this.GetPrimaryKeyString();
+        await LoadAsync(cancellationToken);
+    }
+
+    private async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _definition = await store.GetResourceAsync(_name, cancellationToken);
+            var claimed = _definition is null ? null : await store.ClaimAsync(_name, silo.SiloAddress.ToString(), cancellationToken);
+            if (claimed is null)
+            {
+                _refusal = Problem.UnknownResource(_name);
+                return;
+            }
+            _refusal = null;
+            _epoch = claimed.Epoch;
+            _scheduler = ResourceScheduler.Restore(_name, claimed.Snapshot, time);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The store did not answer: refuse what comes, and let the next call activate afresh.
+            LogLoadFailed(ex, _name);
+            _refusal = Problem.StoreFailed(_name);
+            DeactivateOnIdle();
+            return;
+        }
+        var timers = this.AsReference<IResourceTimers>();
+        _deadlineTimer = time.CreateTimer(_ => Fire(timers.Tick()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _idleTimer = time.CreateTimer(_ => Fire(timers.IdleCheck()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        LogActivated(_name, _epoch, _scheduler.WaitingCount, _scheduler.LeaseCount);
+        // The first commit writes what the restore itself changed (deadlines that passed while no one ran the resource).
+        await Run(s => { s.Tick(); return new Outcome<int>(); });
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _deadlineTimer?.Dispose();
+        _idleTimer?.Dispose();
+        try
+        {
+            await _writing;
+        }
+        catch (Exception)
+        {
+            // A failed write has answered its callers already.
+        }
+        live.Remove(_name);
+        if (_wentIdle && _refusal is null)
+        {
+            try
+            {
+                await store.ReleaseAsync(_name, _epoch, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogReleaseFailed(ex, _name);
+            }
+        }
+        // Whoever still listens (the grain moves, the silo stops) hears so, and attaches again wherever it now lives.
+        foreach (var (id, observers) in _observers)
+        {
+            var moved = new RequestUpdate(_name, id, RequestPhase.Moved, "");
+            foreach (var observer in observers)
+                Push(observer, moved);
+        }
+        _observers.Clear();
+        LogDeactivated(_name, reason.ReasonCode.ToString());
+    }
+
+    // ---- requests ----
+
+    public Task<Outcome<RequestView>> Acquire(Caller caller, AcquireBody body, IResourceObserver? observer)
+    {
+        string clientId = caller.GrainClientId(body.ClientId ?? "default");
+        var maxWait = body.MaxWaitMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
+        return Run(s =>
+        {
+            var result = s.Acquire(clientId, body.Load ?? 1, body.Priority ?? Priority.Normal, maxWait, body.IdempotencyKey);
+            if (result.Outcome == AcquireOutcome.Rejected)
+            {
+                metrics.Rejected(_name, result.Rejection.Reason);
+                return Problem.From(result.Rejection);
+            }
+            if (result.Outcome == AcquireOutcome.Granted)
+                metrics.Granted(_name, TimeSpan.Zero);
+            else if (observer is not null && _definition!.PushEnabled)
+                Subscribe(result.RequestId, observer);
+            var status = StatusOf(result.RequestId);
+            var view = RequestView.Of(status, caller);
+            if (observer is not null)
+                view = view with { Push = _definition!.PushEnabled };
+            return new Outcome<RequestView>(view, null, status.Phase == RequestPhase.Waiting ? 202 : 200);
+        });
+    }
+
+    public Task<Outcome<RequestView>> Status(Caller caller, long id, IResourceObserver? unsubscribe) => Run(s =>
+    {
+        if (unsubscribe is not null)
+            Unsubscribe(id, unsubscribe);
+        return Owned(caller, id, out var status) ?? View(caller, Claim(s, status));
+    });
+
+    public Task<Outcome<RequestView>> WaitFor(Caller caller, long id, IResourceObserver observer) => Run(s =>
+    {
+        if (Owned(caller, id, out var status) is { } missing)
+            return missing;
+        if (status.Phase == RequestPhase.Waiting)
+            Subscribe(id, observer);
+        return View(caller, Claim(s, status));
+    });
+
+    public Task<Outcome<RequestView>> Attach(Caller caller, long id, IResourceObserver observer) => Run(_ =>
+    {
+        if (!_definition!.PushEnabled)
+            return Problem.PollingOnly(_name);
+        if (Owned(caller, id, out var status) is { } missing)
+            return missing;
+        if (!status.IsFinal)
+            Subscribe(id, observer);
+        return View(caller, status);
+    });
+
+    public Task Detach(long id, IResourceObserver observer)
+    {
+        Unsubscribe(id, observer);
+        return Task.CompletedTask;
+    }
+
+    public Task<Outcome<RequestView>> Release(Caller caller, long id, ReleaseBody body) => Run(s =>
+    {
+        if (Owned(caller, id, out var status) is { } missing)
+            return missing;
+        return Ended(caller, status, s.Release(id, body.ActualLoad, body.IdempotencyKey), RequestPhase.Released);
+    });
+
+    public Task<Outcome<RequestView>> Renew(Caller caller, long id) => Run(s =>
+    {
+        if (Owned(caller, id, out var status) is { } missing)
+            return missing;
+        var result = s.Renew(id);
+        if (result.Outcome == LeaseOutcome.NotGranted)
+            return Problem.NotGranted(_name, id);
+        if (!result.IsOk)
+            return Gone(status);
+        var held = StatusOf(id);
+        if (status.Phase == RequestPhase.Granted)
+            Announce(held);
+        return View(caller, held);
+    });
+
+    public Task<Outcome<RequestView>> Cancel(Caller caller, long id) => Run(s =>
+    {
+        if (Owned(caller, id, out var status) is { } missing)
+            return missing;
+        return Ended(caller, status, s.Cancel(id), status.Phase == RequestPhase.Waiting ? RequestPhase.Cancelled : RequestPhase.Released);
+    });
+
+    // ---- jobs ----
+
+    public Task<Outcome<JobView>> Enqueue(Caller caller, EnqueueBody body)
+    {
+        string clientId = caller.GrainClientId(body.ClientId ?? "default");
+        var deadline = body.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
+        string payload = body.Payload!.Value.GetRawText();
+        return Run(s =>
+        {
+            var result = s.EnqueueJob(clientId, payload, body.Load ?? 1, body.Priority ?? Priority.Normal, deadline, body.IdempotencyKey);
+            if (result.Outcome == AcquireOutcome.Rejected)
+            {
+                metrics.Rejected(_name, result.Rejection.Reason);
+                return Problem.From(result.Rejection);
+            }
+            return new Outcome<JobView>(JobView.Of(_name, s.GetJob(result.RequestId)!, caller, withPayload: false), null, 202);
+        });
+    }
+
+    public Task<Outcome<JobView>> GetJob(Caller caller, long id, bool withPayload) => Run(s => OwnJob(s, caller, id, withPayload && caller.IsAdmin));
+
+    public Task<Outcome<JobView>> WatchJob(Caller caller, long id, IResourceObserver observer, bool requirePush) => Run(s =>
+    {
+        if (requirePush && !_definition!.PushEnabled)
+            return Problem.PollingOnly(_name);
+        var own = OwnJob(s, caller, id);
+        if (own.Value is { IsFinished: false })
+            Subscribe(id, observer);
+        return own;
+    });
+
+    public Task<Outcome<JobView>> CancelJob(Caller caller, long id) => Run(s =>
+    {
+        var own = OwnJob(s, caller, id);
+        if (own.Problem is not null)
+            return own;
+        return s.CancelJob(id) switch
+        {
+            JobOutcome.Ok => OwnJob(s, caller, id),
+            JobOutcome.NotYours => Problem.JobRunning(_name, id),
+            _ => Problem.JobFinished(_name, id),
+        };
+    });
+
+    public async Task<TakeAnswer> TakeJob(Caller caller, string workerId, TimeSpan wait, IResourceObserver observer)
+    {
+        long pollId = 0;
+        var outcome = await Run(s =>
+        {
+            var taken = s.TakeJob(caller.GrainClientId(workerId), wait);
+            if (taken.Job is { } job)
+                return new Outcome<JobView>(JobView.Of(_name, job, caller, withPayload: true), null);
+            pollId = taken.PollId;
+            if (pollId != 0)
+                Subscribe(pollId, observer);
+            return new Outcome<JobView>(null, null, 204);
+        });
+        return new TakeAnswer(outcome, outcome.Problem is null ? pollId : 0);
+    }
+
+    public Task CancelPoll(long pollId) => Run(s => { s.CancelPoll(pollId); return new Outcome<int>(); });
+
+    public Task<Outcome<JobView>> Report(Caller caller, long id, WorkerReportKind kind, WorkerReport report)
+    {
+        string worker = caller.GrainClientId(report.WorkerId!);
+        return Run(s =>
+        {
+            var outcome = kind switch
+            {
+                WorkerReportKind.Heartbeat => s.Heartbeat(id, worker),
+                WorkerReportKind.Progress => s.ReportProgress(id, worker, report.Progress!.Value, report.Message),
+                WorkerReportKind.Complete => s.CompleteJob(id, worker, report.Result?.GetRawText(), report.ActualLoad),
+                _ => s.FailJob(id, worker, report.Error!),
+            };
+            return outcome switch
+            {
+                JobOutcome.Ok => new Outcome<JobView>(JobView.Of(_name, s.GetJob(id)!, caller, withPayload: false), null),
+                JobOutcome.NotYours => Problem.NotYourJob(_name, id, report.WorkerId!),
+                JobOutcome.Finished => Problem.JobFinished(_name, id),
+                _ => Problem.UnknownJob(_name, id),
+            };
+        });
+    }
+
+    // ---- the resource ----
+
+    public Task<Outcome<StatsView>> Stats(Caller caller) => Run(s => new Outcome<StatsView>(StatsMapping.ToView(s.GetStats(), caller), null));
+
+    public async Task Reload()
+    {
+        if (_scheduler is null)
+        {
+            await LoadAsync(CancellationToken.None);
+            return;
+        }
+        var definition = await store.GetResourceAsync(_name, CancellationToken.None);
+        if (definition is null)
+            return;
+        await Run(s =>
+        {
+            s.UpdatePolicy(definition.Policy);
+            _definition = definition;
+            return new Outcome<int>();
+        });
+    }
+
+    public async Task Close()
+    {
+        if (_scheduler is null)
+            return;
+        await Run(s => { s.Close(); return new Outcome<int>(); });
+        _refusal = Problem.UnknownResource(_name);
+        DeactivateOnIdle();
+    }
+
+    public Task Wake() => Task.CompletedTask;
+
+    Task IResourceTimers.Tick() => Run(s => { s.Tick(); return new Outcome<int>(); });
+
+    Task IResourceTimers.IdleCheck()
+    {
+        if (_scheduler is { HasPendingWork: false } && _observers.Count == 0 && _gathering is null && _writing.IsCompleted)
+        {
+            _wentIdle = true;
+            DeactivateOnIdle();
+        }
+        return Task.CompletedTask;
+    }
+
+    // ---- the turn and its commit ----
+
+    /// <summary>Runs <paramref name="operation"/> on the scheduler at once, then answers once its changes are committed.</summary>
+    private async Task<Outcome<T>> Run<T>(Func<ResourceScheduler, Outcome<T>> operation)
+    {
+        if (_refusal is { } refused || _scheduler is not { } scheduler)
+            return _refusal ?? Problem.UnknownResource(_name);
+        Outcome<T> outcome;
+        try
+        {
+            outcome = operation(scheduler);
+        }
+        finally
+        {
+            CollectEvents(scheduler);
+            ArmTimers(scheduler);
+        }
+        try
+        {
+            await CommitAsync();
+        }
+        catch (CommitFailedException failed)
+        {
+            return failed.Problem;
+        }
+        return outcome;
+    }
+
+    /// <summary>
+    /// The commit that will hold every change made so far: the batch gathering now, which is written as soon as the write
+    /// in flight returns (or at once, when none is).
+    /// </summary>
+    private Task CommitAsync()
+    {
+        var gathering = _gathering ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_writing.IsCompleted)
+            _writing = WriteBatchesAsync();
+        return gathering.Task;
+    }
+
+    private async Task WriteBatchesAsync()
+    {
+        while (_gathering is { } batch)
+        {
+            _gathering = null;
+            var changes = _scheduler!.TakeChanges();
+            var announcements = _announcements;
+            var events = _events;
+            _announcements = [];
+            _events = [];
+            if (!changes.IsEmpty)
+            {
+                try
+                {
+                    await store.CommitAsync(_name, _epoch, changes, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    Fail(ex, batch);
+                    return;
+                }
+            }
+            live.Update(_name, _scheduler.WaitingCount, _scheduler.LeaseCount);
+            batch.SetResult();
+            Publish(events, announcements);
+        }
+    }
+
+    /// <summary>The memory of this activation is now ahead of the store: nothing of it may be announced, or kept.</summary>
+    private void Fail(Exception error, TaskCompletionSource batch)
+    {
+        var problem = error is OwnershipLostException
+            ? Problem.Moved($"Another silo owns resource \"{_name}\" now; the operation did not take effect and can be retried.")
+            : Problem.StoreFailed(_name);
+        LogCommitFailed(error, _name);
+        _refusal = problem;
+        var failure = new CommitFailedException(problem);
+        batch.SetException(failure);
+        if (_gathering is { } next)
+        {
+            _gathering = null;
+            next.SetException(failure);
+        }
+        _announcements.Clear();
+        _events.Clear();
+        DeactivateOnIdle();
+    }
+
+    /// <summary>
+    /// Takes the events the last operation caused. Endings are remembered at once, so a later operation that asks about
+    /// the request finds how it ended; observers hear of them only after the commit.
+    /// </summary>
+    private void CollectEvents(ResourceScheduler scheduler)
+    {
+        foreach (var e in scheduler.Events)
+        {
+            _events.Add(e);
+            Announce(RequestUpdate.FromEvent(_name, e));
+        }
+        scheduler.ClearEvents();
+    }
+
+    private void Announce(RequestUpdate update)
+    {
+        _announcements.Add(update);
+        if (update.IsFinal)
+            _outcomes.Record(update);
+    }
+
+    private void Publish(List<ResourceEvent> events, List<RequestUpdate> announcements)
+    {
+        foreach (var e in events)
+        {
+            if (e.Kind == ResourceEventKind.Granted)
+                metrics.Granted(_name, e.Waited);
+            else if (e.Rejection is { } rejection)
+                metrics.Rejected(_name, rejection.Reason);
+        }
+        foreach (var update in announcements)
+        {
+            if (!_observers.TryGetValue(update.Id, out var observers))
+                continue;
+            foreach (var observer in observers)
+                Push(observer, update);
+            if (update.IsFinal)
+                _observers.Remove(update.Id);
+        }
+    }
+
+    private void Push(IResourceObserver observer, RequestUpdate update)
+    {
+        try
+        {
+            _ = observer.OnUpdate(update); // one-way: completes at once
+        }
+        catch (Exception ex)
+        {
+            LogObserverFailed(ex, _name, update.Id);
+        }
+    }
+
+    private void Subscribe(long id, IResourceObserver observer)
+    {
+        if (!_observers.TryGetValue(id, out var list))
+            _observers[id] = list = [];
+        if (!list.Contains(observer))
+            list.Add(observer);
+    }
+
+    private void Unsubscribe(long id, IResourceObserver observer)
+    {
+        if (_observers.TryGetValue(id, out var list) && list.Remove(observer) && list.Count == 0)
+            _observers.Remove(id);
+    }
+
+    /// <summary>Arms the deadline timer at the scheduler's next deadline (never polled) and the idle timer when nothing is pending.</summary>
+    private void ArmTimers(ResourceScheduler scheduler)
+    {
+        if (scheduler.GetNextDeadline() is { } deadline)
+        {
+            var due = deadline - time.GetUtcNow();
+            _deadlineTimer?.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _deadlineTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+        _idleTimer?.Change(scheduler.HasPendingWork ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(options.Value.IdleTimeoutSeconds), Timeout.InfiniteTimeSpan);
+    }
+
+    private void Fire(Task call) => call.ContinueWith(t => { _ = t.Exception; }, TaskScheduler.Default);
+
+    // ---- the rules shared by the operations ----
+
+    /// <summary>Where request <paramref name="id"/> stands: live in the scheduler, recently ended, or unknown.</summary>
+    private RequestUpdate StatusOf(long id)
+    {
+        var status = _scheduler!.GetStatus(id);
+        if (status.Kind != RequestStatusKind.Unknown)
+            return RequestUpdate.FromStatus(_name, id, status);
+        return _outcomes.Find(id) ?? new RequestUpdate(_name, id, RequestPhase.Unknown, "");
+    }
+
+    /// <summary>Finds request <paramref name="id"/> if it belongs to the caller; otherwise the answer is "unknown", whoever owns it.</summary>
+    private Problem? Owned(Caller caller, long id, out RequestUpdate status)
+    {
+        status = StatusOf(id);
+        return status.Phase == RequestPhase.Unknown || !caller.Owns(status.ClientId) ? Problem.UnknownRequest(_name, id) : null;
+    }
+
+    private RequestUpdate Claim(ResourceScheduler scheduler, RequestUpdate status)
+    {
+        if (status.Phase != RequestPhase.Granted || !scheduler.Renew(status.Id).IsOk)
+            return status;
+        var held = StatusOf(status.Id);
+        Announce(held);
+        return held;
+    }
+
+    private Outcome<RequestView> Ended(Caller caller, RequestUpdate status, LeaseResult result, RequestPhase phase)
+    {
+        if (result.Outcome == LeaseOutcome.NotGranted)
+            return Problem.NotGranted(_name, status.Id);
+        if (!result.IsOk)
+            return Gone(status);
+        // A replayed release finds the lease already ended: answer what it ended as.
+        var ended = status.IsFinal ? status : status with { Phase = phase, Position = 0 };
+        if (!status.IsFinal)
+            Announce(ended);
+        return View(caller, ended);
+    }
+
+    private Problem Gone(RequestUpdate status) => status.IsFinal
+        ? Problem.Ended(_name, status.Id, status.Phase.ToString())
+        : Problem.UnknownRequest(_name, status.Id);
+
+    private static Outcome<RequestView> View(Caller caller, RequestUpdate status) => new(RequestView.Of(status, caller), null);
+
+    private Outcome<JobView> OwnJob(ResourceScheduler scheduler, Caller caller, long id, bool withPayload = false) =>
+        scheduler.GetJob(id) is { } job && (caller.IsAdmin || caller.Owns(job.ClientId))
+            ? new Outcome<JobView>(JobView.Of(_name, job, caller, withPayload), null)
+            : Problem.UnknownJob(_name, id);
+
+    private sealed class CommitFailedException(Problem problem) : Exception(problem.Detail)
+    {
+        public Problem Problem { get; } = problem;
+    }
+
+    [LoggerMessage(LogLevel.Information, "Resource {Resource} activated under epoch {Epoch} with {Waiting} waiting and {Leases} leases")]
+    private partial void LogActivated(string resource, long epoch, int waiting, int leases);
+
+    [LoggerMessage(LogLevel.Debug, "Resource {Resource} deactivated ({Reason})")]
+    private partial void LogDeactivated(string resource, string reason);
+
+    [LoggerMessage(LogLevel.Error, "Resource {Resource}: store commit failed; the activation is discarded and will reload")]
+    private partial void LogCommitFailed(Exception ex, string resource);
+
+    [LoggerMessage(LogLevel.Error, "Resource {Resource} could not be loaded from the store")]
+    private partial void LogLoadFailed(Exception ex, string resource);
+
+    [LoggerMessage(LogLevel.Warning, "Resource {Resource}: giving up the claim failed")]
+    private partial void LogReleaseFailed(Exception ex, string resource);
+
+    [LoggerMessage(LogLevel.Warning, "Resource {Resource}: observer of request {RequestId} failed")]
+    private partial void LogObserverFailed(Exception ex, string resource, long requestId);
+}
+
+/// <summary>The grain's own timers call back into it through this, as turns of their own.</summary>
+[Alias("OrleansQueue.IResourceTimers")]
+public interface IResourceTimers : IGrainWithStringKey
+{
+    [Alias("Tick")]
+    Task Tick();
+
+    [Alias("IdleCheck")]
+    Task IdleCheck();
+}
