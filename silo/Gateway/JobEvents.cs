@@ -12,7 +12,7 @@ public static class JobEvents
         var caller = context.Caller();
         var ct = context.RequestAborted;
         var observer = new ChannelObserver();
-        using var registration = new ObserverRegistration(jobs.Grains, observer);
+        using var registration = jobs.Observe(observer);
         var first = await jobs.WatchAsync(caller, resource, id, registration.Reference, ct);
         if (first.Problem is { } problem)
         {
@@ -27,10 +27,15 @@ public static class JobEvents
             await WriteAsync(context, view, ct);
             while (!view.IsFinished)
             {
-                await observer.Updates.ReadAsync(ct);
-                var now = await jobs.GetAsync(caller, resource, id, ct);
+                var update = await observer.Updates.ReadAsync(ct);
+                // Moved: the grain that had the subscription is gone; its next activation takes a new one.
+                var now = update.Phase == RequestPhase.Moved
+                    ? await jobs.WatchAsync(caller, resource, id, registration.Reference, ct)
+                    : await jobs.GetAsync(caller, resource, id, ct);
                 if (now.Value is null)
                     break;
+                if (now.Value == view)
+                    continue;
                 view = now.Value;
                 await WriteAsync(context, view, ct);
             }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OrleansQueue.Contracts;
 using OrleansQueue.Grains;
+using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Hosting;
 
 namespace OrleansQueue.Silo.Gateway;
@@ -9,13 +10,14 @@ namespace OrleansQueue.Silo.Gateway;
 /// Job mode over the gateway. Callers (any key) enqueue, read, wait for and cancel their own jobs; workers (admin keys:
 /// they see every tenant's payloads) take jobs and report on them.
 /// </summary>
-public sealed class JobOperations(IGrainFactory grains, IOptions<SiloOptions> options, ILogger<JobOperations> logger)
+public sealed class JobOperations(IGrainFactory grains, SiloDeaths deaths, IOptions<SiloOptions> options, ILogger<JobOperations> logger)
 {
     private readonly TimeSpan _maxWait = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 
     public TimeSpan MaxWait => _maxWait;
 
-    public IGrainFactory Grains => grains;
+    /// <summary>Makes <paramref name="observer"/> reachable by the grains, for as long as the registration lives.</summary>
+    public ObserverRegistration Observe(IResourceObserver observer) => new(grains, deaths, observer);
 
     public Task<Outcome<JobView>> EnqueueAsync(Caller caller, string resource, EnqueueBody body, CancellationToken ct)
     {
@@ -35,7 +37,7 @@ public sealed class JobOperations(IGrainFactory grains, IOptions<SiloOptions> op
     public async Task<Outcome<JobView>> WaitAsync(Caller caller, string resource, long id, TimeSpan timeout, CancellationToken ct)
     {
         var observer = new ChannelObserver();
-        using var registration = new ObserverRegistration(grains, observer);
+        using var registration = Observe(observer);
         var first = await Call(resource, g => g.WatchJob(caller, id, registration.Reference, requirePush: false), ct);
         if (first.Value is not { IsFinished: false })
             return first;
@@ -46,8 +48,11 @@ public sealed class JobOperations(IGrainFactory grains, IOptions<SiloOptions> op
         {
             while (now.Value is { IsFinished: false })
             {
-                await observer.Updates.ReadAsync(deadline.Token);
-                now = await GetAsync(caller, resource, id, ct);
+                var update = await observer.Updates.ReadAsync(deadline.Token);
+                // Moved: the grain that had the subscription is gone; the next activation takes a new one.
+                now = update.Phase == RequestPhase.Moved
+                    ? await Call(resource, g => g.WatchJob(caller, id, registration.Reference, requirePush: false), ct)
+                    : await GetAsync(caller, resource, id, ct);
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -78,7 +83,7 @@ public sealed class JobOperations(IGrainFactory grains, IOptions<SiloOptions> op
         if (!Names.IsValidClient(workerId))
             return Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}.");
         var observer = new ChannelObserver();
-        using var registration = new ObserverRegistration(grains, observer);
+        using var registration = Observe(observer);
         long pollId = 0;
         var first = await Call(resource, async g =>
         {

@@ -1,22 +1,28 @@
-using OrleansQueue.Contracts;
+using OrleansQueue.Silo.Grains;
 
 namespace OrleansQueue.Silo.Gateway;
 
 /// <summary>
 /// An object of the gateway made reachable by grains as an <see cref="IResourceObserver"/>. Orleans holds observer
 /// objects weakly: this keeps the object alive for as long as the registration lives, and unregisters it on disposal.
+/// When a silo dies, the object is told <see cref="RequestPhase.Moved"/>: what it followed there is followed no more,
+/// and it attaches again (the grains it followed are activated elsewhere from the store).
 /// </summary>
 public sealed class ObserverRegistration : IDisposable
 {
+    private static readonly RequestUpdate SiloDied = new("", 0, RequestPhase.Moved, "");
+
     private readonly IGrainFactory _grains;
     private readonly IResourceObserver _target; // the strong reference that keeps it alive
+    private readonly IDisposable _deaths;
     private int _disposed;
 
-    public ObserverRegistration(IGrainFactory grains, IResourceObserver target)
+    public ObserverRegistration(IGrainFactory grains, SiloDeaths deaths, IResourceObserver target)
     {
         _grains = grains;
         _target = target;
         Reference = grains.CreateObjectReference<IResourceObserver>(target);
+        _deaths = deaths.OnSiloDeath(() => _ = _target.OnUpdate(SiloDied));
     }
 
     /// <summary>What grains are handed to push to.</summary>
@@ -26,6 +32,7 @@ public sealed class ObserverRegistration : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            _deaths.Dispose();
             _grains.DeleteObjectReference<IResourceObserver>(Reference);
         }
     }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OrleansQueue.Contracts;
 using OrleansQueue.Grains;
+using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Hosting;
 using OrleansQueue.Silo.Observability;
 
@@ -10,13 +11,15 @@ namespace OrleansQueue.Silo.Gateway;
 /// The operations on tickets and leases, shared by the HTTP endpoints and the WebSocket session: the input rules, then
 /// the resource's grain (which keeps tenants apart: a tenant only ever sees its own requests, others' look unknown).
 /// </summary>
-public sealed class RequestOperations(IGrainFactory grains, SiloMetrics metrics, IOptions<SiloOptions> options, ILogger<RequestOperations> logger)
+public sealed class RequestOperations(IGrainFactory grains, SiloDeaths deaths, SiloMetrics metrics, IOptions<SiloOptions> options,
+    ILogger<RequestOperations> logger)
 {
     private readonly TimeSpan _maxLongPoll = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 
     public TimeSpan MaxLongPoll => _maxLongPoll;
 
-    public IGrainFactory Grains => grains;
+    /// <summary>Makes <paramref name="observer"/> reachable by the grains, for as long as the registration lives.</summary>
+    public ObserverRegistration Observe(IResourceObserver observer) => new(grains, deaths, observer);
 
     /// <summary>Asks for a slot. With <paramref name="observer"/>, a queued request's updates are pushed to it (if the resource pushes).</summary>
     public Task<Outcome<RequestView>> AcquireAsync(Caller caller, string resource, AcquireBody body, IResourceObserver? observer, CancellationToken ct)
@@ -41,7 +44,7 @@ public sealed class RequestOperations(IGrainFactory grains, SiloMetrics metrics,
     public async Task<Outcome<RequestView>> WaitAsync(Caller caller, string resource, long id, TimeSpan timeout, CancellationToken ct)
     {
         var waiter = new OneUpdate();
-        using var registration = new ObserverRegistration(grains, waiter);
+        using var registration = Observe(waiter);
         var first = await Call(resource, g => g.WaitFor(caller, id, registration.Reference), ct);
         if (first.Problem is not null || first.Value!.State != RequestPhase.Waiting)
             return first;

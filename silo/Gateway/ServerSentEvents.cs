@@ -5,7 +5,8 @@ namespace OrleansQueue.Silo.Gateway;
 
 /// <summary>
 /// A server-sent-events stream of one request: its state when the stream opens, then each change the moment it is
-/// committed (event name = the new state), until the request ends or the caller goes. A comment every 15 seconds
+/// committed (event name = the new state), until the request ends or the caller goes. It follows the request across a
+/// move of its grain (or the death of its silo) by attaching again. A comment every 15 seconds
 /// keeps proxies from closing a quiet stream.
 /// </summary>
 public static class ServerSentEvents
@@ -16,7 +17,7 @@ public static class ServerSentEvents
     {
         var caller = context.Caller();
         var observer = new ChannelObserver();
-        using var registration = new ObserverRegistration(operations.Grains, observer);
+        using var registration = operations.Observe(observer);
         var ct = context.RequestAborted;
         var first = await operations.AttachAsync(caller, resource, id, registration.Reference, ct);
         if (first.Problem is { } problem)
@@ -47,7 +48,16 @@ public static class ServerSentEvents
                     continue;
                 }
                 if (update.Phase == RequestPhase.Moved)
-                    break; // the stream ends; the caller's reconnect reaches the resource wherever it now lives
+                {
+                    // The grain that had the subscription is gone (it moved, or its silo died): attach to its next
+                    // activation, which has the request from the store, and say where it stands if that changed.
+                    var again = await operations.AttachAsync(caller, resource, id, registration.Reference, ct);
+                    if (again.Value is not { } now)
+                        break;
+                    if (now != view)
+                        await WriteAsync(context, view = now, ct);
+                    continue;
+                }
                 view = RequestView.Of(update, caller);
                 await WriteAsync(context, view, ct);
             }

@@ -46,7 +46,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
     public async Task RunAsync(CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, _drop.Token);
-        using var registration = _registration = new ObserverRegistration(operations.Grains, this);
+        using var registration = _registration = operations.Observe(this);
         var sender = SendLoopAsync(stop.Token);
         var inFlight = new ConcurrentDictionary<Task, byte>();
         try
@@ -84,7 +84,9 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
     {
         if (update.Phase == RequestPhase.Moved)
         {
-            Drop();
+            // What this session follows must be attached again: the client does that on reconnecting.
+            if (!_subscriptions.IsEmpty || !_watched.IsEmpty)
+                Drop();
             return Task.CompletedTask;
         }
         if (update.IsFinal)
@@ -220,7 +222,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
             _session = session;
             _resource = resource;
             _id = id;
-            Registration = new ObserverRegistration(session.Jobs.Grains, this);
+            Registration = session.Jobs.Observe(this);
         }
 
         public ObserverRegistration Registration { get; }

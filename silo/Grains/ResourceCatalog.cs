@@ -31,11 +31,12 @@ public sealed partial class ResourceCatalog(IGrainStore store, IGrainFactory gra
         return existed;
     }
 
-    /// <summary>Activates the resources that a silo left owned with work pending, so their timers and grants go on without waiting for a call.</summary>
-    public async Task WakeOwnedAsync(CancellationToken cancellationToken)
+    /// <summary>Activates the resources owned with work pending (by <paramref name="owner"/>, or by anyone), so their timers
+    /// and grants go on without waiting for a call; Orleans places each where it places it, once.</summary>
+    public async Task WakeOwnedAsync(string? owner, CancellationToken cancellationToken)
     {
-        foreach (var (name, _) in await store.ListOwnedAsync(cancellationToken))
-            await grains.GetGrain<IResourceGrain>(name).Wake();
+        var owned = await store.ListOwnedAsync(cancellationToken);
+        await Task.WhenAll(owned.Where(o => owner is null || o.Owner == owner).Select(o => grains.GetGrain<IResourceGrain>(o.Name).Wake()));
     }
 
     [LoggerMessage(LogLevel.Information, "Resource {Resource} defined (created: {Created})")]

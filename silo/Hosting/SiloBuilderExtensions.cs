@@ -40,12 +40,28 @@ public static class SiloBuilderExtensions
     }
 
     /// <summary>
-    /// Adds the silo without any HTTP server: the store, the Orleans silo with its resource grains, the gateway's
-    /// operations and an <see cref="InProcessConnector"/>, for a silo that lives inside an application.
+    /// Adds the silo without any HTTP server: the Orleans silo with its resource grains over the configured store, the
+    /// gateway's operations and an <see cref="InProcessConnector"/>, for a silo that lives inside an application.
     /// </summary>
     public static IServiceCollection AddOrleansQueueSiloCore(this IServiceCollection services, IConfiguration configuration)
     {
         var options = configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+        services.AddOrleans(silo =>
+        {
+            ConfigureClustering(silo, options.Clustering);
+            silo.AddOrleansQueue(configuration);
+        });
+        return services;
+    }
+
+    /// <summary>
+    /// Adds OrleansQueue to an Orleans silo whose clustering is configured elsewhere (a test cluster, an application's
+    /// own silo): the store, opened before the grains run and closed after the last one deactivated; the resource
+    /// grains' services; the gateway's operations; and the tasks that keep resources going when a silo starts or dies.
+    /// </summary>
+    public static ISiloBuilder AddOrleansQueue(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var services = silo.Services;
         services.Configure<SiloOptions>(configuration.GetSection(SiloOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddKeyedSingleton(SchedulerClock.Key, (sp, _) => sp.GetRequiredService<TimeProvider>());
@@ -69,23 +85,23 @@ public static class SiloBuilderExtensions
                 _ => new SqliteGrainStore(o.Path, o.Synchronous, time, sp.GetRequiredService<SiloMetrics>()),
             };
         });
-        // Registered around Orleans' own hosted service: the store opens before it starts and closes after it stops.
-        services.AddHostedService<StoreLifetime>();
-        services.AddOrleans(silo => ConfigureOrleans(silo, options.Clustering));
-        services.AddHostedService<ResourceStartup>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifetime>();
         services.TryAddSingleton<ResourceCatalog>();
         services.TryAddSingleton<RequestOperations>();
         services.TryAddSingleton<JobOperations>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
         services.TryAddSingleton<InProcessConnector>();
-        return services;
+        services.TryAddSingleton<SiloDeaths>();
+        services.AddHostedService(sp => sp.GetRequiredService<SiloDeaths>());
+        silo.AddStartupTask<ResourceStartup>();
+        return silo;
     }
 
     /// <summary>
     /// Orleans on its own (localhost clustering) or in a cluster whose membership is in Redis, with failure detection tuned
     /// so that a dead silo's resources answer elsewhere within about two seconds.
     /// </summary>
-    private static void ConfigureOrleans(ISiloBuilder silo, ClusteringOptions clustering)
+    private static void ConfigureClustering(ISiloBuilder silo, ClusteringOptions clustering)
     {
         int siloPort = clustering.SiloPort == 0 ? FreeLoopbackPort() : clustering.SiloPort;
         if (clustering.Provider == "redis")

@@ -1,23 +1,22 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using OrleansQueue.Silo.Hosting;
+using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Tests.Silo;
 
 public sealed class LifetimeTests
 {
     [Fact]
-    public async Task StoppingTwiceAtOnceStopsOnceAndLaterCallsAreRefusedCleanly()
+    public async Task ClosingTheStoreTwiceAtOnceUnderARunningSiloLeavesEveryCallAnsweredAsAProblem()
     {
-        // A test host is stopped by its factory while the app's own Run() stops it too: both calls land at once.
+        // The store closes as the silo stops (or the database goes) while calls still arrive; two closes may race.
         await using var factory = new SiloFactory();
         using var http = factory.CreateClient();
         await http.Put("/v1/resources/stopping", """{"maxConcurrent":1}""");
         await http.Acquire("stopping", "{}", "held");
-        var lifetime = factory.Services.GetServices<IHostedService>().OfType<StoreLifetime>().Single();
+        var store = factory.Services.GetRequiredService<IGrainStore>();
 
-        await Task.WhenAll(lifetime.StopAsync(CancellationToken.None), lifetime.StopAsync(CancellationToken.None));
+        await Task.WhenAll(store.DisposeAsync().AsTask(), store.DisposeAsync().AsTask());
 
         // Nothing reaches the closed store, and nothing is granted without it: callers are told to retry, as problems.
         (await http.Post("/v1/resources/stopping/acquire", "{}")).AssertProblem(HttpStatusCode.ServiceUnavailable, "unavailable");
