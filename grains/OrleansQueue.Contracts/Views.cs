@@ -52,6 +52,7 @@ public sealed record RequestView(
 }
 
 /// <summary>A snapshot of a resource's scheduler.</summary>
+/// <param name="Silo">The silo the resource's grain is active on.</param>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.StatsView")]
 public sealed record StatsView(
     [property: Id(0)] string Resource,
@@ -74,7 +75,8 @@ public sealed record StatsView(
     [property: Id(17)] double WaitP90Ms,
     [property: Id(18)] double WaitP99Ms,
     [property: Id(19)] double WaitMaxMs,
-    [property: Id(20)] JobsView Jobs);
+    [property: Id(20)] JobsView Jobs,
+    [property: Id(21)] string? Silo = null);
 
 /// <summary>Job-mode figures of a resource.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.JobsView")]

@@ -27,8 +27,10 @@ namespace OrleansQueue.Silo.Grains;
 /// activation's memory ahead of the store: its batch's calls are answered with a retryable problem, nothing of the batch
 /// is announced, every later call is refused the same way, and the activation ends. The next activation reloads what
 /// was committed.</para>
+/// <para>Placement: a resource is activated on the silo its first caller reached, next to that caller's gateway.</para>
 /// </remarks>
 [Reentrant]
+[Orleans.Placement.PreferLocalPlacement]
 public sealed partial class ResourceGrain(
     IGrainStore store,
     [FromKeyedServices(SchedulerClock.Key)] TimeProvider time,
@@ -299,7 +301,8 @@ public sealed partial class ResourceGrain(
 
     // ---- the resource ----
 
-    public Task<Outcome<StatsView>> Stats(Caller caller) => Run(s => new Outcome<StatsView>(StatsMapping.ToView(s.GetStats(), caller), null));
+    public Task<Outcome<StatsView>> Stats(Caller caller) =>
+        Run(s => new Outcome<StatsView>(StatsMapping.ToView(s.GetStats(), caller) with { Silo = silo.SiloAddress.ToString() }, null));
 
     public async Task Reload()
     {

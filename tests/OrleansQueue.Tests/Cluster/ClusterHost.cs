@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+using OrleansQueue.Grains;
+using OrleansQueue.Silo.Gateway;
+using OrleansQueue.Silo.Hosting;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Tests.Cluster;
+
+/// <summary>
+/// Orleans' <see cref="InProcessTestCluster"/> with OrleansQueue on every silo, over one store all of them share (a
+/// store per silo over one database, for PostgreSQL), and failure detection tuned as the silo tunes it for Redis.
+/// </summary>
+public sealed class ClusterHost : IAsyncDisposable
+{
+    private ClusterHost(InProcessTestCluster cluster) => Cluster = cluster;
+
+    public InProcessTestCluster Cluster { get; }
+
+    public static async Task<ClusterHost> StartAsync(int silos = 2, Func<IGrainStore>? storePerSilo = null)
+    {
+        var shared = new InMemoryGrainStore();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Silo:Store:Provider"] = "memory",
+        }).Build();
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        builder.ConfigureSiloHost((_, host) => host.Services.AddSingleton(_ => storePerSilo?.Invoke() ?? shared));
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddOrleansQueue(configuration);
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+            });
+        });
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return new ClusterHost(cluster);
+    }
+
+    public InProcessSiloHandle Silo(int index) => Cluster.Silos[index];
+
+    public RequestOperations Requests(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<RequestOperations>();
+
+    public JobOperations Jobs(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<JobOperations>();
+
+    public Task DefineAsync(InProcessSiloHandle silo, string name, ResourcePolicy policy) =>
+        silo.ServiceProvider.GetRequiredService<OrleansQueue.Silo.Grains.ResourceCatalog>().PutAsync(new ResourceDefinition(name, policy), CancellationToken.None);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+}
