@@ -82,6 +82,7 @@ public static class SiloBuilderExtensions
             {
                 "memory" => new InMemoryGrainStore(time),
                 "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>()),
+                "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>()),
                 _ => new SqliteGrainStore(o.Path, o.Synchronous, time, sp.GetRequiredService<SiloMetrics>()),
             };
         });

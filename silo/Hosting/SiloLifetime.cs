@@ -23,7 +23,7 @@ internal sealed partial class StoreLifetime(IGrainStore store, PrometheusExporte
         if (errors.Count > 0)
             throw new InvalidOperationException("Invalid silo configuration: " + string.Join(" ", errors));
         await store.InitializeAsync(cancellationToken);
-        LogStarted(store switch { SqliteGrainStore sqlite => sqlite.Path, PostgresGrainStore => "postgres", _ => "memory" });
+        LogStarted(store switch { SqliteGrainStore sqlite => sqlite.Path, PostgresGrainStore => "postgres", RedisGrainStore => "redis", _ => "memory" });
     }
 
     private async Task StopAsync(CancellationToken cancellationToken)

@@ -43,18 +43,20 @@ public sealed class SiloOptions
             else if (Gateway.PolicyMapping.ToDefinition(name, body).Problem is { } problem)
                 yield return $"Silo:Resources:{name}: {problem.Detail}";
         }
-        if (Store.Provider is not ("sqlite" or "memory" or "postgres"))
-            yield return $"Silo:Store:Provider must be \"sqlite\", \"postgres\" or \"memory\"; it is \"{Store.Provider}\".";
+        if (Store.Provider is not ("sqlite" or "memory" or "postgres" or "redis"))
+            yield return $"Silo:Store:Provider must be \"sqlite\", \"postgres\", \"redis\" or \"memory\"; it is \"{Store.Provider}\".";
         if (Store.Provider == "sqlite" && string.IsNullOrWhiteSpace(Store.Path))
             yield return "Silo:Store:Path must name a file.";
         if (Store.Provider == "postgres" && string.IsNullOrWhiteSpace(Store.ConnectionString))
             yield return "Silo:Store:ConnectionString is required with the postgres provider (Host=...;Database=...;Username=...;Password=...).";
+        if (Store.Provider == "redis" && string.IsNullOrWhiteSpace(Store.ConnectionString))
+            yield return "Silo:Store:ConnectionString is required with the redis provider (host:port, e.g. 127.0.0.1:6379).";
         if (Clustering.Provider is not ("localhost" or "redis"))
             yield return $"Silo:Clustering:Provider must be \"localhost\" or \"redis\"; it is \"{Clustering.Provider}\".";
         if (Clustering.Provider == "redis" && string.IsNullOrWhiteSpace(Clustering.ConnectionString))
             yield return "Silo:Clustering:ConnectionString is required with the redis provider (host:port, e.g. 127.0.0.1:6379).";
         if (Clustering.Provider == "redis" && Store.Provider is "sqlite" or "memory")
-            yield return $"Silo:Store:Provider \"{Store.Provider}\" cannot be shared by the silos of a cluster: with Silo:Clustering:Provider \"redis\" use \"postgres\".";
+            yield return $"Silo:Store:Provider \"{Store.Provider}\" cannot be shared by the silos of a cluster: with Silo:Clustering:Provider \"redis\" use \"redis\" or \"postgres\".";
         if (Clustering.SiloPort is < 0 or > 65535)
             yield return $"Silo:Clustering:SiloPort must be between 0 (any free port) and 65535; it is {Clustering.SiloPort}.";
         if (Clustering.GatewayPort is < 0 or > 65535)
@@ -84,10 +86,10 @@ public sealed class SiloOptions
 
 public sealed class StoreOptions
 {
-    /// <summary>"sqlite" (durable, one silo: the default), "postgres" (durable, a cluster of silos sharing it) or "memory".</summary>
+    /// <summary>"sqlite" (durable, one silo: the default), "redis" or "postgres" (durable, shared by the silos of a cluster) or "memory".</summary>
     public string Provider { get; set; } = "sqlite";
 
-    /// <summary>The PostgreSQL connection string, with the postgres provider.</summary>
+    /// <summary>The PostgreSQL connection string (postgres), or the Redis server (redis: host:port, StackExchange.Redis options).</summary>
     public string? ConnectionString { get; set; }
 
     /// <summary>The SQLite database file, relative to the working directory.</summary>

@@ -13,7 +13,10 @@ public sealed class PostgresFactAttribute : FactAttribute
 /// <summary>Marks a test class whose every test needs PostgreSQL (a store conformance suite over PostgreSQL, say).</summary>
 public interface INeedsPostgres;
 
-/// <summary>A fact that is skipped, saying how to enable it, when its class needs PostgreSQL and PostgreSQL is not installed.</summary>
+/// <summary>Marks a test class whose every test needs redis-server.</summary>
+public interface INeedsRedis;
+
+/// <summary>A fact that is skipped, saying how to enable it, when its class needs PostgreSQL or Redis and it is not installed.</summary>
 [Xunit.Sdk.XunitTestCaseDiscoverer("OrleansQueue.Tests.Cluster.StoreFactDiscoverer", "OrleansQueue.Tests")]
 public sealed class StoreFactAttribute : FactAttribute;
 
@@ -24,8 +27,11 @@ public sealed class StoreFactDiscoverer(Xunit.Abstractions.IMessageSink diagnost
     {
         var display = options.MethodDisplayOrDefault();
         var displayOptions = options.MethodDisplayOptionsOrDefault();
-        if (typeof(INeedsPostgres).IsAssignableFrom(testMethod.TestClass.Class.ToRuntimeType()) && !PostgresServer.IsAvailable)
+        var type = testMethod.TestClass.Class.ToRuntimeType();
+        if (typeof(INeedsPostgres).IsAssignableFrom(type) && !PostgresServer.IsAvailable)
             yield return new Xunit.Sdk.XunitSkippedDataRowTestCase(diagnostics, display, displayOptions, testMethod, PostgresServer.HowToEnable);
+        else if (typeof(INeedsRedis).IsAssignableFrom(type) && !RedisServer.IsAvailable)
+            yield return new Xunit.Sdk.XunitSkippedDataRowTestCase(diagnostics, display, displayOptions, testMethod, RedisServer.HowToEnable);
         else
             yield return new Xunit.Sdk.XunitTestCase(diagnostics, display, displayOptions, testMethod);
     }

@@ -274,3 +274,17 @@ public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Clust
         return store;
     }
 }
+
+public sealed class RedisStoreConformanceTests : StoreConformanceTests, Cluster.INeedsRedis
+{
+    private string? _prefix;
+
+    protected override async Task<IGrainStore> OpenStoreAsync()
+    {
+        _prefix ??= Cluster.RedisServer.NewPrefix();
+        var store = new RedisGrainStore(await Cluster.RedisServer.AddressAsync(), Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance, _prefix);
+        await store.InitializeAsync(CancellationToken.None);
+        Track(store);
+        return store;
+    }
+}
