@@ -33,10 +33,26 @@ public sealed partial class ResourceCatalog(IGrainStore store, IGrainFactory gra
 
     /// <summary>Activates the resources owned with work pending (by <paramref name="owner"/>, or by anyone), so their timers
     /// and grants go on without waiting for a call; Orleans places each where it places it, once.</summary>
+    /// <remarks>Just after a silo's death, a call may still be routed to it (and refused) until the grain directory has
+    /// caught up: such a wake is tried again a few times.</remarks>
     public async Task WakeOwnedAsync(string? owner, CancellationToken cancellationToken)
     {
         var owned = await store.ListOwnedAsync(cancellationToken);
-        await Task.WhenAll(owned.Where(o => owner is null || o.Owner == owner).Select(o => grains.GetGrain<IResourceGrain>(o.Name).Wake()));
+        await Task.WhenAll(owned.Where(o => owner is null || o.Owner == owner).Select(async o =>
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await grains.GetGrain<IResourceGrain>(o.Name).Wake();
+                    return;
+                }
+                catch (Exception) when (attempt < 10 && !cancellationToken.IsCancellationRequested)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken);
+                }
+            }
+        }));
     }
 
     [LoggerMessage(LogLevel.Information, "Resource {Resource} defined (created: {Created})")]

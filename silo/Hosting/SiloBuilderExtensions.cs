@@ -82,7 +82,9 @@ public static class SiloBuilderExtensions
             {
                 "memory" => new InMemoryGrainStore(time),
                 "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>()),
-                "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>()),
+                // Keyed by the cluster's id, so that clusters sharing one Redis never share resources.
+                "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>(),
+                    sp.GetRequiredService<IOptions<SiloOptions>>().Value.Clustering.ClusterId),
                 _ => new SqliteGrainStore(o.Path, o.Synchronous, time, sp.GetRequiredService<SiloMetrics>()),
             };
         });
@@ -113,6 +115,9 @@ public static class SiloBuilderExtensions
             silo.Configure<ClusterMembershipOptions>(o =>
             {
                 o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                // A silo that sent anything within MaxProbeTimeout x NumMissedProbesLimit is never suspected: at the
+                // default 4 s that window alone would hold a frozen silo's resources for 8 s.
+                o.MaxProbeTimeout = TimeSpan.FromSeconds(1);
                 o.NumMissedProbesLimit = 2;
                 o.NumVotesForDeathDeclaration = 1;
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);

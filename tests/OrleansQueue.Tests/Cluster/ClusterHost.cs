@@ -35,6 +35,9 @@ public sealed class ClusterHost : IAsyncDisposable
             silo.Configure<ClusterMembershipOptions>(o =>
             {
                 o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                // A silo that sent anything within MaxProbeTimeout x NumMissedProbesLimit is never suspected: at the
+                // default 4 s that window alone would hold a frozen silo's resources for 8 s.
+                o.MaxProbeTimeout = TimeSpan.FromSeconds(1);
                 o.NumMissedProbesLimit = 2;
                 o.NumVotesForDeathDeclaration = 1;
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);

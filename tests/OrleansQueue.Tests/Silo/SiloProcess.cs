@@ -28,7 +28,8 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<SiloProcess> StartAsync(string dataDirectory, int? port = null)
+    /// <param name="settings">More command-line settings, e.g. "--Silo:Store:Provider", "redis".</param>
+    public static async Task<SiloProcess> StartAsync(string dataDirectory, int? port = null, params string[] settings)
     {
         int chosen = port ?? Cluster.PostgresServer.FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -38,7 +39,7 @@ public sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in new[] { SiloDll(), "--urls", $"http://127.0.0.1:{chosen}", "--Silo:Store:Path", Path.Combine(dataDirectory, "silo.db") })
+        foreach (string arg in new[] { SiloDll(), "--urls", $"http://127.0.0.1:{chosen}", "--Silo:Store:Path", Path.Combine(dataDirectory, "silo.db") }.Concat(settings))
             start.ArgumentList.Add(arg);
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
         var silo = new SiloProcess(process, new Uri($"http://127.0.0.1:{chosen}/"));
@@ -56,8 +57,36 @@ public sealed class SiloProcess : IAsyncDisposable
     public async Task KillAsync()
     {
         if (!_process.HasExited)
+            Signal("CONT"); // a frozen process cannot die until it runs
+        if (!_process.HasExited)
             _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>SIGSTOP: the process freezes mid-flight, its sockets open, as a silo in a long GC pause or a VM stall.</summary>
+    public void Pause() => Signal("STOP");
+
+    /// <summary>SIGCONT: the frozen process runs on, as if nothing happened.</summary>
+    public void Resume() => Signal("CONT");
+
+    /// <summary>Whether the process ended by itself within <paramref name="timeout"/>.</summary>
+    public async Task<bool> ExitsWithinAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {_process.Id}")!;
+        kill.WaitForExit();
     }
 
     public async ValueTask DisposeAsync()
