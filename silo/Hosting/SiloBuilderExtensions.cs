@@ -111,7 +111,8 @@ public static class SiloBuilderExtensions
         {
             silo.UseRedisClustering(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(clustering.ConnectionString!));
             silo.Configure<ClusterOptions>(o => { o.ClusterId = clustering.ClusterId; o.ServiceId = clustering.ClusterId; });
-            silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, clustering.GatewayPort, listenOnAnyHostAddress: false);
+            bool loopback = IPAddress.TryParse(clustering.AdvertisedHost, out var ip) ? IPAddress.IsLoopback(ip) : clustering.AdvertisedHost == "localhost";
+            silo.ConfigureEndpoints(clustering.AdvertisedHost, siloPort, clustering.GatewayPort, listenOnAnyHostAddress: !loopback);
             silo.Configure<ClusterMembershipOptions>(o =>
             {
                 o.ProbeTimeout = TimeSpan.FromSeconds(1);

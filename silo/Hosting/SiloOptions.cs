@@ -61,6 +61,8 @@ public sealed class SiloOptions
             yield return $"Silo:Clustering:SiloPort must be between 0 (any free port) and 65535; it is {Clustering.SiloPort}.";
         if (Clustering.GatewayPort is < 0 or > 65535)
             yield return $"Silo:Clustering:GatewayPort must be between 0 (no Orleans gateway) and 65535; it is {Clustering.GatewayPort}.";
+        if (string.IsNullOrWhiteSpace(Clustering.AdvertisedHost))
+            yield return "Silo:Clustering:AdvertisedHost must name this silo's address (an IP address or a host name).";
         if (string.IsNullOrWhiteSpace(Clustering.ClusterId))
             yield return "Silo:Clustering:ClusterId must not be empty.";
         if (Store.Synchronous is not ("NORMAL" or "FULL"))
@@ -125,6 +127,11 @@ public sealed class ClusteringOptions
     /// <summary>The port silos talk to each other on (0: any free port, for a silo on its own).</summary>
     /// <value>The default value is 11111.</value>
     public int SiloPort { get; set; } = 11111;
+
+    /// <summary>The address other silos and Orleans clients reach this silo at: an IP address or a host name that resolves
+    /// to one (a container's name). Beyond loopback the silo listens on every interface.</summary>
+    /// <value>The default value is <c>127.0.0.1</c>.</value>
+    public string AdvertisedHost { get; set; } = "127.0.0.1";
 
     /// <summary>The port Orleans clients connect to (0: none).</summary>
     /// <value>The default value is 30000.</value>

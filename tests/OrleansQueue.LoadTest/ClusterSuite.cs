@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Npgsql;
 using OrleansQueue.Client;
 using OrleansQueue.Tests.Cluster;
 using static OrleansQueue.LoadTest.Report;
@@ -9,9 +8,10 @@ using static OrleansQueue.LoadTest.Report;
 namespace OrleansQueue.LoadTest;
 
 /// <summary>
-/// Three silos in their own processes over a throwaway PostgreSQL that flushes its commits (fsync and synchronous
-/// commit on, as in production): hand-offs and cycles through the resource's owner and through another silo that
-/// forwards to it, beside the raw WebSocket floor of the same rounds; then every silo's share of a spread load.
+/// Three silos in their own processes on Redis clustering and the Redis store, over a throwaway redis-server that fsyncs
+/// its append-only file on every write (as in production): hand-offs and cycles through the silo where the resource is
+/// active and through another silo (Orleans routes the call), beside the raw WebSocket floor of the same rounds; then
+/// every silo's share of a spread load.
 /// </summary>
 internal static class ClusterSuite
 {
@@ -20,26 +20,27 @@ internal static class ClusterSuite
 
     public static async Task RunAsync(Settings settings, Report report)
     {
-        if (!PostgresServer.IsAvailable)
+        if (!RedisServer.IsAvailable)
         {
-            report.Section("## Cluster\n\nNot run: " + PostgresServer.HowToEnable + "\n");
-            report.NotMeasured("cluster on PostgreSQL: hand-off and cycles through the owner and through a forwarding silo", "PostgreSQL not installed");
+            report.Section("## Cluster\n\nNot run: " + RedisServer.HowToEnable + "\n");
+            report.NotMeasured("cluster on Redis: hand-off and cycles through the resource's silo and through another", "redis-server not installed");
             return;
         }
-        Progress.Step("cluster: starting PostgreSQL (durable) and three silos");
-        PostgresServer.Durable = true;
-        string database = await PostgresServer.CreateDatabaseAsync();
-        report.Version(await PostgresVersionAsync(database));
+        Progress.Step("cluster: starting redis-server (appendfsync always) and three silos");
+        string redis = await RedisServer.AddressAsync();
+        report.Version("Redis " + await RedisVersionAsync(redis));
         var silos = new List<SiloProcess>();
         try
         {
-            foreach (int port in Enumerable.Range(0, Silos).Select(_ => PostgresServer.FreePort()).ToList())
+            string cluster = $"load-{Guid.NewGuid():N}";
+            for (int i = 0; i < Silos; i++)
             {
-                string address = $"http://127.0.0.1:{port}";
-                silos.Add(await SiloProcess.StartAsync("--urls", address, "--Silo:Store:Provider", "postgres",
-                    "--Silo:Store:ConnectionString", database, "--Silo:Cluster:Address", address + "/"));
+                silos.Add(await SiloProcess.StartAsync("--urls", $"http://127.0.0.1:{PostgresServer.FreePort()}",
+                    "--Silo:Clustering:Provider", "redis", "--Silo:Clustering:ConnectionString", redis, "--Silo:Clustering:ClusterId", cluster,
+                    "--Silo:Clustering:SiloPort", "0", "--Silo:Clustering:GatewayPort", "0",
+                    "--Silo:Store:Provider", "redis", "--Silo:Store:ConnectionString", redis));
             }
-            await RunAsync(settings, report, silos, database);
+            await RunAsync(settings, report, silos);
         }
         finally
         {
@@ -48,16 +49,13 @@ internal static class ClusterSuite
         }
     }
 
-    private static async Task RunAsync(Settings settings, Report report, List<SiloProcess> silos, string database)
+    private static async Task RunAsync(Settings settings, Report report, List<SiloProcess> silos)
     {
         var https = silos.Select(s => new HttpClient { BaseAddress = s.Address }).ToList();
-        var joined = Stopwatch.StartNew();
-        while (!(await Task.WhenAll(https.Select(h => Metric(h, "orleansqueue_cluster_silos")))).All(n => n == Silos))
-        {
-            if (joined.Elapsed > TimeSpan.FromSeconds(60))
-                throw new TimeoutException("The three silos did not see each other within 60 s.");
-            await Task.Delay(200); // the silos' own heartbeats are what is awaited; their gauges are the witness
-        }
+        // Orleans forms the cluster as the silos start; a resource defined through one is served through all.
+        await MainSuite.Put(https[0], "joined", """{"maxConcurrent":1}""");
+        foreach (var http in https)
+            (await http.GetAsync("v1/resources/joined/stats")).EnsureSuccessStatusCode();
         var many = Enumerable.Range(0, Concurrency).Select(i => $"many-{i}").ToList();
         await MainSuite.Put(https[0], "handoff", """{"maxConcurrent":1,"leaseTtlMs":60000}""");
         await MainSuite.Put(https[0], "hot", $$"""{"maxConcurrent":{{Concurrency}},"leaseTtlMs":60000}""");
@@ -66,7 +64,7 @@ internal static class ClusterSuite
         var clients = silos.Select((s, i) => new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = s.Address, ClientId = $"load-{i}" })).ToList();
         try
         {
-            // Activate both resources, then find their owner: the one silo whose gauges list them.
+            // Activate both resources, then find the silo each is active on: the one whose gauges list it.
             await (await clients[0].AcquireAsync("handoff")).DisposeAsync();
             await (await clients[0].AcquireAsync("hot")).DisposeAsync();
             int handoffOwner = await OwnerAsync(https, "handoff");
@@ -81,11 +79,11 @@ internal static class ClusterSuite
                 var ws = await Scenarios.WebSocketRoundTrips(new Uri(silos[handoffOwner].Address, "raw-ws"), settings.Handoffs);
                 Progress.Step($"{of}: hand-offs through the owner", settings.Handoffs);
                 var direct = await Scenarios.CoordinatorHandoffs(clients[handoffOwner], "handoff", settings.Handoffs);
-                Progress.Step($"{of}: hand-offs through a forwarding silo", settings.Handoffs);
+                Progress.Step($"{of}: hand-offs through another silo", settings.Handoffs);
                 var forwarded = await Scenarios.CoordinatorHandoffs(clients[handoffOther], "handoff", settings.Handoffs);
                 Progress.Step($"{of}: hot cycles through the owner");
                 var hotDirect = await Scenarios.CoordinatorCycles(clients[hotOwner], ["hot"], settings.Seconds, Concurrency, Concurrency);
-                Progress.Step($"{of}: hot cycles through a forwarding silo");
+                Progress.Step($"{of}: hot cycles through another silo");
                 var hotForwarded = await Scenarios.CoordinatorCycles(clients[hotOther], ["hot"], settings.Seconds, Concurrency, Concurrency);
                 Progress.Step($"{of}: {Concurrency} resources over the three silos, a client on each");
                 // Each client has its own third of the resources, so no two callers share one.
@@ -96,32 +94,27 @@ internal static class ClusterSuite
                 }));
                 rounds.Add(new Round(ws, direct, forwarded, hotDirect, hotForwarded, spread.Sum(s => s.PerSecond), spread.Sum(s => s.Overshoot)));
             }
-            var commits = await Task.WhenAll(https.Select(async h => (Sum: await Metric(h, "orleansqueue_store_commit_seconds_sum"), Count: await Metric(h, "orleansqueue_store_commit_seconds_count"))));
-            double commitMs = commits.Sum(c => c.Sum) * 1000 / Math.Max(1, commits.Sum(c => c.Count));
-            double turnsPerCommit = (await Task.WhenAll(https.Select(h => Metric(h, "orleansqueue_store_commits_total")))).Sum() / Math.Max(1, commits.Sum(c => c.Count));
             bool statusCalls = (await Task.WhenAll(https.Select(h => Metric(h, "orleansqueue_status_requests_total")))).Sum() > 0;
 
             double M(Func<Round, double> f) => Median(rounds.Select(f));
             int overshoot = rounds.Sum(r => r.Direct.Overshoot + r.Forwarded.Overshoot + r.HotDirect.Overshoot + r.HotForwarded.Overshoot + r.SpreadOvershoot);
             var md = new StringBuilder();
-            md.AppendLine("## Cluster: three silos over PostgreSQL (fsync and synchronous commit on)");
+            md.AppendLine("## Cluster: three silos on Redis clustering and the Redis store (appendfsync always)");
             md.AppendLine();
-            md.AppendLine("Each silo is a process of its own; the clients connect to the resource's owner, or to another silo that forwards");
-            md.AppendLine("each message to the owner over its one internal WebSocket per client session.");
+            md.AppendLine("Each silo is a process of its own; the clients connect to the silo where the resource is active, or to another,");
+            md.AppendLine("whose grain call Orleans routes there (and whose pushes come back the same way).");
             md.AppendLine();
-            md.AppendLine("| figure | through the owner | through a forwarding silo | floor | owner ÷ floor |");
+            md.AppendLine("| figure | through the resource's silo | through another silo | floor | resource's silo ÷ floor |");
             md.AppendLine("| --- | ---: | ---: | ---: | ---: |");
             md.AppendLine($"| hand-off p50, ms | {Ms(M(r => r.Direct.P50))} | {Ms(M(r => r.Forwarded.P50))} | {Ms(M(r => r.Ws.P50))} raw WebSocket echo | {M(r => r.Direct.P50 / r.Ws.P50):0.0} |");
             md.AppendLine($"| hand-off p99, ms | {Ms(M(r => r.Direct.P99))} | {Ms(M(r => r.Forwarded.P99))} | {Ms(M(r => r.Ws.P99))} | {M(r => r.Direct.P99 / r.Ws.P99):0.0} |");
             md.AppendLine($"| hand-off p99.9, ms | {Ms(M(r => r.Direct.P999))} | {Ms(M(r => r.Forwarded.P999))} | {Ms(M(r => r.Ws.P999))} | |");
             md.AppendLine($"| acquire+release cycles/s, one hot resource, {Concurrency} callers | {M(r => r.HotDirect.PerSecond):N0} | {M(r => r.HotForwarded.PerSecond):N0} | | |");
             md.AppendLine($"| acquire+release cycles/s, {Concurrency} resources spread over the silos, a client on each | {M(r => r.Spread):N0} in all | | | |");
-            md.AppendLine($"| mean PostgreSQL commit (one transaction for the turns of every grain pending), ms | {Ms(commitMs)} | | | |");
-            md.AppendLine($"| grain turns per PostgreSQL transaction, mean | {turnsPerCommit:N1} | | | |");
             md.AppendLine($"| overshoot; status calls while waiting | {overshoot}; {(statusCalls ? "some" : "0")} | | | |");
             md.AppendLine($"| silo processes' peak resident memory | {string.Join(" / ", silos.Select(s => MiB(s.Memory.Peak)))} | | | |");
             report.Section(md.ToString());
-            report.Goal("cluster (3 silos, durable PostgreSQL): overshoot 0 and status calls 0", $"{overshoot} and {(statusCalls ? "some" : "0")}", overshoot == 0 && !statusCalls);
+            report.Goal("cluster (3 silos, Redis clustering and store): overshoot 0 and status calls 0", $"{overshoot} and {(statusCalls ? "some" : "0")}", overshoot == 0 && !statusCalls);
         }
         finally
         {
@@ -145,11 +138,10 @@ internal static class ClusterSuite
             .Where(l => l.StartsWith(name, StringComparison.Ordinal) && l.Length > name.Length && l[name.Length] is ' ' or '{')
             .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
 
-    private static async Task<string> PostgresVersionAsync(string connectionString)
+    private static async Task<string> RedisVersionAsync(string address)
     {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        return "PostgreSQL " + connection.PostgreSqlVersion;
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(address);
+        return redis.GetServers().First().Version.ToString();
     }
 
     private sealed record Round(Latencies Ws, Latencies Direct, Latencies Forwarded, Throughput HotDirect, Throughput HotForwarded, double Spread, int SpreadOvershoot);
