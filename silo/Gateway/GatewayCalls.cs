@@ -1,21 +1,38 @@
-using OrleansQueue.Contracts;
+using System.Collections.Concurrent;
 
 namespace OrleansQueue.Silo.Gateway;
 
-internal static partial class GatewayCalls
+/// <summary>
+/// The gateway's way to the resources' grains: calls them, and answers a call that did not reach its grain or failed on
+/// its way (the silo stops, the grain could not activate) as a retryable problem, so that callers only ever see problems.
+/// </summary>
+public sealed partial class ResourceGrains(IGrainFactory factory, ILogger<ResourceGrains> logger)
 {
-    /// <summary>
-    /// Calls a resource's grain, answering a call that did not reach it or failed on its way (the silo stops, the grain
-    /// could not activate) as a retryable problem, so that callers of the gateway only ever see problems.
-    /// </summary>
-    public static async Task<Outcome<T>> CallGrainAsync<T>(this IGrainFactory grains, string resource, Func<IResourceGrain, Task<Outcome<T>>> call,
-        ILogger logger, CancellationToken ct)
+    /// <summary>Resolving a grain reference looks its interface up through reflection each time, which a hot path cannot
+    /// afford: references are kept by resource name (forgotten all at once past a bound, since names come from callers).</summary>
+    private readonly ConcurrentDictionary<string, IResourceGrain> _references = new(StringComparer.Ordinal);
+    private const int MaxReferences = 10_000;
+
+    public IGrainFactory Factory => factory;
+
+    public IResourceGrain Get(string resource)
+    {
+        if (_references.TryGetValue(resource, out var known))
+            return known;
+        if (_references.Count >= MaxReferences)
+            _references.Clear();
+        return _references.GetOrAdd(resource, name => factory.GetGrain<IResourceGrain>(name));
+    }
+
+    public async Task<Outcome<T>> CallAsync<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct)
     {
         if (!Names.IsValidResource(resource))
             return Problem.UnknownResource(resource);
+        // A grain call is short and cannot be withdrawn once sent: the token only keeps it from being sent.
+        ct.ThrowIfCancellationRequested();
         try
         {
-            return await call(grains.GetGrain<IResourceGrain>(resource)).WaitAsync(ct);
+            return await call(Get(resource));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -24,6 +41,12 @@ internal static partial class GatewayCalls
         }
     }
 
+    [LoggerMessage(LogLevel.Warning, "A call to resource {Resource} failed")]
+    private static partial void LogCallFailed(ILogger logger, Exception ex, string resource);
+}
+
+internal static partial class GatewayCalls
+{
     /// <summary>Answers, for every endpoint of the group, a failure on the way to the store or a grain (the silo stopping,
     /// a store that does not answer) as a retryable problem instead of a bare 500.</summary>
     public static RouteGroupBuilder AnswerFailuresAsProblems(this RouteGroupBuilder group)
@@ -37,13 +60,13 @@ internal static partial class GatewayCalls
             catch (Exception ex) when (ex is not OperationCanceledException && !invocation.HttpContext.Response.HasStarted)
             {
                 string resource = invocation.HttpContext.GetRouteValue("resource") as string ?? "";
-                LogCallFailed(invocation.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayCalls)), ex, resource);
+                LogEndpointFailed(invocation.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayCalls)), ex, resource);
                 return HttpResults.Problem(Problem.Unavailable($"The silo could not serve this now ({ex.GetType().Name}); the call can be retried."));
             }
         });
         return group;
     }
 
-    [LoggerMessage(LogLevel.Warning, "A call to resource {Resource} failed")]
-    private static partial void LogCallFailed(ILogger logger, Exception ex, string resource);
+    [LoggerMessage(LogLevel.Warning, "A call about resource {Resource} failed")]
+    private static partial void LogEndpointFailed(ILogger logger, Exception ex, string resource);
 }

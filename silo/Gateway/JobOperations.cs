@@ -10,14 +10,14 @@ namespace OrleansQueue.Silo.Gateway;
 /// Job mode over the gateway. Callers (any key) enqueue, read, wait for and cancel their own jobs; workers (admin keys:
 /// they see every tenant's payloads) take jobs and report on them.
 /// </summary>
-public sealed class JobOperations(IGrainFactory grains, SiloDeaths deaths, IOptions<SiloOptions> options, ILogger<JobOperations> logger)
+public sealed class JobOperations(ResourceGrains grains, SiloDeaths deaths, IOptions<SiloOptions> options)
 {
     private readonly TimeSpan _maxWait = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 
     public TimeSpan MaxWait => _maxWait;
 
     /// <summary>Makes <paramref name="observer"/> reachable by the grains, for as long as the registration lives.</summary>
-    public ObserverRegistration Observe(IResourceObserver observer) => new(grains, deaths, observer);
+    public ObserverRegistration Observe(IResourceObserver observer) => new(grains.Factory, deaths, observer);
 
     public Task<Outcome<JobView>> EnqueueAsync(Caller caller, string resource, EnqueueBody body, CancellationToken ct)
     {
@@ -134,5 +134,5 @@ public sealed class JobOperations(IGrainFactory grains, SiloDeaths deaths, IOpti
     private static Task<Outcome<JobView>> Done(Problem problem) => Task.FromResult<Outcome<JobView>>(problem);
 
     private Task<Outcome<T>> Call<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
-        grains.CallGrainAsync(resource, call, logger, ct);
+        grains.CallAsync(resource, call, ct);
 }

@@ -11,15 +11,14 @@ namespace OrleansQueue.Silo.Gateway;
 /// The operations on tickets and leases, shared by the HTTP endpoints and the WebSocket session: the input rules, then
 /// the resource's grain (which keeps tenants apart: a tenant only ever sees its own requests, others' look unknown).
 /// </summary>
-public sealed class RequestOperations(IGrainFactory grains, SiloDeaths deaths, SiloMetrics metrics, IOptions<SiloOptions> options,
-    ILogger<RequestOperations> logger)
+public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, SiloMetrics metrics, IOptions<SiloOptions> options)
 {
     private readonly TimeSpan _maxLongPoll = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 
     public TimeSpan MaxLongPoll => _maxLongPoll;
 
     /// <summary>Makes <paramref name="observer"/> reachable by the grains, for as long as the registration lives.</summary>
-    public ObserverRegistration Observe(IResourceObserver observer) => new(grains, deaths, observer);
+    public ObserverRegistration Observe(IResourceObserver observer) => new(grains.Factory, deaths, observer);
 
     /// <summary>Asks for a slot. With <paramref name="observer"/>, a queued request's updates are pushed to it (if the resource pushes).</summary>
     public Task<Outcome<RequestView>> AcquireAsync(Caller caller, string resource, AcquireBody body, IResourceObserver? observer, CancellationToken ct)
@@ -84,7 +83,7 @@ public sealed class RequestOperations(IGrainFactory grains, SiloDeaths deaths, S
         Call(resource, async g => { await g.Detach(id, observer); return new Outcome<int>(); }, CancellationToken.None);
 
     private Task<Outcome<T>> Call<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
-        grains.CallGrainAsync(resource, call, logger, ct);
+        grains.CallAsync(resource, call, ct);
 
     private static Task<Outcome<RequestView>> Done(Problem problem) => Task.FromResult<Outcome<RequestView>>(problem);
 

@@ -58,6 +58,6 @@ public static class ResourceEndpoints
             : HttpResults.Problem(Problem.UnknownResource(resource));
     }
 
-    private static async Task<IResult> Stats(string resource, HttpContext context, IGrainFactory grains, ILogger<ResourceCatalog> logger) =>
-        HttpResults.From(await grains.CallGrainAsync(resource, g => g.Stats(context.Caller()), logger, context.RequestAborted));
+    private static async Task<IResult> Stats(string resource, HttpContext context, ResourceGrains grains) =>
+        HttpResults.From(await grains.CallAsync(resource, g => g.Stats(context.Caller()), context.RequestAborted));
 }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace OrleansQueue.Silo.Grains;
 
 /// <summary>
@@ -8,13 +10,14 @@ namespace OrleansQueue.Silo.Grains;
 public sealed partial class SiloDeaths(IClusterMembershipService membership, ResourceCatalog catalog, ILogger<SiloDeaths> logger) : BackgroundService
 {
     private readonly HashSet<SiloAddress> _dead = [];
-    private event Action? Died;
+    private readonly ConcurrentDictionary<Registration, Action> _listeners = new();
 
     /// <summary>Calls <paramref name="reattach"/> after each silo death, until the returned registration is disposed.</summary>
     public IDisposable OnSiloDeath(Action reattach)
     {
-        Died += reattach;
-        return new Registration(this, reattach);
+        var registration = new Registration(this);
+        _listeners[registration] = reattach;
+        return registration;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -37,7 +40,10 @@ public sealed partial class SiloDeaths(IClusterMembershipService membership, Res
                     }
                 }
                 if (newlyDead.Count > 0)
-                    Died?.Invoke();
+                {
+                    foreach (var reattach in _listeners.Values)
+                        reattach();
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -51,8 +57,8 @@ public sealed partial class SiloDeaths(IClusterMembershipService membership, Res
     [LoggerMessage(LogLevel.Error, "The resources of dead silo {Silo} could not all be woken; they wake on their next call")]
     private partial void LogWakeFailed(Exception ex, string silo);
 
-    private sealed class Registration(SiloDeaths owner, Action reattach) : IDisposable
+    private sealed class Registration(SiloDeaths owner) : IDisposable
     {
-        public void Dispose() => owner.Died -= reattach;
+        public void Dispose() => owner._listeners.TryRemove(this, out _);
     }
 }

@@ -90,6 +90,7 @@ public static class SiloBuilderExtensions
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifetime>();
         services.TryAddSingleton<ResourceCatalog>();
+        services.TryAddSingleton<ResourceGrains>();
         services.TryAddSingleton<RequestOperations>();
         services.TryAddSingleton<JobOperations>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
