@@ -42,13 +42,16 @@ class Http:
                 await writer.drain()
                 status, headers = await _read_head(reader)
             except (ConnectionError, asyncio.IncompleteReadError):
-                writer.close()
+                await _close(writer)
                 if reused and attempt == 0:
                     continue
                 raise
+            except BaseException:
+                await _close(writer)  # cancelled mid-call: the connection is in an unknown state
+                raise
             data = await _read_body(reader, headers)
             if headers.get("connection", "").lower() == "close" or len(self._idle) >= self._pool_size:
-                writer.close()
+                await _close(writer)
             else:
                 self._idle.append((reader, writer))
             return status, (json.loads(data) if data else None)
@@ -80,12 +83,20 @@ class Http:
                     if data:
                         yield name, json.loads("\n".join(data))
         finally:
-            writer.close()
+            await _close(writer)
 
     async def close(self) -> None:
-        for _, writer in self._idle:
-            writer.close()
-        self._idle.clear()
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
+            await _close(writer)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
 
 
 async def _read_head(reader: asyncio.StreamReader) -> Tuple[int, Dict[str, str]]:

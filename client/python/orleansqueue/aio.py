@@ -13,9 +13,11 @@ from typing import Any, Dict, Optional
 from urllib.parse import quote
 
 from ._http import Http
-from .errors import PREFIX, OrleansQueueError, RequestEnded, from_problem
+from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobsMixin
+from ._times import parse_time as _time
+from .errors import PREFIX, OrleansQueueError, RequestEnded, Unavailable, from_problem
 
-__all__ = ["Client", "Lease", "acquire"]
+__all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobFailed", "JobCancelled"]
 
 _PRIORITIES = ("critical", "high", "normal", "low", "background")
 
@@ -30,6 +32,7 @@ class Lease:
         self.id: int = view["id"]
         self.fencing_token: int = view["fencingToken"]
         self.expires_at: Optional[datetime] = _time(view.get("expiresAt"))
+        self.granted_at: Optional[datetime] = _time(view.get("grantedAt"))  # on the silo's clock
         self.actual_load: Optional[int] = None
         self.lost = False
         self._released = False
@@ -74,9 +77,10 @@ class Lease:
         await self.release()
 
 
-class Client:
+class Client(JobsMixin):
     """The base URL, API key and connection pool of a silo; ``async with Client(...) as client:``.
-    Defaults come from ``ORLEANSQUEUE_URL`` and ``ORLEANSQUEUE_API_KEY``."""
+    Defaults come from ``ORLEANSQUEUE_URL`` and ``ORLEANSQUEUE_API_KEY``. Acquires leases (:meth:`acquire`) and runs
+    job mode (:meth:`enqueue`, :meth:`get_job`, :meth:`wait_for_result`, :meth:`watch_job`, :meth:`run_worker`)."""
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None,
                  client_id: Optional[str] = None) -> None:
@@ -106,18 +110,34 @@ class Client:
         return Lease(self, resource, view)
 
     async def _wait(self, resource: str, id: int) -> Dict[str, Any]:
+        """Waits for the ticket to leave the waitlist: pushed by server-sent events, or long-polled on a polling-only
+        resource. A stream that breaks (the silo restarts, the resource moves) is opened again; the silo keeps the ticket."""
         path = f"/v1/resources/{quote(resource, safe='')}/requests/{id}"
         view: Optional[Dict[str, Any]] = None
-        async for name, data in self._http.events(path + "/events"):
-            if name == "problem":
-                if data.get("type", "").endswith(":push-disabled"):
-                    break  # polling-only: long-poll below
-                raise from_problem(data.get("status", 500), data)
-            if name != "waiting":
-                view = data
-                break
+        polling = False
+        while view is None and not polling:
+            try:
+                async for name, data in self._http.events(path + "/events"):
+                    if name == "problem":
+                        if data.get("type", "").endswith(":push-disabled"):
+                            polling = True  # polling-only: long-poll below
+                            break
+                        error = from_problem(data.get("status", 500), data)
+                        if isinstance(error, Unavailable):
+                            break  # the resource is moving or the silo is starting: follow it again
+                        raise error
+                    if name != "waiting":
+                        view = data
+                        break
+            except (OSError, asyncio.IncompleteReadError):
+                pass  # the silo went away: it keeps the ticket; follow it again once it is back
+            if view is None and not polling:
+                await asyncio.sleep(0.2)
         while view is None or view["state"] == "waiting":
-            view = await self._call("GET", path + "/wait?timeoutMs=30000")
+            try:
+                view = await self._call("GET", path + "/wait?timeoutMs=30000")
+            except (OSError, asyncio.IncompleteReadError, Unavailable):
+                await asyncio.sleep(0.2)
         if view["state"] == "granted":
             view = await self._call("POST", path + "/renew")  # claims the pushed grant
         if view["state"] != "held":
@@ -135,6 +155,9 @@ class Client:
         if status >= 400:
             raise from_problem(status, data or {})
         return data
+
+    def _events(self, path: str):  # type: ignore[no-untyped-def]
+        return self._http.events(path)
 
     async def close(self) -> None:
         await self._http.close()
@@ -183,14 +206,3 @@ def _ended(view: Dict[str, Any]) -> OrleansQueueError:
         state, ("queue-full", 429, None) if view.get("reason") == "queueFull" else ("request-ended", 409, None))
     return from_problem(status, {"type": PREFIX + kind, "field": field,
                                  "detail": view.get("detail") or f"The request ended as {state}."})
-
-
-def _time(value: Optional[str]) -> Optional[datetime]:
-    if not value:
-        return None
-    # .NET writes up to 7 fractional digits; fromisoformat takes 6.
-    head, _, rest = value.partition(".")
-    if rest:
-        digits = "".join(c for c in rest if c.isdigit())
-        value = f"{head}.{digits[:6]}{rest[len(digits):]}"
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -60,6 +60,46 @@ class Unavailable(OrleansQueueError):
     """The silo cannot serve this now, or the resource is moving (503); safe to retry."""
 
 
+class ResourceDeleted(OrleansQueueError):
+    """The resource was deleted while the request waited (410)."""
+
+
+class PushDisabled(OrleansQueueError):
+    """The resource is polling-only (409): the SDK falls back to long-poll by itself."""
+
+
+class UnknownJob(OrleansQueueError):
+    """No job of that id of yours (404); finished jobs are kept for the resource's retention."""
+
+
+class JobFinished(OrleansQueueError):
+    """The job has finished and takes no more reports (410)."""
+
+
+class JobRunning(OrleansQueueError):
+    """The job is running and cannot be cancelled (409)."""
+
+
+class NotYourJob(OrleansQueueError):
+    """The job is not running for this worker (409): its visibility timeout passed, or another worker has it."""
+
+
+class JobFailed(OrleansQueueError):
+    """The job was dead-lettered: every attempt failed (``job.error`` says the last reason), or its deadline passed."""
+
+    def __init__(self, job: Any) -> None:
+        super().__init__(409, "urn:orleansqueue:job:dead-lettered", job.error or "The job was dead-lettered.")
+        self.job = job
+
+
+class JobCancelled(OrleansQueueError):
+    """The job was cancelled before a worker took it."""
+
+    def __init__(self, job: Any) -> None:
+        super().__init__(409, "urn:orleansqueue:job:cancelled", "The job was cancelled.")
+        self.job = job
+
+
 _BY_TYPE = {
     "queue-full": QueueFull,
     "client-quota": ClientQuotaExceeded,
@@ -76,6 +116,12 @@ _BY_TYPE = {
     "not-granted": RequestEnded,
     "unavailable": Unavailable,
     "moved": Unavailable,
+    "resource-deleted": ResourceDeleted,
+    "push-disabled": PushDisabled,
+    "unknown-job": UnknownJob,
+    "job-finished": JobFinished,
+    "job-running": JobRunning,
+    "not-your-job": NotYourJob,
 }
 
 

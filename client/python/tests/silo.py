@@ -1,5 +1,5 @@
-"""A real silo process for the tests: the built OrleansQueue.Silo.dll on a free loopback port with the in-memory
-store, stopped by its own process id."""
+"""A real silo process for the tests: the built OrleansQueue.Silo.dll on a free loopback port, with the in-memory
+store (or SQLite in a folder, for a silo that is killed and started again), stopped by its own process id."""
 from __future__ import annotations
 
 import atexit
@@ -16,16 +16,23 @@ DLL = os.path.join(ROOT, "silo", "bin", "Debug", "net10.0", "OrleansQueue.Silo.d
 
 
 class Silo:
-    def __init__(self) -> None:
+    def __init__(self, data_dir: Optional[str] = None) -> None:
         if not os.path.exists(DLL):
             subprocess.run(["dotnet", "build", os.path.join(ROOT, "silo"), "-v", "q"], check=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.process: Optional[subprocess.Popen] = None
+        self.start()
+
+    def start(self) -> None:
+        """Starts the silo on its port (again, after :meth:`kill`: the SQLite store has what was committed)."""
+        store = (["--Silo:Store:Provider", "sqlite", "--Silo:Store:Path", os.path.join(self.data_dir, "silo.db")]
+                 if self.data_dir else ["--Silo:Store:Provider", "memory"])
         self.process = subprocess.Popen(
-            ["dotnet", DLL, "--urls", self.url, "--Silo:Store:Provider", "memory",
-             "--Silo:Clustering:SiloPort", "0", "--Silo:Clustering:GatewayPort", "0"],
+            ["dotnet", DLL, "--urls", self.url, *store, "--Silo:Clustering:SiloPort", "0", "--Silo:Clustering:GatewayPort", "0"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:
@@ -36,7 +43,11 @@ class Silo:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError("the silo did not start")
-                time.sleep(0.1)
+                time.sleep(0.1)  # a process starting to listen: there is no event to wait on
+
+    def kill(self) -> None:
+        """SIGKILL: nothing runs on the way out, as in a crash."""
+        self.stop()
 
     def http(self, method: str, path: str, body: Optional[Any] = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -58,8 +69,9 @@ class Silo:
         return sum(int(float(line[len(prefix):])) for line in metrics.splitlines() if line.startswith(prefix))
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=30)
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
 
 
 _shared: Optional[Silo] = None

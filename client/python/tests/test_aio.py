@@ -76,6 +76,24 @@ class AcquireTests(unittest.IsolatedAsyncioTestCase):
         await asyncio.wait_for(asyncio.gather(low, high), GENEROUS)
         self.assertEqual(["high", "low"], order)
 
+    async def test_within_a_priority_clients_take_turns(self) -> None:
+        _silo.create("py-fair", maxConcurrent=1)
+        holder = await self.client.acquire("py-fair", client_id="holder")
+        order: list = []
+
+        async def take(client: str) -> None:
+            lease = await self.client.acquire("py-fair", client_id=client)
+            order.append(client)
+            await lease.release()
+
+        tasks = []
+        for n, client in enumerate(["a", "a", "a", "b", "b", "b"]):
+            tasks.append(asyncio.ensure_future(take(client)))
+            await until(lambda: _silo.stats("py-fair")["waiting"] == n + 1, f"request {n} queued")
+        await holder.release()
+        await asyncio.wait_for(asyncio.gather(*tasks), GENEROUS)
+        self.assertEqual(["a", "b", "a", "b", "a", "b"], order)  # a queued all three first, yet b is not starved
+
     async def test_a_failing_block_still_releases(self) -> None:
         _silo.create("py-fail", maxConcurrent=1)
         with self.assertRaises(ZeroDivisionError):

@@ -1,0 +1,48 @@
+"""A worker for long-running jobs: takes jobs of a resource, reports progress, and completes them with a result.
+Run it beside job_poller.py (which enqueues a job and follows it).
+
+    PYTHONPATH=client/python python3 client/python/examples/job_worker.py [--url http://127.0.0.1:5080]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import urllib.request
+
+import orleansqueue.aio as oq
+
+RESOURCE = "py-example-jobs"
+
+
+def define(url: str) -> None:
+    body = json.dumps({"maxConcurrent": 2, "jobVisibilityTimeoutMs": 30_000}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{url}/v1/resources/{RESOURCE}", data=body, method="PUT",
+                                                  headers={"Content-Type": "application/json"})).read()
+
+
+async def summarise(context: oq.JobContext):
+    text = context.payload["text"]
+    words = text.split()
+    summary = []
+    for n, word in enumerate(words, 1):
+        await asyncio.sleep(0.2)  # one slow step of a long request
+        summary.append(word[0].upper())
+        await context.report_progress(n / len(words), "".join(summary))  # partial output, as it grows
+    return {"summary": "".join(summary), "words": len(words)}
+
+
+async def main(url: str) -> None:
+    define(url)
+    async with oq.Client(url) as client:
+        print(f"working on {RESOURCE} (Ctrl+C to stop)")
+        await client.run_worker(RESOURCE, summarise, concurrency=2)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="http://127.0.0.1:5080")
+    try:
+        asyncio.run(main(parser.parse_args().url))
+    except KeyboardInterrupt:
+        pass
