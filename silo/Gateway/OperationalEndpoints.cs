@@ -10,8 +10,7 @@ public static class OperationalEndpoints
     public static WebApplication MapOperationalEndpoints(this WebApplication app)
     {
         app.MapHealthChecks("/healthz");
-        app.MapGet("/metrics", (PrometheusExporter exporter) =>
-            Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8")).ExcludeFromDescription();
+        app.MapPrometheusScrapingEndpoint("/metrics").ExcludeFromDescription();
         return app;
     }
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
 using OrleansQueue.Silo.Gateway;
 using OrleansQueue.Silo.Grains;
-using OrleansQueue.Silo.Observability;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Silo.Hosting;
@@ -10,8 +9,7 @@ namespace OrleansQueue.Silo.Hosting;
 /// Opens the store when the silo starts its storage, before any grain runs, and closes it when the silo stops its
 /// storage, after every grain has deactivated and written its last commit (Orleans stops its stages in reverse order).
 /// </summary>
-/// <remarks>Takes the exporter so that it listens from the start: measurements made before it exists are lost.</remarks>
-internal sealed partial class StoreLifetime(IGrainStore store, PrometheusExporter exporter, IOptions<SiloOptions> options,
+internal sealed partial class StoreLifetime(IGrainStore store, IOptions<SiloOptions> options,
     ILogger<StoreLifetime> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     public void Participate(ISiloLifecycle lifecycle) =>
@@ -26,11 +24,7 @@ internal sealed partial class StoreLifetime(IGrainStore store, PrometheusExporte
         LogStarted(store switch { SqliteGrainStore sqlite => sqlite.Path, PostgresGrainStore => "postgres", RedisGrainStore => "redis", _ => "memory" });
     }
 
-    private async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await store.DisposeAsync();
-        exporter.Dispose();
-    }
+    private async Task StopAsync(CancellationToken cancellationToken) => await store.DisposeAsync();
 
     [LoggerMessage(LogLevel.Information, "Silo store ready: {Store}")]
     private partial void LogStarted(string store);

@@ -128,7 +128,7 @@ internal static class ClusterSuite
     private static async Task<int> OwnerAsync(List<HttpClient> https, string resource)
     {
         var listing = await Task.WhenAll(https.Select(h => h.GetStringAsync("metrics")));
-        var owners = Enumerable.Range(0, https.Count).Where(i => listing[i].Contains($"orleansqueue_leases{{resource=\"{resource}\"}}", StringComparison.Ordinal)).ToList();
+        var owners = Enumerable.Range(0, https.Count).Where(i => listing[i].Split('\n').Any(l => l.StartsWith("orleansqueue_leases{", StringComparison.Ordinal) && l.Contains($"resource=\"{resource}\"", StringComparison.Ordinal))).ToList();
         return owners.Count == 1 ? owners[0] : throw new InvalidOperationException($"{owners.Count} silos host {resource}; expected exactly one.");
     }
 

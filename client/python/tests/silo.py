@@ -64,9 +64,15 @@ class Silo:
         return self.http("GET", f"/v1/resources/{name}/stats")
 
     def status_calls(self, name: str) -> int:
-        metrics = self.http("GET", "/metrics")
-        prefix = f'orleansqueue_status_requests_total{{resource="{name}"}} '
-        return sum(int(float(line[len(prefix):])) for line in metrics.splitlines() if line.startswith(prefix))
+        return int(self.metric("orleansqueue_status_requests_total", name))
+
+    def metric(self, metric: str, resource: str) -> float:
+        """The sum of a metric's series for a resource in /metrics (0 when there is none), whatever other labels they carry."""
+        total = 0.0
+        for line in self.http("GET", "/metrics").splitlines():
+            if line.startswith(metric + "{") and f'resource="{resource}"' in line.split("}")[0]:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

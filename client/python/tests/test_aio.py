@@ -57,6 +57,7 @@ class AcquireTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(holder.fencing_token + 1, lease.fencing_token)
         await lease.release()
         self.assertEqual(0, _silo.status_calls("py-push"))
+        self.assertEqual(2, _silo.metric("orleansqueue_grants_total", "py-push"))  # the counters were read right
 
     async def test_higher_priority_is_granted_first(self) -> None:
         _silo.create("py-order", maxConcurrent=1)
