@@ -50,10 +50,11 @@ public interface IResourceGrain : IGrainWithStringKey
     [Alias("GetJob")]
     Task<Outcome<JobView>> GetJob(Caller caller, long id, bool withPayload);
 
-    /// <summary>Answers a job and, while it is unfinished, subscribes <paramref name="observer"/> to its changes, in one turn.
-    /// With <paramref name="requirePush"/> a polling-only resource refuses (a watch); without, it does not (a long-poll).</summary>
+    /// <summary>Answers a job and, while it is unfinished, subscribes <paramref name="observer"/> (when given) to hear that it
+    /// changed, in one turn. With <paramref name="requirePush"/> a polling-only resource refuses (a watch, which follows the
+    /// job's stream); without, it does not (a long-poll).</summary>
     [Alias("WatchJob")]
-    Task<Outcome<JobView>> WatchJob(Caller caller, long id, IResourceObserver observer, bool requirePush);
+    Task<Outcome<JobView>> WatchJob(Caller caller, long id, IResourceObserver? observer, bool requirePush);
 
     [Alias("CancelJob")]
     Task<Outcome<JobView>> CancelJob(Caller caller, long id);

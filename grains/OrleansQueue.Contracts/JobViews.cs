@@ -40,6 +40,16 @@ public sealed record JobView(
 {
     public bool IsFinished => State is JobState.Completed or JobState.DeadLettered or JobState.Cancelled;
 
+    /// <summary>Whether <paramref name="caller"/> may see this job, as published on its stream (client ids as the scheduler names them).</summary>
+    public bool IsVisibleTo(Caller caller) => caller.IsAdmin || caller.Owns(ClientId);
+
+    /// <summary>The job, as published on its stream, as <paramref name="caller"/> sees it: its own names for the client and worker.</summary>
+    public JobView For(Caller caller) => this with
+    {
+        ClientId = caller.ClientIdOf(ClientId),
+        WorkerId = WorkerId is { } worker ? caller.ClientIdOf(worker) : null,
+    };
+
     public static JobView Of(string resource, JobStatus s, Caller caller, bool withPayload) => new(
         resource, s.Id, s.State, caller.ClientIdOf(s.ClientId), s.Priority, s.Load, s.Attempts, s.MaxAttempts,
         s.State == JobState.Queued ? s.Position : null,

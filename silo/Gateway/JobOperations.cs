@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Orleans.Streams;
 using OrleansQueue.Contracts;
 using OrleansQueue.Grains;
 using OrleansQueue.Silo.Grains;
@@ -10,7 +11,7 @@ namespace OrleansQueue.Silo.Gateway;
 /// Job mode over the gateway. Callers (any key) enqueue, read, wait for and cancel their own jobs; workers (admin keys:
 /// they see every tenant's payloads) take jobs and report on them.
 /// </summary>
-public sealed class JobOperations(ResourceGrains grains, SiloDeaths deaths, IOptions<SiloOptions> options)
+public sealed class JobOperations(ResourceGrains grains, IClusterClient client, SiloDeaths deaths, IOptions<SiloOptions> options)
 {
     private readonly TimeSpan _maxWait = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 
@@ -65,9 +66,35 @@ public sealed class JobOperations(ResourceGrains grains, SiloDeaths deaths, IOpt
         return now;
     }
 
-    /// <summary>Subscribes <paramref name="observer"/> to a job's changes and answers the job as it stands, in one turn.</summary>
-    public Task<Outcome<JobView>> WatchAsync(Caller caller, string resource, long id, IResourceObserver observer, CancellationToken ct) =>
-        Call(resource, g => g.WatchJob(caller, id, observer, requirePush: true), ct);
+    /// <summary>
+    /// Follows a job's stream: <paramref name="onChange"/> hears the job (as <paramref name="caller"/> sees it) after each of
+    /// its changes, until the returned watch is disposed. The stream is joined before the job is read, so no change made
+    /// after the answer can be missed. A polling-only resource, or a job the caller may not see, is refused (no watch).
+    /// </summary>
+    public async Task<(Outcome<JobView> Now, JobWatch? Watch)> FollowAsync(Caller caller, string resource, long id, Func<JobView, Task> onChange,
+        CancellationToken ct)
+    {
+        if (!Names.IsValidResource(resource))
+            return (Problem.UnknownResource(resource), null);
+        var stream = JobStreams.Of(client, resource, id);
+        var handle = await stream.SubscribeAsync((view, _) => view.IsVisibleTo(caller) ? onChange(view.For(caller)) : Task.CompletedTask);
+        var watch = new JobWatch(handle, deaths.OnSiloDeath(() => _ = RefreshAsync()));
+        var now = await Call(resource, g => g.WatchJob(caller, id, null, requirePush: true), ct);
+        if (now.Value is not { IsFinished: false })
+        {
+            await watch.DisposeAsync();
+            return (now, null);
+        }
+        return (now, watch);
+
+        // A silo died: a change in flight there may be lost with it, so read the job as it stands once more.
+        async Task RefreshAsync()
+        {
+            var again = await GetAsync(caller, resource, id, CancellationToken.None);
+            if (again.Value is { } view)
+                await onChange(view);
+        }
+    }
 
     public Task Unwatch(string resource, long id, IResourceObserver observer) =>
         Call(resource, async g => { await g.Detach(id, observer); return new Outcome<int>(); }, CancellationToken.None);
@@ -135,4 +162,25 @@ public sealed class JobOperations(ResourceGrains grains, SiloDeaths deaths, IOpt
 
     private Task<Outcome<T>> Call<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
         grains.CallAsync(resource, call, ct);
+}
+
+/// <summary>A watch of a job's stream; disposing it leaves the stream.</summary>
+public sealed class JobWatch(StreamSubscriptionHandle<JobView> handle, IDisposable deaths) : IAsyncDisposable
+{
+    private int _disposed;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        deaths.Dispose();
+        try
+        {
+            await handle.UnsubscribeAsync();
+        }
+        catch (Exception)
+        {
+            // The stream's pub-sub went with a dead silo: there is nothing left to leave.
+        }
+    }
 }

@@ -34,7 +34,7 @@ public sealed record WsRequest(
 public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs, int maxMessageBytes)
     : IResourceObserver
 {
-    private readonly ConcurrentDictionary<(string Resource, long Id), JobWatcher> _watched = new();
+    private readonly ConcurrentDictionary<(string Resource, long Id), JobWatch> _watched = new();
     private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
     private readonly ConcurrentDictionary<(string Resource, long Id), byte> _subscriptions = new();
     private readonly CancellationTokenSource _drop = new();
@@ -65,11 +65,8 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         finally
         {
             await Task.WhenAll(inFlight.Keys).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
-            foreach (var ((resource, id), watcher) in _watched)
-            {
-                await jobs.Unwatch(resource, id, watcher.Registration.Reference);
-                watcher.Registration.Dispose();
-            }
+            foreach (var watch in _watched.Values)
+                await watch.DisposeAsync();
             foreach (var (resource, id) in _subscriptions.Keys)
                 await operations.Detach(resource, id, registration.Reference);
             _outbox.Writer.TryComplete();
@@ -85,7 +82,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         if (update.Phase == RequestPhase.Moved)
         {
             // What this session follows must be attached again: the client does that on reconnecting.
-            if (!_subscriptions.IsEmpty || !_watched.IsEmpty)
+            if (!_subscriptions.IsEmpty)
                 Drop();
             return Task.CompletedTask;
         }
@@ -96,8 +93,6 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
     }
 
     private IResourceObserver Self => _registration!.Reference;
-
-    private JobOperations Jobs => jobs;
 
     private async Task HandleAsync(byte[] message, CancellationToken ct)
     {
@@ -131,10 +126,14 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                     ReplyJob(m.Corr, await jobs.GetAsync(caller, resource, jobId, ct));
                     return;
                 case "watchJob" when m.Id is { } watchedId:
-                    var watcher = _watched.GetOrAdd((resource, watchedId), key => new JobWatcher(this, key.Resource, key.Id));
-                    var watched = await jobs.WatchAsync(caller, resource, watchedId, watcher.Registration.Reference, ct);
-                    if (watched.Value is not { IsFinished: false } && _watched.TryRemove((resource, watchedId), out _))
-                        watcher.Registration.Dispose();
+                    if (_watched.ContainsKey((resource, watchedId)))
+                    {
+                        ReplyJob(m.Corr, await jobs.GetAsync(caller, resource, watchedId, ct));
+                        return;
+                    }
+                    var (watched, watch) = await jobs.FollowAsync(caller, resource, watchedId, view => PushJobAsync(resource, view), ct);
+                    if (watch is not null && !_watched.TryAdd((resource, watchedId), watch))
+                        await watch.DisposeAsync();
                     ReplyJob(m.Corr, watched);
                     return;
                 case "cancelJob" when m.Id is { } cancelledId:
@@ -192,49 +191,11 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
     }
 
     /// <summary>Pushes a watched job after each change; stops watching once it has finished.</summary>
-    private async Task PushJobAsync(string resource, long id)
+    private async Task PushJobAsync(string resource, JobView view)
     {
-        try
-        {
-            var now = await jobs.GetAsync(caller, resource, id, CancellationToken.None);
-            if (now.Value is not { } view)
-                return;
-            Send(new { type = "job", job = view });
-            if (view.IsFinished && _watched.TryRemove((resource, id), out var watcher))
-            {
-                await jobs.Unwatch(resource, id, watcher.Registration.Reference);
-                watcher.Registration.Dispose();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private sealed class JobWatcher : IResourceObserver
-    {
-        private readonly WebSocketSession _session;
-        private readonly string _resource;
-        private readonly long _id;
-
-        public JobWatcher(WebSocketSession session, string resource, long id)
-        {
-            _session = session;
-            _resource = resource;
-            _id = id;
-            Registration = session.Jobs.Observe(this);
-        }
-
-        public ObserverRegistration Registration { get; }
-
-        public Task OnUpdate(RequestUpdate update)
-        {
-            if (update.Phase == RequestPhase.Moved)
-                _session.Drop();
-            else
-                _ = _session.PushJobAsync(_resource, _id);
-            return Task.CompletedTask;
-        }
+        Send(new { type = "job", job = view });
+        if (view.IsFinished && _watched.TryRemove((resource, view.Id), out var watch))
+            await watch.DisposeAsync();
     }
 
     private void Send(object message) => _outbox.Writer.TryWrite(JsonSerializer.SerializeToUtf8Bytes(message, ApiJson.Options));

@@ -54,6 +54,8 @@ public sealed partial class ResourceGrain(
     private Task _writing = Task.CompletedTask;
     private ITimer? _deadlineTimer;
     private ITimer? _idleTimer;
+    private Task _jobStreamTail = Task.CompletedTask;
+    private static readonly Caller Everyone = new("", IsAdmin: true);
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -236,12 +238,12 @@ public sealed partial class ResourceGrain(
 
     public Task<Outcome<JobView>> GetJob(Caller caller, long id, bool withPayload) => Run(s => OwnJob(s, caller, id, withPayload && caller.IsAdmin));
 
-    public Task<Outcome<JobView>> WatchJob(Caller caller, long id, IResourceObserver observer, bool requirePush) => Run(s =>
+    public Task<Outcome<JobView>> WatchJob(Caller caller, long id, IResourceObserver? observer, bool requirePush) => Run(s =>
     {
         if (requirePush && !_definition!.PushEnabled)
             return Problem.PollingOnly(_name);
         var own = OwnJob(s, caller, id);
-        if (own.Value is { IsFinished: false })
+        if (own.Value is { IsFinished: false } && observer is not null)
             Subscribe(id, observer);
         return own;
     });
@@ -462,6 +464,8 @@ public sealed partial class ResourceGrain(
                 metrics.Granted(_name, e.Waited);
             else if (e.Rejection is { } rejection)
                 metrics.Rejected(_name, rejection.Reason);
+            else if (e.Kind == ResourceEventKind.JobChanged && _scheduler!.GetJob(e.RequestId) is { } job)
+                PublishJob(JobView.Of(_name, job, Everyone, withPayload: false));
         }
         foreach (var update in announcements)
         {
@@ -471,6 +475,27 @@ public sealed partial class ResourceGrain(
                 Push(observer, update);
             if (update.IsFinal)
                 _observers.Remove(update.Id);
+        }
+    }
+
+    /// <summary>Puts a job's change on its stream, after the ones before it (one at a time, so watchers see them in order).
+    /// The view names the client as the scheduler does (tenant included): the gateway shows each watcher its own name.</summary>
+    private void PublishJob(JobView view)
+    {
+        var previous = _jobStreamTail;
+        _jobStreamTail = PublishAfterAsync(previous, view);
+
+        async Task PublishAfterAsync(Task before, JobView change)
+        {
+            await before;
+            try
+            {
+                await JobStreams.Of(this, _name, change.Id).OnNextAsync(change);
+            }
+            catch (Exception ex)
+            {
+                LogJobStreamFailed(ex, _name, change.Id);
+            }
         }
     }
 
@@ -587,6 +612,9 @@ public sealed partial class ResourceGrain(
 
     [LoggerMessage(LogLevel.Warning, "Resource {Resource}: giving up the claim failed")]
     private partial void LogReleaseFailed(Exception ex, string resource);
+
+    [LoggerMessage(LogLevel.Warning, "Resource {Resource}: the change of job {JobId} could not be put on its stream")]
+    private partial void LogJobStreamFailed(Exception ex, string resource, long jobId);
 
     [LoggerMessage(LogLevel.Warning, "Resource {Resource}: observer of request {RequestId} failed")]
     private partial void LogObserverFailed(Exception ex, string resource, long requestId);

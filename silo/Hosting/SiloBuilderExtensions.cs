@@ -106,6 +106,7 @@ public static class SiloBuilderExtensions
         services.TryAddSingleton<SiloDeaths>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloDeaths>());
         silo.AddStartupTask<ResourceStartup>();
+        silo.AddJobStreams();
         return silo;
     }
 

@@ -51,6 +51,32 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task AJobsProgressReachesAWatcherOnAnotherSiloThroughItsStream()
+    {
+        await using var host = await ClusterHost.StartAsync();
+        var (home, other) = (host.Silo(1), host.Silo(0));
+        await host.DefineAsync(home, "streamed", new ResourcePolicy { MaxConcurrent = 1 });
+        var job = (await host.Jobs(home).EnqueueAsync(Tenant, "streamed", new EnqueueBody(System.Text.Json.JsonDocument.Parse("1").RootElement), CancellationToken.None)).Value!;
+        var seen = Channel.CreateUnbounded<JobView>();
+        var (now, watch) = await host.Jobs(other).FollowAsync(Tenant, "streamed", job.Id, v => seen.Writer.WriteAsync(v).AsTask(), CancellationToken.None);
+        Assert.Equal(JobState.Queued, now.Value!.State);
+        await using (watch)
+        {
+            var taken = await host.Jobs(home).TakeAsync(Tenant, "streamed", "w", TimeSpan.Zero, CancellationToken.None);
+            Assert.Equal(job.Id, taken.Value!.Id);
+            await host.Jobs(home).ReportAsync(Tenant, "streamed", job.Id, "progress", new WorkerReport("w", Progress: 0.5, Message: "half"), CancellationToken.None);
+
+            using var timeout = new CancellationTokenSource(Generous);
+            JobView change;
+            do
+                change = await seen.Reader.ReadAsync(timeout.Token);
+            while (change.Progress is null);
+            Assert.Equal((JobState.Running, 0.5, "half", "w"), (change.State, change.Progress.Value, change.ProgressMessage, change.WorkerId));
+            Assert.Equal(home.SiloAddress.ToString(), (await StatsAsync(host, other, "streamed")).Silo);
+        }
+    }
+
+    [Fact]
     public async Task AKilledSilosResourceGoesOnElsewhereWithItsLeaseWaiterAndJobAndTheWaiterIsPushedItsGrant()
     {
         await using var host = await ClusterHost.StartAsync();
