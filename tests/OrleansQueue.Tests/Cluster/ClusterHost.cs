@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.TestingHost;
 using OrleansQueue.Grains;
@@ -32,16 +31,7 @@ public sealed class ClusterHost : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddOrleansQueue(configuration);
-            silo.Configure<ClusterMembershipOptions>(o =>
-            {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                // A silo that sent anything within MaxProbeTimeout x NumMissedProbesLimit is never suspected: at the
-                // default 4 s that window alone would hold a frozen silo's resources for 8 s.
-                o.MaxProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
-            });
+            silo.DetectFailuresFast();
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();
