@@ -88,7 +88,7 @@ public static class SiloBuilderExtensions
             var time = sp.GetRequiredService<TimeProvider>();
             return o.Provider switch
             {
-                "memory" => new InMemoryGrainStore(time),
+                "memory" => new InMemoryGrainStore(),
                 "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>()),
                 // Keyed by the cluster's id, so that clusters sharing one Redis never share resources.
                 "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>(),

@@ -6,10 +6,9 @@ namespace OrleansQueue.Silo.Storage;
 /// A store that keeps everything in memory: for tests, and for a silo that needs no durability. One instance shared by
 /// several silos in a process is a cluster store too (ownership epochs), as the test cluster uses.
 /// </summary>
-public sealed class InMemoryGrainStore(TimeProvider? time = null) : IGrainStore
+public sealed class InMemoryGrainStore : IGrainStore
 {
     private readonly Lock _lock = new();
-    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly SortedDictionary<string, Entry> _resources = new(StringComparer.Ordinal);
     private long _lastEpoch; // one sequence for all resources, so a deleted and re-created resource never reuses an epoch
 
