@@ -41,6 +41,12 @@ public sealed partial class OrleansQueueClient
             ? QueueJob.From(await CallAsync(Op("job", resource, jobId), cancellationToken, field: "job"))
             : QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId), null, cancellationToken));
 
+    /// <summary>Cancels a job that no worker has taken yet; a running or finished job is refused (typed).</summary>
+    public async Task<QueueJob> CancelJobAsync(string resource, long jobId, CancellationToken cancellationToken = default) =>
+        await SocketAsync(cancellationToken) is not null
+            ? QueueJob.From(await CallAsync(Op("cancelJob", resource, jobId), cancellationToken, field: "job"))
+            : QueueJob.From(await JobCallAsync(HttpMethod.Delete, JobPath(resource, jobId), null, cancellationToken));
+
     /// <summary>Waits for a job to finish and returns its result: pushed over the WebSocket the moment it finishes, or by
     /// long-poll when there is no WebSocket.</summary>
     /// <exception cref="JobFailedException">The job was dead-lettered or cancelled.</exception>
@@ -56,9 +62,9 @@ public sealed partial class OrleansQueueClient
                 OnJobUpdate(await CallAsync(Op("watchJob", resource, jobId), cancellationToken, field: "job"));
                 return Finished(QueueJob.From(await finished.Task.WaitAsync(cancellationToken)));
             }
-            catch (OrleansQueueException ex) when (ex.Type.EndsWith(":push-disabled", StringComparison.Ordinal) && _http.BaseAddress is not null)
+            catch (OrleansQueueException ex) when (ex.Type.EndsWith(":push-disabled", StringComparison.Ordinal))
             {
-                // A polling-only resource: fall through to long-poll.
+                // A polling-only resource: fall through to long-poll, or (with no gateway to long-poll) to polling.
             }
             finally
             {
@@ -67,7 +73,9 @@ public sealed partial class OrleansQueueClient
         }
         while (true)
         {
-            var job = QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId) + "/wait?timeoutMs=30000", null, cancellationToken));
+            var job = _http.BaseAddress is not null
+                ? QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId) + "/wait?timeoutMs=30000", null, cancellationToken))
+                : await PolledJobAsync(resource, jobId, cancellationToken);
             if (job.State == JobState.Completed)
                 return job.Result;
             if (job.IsFinished)
@@ -187,6 +195,13 @@ public sealed partial class OrleansQueueClient
         }
     }
 
+    /// <summary>The job after one poll interval (a polling-only resource reached through Orleans).</summary>
+    private async Task<QueueJob> PolledJobAsync(string resource, long jobId, CancellationToken ct)
+    {
+        await Task.Delay(Options.PollInterval, ct);
+        return await GetJobAsync(resource, jobId, ct);
+    }
+
     private static JsonElement? Finished(QueueJob job) =>
         job.State == JobState.Completed ? job.Result : throw new JobFailedException(job);
 
@@ -197,7 +212,7 @@ public sealed partial class OrleansQueueClient
             waiter.TrySetResult(view);
     }
 
-    private async Task<SocketConnection?> SocketAsync(CancellationToken ct) => await _socket.Value.WaitAsync(ct);
+    private async Task<IConnection?> SocketAsync(CancellationToken ct) => await _socket.Value.WaitAsync(ct);
 
     private static string JobPath(string resource, long id) => $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/{id}";
 
@@ -207,7 +222,7 @@ public sealed partial class OrleansQueueClient
     private async Task<JsonElement?> JobCallOrNoContentAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
     {
         if (_http.BaseAddress is null)
-            throw new NotSupportedException("Job mode needs the silo's HTTP address (OrleansQueueClientOptions.BaseAddress); a co-hosted client has none yet.");
+            throw new NotSupportedException("Running a worker needs the silo's HTTP address (OrleansQueueClientOptions.BaseAddress): workers take and report jobs over the gateway; enqueue, get, wait for and cancel jobs over Orleans.");
         using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
         return await _httpApi.SendAsync(request, ct);
     }

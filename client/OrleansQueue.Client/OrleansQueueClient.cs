@@ -20,16 +20,38 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
 
     private readonly HttpClient _http;
     private readonly HttpApi _httpApi;
-    private readonly Lazy<Task<SocketConnection?>> _socket;
+    private readonly Lazy<Task<IConnection?>> _socket;
+    private readonly Func<IConnection>? _orleans;
+    private readonly object _listening = new();
     private readonly ConcurrentDictionary<(string Resource, long Id), TaskCompletionSource<JsonElement>> _waiters = new();
     private readonly ConcurrentDictionary<(string Resource, long Id), Lease> _leases = new();
     private readonly ConcurrentDictionary<(string Resource, long Id), JsonElement> _early = new();
 
     /// <exception cref="ArgumentException"><paramref name="options"/> break a rule; the message names each.</exception>
     public OrleansQueueClient(OrleansQueueClientOptions options)
+        : this(options, null)
+    {
+    }
+
+    /// <summary>
+    /// A client that calls the resources' grains through Orleans: for an application that runs an Orleans client of the
+    /// cluster (<c>UseOrleansClient(c => c.UseRedisClustering(…))</c>) or co-hosts a silo. Grants are pushed to an
+    /// observer of this client; no gateway, no HTTP address. The same API as over the gateway.
+    /// </summary>
+    /// <param name="grains">The application's <see cref="IGrainFactory"/> (its <c>IClusterClient</c>, or its silo's).</param>
+    /// <param name="options">Client id, renewal and backoff; <see cref="OrleansQueueClientOptions.BaseAddress"/> is not used.</param>
+    public OrleansQueueClient(IGrainFactory grains, OrleansQueueClientOptions? options = null)
+        : this(options ?? new OrleansQueueClientOptions(), () => new OrleansConnection(grains, null))
+    {
+        ArgumentNullException.ThrowIfNull(grains);
+    }
+
+    /// <param name="orleans">Makes the Orleans connection; null for the gateway (WebSocket, long-poll, polling).</param>
+    internal OrleansQueueClient(OrleansQueueClientOptions options, Func<IConnection>? orleans)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = options.Validate();
+        _orleans = orleans;
+        var errors = options.ValidateFor(needsAddress: orleans is null);
         if (errors.Count > 0)
             throw new ArgumentException("Invalid OrleansQueue client options: " + string.Join(" ", errors), nameof(options));
         Options = options;
@@ -41,7 +63,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         if (options.ApiKey is { } key)
             _http.DefaultRequestHeaders.Add("X-Api-Key", key);
         _httpApi = new HttpApi(_http);
-        _socket = new Lazy<Task<SocketConnection?>>(ConnectAsync);
+        _socket = new Lazy<Task<IConnection?>>(ConnectAsync);
     }
 
     internal OrleansQueueClientOptions Options { get; }
@@ -153,14 +175,18 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
 
     private TaskCompletionSource<JsonElement> Listen(string resource, long id)
     {
-        var waiter = _waiters.GetOrAdd((resource, id), _ => new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
-        // The silo may push a grant made in the same turn as the acquire before the acquire's own reply.
-        if (_early.TryRemove((resource, id), out var early) && early.GetProperty("state").GetString() != "waiting")
+        // Under the same lock as OnUpdate: a push on another thread (Orleans) lands either before, in _early, or after, in the waiter.
+        lock (_listening)
         {
-            _waiters.TryRemove((resource, id), out _);
-            waiter.TrySetResult(early);
+            var waiter = _waiters.GetOrAdd((resource, id), _ => new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
+            // The silo may push a grant made in the same turn as the acquire before the acquire's own reply.
+            if (_early.TryRemove((resource, id), out var early) && early.GetProperty("state").GetString() != "waiting")
+            {
+                _waiters.TryRemove((resource, id), out _);
+                waiter.TrySetResult(early);
+            }
+            return waiter;
         }
-        return waiter;
     }
 
     /// <summary>Without push: long-poll until the request leaves the waitlist, or poll if long-poll is refused.</summary>
@@ -247,8 +273,16 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         }
     }
 
-    private async Task<SocketConnection?> ConnectAsync()
+    private async Task<IConnection?> ConnectAsync()
     {
+        if (_orleans is not null)
+        {
+            var grains = _orleans();
+            grains.Updated = OnUpdate;
+            grains.JobUpdated = OnJobUpdate;
+            grains.Reconnected = () => ReattachAsync(grains);
+            return grains;
+        }
         if (Options.Transport != ClientTransport.Auto)
             return null;
         var socket = new SocketConnection(Options.ConnectWebSocket ?? SocketConnection.Default(Options), Options)
@@ -264,6 +298,12 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     }
 
     private void OnUpdate(JsonElement view)
+    {
+        lock (_listening)
+            OnUpdateListened(view);
+    }
+
+    private void OnUpdateListened(JsonElement view)
     {
         var key = (view.GetProperty("resource").GetString()!, view.GetProperty("id").GetInt64());
         string? state = view.GetProperty("state").GetString();
@@ -285,7 +325,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
 
     /// <summary>After a reconnect: subscribes again to every watched job, waiting ticket and held lease, and learns what
     /// happened meanwhile.</summary>
-    private async Task ReattachAsync(SocketConnection socket)
+    private async Task ReattachAsync(IConnection socket)
     {
         foreach (var (resource, id) in _jobWaiters.Keys)
         {
@@ -302,7 +342,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
 
     /// <summary>Watches a job again; while its resource moves between silos (503) it tries again with backoff, and a job
     /// the silo no longer knows fails its waiter. Returns false when the connection was lost.</summary>
-    private async Task<bool> WatchJobAgainAsync(SocketConnection socket, string resource, long id)
+    private async Task<bool> WatchJobAgainAsync(IConnection socket, string resource, long id)
     {
         var backoff = new Backoff(Options);
         for (int attempt = 0; ; attempt++)
@@ -334,7 +374,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
 
     /// <summary>Attaches to one resource's requests; what is moving between silos (503) is tried again with backoff.
     /// Returns false when the connection was lost.</summary>
-    private async Task<bool> AttachAsync(SocketConnection socket, string resource, List<long> ids)
+    private async Task<bool> AttachAsync(IConnection socket, string resource, List<long> ids)
     {
         var backoff = new Backoff(Options);
         for (int attempt = 0; ids.Count > 0; attempt++)

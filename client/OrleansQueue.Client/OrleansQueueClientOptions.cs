@@ -51,19 +51,22 @@ public sealed class OrleansQueueClientOptions
     public double RenewAt { get; set; } = 0.5;
 
     /// <summary>
-    /// Opens the WebSocket. Replaced by co-hosting to reach a silo in the same process without a socket; by
-    /// default a <see cref="ClientWebSocket"/> to <see cref="BaseAddress"/>/v1/ws.
+    /// Opens the WebSocket; by default a <see cref="ClientWebSocket"/> to <see cref="BaseAddress"/>/v1/ws (tests and
+    /// proxies replace it).
     /// </summary>
     public Func<CancellationToken, Task<WebSocket>>? ConnectWebSocket { get; set; }
 
-    /// <summary>The HTTP handler; co-hosting and tests may replace it.</summary>
+    /// <summary>The HTTP handler; tests may replace it.</summary>
     public HttpMessageHandler? HttpHandler { get; set; }
 
     /// <summary>Every broken rule, each naming its option; empty when valid.</summary>
-    public IReadOnlyList<string> Validate()
+    public IReadOnlyList<string> Validate() => ValidateFor(needsAddress: true);
+
+    /// <param name="needsAddress">Whether the client reaches the silo over its gateway (false: through Orleans).</param>
+    internal IReadOnlyList<string> ValidateFor(bool needsAddress)
     {
         var errors = new List<string>();
-        if (BaseAddress is null && ConnectWebSocket is null)
+        if (needsAddress && BaseAddress is null && ConnectWebSocket is null)
             errors.Add("BaseAddress must be set to the silo's address, e.g. http://127.0.0.1:5080.");
         else if (BaseAddress is { IsAbsoluteUri: false } || BaseAddress is { Scheme: not ("http" or "https") })
             errors.Add($"BaseAddress must be an absolute http or https address; it is \"{BaseAddress}\".");

@@ -15,7 +15,7 @@ internal sealed class ConnectionLostException(string message, Exception? inner =
 /// then calls <see cref="Reconnected"/> so the client can re-attach its tickets and leases. If the server (or a proxy)
 /// answers the upgrade with anything but 101, WebSockets are <see cref="Refused"/> and the client uses HTTP instead.
 /// </summary>
-internal sealed class SocketConnection : IAsyncDisposable
+internal sealed class SocketConnection : IConnection
 {
     private readonly Func<CancellationToken, Task<WebSocket>> _connect;
     private readonly OrleansQueueClientOptions _options;
@@ -209,7 +209,7 @@ internal sealed class SocketConnection : IAsyncDisposable
     /// <summary>Drops the open socket, if any, as a network failure would (for tests, failover and disposal).
     /// <see cref="_open"/> is replaced by the run loop whenever a connection is lost, so it is read once: reading it twice
     /// (check, then <c>.Result</c>) could block forever on the new, still incomplete task that the loop swapped in between.</summary>
-    internal void Abort()
+    public void Abort()
     {
         var open = Volatile.Read(ref _open).Task;
         if (open.IsCompletedSuccessfully)

@@ -20,16 +20,8 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
     /// <summary>Makes <paramref name="observer"/> reachable by the grains, for as long as the registration lives.</summary>
     public ObserverRegistration Observe(IResourceObserver observer) => new(grains.Factory, deaths, observer);
 
-    public Task<Outcome<JobView>> EnqueueAsync(Caller caller, string resource, EnqueueBody body, CancellationToken ct)
-    {
-        if (body.Payload is not { } payload || payload.ValueKind == System.Text.Json.JsonValueKind.Undefined)
-            return Done(Problem.Invalid("payload", "payload is required: any JSON value the worker will receive."));
-        if (!Names.IsValidClient(body.ClientId ?? "default"))
-            return Done(Problem.Invalid("clientId", $"clientId must be {Names.ClientRule}."));
-        if (body.DeadlineMs is < 1 or > 86_400_000)
-            return Done(Problem.Invalid("deadlineMs", $"deadlineMs must be between 1 and 86400000; it is {body.DeadlineMs}."));
-        return Call(resource, g => g.Enqueue(caller, body), ct);
-    }
+    public Task<Outcome<JobView>> EnqueueAsync(Caller caller, string resource, EnqueueBody body, CancellationToken ct) =>
+        Call(resource, g => g.Enqueue(caller, body), ct);
 
     public Task<Outcome<JobView>> GetAsync(Caller caller, string resource, long id, CancellationToken ct) =>
         Call(resource, g => g.GetJob(caller, id, withPayload: false), ct);
@@ -105,10 +97,9 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
     /// <summary>A worker takes the next job, waiting up to <paramref name="wait"/>; no job answers 204 (a null value).</summary>
     public async Task<Outcome<JobView>> TakeAsync(Caller caller, string resource, string workerId, TimeSpan wait, CancellationToken ct)
     {
-        if (!caller.IsAdmin)
-            return Problem.Forbidden();
-        if (!Names.IsValidClient(workerId))
-            return Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}.");
+        // Checked before the wait is set up (the grain checks again, for callers that come straight to it).
+        if (Validation.OfTake(caller, workerId) is { } invalid)
+            return invalid;
         var observer = new ChannelObserver();
         using var registration = Observe(observer);
         long pollId = 0;
@@ -138,16 +129,6 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
     /// <summary>A worker's report on a job it runs: heartbeat, progress, complete or fail.</summary>
     public Task<Outcome<JobView>> ReportAsync(Caller caller, string resource, long id, string kind, WorkerReport report, CancellationToken ct)
     {
-        if (!caller.IsAdmin)
-            return Done(Problem.Forbidden());
-        if (report.WorkerId is not { } workerId || !Names.IsValidClient(workerId))
-            return Done(Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}."));
-        if (kind == "progress" && report.Progress is null)
-            return Done(Problem.Invalid("progress", "progress is required: a number, such as a fraction done."));
-        if (kind == "fail" && string.IsNullOrWhiteSpace(report.Error))
-            return Done(Problem.Invalid("error", "error is required: what went wrong."));
-        if (report.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
-            return Done(Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}."));
         var reportKind = kind switch
         {
             "heartbeat" => WorkerReportKind.Heartbeat,
@@ -158,7 +139,6 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
         return Call(resource, g => g.Report(caller, id, reportKind, report), ct);
     }
 
-    private static Task<Outcome<JobView>> Done(Problem problem) => Task.FromResult<Outcome<JobView>>(problem);
 
     private Task<Outcome<T>> Call<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
         grains.CallAsync(resource, call, ct);

@@ -11,7 +11,7 @@ namespace OrleansQueue.Silo.Gateway;
 /// The operations on tickets and leases, shared by the HTTP endpoints and the WebSocket session: the input rules, then
 /// the resource's grain (which keeps tenants apart: a tenant only ever sees its own requests, others' look unknown).
 /// </summary>
-public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, SiloMetrics metrics, IOptions<SiloOptions> options)
+public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, IOptions<SiloOptions> options)
 {
     private readonly TimeSpan _maxLongPoll = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 
@@ -25,19 +25,12 @@ public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, 
     {
         if (!Names.IsValidResource(resource))
             return Done(Problem.Invalid("resource", $"resource must be {Names.ResourceRule}; it is \"{resource}\"."));
-        if (!Names.IsValidClient(body.ClientId ?? "default"))
-            return Done(Problem.Invalid("clientId", $"clientId must be {Names.ClientRule}."));
-        if (body.MaxWaitMs is < 0 or > 86_400_000)
-            return Done(Problem.Invalid("maxWaitMs", $"maxWaitMs must be between 0 and 86400000; it is {body.MaxWaitMs}."));
         return Call(resource, g => g.Acquire(caller, body, observer), ct);
     }
 
     /// <summary>Where a request stands. Learning of a grant this way claims it: the caller now holds the lease.</summary>
-    public Task<Outcome<RequestView>> StatusAsync(Caller caller, string resource, long id, CancellationToken ct)
-    {
-        metrics.StatusCalled(resource);
-        return Call(resource, g => g.Status(caller, id, null), ct);
-    }
+    public Task<Outcome<RequestView>> StatusAsync(Caller caller, string resource, long id, CancellationToken ct) =>
+        Call(resource, g => g.Status(caller, id, null), ct);
 
     /// <summary>Waits until the request leaves the waitlist (or <paramref name="timeout"/> passes), then answers as <see cref="StatusAsync"/>.</summary>
     public async Task<Outcome<RequestView>> WaitAsync(Caller caller, string resource, long id, TimeSpan timeout, CancellationToken ct)
@@ -57,14 +50,8 @@ public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, 
         return await Call(resource, g => g.Status(caller, id, registration.Reference), CancellationToken.None);
     }
 
-    public Task<Outcome<RequestView>> ReleaseAsync(Caller caller, string resource, long id, ReleaseBody body, CancellationToken ct)
-    {
-        if (body.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
-            return Done(Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}; it is {body.ActualLoad}."));
-        if (body.IdempotencyKey is { Length: 0 or > ResourceScheduler.MaxIdempotencyKeyLength })
-            return Done(Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {ResourceScheduler.MaxIdempotencyKeyLength} characters."));
-        return Call(resource, g => g.Release(caller, id, body), ct);
-    }
+    public Task<Outcome<RequestView>> ReleaseAsync(Caller caller, string resource, long id, ReleaseBody body, CancellationToken ct) =>
+        Call(resource, g => g.Release(caller, id, body), ct);
 
     /// <summary>Claims a grant or extends a lease by one TTL.</summary>
     public Task<Outcome<RequestView>> RenewAsync(Caller caller, string resource, long id, CancellationToken ct) =>

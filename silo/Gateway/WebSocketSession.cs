@@ -99,7 +99,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
         var parsed = ApiJson.Parse<WsRequest?>(message, null);
         if (parsed.Problem is { } invalid || parsed.Value is null)
         {
-            Send(new { type = "reply", corr = 0L, problem = HttpResults.Body(parsed.Problem ?? Problem.InvalidJson(null, "The message is empty.")) });
+            Send(new { type = "reply", corr = 0L, problem = WireJson.Body(parsed.Problem ?? Problem.InvalidJson(null, "The message is empty.")) });
             return;
         }
         var m = parsed.Value;
@@ -146,14 +146,14 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                         var attached = await operations.AttachAsync(caller, resource, id, Self, ct);
                         if (attached.Value is { } view && view.State is RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held)
                             _subscriptions[(resource, id)] = 0;
-                        results.Add(attached.Problem is { } p ? new { problem = HttpResults.Body(p) } : new { request = attached.Value });
+                        results.Add(attached.Problem is { } p ? new { problem = WireJson.Body(p) } : new { request = attached.Value });
                     }
                     Send(new { type = "reply", corr = m.Corr, results });
                     return;
             }
             if (m.Id is not { } requestId)
             {
-                Send(new { type = "reply", corr = m.Corr, problem = HttpResults.Body(Problem.Invalid("id", $"Op \"{m.Op}\" needs the request's id.")) });
+                Send(new { type = "reply", corr = m.Corr, problem = WireJson.Body(Problem.Invalid("id", $"Op \"{m.Op}\" needs the request's id.")) });
                 return;
             }
             Outcome<RequestView> outcome = m.Op switch
@@ -177,7 +177,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
     private void Reply(long corr, Outcome<RequestView> outcome)
     {
         if (outcome.Problem is { } problem)
-            Send(new { type = "reply", corr, problem = HttpResults.Body(problem) });
+            Send(new { type = "reply", corr, problem = WireJson.Body(problem) });
         else
             Send(new { type = "reply", corr, request = outcome.Value });
     }
@@ -185,7 +185,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
     private void ReplyJob(long corr, Outcome<JobView> outcome)
     {
         if (outcome.Problem is { } problem)
-            Send(new { type = "reply", corr, problem = HttpResults.Body(problem) });
+            Send(new { type = "reply", corr, problem = WireJson.Body(problem) });
         else
             Send(new { type = "reply", corr, job = outcome.Value });
     }

@@ -133,6 +133,8 @@ public sealed partial class ResourceGrain(
 
     public Task<Outcome<RequestView>> Acquire(Caller caller, AcquireBody body, IResourceObserver? observer)
     {
+        if (Validation.Of(body) is { } invalid)
+            return Task.FromResult<Outcome<RequestView>>(invalid);
         string clientId = caller.GrainClientId(body.ClientId ?? "default");
         var maxWait = body.MaxWaitMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
         return Run(s =>
@@ -157,8 +159,11 @@ public sealed partial class ResourceGrain(
 
     public Task<Outcome<RequestView>> Status(Caller caller, long id, IResourceObserver? unsubscribe) => Run(s =>
     {
+        // Counted here, whoever asks (gateway or Orleans client): a poll. The end of a long-poll, which unsubscribes, is not one.
         if (unsubscribe is not null)
             Unsubscribe(id, unsubscribe);
+        else
+            metrics.StatusCalled(_name);
         return Owned(caller, id, out var status) ?? View(caller, Claim(s, status));
     });
 
@@ -188,7 +193,9 @@ public sealed partial class ResourceGrain(
         return Task.CompletedTask;
     }
 
-    public Task<Outcome<RequestView>> Release(Caller caller, long id, ReleaseBody body) => Run(s =>
+    public Task<Outcome<RequestView>> Release(Caller caller, long id, ReleaseBody body) => Validation.Of(body) is { } invalid
+        ? Task.FromResult<Outcome<RequestView>>(invalid)
+        : Run(s =>
     {
         if (Owned(caller, id, out var status) is { } missing)
             return missing;
@@ -221,6 +228,8 @@ public sealed partial class ResourceGrain(
 
     public Task<Outcome<JobView>> Enqueue(Caller caller, EnqueueBody body)
     {
+        if (Validation.Of(body) is { } invalid)
+            return Task.FromResult<Outcome<JobView>>(invalid);
         string clientId = caller.GrainClientId(body.ClientId ?? "default");
         var deadline = body.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
         string payload = body.Payload!.Value.GetRawText();
@@ -263,6 +272,8 @@ public sealed partial class ResourceGrain(
 
     public async Task<TakeAnswer> TakeJob(Caller caller, string workerId, TimeSpan wait, IResourceObserver observer)
     {
+        if (Validation.OfTake(caller, workerId) is { } invalid)
+            return new TakeAnswer(invalid);
         long pollId = 0;
         var outcome = await Run(s =>
         {
@@ -281,6 +292,8 @@ public sealed partial class ResourceGrain(
 
     public Task<Outcome<JobView>> Report(Caller caller, long id, WorkerReportKind kind, WorkerReport report)
     {
+        if (Validation.Of(caller, kind, report) is { } invalid)
+            return Task.FromResult<Outcome<JobView>>(invalid);
         string worker = caller.GrainClientId(report.WorkerId!);
         return Run(s =>
         {

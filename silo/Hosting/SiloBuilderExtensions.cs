@@ -50,7 +50,7 @@ public static class SiloBuilderExtensions
 
     /// <summary>
     /// Adds the silo without any HTTP server: the Orleans silo with its resource grains over the configured store, the
-    /// gateway's operations and an <see cref="InProcessConnector"/>, for a silo that lives inside an application.
+    /// gateway's operations, for a silo that lives inside an application (whose client calls the grains in process).
     /// </summary>
     public static IServiceCollection AddOrleansQueueSiloCore(this IServiceCollection services, IConfiguration configuration)
     {
@@ -102,7 +102,6 @@ public static class SiloBuilderExtensions
         services.TryAddSingleton<RequestOperations>();
         services.TryAddSingleton<JobOperations>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
-        services.TryAddSingleton<InProcessConnector>();
         services.TryAddSingleton<SiloDeaths>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloDeaths>());
         silo.AddStartupTask<ResourceStartup>();

@@ -38,8 +38,8 @@ public sealed class SiloOptions
     {
         foreach (var (name, body) in Resources)
         {
-            if (!Gateway.Names.IsValidResource(name))
-                yield return $"Silo:Resources:{name} is not a valid resource name: it must be {Gateway.Names.ResourceRule}.";
+            if (!Names.IsValidResource(name))
+                yield return $"Silo:Resources:{name} is not a valid resource name: it must be {Names.ResourceRule}.";
             else if (Gateway.PolicyMapping.ToDefinition(name, body).Problem is { } problem)
                 yield return $"Silo:Resources:{name}: {problem.Detail}";
         }
@@ -78,7 +78,7 @@ public sealed class SiloOptions
             var key = ApiKeys[i];
             if (string.IsNullOrWhiteSpace(key.Key) || key.Key.Length < 16)
                 yield return $"Silo:ApiKeys:{i}:Key must be at least 16 characters.";
-            if (!Gateway.Names.IsValidTenant(key.Tenant))
+            if (!Names.IsValidTenant(key.Tenant))
                 yield return $"Silo:ApiKeys:{i}:Tenant must be 1 to 64 letters, digits, '-', '_' or '.'; it is \"{key.Tenant}\".";
         }
         if (ApiKeys.Select(k => k.Key).Distinct().Count() != ApiKeys.Count)

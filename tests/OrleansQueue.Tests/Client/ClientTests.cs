@@ -1,14 +1,21 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansQueue.Client;
 using OrleansQueue.Grains;
 using OrleansQueue.Tests.Silo;
 
 namespace OrleansQueue.Tests.Client;
 
-public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, IAsyncLifetime
+/// <summary>The client's behaviour, whichever way it reaches the silo: each subclass runs every test over one transport.</summary>
+public abstract class ClientContract(KestrelSilo silo) : IClassFixture<KestrelSilo>, IAsyncLifetime
 {
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
-    private readonly HttpClient _http = silo.CreateClient();
-    private readonly List<OrleansQueueClient> _clients = [];
+    protected KestrelSilo Silo { get; } = silo;
+
+    protected static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+    protected readonly HttpClient _http = silo.CreateClient();
+    protected readonly List<OrleansQueueClient> _clients = [];
+
+    /// <summary>A client of the silo over this class's transport.</summary>
+    protected abstract OrleansQueueClient Create(OrleansQueueClientOptions options);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -18,9 +25,9 @@ public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, 
             await client.DisposeAsync();
     }
 
-    private OrleansQueueClient NewClient(string clientId = "app", ClientTransport transport = ClientTransport.Auto)
+    protected OrleansQueueClient NewClient(string clientId = "app")
     {
-        var client = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress, ClientId = clientId, Transport = transport });
+        var client = Create(new OrleansQueueClientOptions { ClientId = clientId });
         _clients.Add(client);
         return client;
     }
@@ -55,8 +62,8 @@ public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, 
 
         Assert.Equal(2, lease.FencingToken);
         string metrics = await _http.GetStringAsync("/metrics");
-        Assert.Null(Silo.PrometheusText.Value(metrics, "orleansqueue_status_requests_total", "client-push")); // never polled
-        Assert.NotNull(Silo.PrometheusText.Value(metrics, "orleansqueue_grants_total", "client-push")); // (the metrics were read right)
+        Assert.Null(PrometheusText.Value(metrics, "orleansqueue_status_requests_total", "client-push")); // never polled
+        Assert.NotNull(PrometheusText.Value(metrics, "orleansqueue_grants_total", "client-push")); // (the metrics were read right)
     }
 
     [Fact]
@@ -159,7 +166,7 @@ public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, 
     }
 
     [Fact]
-    public async Task APollingOnlyResourceIsWaitedOnByLongPollWithNoChangeToCallingCode()
+    public async Task APollingOnlyResourceIsWaitedOnWithoutPushWithNoChangeToCallingCode()
     {
         await _http.CreateResource("client-polling-only", """{"maxConcurrent":1,"pushEnabled":false}""");
         var client = NewClient();
@@ -173,7 +180,7 @@ public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, 
         Assert.Equal(2, lease.FencingToken);
     }
 
-    private async Task WaitForWaiting(string resource, int count)
+    protected async Task WaitForWaiting(string resource, int count)
     {
         var deadline = DateTime.UtcNow + Generous;
         while ((await _http.Get($"/v1/resources/{resource}/stats")).Body.GetProperty("waiting").GetInt32() != count)
@@ -182,6 +189,16 @@ public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, 
             await Task.Delay(10); // the client gives no event when its request is queued; the stats are the witness
         }
     }
+}
+
+/// <summary>Over the silo's gateway: the WebSocket, with long-poll for polling-only resources.</summary>
+public sealed class ClientTests(KestrelSilo silo) : ClientContract(silo)
+{
+    protected override OrleansQueueClient Create(OrleansQueueClientOptions options)
+    {
+        options.BaseAddress = Silo.BaseAddress;
+        return new OrleansQueueClient(options);
+    }
 
     [Fact]
     public async Task AGrantMadeWhileTheClientWasDisconnectedIsDeliveredWhenItReattaches()
@@ -189,7 +206,7 @@ public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, 
         await _http.CreateResource("client-away", """{"maxConcurrent":1,"claimWindowMs":60000}""");
         var holder = await NewClient("holder").AcquireAsync("client-away");
         var reconnect = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var options = new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress, ClientId = "away" };
+        var options = new OrleansQueueClientOptions { BaseAddress = Silo.BaseAddress, ClientId = "away" };
         var connect = SocketConnection.Default(options);
         int connections = 0;
         options.ConnectWebSocket = async ct =>
@@ -215,4 +232,12 @@ public sealed class ClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, 
         await using var lease = await waiting.WaitAsync(Generous);
         Assert.Equal(2, lease.FencingToken);
     }
+}
+
+/// <summary>Through Orleans, as an application that runs an Orleans client or co-hosts a silo: grain calls and observer pushes,
+/// status polling for polling-only resources.</summary>
+public sealed class OrleansClientTests(KestrelSilo silo) : ClientContract(silo)
+{
+    protected override OrleansQueueClient Create(OrleansQueueClientOptions options) =>
+        new(Silo.Services.GetRequiredService<IGrainFactory>(), options);
 }

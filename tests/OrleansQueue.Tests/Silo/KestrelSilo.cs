@@ -14,6 +14,9 @@ public class KestrelSilo : IAsyncLifetime
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    /// <summary>The silo's services (its <see cref="IGrainFactory"/>, for clients that call the grains through Orleans).</summary>
+    public IServiceProvider Services => _app!.Services;
+
     public HttpClient CreateClient() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
 
     public Uri WebSocketUri => new(BaseAddress.ToString().Replace("http://", "ws://") + "v1/ws");

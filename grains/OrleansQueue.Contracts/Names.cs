@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace OrleansQueue.Silo.Gateway;
+namespace OrleansQueue.Contracts;
 
 /// <summary>The rules for names that callers choose.</summary>
 public static partial class Names

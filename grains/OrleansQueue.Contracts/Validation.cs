@@ -1,0 +1,67 @@
+using OrleansQueue.Grains;
+
+namespace OrleansQueue.Contracts;
+
+/// <summary>
+/// The input rules of the operations that take a body, checked by the grain itself so that every way in (the HTTP gateway,
+/// the WebSocket, an Orleans client calling the grain) gets the same typed problem naming the field and the rule.
+/// </summary>
+public static class Validation
+{
+    public const long MaxWaitMs = 86_400_000;
+
+    public static Problem? Of(AcquireBody body)
+    {
+        if (!Names.IsValidClient(body.ClientId ?? "default"))
+            return Problem.Invalid("clientId", $"clientId must be {Names.ClientRule}.");
+        if (body.MaxWaitMs is < 0 or > MaxWaitMs)
+            return Problem.Invalid("maxWaitMs", $"maxWaitMs must be between 0 and {MaxWaitMs}; it is {body.MaxWaitMs}.");
+        return null; // the load and the idempotency key are the scheduler's to judge
+    }
+
+    public static Problem? Of(ReleaseBody body)
+    {
+        if (body.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
+            return Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}; it is {body.ActualLoad}.");
+        return IdempotencyKey(body.IdempotencyKey);
+    }
+
+    public static Problem? Of(EnqueueBody body)
+    {
+        if (body.Payload is not { } payload || payload.ValueKind == System.Text.Json.JsonValueKind.Undefined)
+            return Problem.Invalid("payload", "payload is required: any JSON value the worker will receive.");
+        if (!Names.IsValidClient(body.ClientId ?? "default"))
+            return Problem.Invalid("clientId", $"clientId must be {Names.ClientRule}.");
+        if (body.DeadlineMs is < 1 or > MaxWaitMs)
+            return Problem.Invalid("deadlineMs", $"deadlineMs must be between 1 and {MaxWaitMs}; it is {body.DeadlineMs}.");
+        return IdempotencyKey(body.IdempotencyKey);
+    }
+
+    /// <summary>A worker's take: only admins run workers (they see every tenant's payloads).</summary>
+    public static Problem? OfTake(Caller caller, string workerId)
+    {
+        if (!caller.IsAdmin)
+            return Problem.Forbidden();
+        return Names.IsValidClient(workerId) ? null : Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}.");
+    }
+
+    public static Problem? Of(Caller caller, WorkerReportKind kind, WorkerReport report)
+    {
+        if (!caller.IsAdmin)
+            return Problem.Forbidden();
+        if (report.WorkerId is not { } workerId || !Names.IsValidClient(workerId))
+            return Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}.");
+        if (kind == WorkerReportKind.Progress && report.Progress is null)
+            return Problem.Invalid("progress", "progress is required: a number, such as a fraction done.");
+        if (kind == WorkerReportKind.Fail && string.IsNullOrWhiteSpace(report.Error))
+            return Problem.Invalid("error", "error is required: what went wrong.");
+        if (report.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
+            return Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}.");
+        return null;
+    }
+
+    private static Problem? IdempotencyKey(string? key) =>
+        key is { Length: 0 or > ResourceScheduler.MaxIdempotencyKeyLength }
+            ? Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {ResourceScheduler.MaxIdempotencyKeyLength} characters.")
+            : null;
+}

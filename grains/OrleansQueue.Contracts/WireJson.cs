@@ -1,0 +1,35 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OrleansQueue.Contracts;
+
+/// <summary>The JSON form of the contracts on the wire (HTTP, WebSocket, SSE): camelCase, enums as camelCase strings
+/// (numbers accepted), nulls left out. The silo's gateway and the SDK's carriers write and read with it.</summary>
+public static class WireJson
+{
+    public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
+
+    public static JsonSerializerOptions Configure(JsonSerializerOptions options)
+    {
+        options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: true));
+        return options;
+    }
+
+    /// <summary>A problem as the JSON object both HTTP (RFC 7807) and WebSocket answers carry.</summary>
+    public static Dictionary<string, object?> Body(Problem problem)
+    {
+        var body = new Dictionary<string, object?>
+        {
+            ["type"] = problem.Type,
+            ["title"] = problem.Title,
+            ["status"] = problem.Status,
+            ["detail"] = problem.Detail,
+        };
+        if (problem.Field is not null)
+            body["field"] = problem.Field;
+        if (problem.RetryAfter is { } retry)
+            body["retryAfterMs"] = (long)Math.Ceiling(retry.TotalMilliseconds);
+        return body;
+    }
+}
