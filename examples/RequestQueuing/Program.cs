@@ -1,6 +1,7 @@
 // Many concurrent simulated LLM calls, from several clients at mixed priorities, against one resource with
-// requests-per-minute and tokens-per-minute limits. By default the silo runs inside this process; with
-// --silo http://127.0.0.1:5080 the example uses a running silo instead (and defines the resource there).
+// requests-per-minute and tokens-per-minute limits. By default the silo runs inside this process and the client calls
+// its grains through Orleans; with --silo http://127.0.0.1:5080 (and --api-key KEY, an admin key, when the silo has
+// keys) the example uses a running silo's gateway instead (and defines the resource there). The calling code is the same.
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
@@ -15,6 +16,7 @@ const string Resource = "llm-demo";
 const int Rpm = 360, Tpm = 120_000, Calls = 120;
 var window = TimeSpan.FromSeconds(4);              // the per-minute limits, scaled to 4 s so the demo takes ~20 s
 string? siloUrl = args.SkipWhile(a => a != "--silo").Skip(1).FirstOrDefault();
+string? apiKey = args.SkipWhile(a => a != "--api-key").Skip(1).FirstOrDefault();
 
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -32,9 +34,15 @@ if (siloUrl is null)
 else
 {
     using var admin = new HttpClient { BaseAddress = new Uri(siloUrl) };
+    if (apiKey is not null)
+        admin.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
     var body = policy.ToDictionary(p => char.ToLowerInvariant(p.Key[0]) + p.Key[1..], p => (object)long.Parse(p.Value!));
     (await admin.PutAsJsonAsync($"v1/resources/{Resource}", body)).EnsureSuccessStatusCode();
-    builder.Services.AddOrleansQueueClient(o => o.BaseAddress = new Uri(siloUrl));
+    builder.Services.AddOrleansQueueClient(o =>
+    {
+        o.BaseAddress = new Uri(siloUrl);
+        o.ApiKey = apiKey;
+    });
 }
 using var host = builder.Build();
 await host.StartAsync();
