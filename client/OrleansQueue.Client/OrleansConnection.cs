@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrleansQueue.Contracts;
@@ -24,13 +23,14 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
     private readonly IGrainFactory _grains;
     private readonly IResourceObserver _self;
     private readonly IDisposable? _siloLost;
-    private readonly ConcurrentDictionary<string, IResourceGrain> _references = new(StringComparer.Ordinal);
+    private readonly ResourceGrainReferences _references;
     private int _reattachQueued;
     private int _disposed;
 
     public OrleansConnection(IGrainFactory grains, Func<Action, IDisposable>? siloLost)
     {
         _grains = grains;
+        _references = new ResourceGrainReferences(grains);
         // Orleans holds the object weakly; the client holds this connection for its whole life.
         _self = grains.CreateObjectReference<IResourceObserver>(this);
         _siloLost = siloLost?.Invoke(QueueReattach);
@@ -136,14 +136,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         });
     }
 
-    private IResourceGrain Grain(string resource)
-    {
-        if (_references.TryGetValue(resource, out var known))
-            return known;
-        if (_references.Count >= 10_000)
-            _references.Clear(); // names come from callers: bounded
-        return _references.GetOrAdd(resource, name => _grains.GetGrain<IResourceGrain>(name));
-    }
+    private IResourceGrain Grain(string resource) => _references.Get(resource);
 
     private static Priority? PriorityOf(JsonObject m) =>
         (string?)m["priority"] is { } p ? Enum.Parse<Priority>(p, ignoreCase: true) : null;

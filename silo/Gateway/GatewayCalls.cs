@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace OrleansQueue.Silo.Gateway;
 
 /// <summary>
@@ -8,21 +6,11 @@ namespace OrleansQueue.Silo.Gateway;
 /// </summary>
 public sealed partial class ResourceGrains(IGrainFactory factory, ILogger<ResourceGrains> logger)
 {
-    /// <summary>Resolving a grain reference looks its interface up through reflection each time, which a hot path cannot
-    /// afford: references are kept by resource name (forgotten all at once past a bound, since names come from callers).</summary>
-    private readonly ConcurrentDictionary<string, IResourceGrain> _references = new(StringComparer.Ordinal);
-    private const int MaxReferences = 10_000;
+    private readonly ResourceGrainReferences _references = new(factory);
 
     public IGrainFactory Factory => factory;
 
-    public IResourceGrain Get(string resource)
-    {
-        if (_references.TryGetValue(resource, out var known))
-            return known;
-        if (_references.Count >= MaxReferences)
-            _references.Clear();
-        return _references.GetOrAdd(resource, name => factory.GetGrain<IResourceGrain>(name));
-    }
+    public IResourceGrain Get(string resource) => _references.Get(resource);
 
     public async Task<Outcome<T>> CallAsync<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct)
     {
