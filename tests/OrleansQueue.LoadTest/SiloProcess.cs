@@ -10,6 +10,8 @@ namespace OrleansQueue.LoadTest;
 internal sealed class SiloProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private int _disposed;
+    private (long Now, long Peak)? _final;
 
     private SiloProcess(Process process, Uri address)
     {
@@ -36,6 +38,8 @@ internal sealed class SiloProcess : IAsyncDisposable
     {
         get
         {
+            if (_final is { } final)
+                return final; // killed: what it had at the end
             _process.Refresh();
             return (_process.WorkingSet64, _process.PeakWorkingSet64);
         }
@@ -79,6 +83,10 @@ internal sealed class SiloProcess : IAsyncDisposable
     /// <summary>Stops the silo at once, as a crash would (the cluster's failover is not what these runs measure).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
+        if (!_process.HasExited)
+            _final = Memory;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
