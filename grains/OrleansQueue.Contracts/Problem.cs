@@ -18,6 +18,14 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
     public static Problem InvalidJson(string? field, string detail) =>
         new(400, Prefix + "invalid-json", "The request body is not valid JSON for this operation.", detail, field);
 
+    public static Problem NotJson(string contentType) =>
+        new(415, Prefix + "unsupported-media-type", "The request body must be JSON.",
+            $"The body is sent as \"{contentType}\"; send it as application/json.", "Content-Type");
+
+    public static Problem IncompleteBody() =>
+        new(400, Prefix + "incomplete-body", "The request body ended early.",
+            "The connection ended before the whole body arrived (less than its Content-Length); nothing was done.", "body");
+
     public static Problem TooLarge(int limit) =>
         new(413, Prefix + "body-too-large", "The request body is too large.", $"The body exceeds the limit of {limit} bytes.");
 
@@ -41,6 +49,10 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
 
     public static Problem Unauthorized() =>
         new(401, Prefix + "unauthorized", "An API key is required.", $"Send a valid key in the X-Api-Key header or as a bearer token.");
+
+    public static Problem KeyInUrl(string parameter) =>
+        new(400, Prefix + "api-key-in-url", "API keys are not accepted in the URL.",
+            $"The query parameter \"{parameter}\" would leave the key in proxies' and servers' logs; send it in the X-Api-Key header or as Authorization: Bearer.", parameter);
 
     public static Problem Forbidden() =>
         new(403, Prefix + "forbidden", "Only an admin key may do this.", "Creating, changing and deleting resources needs an API key marked Admin.");
@@ -68,6 +80,18 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
     public static Problem NotYourJob(string resource, long id, string workerId) =>
         new(409, Prefix + "not-your-job", "The job is not running for this worker.",
             $"Job {id} on resource \"{resource}\" is not running for worker \"{workerId}\": its visibility timeout passed and it went back to the queue, or another worker has it.", "workerId");
+
+    /// <summary>A refusal made before any endpoint ran: no route matched, the method is not taken, a path or query value did not bind.</summary>
+    public static Problem BareRefusal(int status, string method, string path) => status switch
+    {
+        404 => new(404, Prefix + "not-found", "Nothing is here.",
+            $"No endpoint answers {method} {path} (an id in the path must be a number); the API is under /v1, described in /openapi/v1.json."),
+        405 => new(405, Prefix + "method-not-allowed", "The method is not allowed here.",
+            $"{path} does not take {method}; /openapi/v1.json lists what it takes."),
+        400 => new(400, Prefix + "invalid-request", "The request is invalid.",
+            $"A value in the path or query of {path} does not parse (numbers are digits only)."),
+        _ => new(status, Prefix + "refused", "The request was refused.", $"{method} {path} was refused with HTTP {status}."),
+    };
 
     public static Problem From(Rejection rejection) => rejection.Reason switch
     {

@@ -16,7 +16,7 @@ public static class Validation
             return Problem.Invalid("clientId", $"clientId must be {Names.ClientRule}.");
         if (body.MaxWaitMs is < 0 or > MaxWaitMs)
             return Problem.Invalid("maxWaitMs", $"maxWaitMs must be between 0 and {MaxWaitMs}; it is {body.MaxWaitMs}.");
-        return null; // the load and the idempotency key are the scheduler's to judge
+        return IdempotencyKey(body.IdempotencyKey); // the load is the scheduler's to judge, against the policy
     }
 
     public static Problem? Of(ReleaseBody body)
@@ -61,7 +61,7 @@ public static class Validation
     }
 
     private static Problem? IdempotencyKey(string? key) =>
-        key is { Length: 0 or > ResourceScheduler.MaxIdempotencyKeyLength }
-            ? Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {ResourceScheduler.MaxIdempotencyKeyLength} characters.")
+        key is { Length: 0 or > ResourceScheduler.MaxIdempotencyKeyLength } || (key is not null && !Names.IsPrintable(key))
+            ? Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {ResourceScheduler.MaxIdempotencyKeyLength} printable characters (no control or invisible formatting characters).")
             : null;
 }

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace OrleansQueue.Contracts;
 
 /// <summary>The JSON form of the contracts on the wire (HTTP, WebSocket, SSE): camelCase, enums as camelCase strings
-/// (numbers accepted), nulls left out. The silo's gateway and the SDK's carriers write and read with it.</summary>
+/// (the numbers of defined values accepted), numbers only as JSON numbers, nulls left out. The silo's gateway and the SDK's carriers write and read with it.</summary>
 public static class WireJson
 {
     public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
@@ -12,7 +12,8 @@ public static class WireJson
     public static JsonSerializerOptions Configure(JsonSerializerOptions options)
     {
         options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
-        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: true));
+        options.NumberHandling = JsonNumberHandling.Strict; // the web defaults read "5" as 5
+        options.Converters.Add(new StrictEnumConverter());
         return options;
     }
 

@@ -57,16 +57,9 @@ public sealed partial class ResourceScheduler
                 : AcquireResult.Queued(earlier.RequestId, 0);
         }
         if (_jobWaitlist.Count >= _policy.MaxQueueLength)
-        {
-            return Reject(new(RejectionReason.QueueFull,
-                $"Resource \"{Name}\" has {_jobWaitlist.Count} jobs queued, its MaxQueueLength of {_policy.MaxQueueLength}."));
-        }
-        int clientQueued = _jobWaitlist.WaitingOf(clientId);
-        if (clientQueued >= _policy.MaxQueuedPerClient)
-        {
-            return Reject(new(RejectionReason.ClientQuotaExceeded,
-                $"Client \"{clientId}\" has {clientQueued} jobs queued on resource \"{Name}\", its MaxQueuedPerClient of {_policy.MaxQueuedPerClient}."));
-        }
+            return RejectFull(_jobWaitlist, overQuotaClient: null, now, "jobs");
+        if (_jobWaitlist.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
+            return RejectFull(_jobWaitlist, overQuotaClient: clientId, now, "jobs");
         var job = Rent(clientId, load, priority, now);
         job.Job = new JobInfo(payload, _policy.JobMaxAttempts) { FirstEnqueuedAt = now };
         job.WaitDeadline = deadline is { } after ? now + after.Ticks : long.MaxValue;

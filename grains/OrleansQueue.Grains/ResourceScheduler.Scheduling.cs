@@ -126,7 +126,9 @@ public sealed partial class ResourceScheduler
                     : _rate.ReadyAt(now, _window, _policy.RequestsPerWindow, _policy.LoadPerWindow, head.Load);
                 return;
             }
-            WaitlistOf(head).ServeHead();
+            var served = WaitlistOf(head);
+            served.ServeHead();
+            served.Drain.Record(now);
             _budgetFreed = true;
             if (head.Job is not null)
                 AssignJob(head, now);
@@ -180,7 +182,9 @@ public sealed partial class ResourceScheduler
     /// <summary>Removes a waiting request that leaves unserved.</summary>
     private void Unqueue(Request request)
     {
-        WaitlistOf(request).Remove(request);
+        var waitlist = WaitlistOf(request);
+        waitlist.Remove(request);
+        waitlist.Drain.Record(Now());
         _budgetFreed = true; // the head may have changed
     }
 
@@ -264,6 +268,26 @@ public sealed partial class ResourceScheduler
             return null;
         long ready = _rate.ReadyAt(now, _window, _policy.RequestsPerWindow, _policy.LoadPerWindow, load);
         return ready > now ? TimeSpan.FromTicks(ready - now) : null;
+    }
+
+    /// <summary>
+    /// Refuses a request because <paramref name="waitlist"/> is full, or <paramref name="overQuotaClient"/> has its quota
+    /// waiting in it, with an
+    /// honest Retry-After: a place frees when one request leaves; a client's own place, with fair sharing, once about one
+    /// request per waiting client has left. Without departures lately, no estimate is given and the message says so.
+    /// </summary>
+    private AcquireResult RejectFull(Waitlist waitlist, string? overQuotaClient, long now, string what)
+    {
+        bool clientQuota = overQuotaClient is not null;
+        var retry = waitlist.Drain.TimeFor(now, clientQuota ? Math.Max(1, waitlist.WaitingClients) : 1);
+        string limit = clientQuota
+            ? $"The client has {waitlist.WaitingOf(overQuotaClient!)} {what} waiting on resource \"{Name}\", its MaxQueuedPerClient of {_policy.MaxQueuedPerClient}."
+            : $"Resource \"{Name}\" has {waitlist.Count} {what} waiting, its MaxQueueLength of {_policy.MaxQueueLength}.";
+        string when = retry is { } after
+            ? $" At the recent rate a place frees in about {Math.Max(1, Math.Ceiling(after.TotalSeconds))} s."
+            : " None has left the waitlist lately, so no retry time can be estimated.";
+        return Reject(new(clientQuota ? RejectionReason.ClientQuotaExceeded : RejectionReason.QueueFull, limit + when,
+            retry is { } r && r < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : retry));
     }
 
     private Request Rent(string clientId, long load, Priority priority, long now)

@@ -104,16 +104,9 @@ public sealed partial class ResourceScheduler
                 RetryAfterFor(now, load)));
         }
         if (_waitlist.Count >= _policy.MaxQueueLength)
-        {
-            return Reject(new(RejectionReason.QueueFull,
-                $"Resource \"{Name}\" has {_waitlist.Count} requests waiting, its MaxQueueLength of {_policy.MaxQueueLength}."));
-        }
-        int clientWaiting = _waitlist.WaitingOf(clientId);
-        if (clientWaiting >= _policy.MaxQueuedPerClient)
-        {
-            return Reject(new(RejectionReason.ClientQuotaExceeded,
-                $"Client \"{clientId}\" has {clientWaiting} requests waiting on resource \"{Name}\", its MaxQueuedPerClient of {_policy.MaxQueuedPerClient}."));
-        }
+            return RejectFull(_waitlist, overQuotaClient: null, now, "requests");
+        if (_waitlist.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
+            return RejectFull(_waitlist, overQuotaClient: clientId, now, "requests");
 
         var request = Rent(clientId, load, priority, now);
         request.WaitDeadline = now + wait;

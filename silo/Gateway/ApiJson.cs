@@ -36,8 +36,16 @@ public static class ApiJson
         {
             return Problem.TooLarge(limit);
         }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException)
+        {
+            // The client went away mid-body (or sent less than it announced): not the silo's failure, and no stack trace
+            // in the log for it. The answer is for a client that is still there.
+            return Problem.IncompleteBody();
+        }
         if (body.Length == 0)
             return new(empty, null);
+        if (!IsJson(request.ContentType))
+            return Problem.NotJson(request.ContentType!);
         return Parse(body, empty);
     }
 
@@ -51,11 +59,41 @@ public static class ApiJson
         catch (JsonException ex)
         {
             string? field = ex.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
-            string rule = field == "priority"
-                ? "priority must be one of critical, high, normal, low, background (or 0 to 4)."
-                : ex.Message.Split(" Path:")[0];
+            string rule = Rule(ex.Message.Split(" Path:")[0]);
             return Problem.InvalidJson(field, field is null ? rule : $"{field}: {rule}");
         }
+    }
+
+    /// <summary>A body is JSON when it says so (application/json, or a +json type) or says nothing.</summary>
+    private static bool IsJson(string? contentType) =>
+        contentType is null
+        || (Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
+            && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+                || media.MediaType.Value!.EndsWith("+json", StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>The rule a parse error broke, in the API's words: never a .NET type name.</summary>
+    private static string Rule(string message)
+    {
+        if (message.StartsWith("must be one of", StringComparison.Ordinal))
+            return message; // an enum: our own converter's words
+        if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
+            return "is not a field of this operation (unknown fields are refused).";
+        int converted = message.IndexOf("could not be converted to ", StringComparison.Ordinal);
+        if (converted >= 0)
+        {
+            string type = message[(converted + "could not be converted to ".Length)..];
+            return type switch
+            {
+                _ when type.Contains("Int64", StringComparison.Ordinal) || type.Contains("Int32", StringComparison.Ordinal) => "must be a JSON integer (not a string).",
+                _ when type.Contains("Double", StringComparison.Ordinal) => "must be a JSON number (not a string).",
+                _ when type.Contains("Boolean", StringComparison.Ordinal) => "must be true or false.",
+                _ when type.StartsWith("System.String", StringComparison.Ordinal) => "must be a JSON string.",
+                _ => "has a value of the wrong JSON type.",
+            };
+        }
+        return message.Contains("System.", StringComparison.Ordinal) || message.Contains("OrleansQueue.", StringComparison.Ordinal)
+            ? "is not valid JSON for this field."
+            : message;
     }
 
     private static async Task<byte[]> ReadLimitedAsync(Stream stream, int limit, CancellationToken cancellationToken)

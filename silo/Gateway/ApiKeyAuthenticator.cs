@@ -23,7 +23,6 @@ public sealed class ApiKeyAuthenticator(IOptions<SiloOptions> options)
         string? authorization = context.Request.Headers.Authorization.FirstOrDefault();
         if (presented is null && authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             presented = authorization["Bearer ".Length..].Trim();
-        presented ??= context.Request.Query["apiKey"].FirstOrDefault();
         if (string.IsNullOrEmpty(presented))
             return null;
         var bytes = Encoding.UTF8.GetBytes(presented);

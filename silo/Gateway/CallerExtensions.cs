@@ -14,6 +14,9 @@ public static class CallerExtensions
         group.AddEndpointFilter(async (invocation, next) =>
         {
             var context = invocation.HttpContext;
+            // A key in the URL ends up in proxies' and servers' logs: refused, even where no key is needed.
+            if (context.Request.Query.Keys.FirstOrDefault(k => k.Replace("_", "").Replace("-", "").Equals("apikey", StringComparison.OrdinalIgnoreCase)) is { } inUrl)
+                return HttpResults.Problem(Problem.KeyInUrl(inUrl));
             var caller = context.RequestServices.GetRequiredService<ApiKeyAuthenticator>().Authenticate(context);
             if (caller is null)
                 return HttpResults.Problem(Problem.Unauthorized());

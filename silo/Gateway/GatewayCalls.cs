@@ -25,7 +25,7 @@ public sealed partial class ResourceGrains(IGrainFactory factory, ILogger<Resour
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogCallFailed(logger, ex, resource);
-            return Problem.Unavailable($"Resource \"{resource}\" could not be reached ({ex.GetType().Name}); the call can be retried.");
+            return Problem.Unavailable($"Resource \"{resource}\" could not be reached; the call can be retried.");
         }
     }
 
@@ -49,7 +49,7 @@ internal static partial class GatewayCalls
             {
                 string resource = invocation.HttpContext.GetRouteValue("resource") as string ?? "";
                 LogEndpointFailed(invocation.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayCalls)), ex, resource);
-                return HttpResults.Problem(Problem.Unavailable($"The silo could not serve this now ({ex.GetType().Name}); the call can be retried."));
+                return HttpResults.Problem(Problem.Unavailable("The silo could not serve this now; the call can be retried."));
             }
         });
         return group;

@@ -11,6 +11,17 @@ public static class HttpResults
 
     public static IResult Problem(Problem problem) => new ProblemResult(problem);
 
+    /// <summary>
+    /// A refusal that ASP.NET made before any endpoint ran (no route matched, the method is not allowed, a route or query
+    /// value did not bind) would go out with an empty body: it gets a problem like every other refusal.
+    /// </summary>
+    public static async Task ProblemForBareRefusal(Microsoft.AspNetCore.Diagnostics.StatusCodeContext status)
+    {
+        var context = status.HttpContext;
+        var problem = OrleansQueue.Contracts.Problem.BareRefusal(context.Response.StatusCode, context.Request.Method, context.Request.Path.Value ?? "/");
+        await new ProblemResult(problem).ExecuteAsync(context);
+    }
+
     private sealed class ProblemResult(Problem problem) : IResult
     {
         public async Task ExecuteAsync(HttpContext context)

@@ -33,6 +33,9 @@ public static class SiloBuilderExtensions
                 .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? "")));
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        // A route or query value that does not bind answers 400 with no body in every environment (not a developer page),
+        // which the status-code pages then turn into a problem.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
         builder.Services.AddOrleansQueueSiloCore(builder.Configuration);
         builder.Services.AddOpenApi(o => o.AddOperationTransformer(JsonBodyMetadata.Transform));
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
@@ -93,7 +96,7 @@ public static class SiloBuilderExtensions
                 // Keyed by the cluster's id, so that clusters sharing one Redis never share resources.
                 "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>(),
                     sp.GetRequiredService<IOptions<SiloOptions>>().Value.Clustering.ClusterId),
-                _ => new SqliteGrainStore(o.Path, o.Synchronous, time, sp.GetRequiredService<SiloMetrics>()),
+                _ => new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<SiloMetrics>()),
             };
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifetime>();
@@ -133,6 +136,7 @@ public static class SiloBuilderExtensions
     /// <summary>Maps the silo's endpoints: /v1 (HTTP and WebSocket), /healthz, /metrics, /openapi/v1.json.</summary>
     public static WebApplication MapOrleansQueueSilo(this WebApplication app)
     {
+        app.UseStatusCodePages(HttpResults.ProblemForBareRefusal);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         var v1 = app.MapGroup("/v1").RequireApiKey().AnswerFailuresAsProblems();
         v1.MapResourceEndpoints();

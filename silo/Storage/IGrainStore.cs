@@ -32,7 +32,14 @@ public interface IGrainStore : IAsyncDisposable
     /// Makes <paramref name="owner"/> the resource's owner under a new epoch, and reads its state as of that moment (every
     /// commit made under an earlier epoch is in it; none can follow). <c>null</c> when the resource does not exist.
     /// </summary>
+    /// <remarks>The snapshot's <see cref="GrainSnapshot.SavedAt"/> is the last moment the resource is known to have run:
+    /// the later of its last commit and its previous owner's last heartbeat (<see cref="HeartbeatAsync"/>), or 0 when no
+    /// owner held it (it gave its claim up idle). The scheduler does not count the time since then against waits and leases.</remarks>
     Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken);
+
+    /// <summary>Records that silo <paramref name="owner"/> was alive (and so were the resources it owns) at
+    /// <paramref name="aliveAt"/>, UTC ticks on the schedulers' clock. The silo calls it every second while it runs.</summary>
+    Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken);
 
     /// <summary>Writes one turn's changes atomically, if <paramref name="epoch"/> is still the resource's epoch.
     /// Changes for a deleted resource are dropped.</summary>
@@ -50,7 +57,12 @@ public interface IGrainStore : IAsyncDisposable
 }
 
 /// <summary>A resource's state as claimed, and the epoch its owner must commit under.</summary>
-public sealed record ClaimedGrain(GrainSnapshot Snapshot, long Epoch);
+public sealed record ClaimedGrain(GrainSnapshot Snapshot, long Epoch)
+{
+    /// <summary>The snapshot's <see cref="GrainSnapshot.SavedAt"/>: the later of the resource's last commit and its previous
+    /// owner's last heartbeat (0 when that owner never beat), or 0 when no owner held it (<paramref name="previousOwnerAlive"/> -1).</summary>
+    public static long LastAlive(long savedAt, long previousOwnerAlive) => previousOwnerAlive < 0 ? 0 : Math.Max(savedAt, previousOwnerAlive);
+}
 
 /// <summary>A later claim took the resource: the write under the old epoch was refused and nothing of it took effect.</summary>
 public sealed class OwnershipLostException(string resource, long epoch)

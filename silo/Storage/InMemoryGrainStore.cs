@@ -10,6 +10,7 @@ public sealed class InMemoryGrainStore : IGrainStore
 {
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, Entry> _resources = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _heartbeats = new(StringComparer.Ordinal);
     private long _lastEpoch; // one sequence for all resources, so a deleted and re-created resource never reuses an epoch
 
     public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -53,10 +54,19 @@ public sealed class InMemoryGrainStore : IGrainStore
         {
             if (!_resources.TryGetValue(name, out var r))
                 return Task.FromResult<ClaimedGrain?>(null);
+            var snapshot = r.State.ToSnapshot();
+            long savedAt = ClaimedGrain.LastAlive(snapshot.SavedAt, r.Owner is { } previous ? _heartbeats.GetValueOrDefault(previous) : -1);
             r.Owner = owner;
             r.Epoch = ++_lastEpoch;
-            return Task.FromResult<ClaimedGrain?>(new ClaimedGrain(r.State.ToSnapshot(), r.Epoch));
+            return Task.FromResult<ClaimedGrain?>(new ClaimedGrain(snapshot with { SavedAt = savedAt }, r.Epoch));
         }
+    }
+
+    public Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+            _heartbeats[owner] = Math.Max(aliveAt, _heartbeats.GetValueOrDefault(owner));
+        return Task.CompletedTask;
     }
 
     public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken)

@@ -22,6 +22,7 @@ public sealed class PostgresGrainStore : IGrainStore
     private readonly SiloMetrics? _metrics;
     private readonly Channel<PendingCommit> _commits = Channel.CreateUnbounded<PendingCommit>(new() { SingleReader = true });
     private readonly Task _committer;
+    private int _pruned;
     private Lazy<Task>? _closing;
 
     public PostgresGrainStore(string connectionString, TimeProvider? time = null, SiloMetrics? metrics = null)
@@ -77,12 +78,16 @@ public sealed class PostgresGrainStore : IGrainStore
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // The update takes the row lock: a commit under the old epoch waits for it, then finds its epoch gone. Every
         // statement after it in this transaction sees whatever the old owner committed before.
+        // The previous owner (read under the same row lock) and its last heartbeat: how long the resource went unrun.
         var heads = await QueryAsync(connection, transaction, """
-            UPDATE resources SET owner = $2, epoch = nextval('epochs') WHERE name = $1
-            RETURNING epoch, policy, last_id, last_fencing, window_next_seq, saved_at
+            UPDATE resources r SET owner = $2, epoch = nextval('epochs')
+            FROM (SELECT owner AS previous FROM resources WHERE name = $1 FOR UPDATE) p
+            WHERE r.name = $1
+            RETURNING r.epoch, r.policy, r.last_id, r.last_fencing, r.window_next_seq, r.saved_at,
+                CASE WHEN p.previous IS NULL THEN -1 ELSE COALESCE((SELECT alive_at FROM heartbeats WHERE owner = p.previous), 0) END
             """, [name, owner],
             r => (Epoch: r.GetInt64(0), Policy: PolicyJson.Deserialize(r.GetString(1)), LastId: r.GetInt64(2), Fencing: r.GetInt64(3),
-                NextSeq: r.GetInt64(4), SavedAt: r.GetInt64(5)), cancellationToken);
+                NextSeq: r.GetInt64(4), SavedAt: ClaimedGrain.LastAlive(r.GetInt64(5), r.GetInt64(6))), cancellationToken);
         if (heads.Count == 0)
             return null;
         var head = heads[0];
@@ -127,6 +132,23 @@ public sealed class PostgresGrainStore : IGrainStore
             Requests = requests, Jobs = jobs, Window = window, Idempotency = idempotency,
         };
         return new ClaimedGrain(snapshot, head.Epoch);
+    }
+
+    public async Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken)
+    {
+        await QueryAsync("""
+            INSERT INTO heartbeats(owner, alive_at) VALUES($1, $2)
+            ON CONFLICT(owner) DO UPDATE SET alive_at = GREATEST(heartbeats.alive_at, excluded.alive_at)
+            RETURNING 1
+            """, [owner, aliveAt], r => r.GetInt32(0), cancellationToken);
+        // Once per store: forget the silos that own nothing and have not been heard of for a week.
+        if (Interlocked.Exchange(ref _pruned, 1) == 0)
+        {
+            await QueryAsync("""
+                DELETE FROM heartbeats h WHERE alive_at < $1 AND NOT EXISTS (SELECT 1 FROM resources r WHERE r.owner = h.owner)
+                RETURNING 1
+                """, [aliveAt - TimeSpan.FromDays(7).Ticks], r => r.GetInt32(0), cancellationToken);
+        }
     }
 
     /// <summary>Queues the turn's changes for the committer, which writes every commit pending at that moment in one

@@ -59,6 +59,9 @@ internal static class PostgresSchema
             id bigint NOT NULL,
             record text NOT NULL,
             PRIMARY KEY(resource, id));
+        CREATE TABLE IF NOT EXISTS heartbeats(
+            owner text PRIMARY KEY,
+            alive_at bigint NOT NULL);
         INSERT INTO meta(key, value) VALUES('schema_version', 1) ON CONFLICT(key) DO NOTHING;
         """;
 }

@@ -19,6 +19,8 @@ public sealed partial class RedisGrainStore(string configuration, ILogger<RedisG
     private readonly string _definitions = keyPrefix + ":resources";
     private readonly string _owners = keyPrefix + ":owners";
     private readonly string _epochs = keyPrefix + ":epochs";
+    private readonly string _heartbeats = keyPrefix + ":heartbeats";
+    private int _pruned;
 
     private ConnectionMultiplexer? _redis;
 
@@ -51,7 +53,7 @@ public sealed partial class RedisGrainStore(string configuration, ILogger<RedisG
 
     private RedisKey[] Keys(string name) =>
         [$"{keyPrefix}:{{{name}}}:meta", $"{keyPrefix}:{{{name}}}:requests", $"{keyPrefix}:{{{name}}}:jobs", $"{keyPrefix}:{{{name}}}:window",
-            $"{keyPrefix}:{{{name}}}:idempotency", _definitions, _owners, _epochs];
+            $"{keyPrefix}:{{{name}}}:idempotency", _definitions, _owners, _epochs, _heartbeats];
 
     public async Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken)
     {
@@ -85,13 +87,20 @@ public sealed partial class RedisGrainStore(string configuration, ILogger<RedisG
             LastId = long.Parse(meta["last_id"], System.Globalization.CultureInfo.InvariantCulture),
             LastFencingToken = long.Parse(meta["last_fencing"], System.Globalization.CultureInfo.InvariantCulture),
             WindowNextSeq = long.Parse(meta["window_next_seq"], System.Globalization.CultureInfo.InvariantCulture),
-            SavedAt = long.Parse(meta["saved_at"], System.Globalization.CultureInfo.InvariantCulture),
+            SavedAt = ClaimedGrain.LastAlive(long.Parse(meta["saved_at"], System.Globalization.CultureInfo.InvariantCulture), (long)parts[6]),
             Requests = Records<RequestRecord>(parts[1]),
             Jobs = Records<JobRecord>(parts[2]),
             Window = Records<WindowRecord>(parts[3]),
             Idempotency = Records<IdempotencyRecord>(parts[4]),
         };
         return new ClaimedGrain(snapshot, (long)parts[5]);
+    }
+
+    public async Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken)
+    {
+        // Once per store: forget the silos that own nothing and have not been heard of for a week.
+        long pruneBefore = Interlocked.Exchange(ref _pruned, 1) == 0 ? aliveAt - TimeSpan.FromDays(7).Ticks : 0;
+        await Db.ScriptEvaluateAsync(RedisScripts.Heartbeat, [_heartbeats, _owners], [owner, aliveAt, pruneBefore]);
     }
 
     public async Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken)

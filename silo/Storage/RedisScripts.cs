@@ -30,11 +30,30 @@ internal static class RedisScripts
     /// <summary>ARGV: name, owner. Returns nil for a missing resource, else {meta pairs, requests, jobs, window, idempotency, epoch}.</summary>
     public const string Claim = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+        local previous = redis.call('HGET', KEYS[7], ARGV[1])
+        local alive = '-1'
+        if previous then alive = redis.call('HGET', KEYS[9], previous) or '0' end
         local epoch = redis.call('INCR', KEYS[8])
         redis.call('HSET', KEYS[1], 'epoch', tostring(epoch))
         redis.call('HSET', KEYS[7], ARGV[1], ARGV[2])
         return { redis.call('HGETALL', KEYS[1]), redis.call('HVALS', KEYS[2]), redis.call('HVALS', KEYS[3]),
-                 redis.call('ZRANGE', KEYS[4], 0, -1), redis.call('HVALS', KEYS[5]), epoch }
+                 redis.call('ZRANGE', KEYS[4], 0, -1), redis.call('HVALS', KEYS[5]), epoch, alive }
+        """;
+
+    /// <summary>KEYS: the heartbeats, the owners. ARGV: owner, alive at, prune before. Records the owner's heartbeat; the
+    /// heartbeats of silos that own nothing and were last heard of before the third argument are dropped.</summary>
+    public const string Heartbeat = """
+        local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+        if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+        if ARGV[3] ~= '0' then
+          local owning = {}
+          for _, o in ipairs(redis.call('HVALS', KEYS[2])) do owning[o] = true end
+          local all = redis.call('HGETALL', KEYS[1])
+          for i = 1, #all, 2 do
+            if not owning[all[i]] and tonumber(all[i + 1]) < tonumber(ARGV[3]) then redis.call('HDEL', KEYS[1], all[i]) end
+          end
+        end
+        return 1
         """;
 
     /// <summary>

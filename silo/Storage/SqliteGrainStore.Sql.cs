@@ -12,7 +12,17 @@ public sealed partial class SqliteGrainStore
         switch (write.Kind)
         {
             case "heartbeat":
-                Run(transaction, "UPDATE meta SET value = $now WHERE key = 'alive_at'", ("$now", _time.GetUtcNow().UtcTicks));
+                Run(transaction, """
+                    INSERT INTO heartbeats(owner, alive_at) VALUES($owner, $at)
+                    ON CONFLICT(owner) DO UPDATE SET alive_at = MAX(alive_at, excluded.alive_at)
+                    """, ("$owner", write.Owner), ("$at", write.PreviousOwnerAlive));
+                if (!_pruned)
+                {
+                    // Once per store: forget the silos that own nothing and have not been heard of for a week.
+                    _pruned = true;
+                    Run(transaction, "DELETE FROM heartbeats WHERE alive_at < $before AND owner NOT IN (SELECT owner FROM resources WHERE owner IS NOT NULL)",
+                        ("$before", write.PreviousOwnerAlive - TimeSpan.FromDays(7).Ticks));
+                }
                 break;
             case "put":
                 var d = write.Definition!;
@@ -33,6 +43,11 @@ public sealed partial class SqliteGrainStore
                 Run(transaction, "DELETE FROM jobs WHERE resource = $name", ("$name", write.Name));
                 break;
             case "claim":
+                write.PreviousOwnerAlive = Scalar(transaction, """
+                    SELECT CASE WHEN r.owner IS NULL THEN -1 ELSE COALESCE(h.alive_at, 0) END
+                    FROM resources r LEFT JOIN heartbeats h ON h.owner = r.owner WHERE r.name = $name
+                    UNION ALL SELECT -1 LIMIT 1
+                    """, ("$name", write.Name));
                 Run(transaction, "UPDATE meta SET value = value + 1 WHERE key = 'last_epoch'");
                 write.Epoch = Scalar(transaction, "SELECT value FROM meta WHERE key = 'last_epoch'");
                 write.Created = Run(transaction, "UPDATE resources SET owner = $owner, epoch = $epoch WHERE name = $name",
@@ -178,8 +193,7 @@ public sealed partial class SqliteGrainStore
             using var head = connection.CreateCommand();
             head.Transaction = transaction;
             head.CommandText = """
-                SELECT policy, last_id, last_fencing, window_next_seq, saved_at,
-                       (SELECT value FROM meta WHERE key = 'alive_at')
+                SELECT policy, last_id, last_fencing, window_next_seq, saved_at
                 FROM resources WHERE name = $name
                 """;
             head.Parameters.AddWithValue("$name", name);
@@ -191,8 +205,7 @@ public sealed partial class SqliteGrainStore
                     return null;
                 policy = PolicyJson.Deserialize(reader.GetString(0));
                 (lastId, fencing, nextSeq) = (reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
-                // The silo was alive until its last heartbeat, even if this resource last wrote earlier.
-                savedAt = Math.Max(reader.GetInt64(4), reader.GetInt64(5));
+                savedAt = reader.GetInt64(4);
             }
             var requests = Query(connection, transaction, name, """
                 SELECT id, client, load, priority, level, state, enqueued_at, wait_deadline, timer_at, fencing,

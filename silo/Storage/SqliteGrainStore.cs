@@ -10,12 +10,11 @@ namespace OrleansQueue.Silo.Storage;
 /// <summary>
 /// The embedded durable store: one SQLite database in WAL mode. All writes go through one writer loop that puts
 /// every commit waiting at that moment, from any grain, into one transaction (group commit across grains).
-/// A heartbeat row records that the silo was alive, so a restart can tell how long it was down.
 /// </summary>
 public sealed partial class SqliteGrainStore : IGrainStore
 {
     private readonly string _connectionString;
-    private readonly TimeProvider _time;
+    private bool _pruned; // only the writer loop touches it
     private readonly SiloMetrics? _metrics;
     private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
     private readonly SemaphoreSlim _readLock = new(1, 1);
@@ -23,18 +22,16 @@ public sealed partial class SqliteGrainStore : IGrainStore
     private SqliteConnection? _writer;
     private SqliteConnection? _reader;
     private Task? _writerLoop;
-    private ITimer? _heartbeat;
     private Lazy<Task>? _closing;
 
     /// <param name="path">The database file; its folder is created if missing.</param>
     /// <param name="synchronous">SQLite's synchronous mode: NORMAL survives a process crash, FULL also a power loss.</param>
-    public SqliteGrainStore(string path, string synchronous = "NORMAL", TimeProvider? time = null, SiloMetrics? metrics = null)
+    public SqliteGrainStore(string path, string synchronous = "NORMAL", SiloMetrics? metrics = null)
     {
         if (synchronous is not ("NORMAL" or "FULL"))
             throw new ArgumentException($"Store:Synchronous must be NORMAL or FULL; it is \"{synchronous}\".", nameof(synchronous));
         Path = System.IO.Path.GetFullPath(path);
         Synchronous = synchronous;
-        _time = time ?? TimeProvider.System;
         _metrics = metrics;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = false }.ToString();
     }
@@ -51,7 +48,6 @@ public sealed partial class SqliteGrainStore : IGrainStore
             await ExecuteAsync(_writer, SqliteSchema.MigrateFrom1, cancellationToken);
         _reader = await OpenAsync(cancellationToken);
         _writerLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
-        _heartbeat = _time.CreateTimer(_ => _writes.Writer.TryWrite(PendingWrite.Heartbeat()), null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -73,8 +69,11 @@ public sealed partial class SqliteGrainStore : IGrainStore
             return null;
         // Claimed: every commit under an older epoch is now refused, so what is read next is final for them.
         var snapshot = await LoadAsync(name, cancellationToken);
-        return snapshot is null ? null : new ClaimedGrain(snapshot, claim.Epoch);
+        return snapshot is null ? null : new ClaimedGrain(snapshot with { SavedAt = ClaimedGrain.LastAlive(snapshot.SavedAt, claim.PreviousOwnerAlive) }, claim.Epoch);
     }
+
+    public Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken) =>
+        Enqueue(PendingWrite.Heartbeat(owner, aliveAt));
 
     public Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken) =>
         Enqueue(PendingWrite.Release(name, epoch));
@@ -149,8 +148,6 @@ public sealed partial class SqliteGrainStore : IGrainStore
 
     private async Task CloseAsync()
     {
-        if (_heartbeat is not null)
-            await _heartbeat.DisposeAsync();
         _writes.Writer.TryComplete();
         if (_writerLoop is not null)
             await _writerLoop;
@@ -197,6 +194,9 @@ public sealed partial class SqliteGrainStore : IGrainStore
         public long Epoch { get; set; }
         /// <summary>For a put: whether the resource was created. For a delete or claim: whether it existed.</summary>
         public bool Created { get; set; }
+        /// <summary>For a claim: the previous owner's last heartbeat (0 if it never beat), or -1 when no owner held it.
+        /// For a heartbeat: when the owner was alive.</summary>
+        public long PreviousOwnerAlive { get; set; }
         /// <summary>Why this write alone was refused, while the rest of its batch committed.</summary>
         public Exception? Refused { get; set; }
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -206,6 +206,6 @@ public sealed partial class SqliteGrainStore : IGrainStore
         public static PendingWrite Release(string name, long epoch) => new() { Kind = "release", Name = name, Epoch = epoch };
         public static PendingWrite Put(ResourceDefinition definition) => new() { Kind = "put", Name = definition.Name, Definition = definition };
         public static PendingWrite Delete(string name) => new() { Kind = "delete", Name = name };
-        public static PendingWrite Heartbeat() => new() { Kind = "heartbeat" };
+        public static PendingWrite Heartbeat(string owner, long aliveAt) => new() { Kind = "heartbeat", Owner = owner, PreviousOwnerAlive = aliveAt };
     }
 }

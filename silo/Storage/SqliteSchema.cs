@@ -55,8 +55,11 @@ internal static class SqliteSchema
             id INTEGER NOT NULL,
             record TEXT NOT NULL,
             PRIMARY KEY(resource, id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS heartbeats(
+            owner TEXT PRIMARY KEY,
+            alive_at INTEGER NOT NULL) WITHOUT ROWID;
         INSERT INTO meta(key, value) VALUES('schema_version', 2) ON CONFLICT(key) DO NOTHING;
-        INSERT INTO meta(key, value) VALUES('alive_at', 0) ON CONFLICT(key) DO NOTHING;
+        DELETE FROM meta WHERE key = 'alive_at';
         INSERT INTO meta(key, value) VALUES('last_epoch', 0) ON CONFLICT(key) DO NOTHING;
         """;
 

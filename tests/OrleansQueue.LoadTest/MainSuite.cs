@@ -99,7 +99,7 @@ internal static class MainSuite
 
     public static async Task Put(HttpClient http, string name, string policy)
     {
-        using var response = await http.PutAsync($"v1/resources/{name}", new StringContent(policy));
+        using var response = await http.PutAsync($"v1/resources/{name}", new StringContent(policy, System.Text.Encoding.UTF8, "application/json"));
         response.EnsureSuccessStatusCode();
     }
 

@@ -11,7 +11,9 @@ public sealed record GrainSnapshot
     public long LastFencingToken { get; init; }
     /// <summary>The sequence number the next window entry gets.</summary>
     public long WindowNextSeq { get; init; }
-    /// <summary>When the state was last written (UTC ticks); the downtime since then does not count against waits and leases.</summary>
+    /// <summary>The last moment the resource is known to have run (UTC ticks; 0 for "just now"): the time since then, when
+    /// nobody ran it, does not count against waits and leases. The store tells it (its last write, or its owner's last
+    /// heartbeat if later).</summary>
     public long SavedAt { get; init; }
     /// <summary>Live requests.</summary>
     public IReadOnlyList<RequestRecord> Requests { get; init; } = [];

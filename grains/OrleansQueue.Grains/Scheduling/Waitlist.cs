@@ -20,6 +20,12 @@ internal sealed class Waitlist
 
     public int Count { get; private set; }
 
+    /// <summary>Clients with at least one request waiting.</summary>
+    public int WaitingClients { get; private set; }
+
+    /// <summary>How fast requests leave: the scheduler records each departure with its time.</summary>
+    public DrainRate Drain { get; } = new();
+
     /// <summary>Clients with state kept: those waiting, and idle ones still owed fairness debt.</summary>
     public int TrackedClients => _clients.Count;
 
@@ -57,7 +63,8 @@ internal sealed class Waitlist
             _levels[request.Level].EnqueueFront(client.At(request.Level), request);
         else
             _levels[request.Level].Enqueue(client.At(request.Level), request);
-        client.Waiting++;
+        if (client.Waiting++ == 0)
+            WaitingClients++;
         Count++;
     }
 
@@ -99,7 +106,10 @@ internal sealed class Waitlist
         var client = _clients[request.ClientId];
         Count--;
         if (--client.Waiting == 0)
+        {
+            WaitingClients--;
             Forget(client);
+        }
     }
 
     /// <summary>Drops a client with nothing waiting, unless it still owes virtual time; those are swept later.</summary>

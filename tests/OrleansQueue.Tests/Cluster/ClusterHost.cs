@@ -19,7 +19,9 @@ public sealed class ClusterHost : IAsyncDisposable
 
     public InProcessTestCluster Cluster { get; }
 
-    public static async Task<ClusterHost> StartAsync(int silos = 2, Func<IGrainStore>? storePerSilo = null)
+    /// <param name="clientHost">Adds to the host of the cluster's own Orleans client (<c>Cluster.Client</c>), an external client.</param>
+    public static async Task<ClusterHost> StartAsync(int silos = 2, Func<IGrainStore>? storePerSilo = null,
+        Action<Microsoft.Extensions.Hosting.IHostApplicationBuilder>? clientHost = null)
     {
         var shared = new InMemoryGrainStore();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -33,6 +35,8 @@ public sealed class ClusterHost : IAsyncDisposable
             silo.AddOrleansQueue(configuration);
             silo.DetectFailuresFast();
         });
+        if (clientHost is not null)
+            builder.ConfigureClientHost(clientHost);
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return new ClusterHost(cluster);

@@ -35,8 +35,68 @@ public sealed class BackpressureTests : GrainTestBase
 
         var rejection = Rejected(grain.Acquire("greedy"), RejectionReason.ClientQuotaExceeded);
 
-        Assert.Contains("\"greedy\"", rejection.Message);
+        // The caller knows its own client id; the message need not repeat it (the silo's id carries the tenant).
+        Assert.DoesNotContain("greedy", rejection.Message);
+        Assert.Contains("MaxQueuedPerClient of 2", rejection.Message);
         Queued(grain.Acquire("modest"));
+    }
+
+    [Fact]
+    public void AFullWaitlistThatNothingHasLeftGivesNoRetryTimeAndSaysWhy()
+    {
+        var grain = Saturated(new ResourcePolicy { MaxQueueLength = 1 });
+        Queued(grain.Acquire("a"));
+
+        var rejection = Rejected(grain.Acquire("b"), RejectionReason.QueueFull);
+
+        Assert.Null(rejection.RetryAfter);
+        Assert.Contains("no retry time can be estimated", rejection.Message);
+    }
+
+    [Theory]
+    [InlineData(1, 0.9, 1.3)] // a request leaves every second: a place frees in about one
+    [InlineData(2, 1.7, 2.3)]
+    public void AFullWaitlistEstimatesItsRetryFromHowFastItDrains(int secondsPerDeparture, double atLeast, double atMost)
+    {
+        var grain = NewGrain(new ResourcePolicy { MaxConcurrent = 1, MaxQueueLength = 2, DefaultMaxWait = TimeSpan.FromMinutes(10) });
+        long holder = Granted(grain.Acquire("holder"));
+        Queued(grain.Acquire("a"));
+        Queued(grain.Acquire("b"));
+        // Forty hand-offs at a steady pace: each release serves the head of the waitlist, and a new request takes its place.
+        for (int i = 0; i < 40; i++)
+        {
+            Clock.Advance(TimeSpan.FromSeconds(secondsPerDeparture));
+            grain.Release(holder);
+            holder = GrantsIn(Drain(grain)).Single();
+            grain.Renew(holder); // claimed
+            Queued(grain.Acquire("c" + i));
+        }
+
+        var full = Rejected(grain.Acquire("late"), RejectionReason.QueueFull);
+
+        Assert.InRange(full.RetryAfter!.Value.TotalSeconds, atLeast, atMost);
+        Assert.Contains("a place frees in about", full.Message);
+    }
+
+    [Fact]
+    public void AClientOverItsQuotaWaitsAboutOneDeparturePerWaitingClient()
+    {
+        var grain = NewGrain(new ResourcePolicy { MaxConcurrent = 1, MaxQueuedPerClient = 1, DefaultMaxWait = TimeSpan.FromMinutes(10) });
+        long holder = Granted(grain.Acquire("holder"));
+        for (int i = 0; i < 40; i++) // one departure a second
+        {
+            Queued(grain.Acquire("x" + i));
+            Clock.Advance(TimeSpan.FromSeconds(1));
+            grain.Release(holder);
+            holder = GrantsIn(Drain(grain)).Single();
+            grain.Renew(holder);
+        }
+        foreach (string client in new[] { "a", "b", "c" })
+            Queued(grain.Acquire(client));
+
+        var refused = Rejected(grain.Acquire("a"), RejectionReason.ClientQuotaExceeded);
+
+        Assert.InRange(refused.RetryAfter!.Value.TotalSeconds, 2.7, 3.6); // three clients waiting: its turn in about three
     }
 
     [Fact]

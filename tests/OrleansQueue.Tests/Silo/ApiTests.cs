@@ -150,7 +150,7 @@ public sealed class ApiTests(SiloFactory factory) : IClassFixture<SiloFactory>
         await _http.CreateResource("no-wait", """{"requestsPerWindow":1,"windowMs":30000}""");
         await _http.Acquire("no-wait", "{}", "held");
 
-        using var response = await _http.PostAsync("/v1/resources/no-wait/acquire", new StringContent("""{"maxWaitMs":0}"""));
+        using var response = await _http.PostAsync("/v1/resources/no-wait/acquire", new StringContent("""{"maxWaitMs":0}""", System.Text.Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);

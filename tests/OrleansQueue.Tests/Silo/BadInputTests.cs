@@ -24,7 +24,18 @@ public sealed class BadInputTests(SiloFactory factory) : IClassFixture<SiloFacto
     [InlineData("""{"load":1001}""", "invalid-load", "load")]
     [InlineData("""{"load":99999999999999999999}""", "invalid-json", "load")]
     [InlineData("""{"priority":"urgent"}""", "invalid-json", "priority")]
-    [InlineData("""{"priority":9}""", "invalid-request", "priority")]
+    [InlineData("""{"priority":9}""", "invalid-json", "priority")]
+    [InlineData("""{"priority":"high "}""", "invalid-json", "priority")]
+    [InlineData("""{"priority":" high"}""", "invalid-json", "priority")]
+    [InlineData("""{"priority":"1"}""", "invalid-json", "priority")]
+    [InlineData("""{"load":"5"}""", "invalid-json", "load")]
+    [InlineData("""{"maxWaitMs":"100"}""", "invalid-json", "maxWaitMs")]
+    [InlineData("""{"clientId":5}""", "invalid-json", "clientId")]
+    [InlineData("""{"clientId":"a\u0000b"}""", "invalid-request", "clientId")]
+    [InlineData("""{"clientId":"a\nb"}""", "invalid-request", "clientId")]
+    [InlineData("""{"clientId":"evil\u202Etxt.exe"}""", "invalid-request", "clientId")]
+    [InlineData("""{"idempotencyKey":"k\u0000"}""", "invalid-request", "idempotencyKey")]
+    [InlineData("""{"idempotencyKey":"k\u200Bk"}""", "invalid-request", "idempotencyKey")]
     [InlineData("""{"maxWaitMs":-1}""", "invalid-request", "maxWaitMs")]
     [InlineData("""{"maxWaitMs":3600000}""", "invalid-request", "maxWaitMs")]
     [InlineData("""{"clientId":""}""", "invalid-request", "clientId")]
@@ -35,6 +46,9 @@ public sealed class BadInputTests(SiloFactory factory) : IClassFixture<SiloFacto
         var response = await _http.Post("/v1/resources/strict/acquire", body);
 
         response.AssertProblem(HttpStatusCode.BadRequest, type, field);
+        string detail = response.Body.GetProperty("detail").GetString()!;
+        Assert.DoesNotContain("System.", detail); // the API's words, never .NET type names
+        Assert.DoesNotContain("OrleansQueue.", detail);
         var stats = await _http.Get("/v1/resources/strict/stats");
         Assert.Equal(0, stats.Body.GetProperty("leases").GetInt32());
     }
@@ -99,10 +113,61 @@ public sealed class BadInputTests(SiloFactory factory) : IClassFixture<SiloFacto
         (await _http.Get($"/v1/resources/strict/requests/1/wait?timeoutMs={timeout}")).AssertProblem(HttpStatusCode.BadRequest, "invalid-request", "timeoutMs");
     }
 
-    [Fact]
-    public async Task ABareCurlBodyWithoutContentTypeIsReadAsJson()
+    [Theory]
+    [InlineData("application/x-www-form-urlencoded")] // curl -d without -H
+    [InlineData("text/plain")]
+    [InlineData("multipart/form-data; boundary=x")]
+    public async Task ABodyThatIsNotSentAsJsonIsRefusedWith415(string contentType)
     {
-        using var response = await _http.PostAsync("/v1/resources/strict/acquire", new StringContent("""{"clientId":"curl"}""", Encoding.UTF8, "application/x-www-form-urlencoded"));
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        var content = new StringContent("""{"clientId":"curl"}""", Encoding.UTF8);
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+        using var response = await _http.PostAsync("/v1/resources/strict/acquire", content);
+
+        var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        ((response.StatusCode, body)).AssertProblem(HttpStatusCode.UnsupportedMediaType, "unsupported-media-type", "Content-Type");
+        Assert.Equal(0, (await _http.Get("/v1/resources/strict/stats")).Body.GetProperty("leases").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/problem+json")]
+    [InlineData(null)]
+    public async Task AJsonBodyIsReadWhateverItsJsonTypeOrWithNoTypeAtAll(string? contentType)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"clientId":"typed","maxWaitMs":0}"""));
+        if (contentType is not null)
+            content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+        using var response = await _http.PostAsync("/v1/resources/strict/acquire", content);
+        Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, await response.Content.ReadAsStringAsync());
+        if (response.IsSuccessStatusCode)
+        {
+            var lease = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            await _http.Post($"/v1/resources/strict/requests/{lease.GetProperty("id").GetInt64()}/release");
+        }
+    }
+
+    [Theory]
+    [InlineData("/v1/resources/strict/stats?apiKey=secret", "apiKey")]
+    [InlineData("/v1/resources/strict/stats?api_key=secret", "api_key")]
+    [InlineData("/v1/resources/strict/requests/1/events?APIKEY=secret", "APIKEY")]
+    public async Task AnApiKeyInTheUrlIsRefused(string url, string parameter)
+    {
+        (await _http.Get(url)).AssertProblem(HttpStatusCode.BadRequest, "api-key-in-url", parameter);
+    }
+
+    [Theory]
+    [InlineData("GET", "/v2/nothing", HttpStatusCode.NotFound, "not-found")]
+    [InlineData("GET", "/v1/resources/strict/requests/abc", HttpStatusCode.NotFound, "not-found")]
+    [InlineData("PATCH", "/v1/resources/strict", HttpStatusCode.MethodNotAllowed, "method-not-allowed")]
+    [InlineData("GET", "/v1/resources/strict/requests/1/wait?timeoutMs=soon", HttpStatusCode.BadRequest, "invalid-request")]
+    public async Task EveryRefusalBeforeAnEndpointRunsIsAProblemToo(string method, string url, HttpStatusCode status, string type)
+    {
+        using var response = await _http.SendAsync(new HttpRequestMessage(new HttpMethod(method), url));
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("urn:orleansqueue:problem:" + type, body.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("detail").GetString()));
     }
 }

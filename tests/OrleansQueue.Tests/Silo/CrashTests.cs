@@ -79,6 +79,48 @@ public sealed class CrashTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// The silo stays down longer than a lease's TTL and a ticket's wait: neither runs out over the downtime, because the
+    /// restarted silo knows from the dead one's last heartbeat how long nobody ran the resource, and moves their deadlines
+    /// on by that much. (Before the fix the new silo's first heartbeat hid the downtime, and the lease came back expired.)
+    /// </summary>
+    [Fact]
+    public async Task TimeTheSiloWasDownDoesNotCountAgainstLeasesAndWaits()
+    {
+        const string policy = """{"maxConcurrent":1,"leaseTtlMs":3000,"defaultMaxWaitMs":4000,"claimWindowMs":3000}""";
+        DateTimeOffset leaseExpires, ticketExpires;
+        long lease, ticket;
+        TimeSpan down = TimeSpan.FromSeconds(6); // longer than the TTL and the wait: the premise of the test, not a wait for an event
+        DateTimeOffset killedAt;
+        await using (var silo = await SiloProcess.StartAsync(_folder.Path))
+        {
+            using var http = silo.CreateClient();
+            Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/down", policy)).Status);
+            var (_, held) = await http.Post("v1/resources/down/acquire", """{"clientId":"a"}""");
+            var (_, waiting) = await http.Post("v1/resources/down/acquire", """{"clientId":"b"}""");
+            Assert.Equal(("held", "waiting"), (held.State(), waiting.State()));
+            (lease, leaseExpires) = (held.GetProperty("id").GetInt64(), held.GetProperty("expiresAt").GetDateTimeOffset());
+            (ticket, ticketExpires) = (waiting.GetProperty("id").GetInt64(), waiting.GetProperty("expiresAt").GetDateTimeOffset());
+            killedAt = DateTimeOffset.UtcNow;
+            await silo.KillAsync();
+        }
+        await Task.Delay(down);
+
+        await using (var silo = await SiloProcess.StartAsync(_folder.Path))
+        {
+            using var http = silo.CreateClient();
+            var (_, held) = await http.Get($"v1/resources/down/requests/{lease}");
+            var (_, waiting) = await http.Get($"v1/resources/down/requests/{ticket}");
+            var answeredAt = DateTimeOffset.UtcNow;
+
+            Assert.Equal(("held", "waiting"), (held.State(), waiting.State()));
+            var moved = held.GetProperty("expiresAt").GetDateTimeOffset() - leaseExpires;
+            // At least the time it was down; at most that plus the beat before the kill (1 s) and the restart.
+            Assert.InRange(moved, down, answeredAt - killedAt + TimeSpan.FromSeconds(1));
+            Assert.Equal(moved, waiting.GetProperty("expiresAt").GetDateTimeOffset() - ticketExpires);
+        }
+    }
+
     /// <summary>One caller: acquire, wait for the grant by long-poll if queued, record it, release; until cancelled or the silo dies.</summary>
     private async Task Worker(SiloProcess silo, string client, CancellationToken stop)
     {

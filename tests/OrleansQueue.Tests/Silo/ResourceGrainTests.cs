@@ -143,6 +143,7 @@ public sealed class ResourceGrainTests
         public Task<bool> DeleteResourceAsync(string name, CancellationToken ct) => _inner.DeleteResourceAsync(name, ct);
         public Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken ct) => _inner.ClaimAsync(name, owner, ct);
         public Task ReleaseAsync(string name, long epoch, CancellationToken ct) => _inner.ReleaseAsync(name, epoch, ct);
+        public Task HeartbeatAsync(string owner, long aliveAt, CancellationToken ct) => _inner.HeartbeatAsync(owner, aliveAt, ct);
         public Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken ct) => _inner.ListOwnedAsync(ct);
         public Task PingAsync(CancellationToken ct) => Task.CompletedTask;
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

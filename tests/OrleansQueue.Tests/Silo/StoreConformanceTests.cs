@@ -200,6 +200,35 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(["a", "b"], both.Select(r => r.ClientId).Order());
     }
 
+    /// <summary>A claim tells when the resource last ran: its last commit, or its previous owner's last heartbeat if later,
+    /// and nothing (0) when no owner held it. The scheduler does not count the time since then against waits and leases.</summary>
+    [Cluster.StoreFact]
+    public async Task AClaimTellsWhenTheResourceLastRanFromItsOwnersHeartbeat()
+    {
+        var store = await OpenStoreAsync();
+        await store.PutResourceAsync(Definition("last-ran"), CancellationToken.None);
+        await store.PutResourceAsync(Definition("never-beat"), CancellationToken.None);
+        var first = await store.ClaimAsync("last-ran", "silo-a", CancellationToken.None);
+        Assert.Equal(0, first!.Snapshot.SavedAt); // never owned before: nothing ran it, nothing to discount
+        await store.CommitAsync("last-ran", first.Epoch, new OrleansQueue.Grains.Persistence.GrainChanges { SavedAt = 1_000 }, CancellationToken.None);
+        await store.HeartbeatAsync("silo-a", 5_000, CancellationToken.None);
+        await store.HeartbeatAsync("silo-a", 4_000, CancellationToken.None); // a late beat never moves it back
+
+        var second = await store.ClaimAsync("last-ran", "silo-b", CancellationToken.None);
+        Assert.Equal(5_000, second!.Snapshot.SavedAt); // silo-a ran it until its last beat
+
+        await store.HeartbeatAsync("silo-b", 800, CancellationToken.None);
+        var third = await store.ClaimAsync("last-ran", "silo-c", CancellationToken.None);
+        Assert.Equal(1_000, third!.Snapshot.SavedAt); // the commit is later than silo-b's beat
+
+        await store.ReleaseAsync("last-ran", third.Epoch, CancellationToken.None);
+        Assert.Equal(0, (await store.ClaimAsync("last-ran", "silo-d", CancellationToken.None))!.Snapshot.SavedAt); // given up idle
+
+        var neverBeat = await store.ClaimAsync("never-beat", "silo-e", CancellationToken.None);
+        await store.CommitAsync("never-beat", neverBeat!.Epoch, new OrleansQueue.Grains.Persistence.GrainChanges { SavedAt = 2_000 }, CancellationToken.None);
+        Assert.Equal(2_000, (await store.ClaimAsync("never-beat", "silo-f", CancellationToken.None))!.Snapshot.SavedAt);
+    }
+
     protected void Track(IAsyncDisposable disposable) => _disposables.Add(disposable);
 
     /// <summary>What the grain does with a store, without Orleans: claims a resource on first use, restores its scheduler,
