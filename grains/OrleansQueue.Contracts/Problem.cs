@@ -50,6 +50,11 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
     public static Problem Unauthorized() =>
         new(401, Prefix + "unauthorized", "An API key is required.", $"Send a valid key in the X-Api-Key header or as a bearer token.");
 
+    public static Problem TooManyStreams(int limit) =>
+        new(429, Prefix + "too-many-streams", "Too many open streams.",
+            $"This tenant has {limit} WebSocket sessions and event streams open on this silo, its limit (Silo:MaxStreamsPerTenant); close one, or share one WebSocket session between many requests.",
+            RetryAfter: TimeSpan.FromSeconds(1));
+
     public static Problem KeyInUrl(string parameter) =>
         new(400, Prefix + "api-key-in-url", "API keys are not accepted in the URL.",
             $"The query parameter \"{parameter}\" would leave the key in proxies' and servers' logs; send it in the X-Api-Key header or as Authorization: Bearer.", parameter);
@@ -66,7 +71,13 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
 
     /// <summary>The grain could not be reached or could not commit: nothing took effect; retry shortly.</summary>
     public static Problem StoreFailed(string resource) =>
-        Unavailable($"The store failed to commit resource \"{resource}\"; the operation did not take effect and can be retried.");
+        Unavailable($"The store could not be reached for resource \"{resource}\"; the operation did not take effect and can be retried.");
+
+    /// <summary>The store did not confirm a commit (it timed out or failed on the way): a write the store never answered may
+    /// still have landed. Nothing of it was announced; a retry (with the same idempotency key) answers what happened.</summary>
+    public static Problem CommitUncertain(string resource) =>
+        Unavailable($"The store did not confirm the commit of resource \"{resource}\": the operation may or may not have taken effect. " +
+            "Retry it (acquires and releases with the same idempotency key); the answer says where the request stands.");
 
     public static Problem UnknownJob(string resource, long id) =>
         new(404, Prefix + "unknown-job", "No such job.", $"Resource \"{resource}\" has no job {id} of yours (finished jobs are kept for the resource's JobRetention).", "id");

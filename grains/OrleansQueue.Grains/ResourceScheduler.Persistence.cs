@@ -99,10 +99,14 @@ public sealed partial class ResourceScheduler
         foreach (var record in snapshot.Requests.Where(r => r.State != RequestStatusKind.Waiting))
         {
             var lease = FromRecord(record);
-            lease.State = record.State == RequestStatusKind.Granted ? RequestState.Pending : RequestState.Active;
+            bool unclaimed = record.State == RequestStatusKind.Granted;
+            lease.State = unclaimed ? RequestState.Pending : RequestState.Active;
             _leases++;
             _leasedLoad += lease.Load;
-            Arm(lease, record.TimerAt + downtime);
+            // A grant not yet claimed may never have reached its waiter: the activation that made it can have failed
+            // before announcing it, its write landing in the store later. Its waiter gets a whole claim window from now,
+            // once this activation can tell it (the slot stays taken meanwhile; nothing is granted twice).
+            Arm(lease, unclaimed ? Math.Max(record.TimerAt + downtime, now + _claimWindow) : record.TimerAt + downtime);
         }
         foreach (var record in snapshot.Requests.Where(r => r.State == RequestStatusKind.Waiting).OrderBy(r => r.QueueSeq))
         {

@@ -22,8 +22,10 @@ public sealed partial class ResourceGrains(IGrainFactory factory, ILogger<Resour
         {
             return await call(Get(resource));
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
+            // A cancellation that is not the caller's own (the grain's activation gave up on a store that does not
+            // answer, say) is a failure on the way like any other.
             LogCallFailed(logger, ex, resource);
             return Problem.Unavailable($"Resource \"{resource}\" could not be reached; the call can be retried.");
         }
@@ -45,7 +47,8 @@ internal static partial class GatewayCalls
             {
                 return await next(invocation);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException && !invocation.HttpContext.Response.HasStarted)
+            catch (Exception ex) when (!invocation.HttpContext.Response.HasStarted
+                && (ex is not OperationCanceledException || !invocation.HttpContext.RequestAborted.IsCancellationRequested))
             {
                 string resource = invocation.HttpContext.GetRouteValue("resource") as string ?? "";
                 LogEndpointFailed(invocation.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayCalls)), ex, resource);

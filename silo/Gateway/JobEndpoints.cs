@@ -14,7 +14,7 @@ public static class JobEndpoints
         group.MapGet("/{id:long}", Get).Produces<JobView>().ProducesProblem(404).WithSummary("A job's state, progress, attempts, result or error.");
         group.MapGet("/{id:long}/wait", Wait).Produces<JobView>().ProducesProblem(404)
             .WithSummary("Long-poll: answers when the job finishes, or after timeoutMs as it stands.");
-        group.MapGet("/{id:long}/events", JobEvents.Stream).Produces(200, contentType: "text/event-stream").ProducesProblem(404)
+        group.MapGet("/{id:long}/events", JobEvents.Stream).CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
             .WithSummary("Server-sent events of a job: the job now, then after every change, until it finishes.");
         group.MapDelete("/{id:long}", Cancel).Produces<JobView>().ProducesProblem(404).ProducesProblem(409).WithSummary("Cancels a queued job.");
         group.MapPost("/take", Take).WithJsonBody<TakeBody>().Produces<JobView>(200).Produces(204).ProducesProblem(403)

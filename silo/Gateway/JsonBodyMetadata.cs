@@ -5,8 +5,8 @@ namespace OrleansQueue.Silo.Gateway;
 
 /// <summary>
 /// Documents an endpoint's JSON body in the OpenAPI document without making routing refuse other content types:
-/// the gateway reads the body as JSON whatever its Content-Type, so that a bare <c>curl -d</c> works, and answers
-/// bad JSON with a problem that names the field.
+/// the gateway reads the body itself, so that a body that is not JSON is refused with a 415 problem naming the
+/// Content-Type (routing's own refusal would be an empty 415), and bad JSON with a problem that names the field.
 /// </summary>
 public sealed record JsonBodyMetadata(Type BodyType)
 {

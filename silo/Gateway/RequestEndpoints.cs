@@ -31,7 +31,7 @@ public static class RequestEndpoints
         group.MapDelete("/requests/{id:long}", Cancel)
             .Produces<RequestView>().ProducesProblem(404)
             .WithSummary("Cancels a waiting ticket (or releases a grant that raced the cancel).");
-        group.MapGet("/requests/{id:long}/events", ServerSentEvents.Stream)
+        group.MapGet("/requests/{id:long}/events", ServerSentEvents.Stream).CountsAsTenantStream()
             .Produces(200, contentType: "text/event-stream").ProducesProblem(404).ProducesProblem(409)
             .WithSummary("Server-sent events of one ticket or lease: its state now, then every change, until it ends.");
         return v1;

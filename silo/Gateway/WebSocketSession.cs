@@ -30,10 +30,21 @@ public sealed record WsRequest(
 /// Orleans routes each call to the silo where the resource's grain is active and pushes come back from there. When a
 /// resource this session listens to deactivates (it moves, its silo stops), the session is dropped: the client
 /// reconnects and re-attaches, and the grain's next activation has the requests from the store.
+/// <para>Bounded: a message is at most <see cref="SiloOptions.MaxRequestBodyBytes"/>, an attach names at most
+/// <see cref="MaxAttachIds"/> requests, at most <see cref="SiloOptions.MaxSessionInFlight"/> operations run at once (the
+/// next message is read when one ends, so a client that sends faster than the silo answers is slowed by TCP), and at most
+/// <see cref="SiloOptions.MaxSessionOutboxBytes"/> wait to be sent: a client that does not read its replies is closed
+/// with 1008, so one session cannot grow the silo's memory without bound.</para>
 /// </summary>
-public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs, int maxMessageBytes)
-    : IResourceObserver
+public sealed partial class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs,
+    Hosting.SiloOptions limits, ILogger<WebSocketSession> logger) : IResourceObserver
 {
+    public const int MaxAttachIds = 1000;
+    private static readonly TimeSpan UnreadPatience = TimeSpan.FromSeconds(10);
+    private readonly int maxMessageBytes = limits.MaxRequestBodyBytes;
+    private long _outboxBytes;
+    private int _overflowed;
+    private Task _sender = Task.CompletedTask;
     private readonly ConcurrentDictionary<(string Resource, long Id), JobWatch> _watched = new();
     private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
     private readonly ConcurrentDictionary<(string Resource, long Id), byte> _subscriptions = new();
@@ -47,15 +58,23 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, _drop.Token);
         using var registration = _registration = operations.Observe(this);
-        var sender = SendLoopAsync(stop.Token);
+        var sender = _sender = SendLoopAsync(stop.Token);
         var inFlight = new ConcurrentDictionary<Task, byte>();
+        using var slots = new SemaphoreSlim(limits.MaxSessionInFlight);
         try
         {
-            while (await ReceiveAsync(stop.Token) is { } message)
+            while (true)
             {
+                await slots.WaitAsync(stop.Token);
+                if (await ReceiveAsync(stop.Token) is not { } message)
+                    break;
                 var task = HandleAsync(message, stop.Token);
                 inFlight[task] = 0;
-                _ = task.ContinueWith(t => inFlight.TryRemove(t, out _), TaskScheduler.Default);
+                _ = task.ContinueWith(t =>
+                {
+                    inFlight.TryRemove(t, out _);
+                    slots.Release();
+                }, TaskScheduler.Default);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
@@ -139,6 +158,9 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                 case "cancelJob" when m.Id is { } cancelledId:
                     ReplyJob(m.Corr, await jobs.CancelAsync(caller, resource, cancelledId, ct));
                     return;
+                case "attach" when (m.Ids?.Length ?? 0) > MaxAttachIds:
+                    Send(new { type = "reply", corr = m.Corr, problem = WireJson.Body(Problem.Invalid("ids", $"An attach names at most {MaxAttachIds} requests; it names {m.Ids!.Length}.")) });
+                    return;
                 case "attach":
                     var results = new List<object>();
                     foreach (long id in m.Ids ?? (m.Id is { } one ? [one] : []))
@@ -198,14 +220,50 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
             await watch.DisposeAsync();
     }
 
-    private void Send(object message) => _outbox.Writer.TryWrite(JsonSerializer.SerializeToUtf8Bytes(message, ApiJson.Options));
+    private void Send(object message)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(message, ApiJson.Options);
+        if (Interlocked.Add(ref _outboxBytes, bytes.Length) > limits.MaxSessionOutboxBytes)
+        {
+            if (Interlocked.Exchange(ref _overflowed, 1) == 0)
+                _ = CloseUnreadAsync();
+            return;
+        }
+        _outbox.Writer.TryWrite(bytes);
+    }
+
+    /// <summary>
+    /// The client does not read its replies. Nothing more is queued; what is queued goes out, then a close with 1008 (the
+    /// send loop sends it). A client that still reads gets both; one that does not is cut off after <see cref="UnreadPatience"/>.
+    /// </summary>
+    private async Task CloseUnreadAsync()
+    {
+        _outbox.Writer.TryComplete();
+        LogUnread(caller.Tenant, limits.MaxSessionOutboxBytes);
+        try
+        {
+            await _sender.WaitAsync(UnreadPatience);
+        }
+        catch (TimeoutException)
+        {
+            socket.Abort(); // the blocked send fails, the receive loop ends, and the session lets go of everything
+        }
+    }
 
     private async Task SendLoopAsync(CancellationToken ct)
     {
         try
         {
             await foreach (var message in _outbox.Reader.ReadAllAsync(ct))
+            {
                 await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, ct);
+                Interlocked.Add(ref _outboxBytes, -message.Length);
+            }
+            if (_overflowed != 0)
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation,
+                    $"more than {limits.MaxSessionOutboxBytes} bytes of replies unread", ct);
+            }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
@@ -238,4 +296,7 @@ public sealed class WebSocketSession(WebSocket socket, Caller caller, RequestOpe
                 return buffer.AsSpan(0, length).ToArray();
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "A WebSocket session of tenant {Tenant} is being closed (1008): more than {Limit} bytes of replies unread")]
+    private partial void LogUnread(string tenant, int limit);
 }

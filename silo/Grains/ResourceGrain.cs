@@ -433,7 +433,7 @@ public sealed partial class ResourceGrain(
     {
         var problem = error is OwnershipLostException
             ? Problem.Moved($"Another silo owns resource \"{_name}\" now; the operation did not take effect and can be retried.")
-            : Problem.StoreFailed(_name);
+            : Problem.CommitUncertain(_name);
         LogCommitFailed(error, _name);
         _refusal = problem;
         var failure = new CommitFailedException(problem);

@@ -37,7 +37,7 @@ public static class SiloBuilderExtensions
         // which the status-code pages then turn into a problem.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
         builder.Services.AddOrleansQueueSiloCore(builder.Configuration);
-        builder.Services.AddOpenApi(o => o.AddOperationTransformer(JsonBodyMetadata.Transform));
+        builder.Services.AddOpenApi(OpenApiDocumentation.Configure);
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         // /metrics: the silo's meter and Orleans' own, in Prometheus text, through OpenTelemetry.
         // Latencies here are sub-millisecond to seconds: the default buckets (0, 5, 10, 25 … s) would put them all in one.
@@ -105,6 +105,7 @@ public static class SiloBuilderExtensions
         services.TryAddSingleton<RequestOperations>();
         services.TryAddSingleton<JobOperations>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
+        services.TryAddSingleton<TenantStreams>();
         services.TryAddSingleton<SiloDeaths>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloDeaths>());
         silo.AddStartupTask<ResourceStartup>();

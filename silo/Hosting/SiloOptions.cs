@@ -23,6 +23,19 @@ public sealed class SiloOptions
     /// <value>The default value is 65,536 bytes.</value>
     public int MaxRequestBodyBytes { get; set; } = 64 * 1024;
 
+    /// <summary>The most a WebSocket session may have queued for its client and not yet sent: past it, the client is
+    /// not reading its replies, and the session is closed with 1008 (policy violation).</summary>
+    /// <value>The default value is 4 MiB.</value>
+    public int MaxSessionOutboxBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>The most operations one WebSocket session may have in flight at once; further messages wait to be read.</summary>
+    /// <value>The default value is 256.</value>
+    public int MaxSessionInFlight { get; set; } = 256;
+
+    /// <summary>The most WebSocket sessions and event streams one tenant may have open on one silo at once.</summary>
+    /// <value>The default value is 5,000.</value>
+    public int MaxStreamsPerTenant { get; set; } = 5000;
+
     /// <summary>How long a resource's grain stays active with nothing waiting, held or observed.</summary>
     /// <value>The default value is 300 seconds.</value>
     public int IdleTimeoutSeconds { get; set; } = 300;
@@ -57,6 +70,12 @@ public sealed class SiloOptions
             yield return "Silo:Clustering:ConnectionString is required with the redis provider (host:port, e.g. 127.0.0.1:6379).";
         if (Clustering.Provider == "redis" && Store.Provider is "sqlite" or "memory")
             yield return $"Silo:Store:Provider \"{Store.Provider}\" cannot be shared by the silos of a cluster: with Silo:Clustering:Provider \"redis\" use \"redis\" or \"postgres\".";
+        if (MaxSessionOutboxBytes < 64 * 1024)
+            yield return $"Silo:MaxSessionOutboxBytes must be at least 65536; it is {MaxSessionOutboxBytes}.";
+        if (MaxStreamsPerTenant < 1)
+            yield return $"Silo:MaxStreamsPerTenant must be at least 1; it is {MaxStreamsPerTenant}.";
+        if (MaxSessionInFlight < 1)
+            yield return $"Silo:MaxSessionInFlight must be at least 1; it is {MaxSessionInFlight}.";
         if (Clustering.SiloPort is < 0 or > 65535)
             yield return $"Silo:Clustering:SiloPort must be between 0 (any free port) and 65535; it is {Clustering.SiloPort}.";
         if (Clustering.GatewayPort is < 0 or > 65535)

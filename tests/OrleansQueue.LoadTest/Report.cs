@@ -29,11 +29,12 @@ internal sealed class Report(Settings settings)
         md.AppendLine();
         md.AppendLine($"    {settings.Command}");
         md.AppendLine();
-        md.AppendLine("Each silo runs in a process of its own (the tool started with `--serve`: the silo as `dotnet run --project silo`");
-        md.AppendLine("runs it, plus an empty HTTP endpoint and a raw WebSocket echo on the same Kestrel, which are the floors). The load");
-        md.AppendLine("is the real `OrleansQueueClient` over its WebSocket, in the tool's process. Both share the machine's cores, so a");
-        md.AppendLine("figure includes the load's own cost. Floors and coordinator runs alternate; a figure is the median over the rounds,");
-        md.AppendLine("and a ratio is the median of the ratios measured within each round.");
+        md.AppendLine("Three transports, each with its own floors. The WebSocket gateway and the external Orleans client run against a silo");
+        md.AppendLine("in a process of its own (the tool started with `--serve`: the silo as `dotnet run --project silo` runs it, plus an");
+        md.AppendLine("empty HTTP endpoint, a raw WebSocket echo and a bare grain, which are floors); the co-hosted suite runs the silo in");
+        md.AppendLine("the tool's process. The load is the real `OrleansQueueClient` in the tool's process. Load and silo share the");
+        md.AppendLine("machine's two cores, so a figure includes the load's own cost. Floors and coordinator runs alternate; a figure is");
+        md.AppendLine("the median over the rounds, and a ratio is the median of the ratios measured within each round.");
         md.AppendLine();
         md.AppendLine("## Goals");
         md.AppendLine();

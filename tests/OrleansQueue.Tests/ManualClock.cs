@@ -23,6 +23,14 @@ public sealed class ManualClock(DateTimeOffset? start = null) : TimeProvider
         AdvanceTo(GetUtcNow() + by);
     }
 
+    /// <summary>The wall clock stepped back (an NTP correction, an operator): what a <see cref="Advance"/> never does.
+    /// Timers keep their due times, so they fire once the clock reaches them again.</summary>
+    public void StepBack(TimeSpan by)
+    {
+        lock (_lock)
+            _now -= by;
+    }
+
     public void AdvanceTo(DateTimeOffset when)
     {
         while (true)

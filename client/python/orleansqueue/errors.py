@@ -113,6 +113,7 @@ _BY_TYPE = {
     "incomplete-body": InvalidRequest,
     "unsupported-media-type": InvalidRequest,
     "api-key-in-url": InvalidRequest,
+    "too-many-streams": Unavailable,
     "not-found": InvalidRequest,
     "method-not-allowed": InvalidRequest,
     "refused": InvalidRequest,

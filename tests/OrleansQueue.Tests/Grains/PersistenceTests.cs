@@ -146,6 +146,27 @@ public sealed class PersistenceTests : GrainTestBase
         Assert.True(_grain.Renew(waiting).IsOk);
     }
 
+    /// <summary>A grant's write can land after its activation gave up on it (a store that answered late), so nobody told
+    /// its waiter: whatever the stored deadline says, the waiter gets a whole claim window from the restore.</summary>
+    [Fact]
+    public void AGrantNotYetClaimedGetsAWholeClaimWindowFromTheRestore()
+    {
+        long held = Granted(_grain.Acquire("a"));
+        Granted(_grain.Acquire("a"));
+        long waiting = Queued(_grain.Acquire("b"));
+        _grain.Release(held);
+        Assert.Equal([waiting], GrantsIn(Drain(_grain)));
+        Commit();
+
+        Clock.Advance(TimeSpan.FromSeconds(30)); // well past its 5 s claim window, and the store says nobody was down
+        _grain = ResourceScheduler.Restore("test-resource", _store.ToSnapshot() with { SavedAt = 0 }, Clock);
+
+        Assert.Equal(RequestStatusKind.Granted, _grain.GetStatus(waiting).Kind);
+        Clock.Advance(TimeSpan.FromSeconds(5));
+        _grain.Tick();
+        Assert.Equal(RequestStatusKind.Unknown, _grain.GetStatus(waiting).Kind); // then reclaimed, as any unclaimed grant
+    }
+
     [Fact]
     public void ClosingRefusesEveryWaitingRequestAsDeleted()
     {

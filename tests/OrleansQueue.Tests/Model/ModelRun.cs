@@ -221,7 +221,7 @@ internal sealed partial class ModelRun
             _store.Apply(_grain.TakeChanges());
             _grain = ResourceScheduler.Restore("model", _store.ToSnapshot(), _clock);
             _grain.TrackChanges();
-        });
+        }, () => _model.Restored(Now));
         _polls.Clear(); // workers' waits are not stored: after a restart they ask again
         _fairness.StartAfresh();
     }

@@ -46,6 +46,13 @@ internal sealed class ReferenceModel(ResourcePolicy policy)
         return Math.Min(level, w.ReachedLevel);
     }
 
+    /// <summary>A restore gives every grant not yet claimed a whole claim window from then (its waiter may not have heard of it).</summary>
+    public void Restored(long now)
+    {
+        foreach (var lease in Leases.Values.Where(l => !l.Claimed))
+            lease.ExpiresAt = Math.Max(lease.ExpiresAt, now + Policy.ClaimWindow.Ticks);
+    }
+
     public void ChangePolicy(ResourcePolicy next, long now)
     {
         foreach (var w in Waiting.Values)

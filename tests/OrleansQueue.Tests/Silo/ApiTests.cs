@@ -212,4 +212,39 @@ public sealed class ApiTests(SiloFactory factory) : IClassFixture<SiloFactory>
         Assert.True(paths.TryGetProperty("/v1/resources/{resource}/acquire", out var acquire));
         Assert.True(acquire.GetProperty("post").TryGetProperty("requestBody", out _));
     }
+
+    [Fact]
+    public async Task TheOpenApiDocumentDeclaresTheKeysAndAProblemSchemaThatRealProblemsFit()
+    {
+        var openApi = JsonDocument.Parse(await _http.GetStringAsync("/openapi/v1.json")).RootElement;
+        var schemes = openApi.GetProperty("components").GetProperty("securitySchemes");
+        Assert.Equal(("apiKey", "header", "X-Api-Key"), (schemes.GetProperty("apiKey").GetProperty("type").GetString(),
+            schemes.GetProperty("apiKey").GetProperty("in").GetString(), schemes.GetProperty("apiKey").GetProperty("name").GetString()));
+        Assert.Equal("bearer", schemes.GetProperty("bearer").GetProperty("scheme").GetString());
+        Assert.Equal(2, openApi.GetProperty("security").GetArrayLength());
+
+        // A real 429 problem, and the schema the document gives for the acquire's 429.
+        await _http.CreateResource("documented", """{"maxConcurrent":1,"maxQueueLength":1}""");
+        await _http.Acquire("documented", "{}", "held");
+        await _http.Acquire("documented", "{}", "waiting");
+        var refused = await _http.Post("/v1/resources/documented/acquire", "{}");
+        var schema = Resolve(openApi, openApi.GetProperty("paths").GetProperty("/v1/resources/{resource}/acquire").GetProperty("post")
+            .GetProperty("responses").GetProperty("429").GetProperty("content").GetProperty("application/problem+json").GetProperty("schema"));
+        var properties = schema.GetProperty("properties");
+        foreach (var member in refused.Body.EnumerateObject())
+            Assert.True(properties.TryGetProperty(member.Name, out _) || !schema.TryGetProperty("additionalProperties", out var extra) || extra.ValueKind != JsonValueKind.False,
+                $"the problem member \"{member.Name}\" is not allowed by the document's schema");
+        Assert.True(properties.TryGetProperty("field", out _) && properties.TryGetProperty("retryAfterMs", out _));
+        Assert.False(schema.TryGetProperty("additionalProperties", out var additional) && additional.ValueKind == JsonValueKind.False);
+    }
+
+    private static JsonElement Resolve(JsonElement document, JsonElement schema)
+    {
+        if (!schema.TryGetProperty("$ref", out var reference))
+            return schema;
+        var node = document;
+        foreach (string part in reference.GetString()!.TrimStart('#', '/').Split('/'))
+            node = node.GetProperty(part);
+        return node;
+    }
 }

@@ -15,15 +15,23 @@ public sealed class SiloFactory : WebApplicationFactory<Program>
 
     public SiloFactory() { }
 
-    /// <summary>A factory whose silo requires API keys: an admin, and tenants "a" and "b".</summary>
-    public static SiloFactory WithKeys() => new(withKeys: true);
+    private readonly (string Key, string Value)[] _settings = [];
 
-    private SiloFactory(bool withKeys) => _withKeys = withKeys;
+    /// <summary>A factory whose silo requires API keys: an admin, and tenants "a" and "b"; and any other settings.</summary>
+    public static SiloFactory WithKeys(params (string Key, string Value)[] settings) => new(withKeys: true, settings);
+
+    private SiloFactory(bool withKeys, (string Key, string Value)[] settings)
+    {
+        _withKeys = withKeys;
+        _settings = settings;
+    }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Silo:Store:Path", Path.Combine(_directory.Path, "silo.db"));
         builder.UseSetting("Silo:MaxRequestBodyBytes", "4096");
+        foreach (var (key, value) in _settings)
+            builder.UseSetting(key, value);
         if (_withKeys)
         {
             builder.UseSetting("Silo:ApiKeys:0:Key", AdminKey);

@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace OrleansQueue.Tests.Cluster;
+
+/// <summary>
+/// A TCP proxy on loopback between a silo and its store, to put faults on the way: <see cref="Mode.Pass"/> forwards,
+/// <see cref="Mode.Blackhole"/> holds every byte in both directions (as a partition does: nothing arrives, nothing is
+/// refused, and what was held goes on once it heals, as TCP's retransmissions would), <see cref="Mode.Reset"/> resets
+/// every connection and each new one, <see cref="Mode.Delay"/> forwards each chunk after <see cref="Delay"/>.
+/// </summary>
+public sealed class FaultProxy : IAsyncDisposable
+{
+    public enum Mode { Pass, Blackhole, Reset, Delay }
+
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly IPEndPoint _target;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Socket> _connections = [];
+    private readonly Task _accepting;
+    private TaskCompletionSource _healed = NewGate(open: true);
+    private Mode _mode = Mode.Pass;
+
+    public FaultProxy(string target)
+    {
+        var parts = target.Split(':');
+        _target = new IPEndPoint(IPAddress.Parse(parts[0]), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    /// <summary>Where the silo connects: host:port.</summary>
+    public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+
+    public TimeSpan Delay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    public void Set(Mode mode)
+    {
+        lock (_connections)
+        {
+            _mode = mode;
+            if (mode == Mode.Blackhole)
+            {
+                if (_healed.Task.IsCompleted)
+                    _healed = NewGate(open: false);
+            }
+            else
+            {
+                _healed.TrySetResult();
+            }
+            if (mode == Mode.Reset)
+            {
+                foreach (var socket in _connections)
+                    ResetQuietly(socket);
+                _connections.Clear();
+            }
+        }
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptSocketAsync(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            _ = ServeAsync(client);
+        }
+    }
+
+    private async Task ServeAsync(Socket client)
+    {
+        if (_mode == Mode.Reset)
+        {
+            ResetQuietly(client);
+            return;
+        }
+        var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await server.ConnectAsync(_target, _stop.Token);
+        }
+        catch (Exception)
+        {
+            ResetQuietly(client);
+            server.Dispose();
+            return;
+        }
+        lock (_connections)
+        {
+            _connections.Add(client);
+            _connections.Add(server);
+        }
+        await Task.WhenAll(PumpAsync(client, server), PumpAsync(server, client));
+        ResetQuietly(client);
+        ResetQuietly(server);
+    }
+
+    private async Task PumpAsync(Socket from, Socket to)
+    {
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            while (true)
+            {
+                int read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                if (read == 0)
+                    return;
+                Task healed;
+                lock (_connections)
+                    healed = _healed.Task;
+                await healed.WaitAsync(_stop.Token); // held while the hole lasts
+                if (_mode == Mode.Delay)
+                    await Task.Delay(Delay, _stop.Token);
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            ResetQuietly(to);
+        }
+    }
+
+    private static void ResetQuietly(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0); // a reset, not a graceful close
+            socket.Close();
+        }
+        catch (Exception)
+        {
+        }
+    }
+
+    private static TaskCompletionSource NewGate(bool open)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (open)
+            gate.SetResult();
+        return gate;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        Set(Mode.Reset);
+    }
+}

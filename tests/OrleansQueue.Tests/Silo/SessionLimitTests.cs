@@ -1,0 +1,137 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+
+namespace OrleansQueue.Tests.Silo;
+
+/// <summary>
+/// One WebSocket session cannot take the silo's memory: a client that sends and never reads its replies is closed with
+/// 1008 once more than <c>Silo:MaxSessionOutboxBytes</c> wait for it (over real TCP, where unread replies pile up).
+/// Before the bound, 600 large attach messages grew the silo by gigabytes.
+/// </summary>
+public sealed class SessionLimitTests : IDisposable
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
+    private readonly TempDirectory _folder = new("oq-limits-");
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task ASessionThatDoesNotReadItsRepliesIsClosedWith1008AndTheSiloGoesOn()
+    {
+        await using var silo = await SiloProcess.StartAsync(_folder.Path, null, "--Silo:MaxSessionOutboxBytes", "262144");
+        using var http = silo.CreateClient();
+        Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/flood", """{"maxConcurrent":1}""")).Status);
+        using var ws = new ClientWebSocket();
+        await ws.ConnectAsync(SocketAddress(silo), CancellationToken.None);
+        // Each names 1,000 requests the session does not have: about 150 KB of problems in its reply. 100 of them are far
+        // more than loopback's socket buffers and the outbox bound together.
+        var attach = Encoding.UTF8.GetBytes($$"""{"op":"attach","corr":1,"resource":"flood","ids":[{{string.Join(",", Enumerable.Range(1, 1000))}}]}""");
+        for (int i = 0; i < 100; i++)
+            await ws.SendAsync(attach, WebSocketMessageType.Text, true, CancellationToken.None);
+
+        // Without reading, until the silo says it is closing the session.
+        var deadline = DateTime.UtcNow + Generous;
+        while (!silo.Log.Contains("is being closed (1008)", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the silo never bounded the session:\n" + silo.Log);
+            await Task.Delay(50);
+        }
+
+        // Now read: what was queued comes first, then the close, with its code.
+        var buffer = new byte[1 << 16];
+        using var reading = new CancellationTokenSource(Generous);
+        WebSocketReceiveResult result;
+        do
+            result = await ws.ReceiveAsync(buffer, reading.Token);
+        while (result.MessageType != WebSocketMessageType.Close);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, ws.CloseStatus);
+        Assert.Contains("unread", ws.CloseStatusDescription);
+        // Everyone else is still served.
+        Assert.Equal(HttpStatusCode.OK, (await http.Post("v1/resources/flood/acquire", "{}")).Status);
+    }
+
+    [Fact]
+    public async Task AnAttachNamingTooManyRequestsIsRefused()
+    {
+        await using var silo = await SiloProcess.StartAsync(_folder.Path);
+        using var http = silo.CreateClient();
+        await http.Put("v1/resources/many", """{"maxConcurrent":1}""");
+        using var ws = new ClientWebSocket();
+        await ws.ConnectAsync(SocketAddress(silo), CancellationToken.None);
+        var attach = Encoding.UTF8.GetBytes($$"""{"op":"attach","corr":7,"resource":"many","ids":[{{string.Join(",", Enumerable.Range(1, 1001))}}]}""");
+
+        await ws.SendAsync(attach, WebSocketMessageType.Text, true, CancellationToken.None);
+
+        var buffer = new byte[1 << 16];
+        using var reading = new CancellationTokenSource(Generous);
+        var result = await ws.ReceiveAsync(buffer, reading.Token);
+        string reply = Encoding.UTF8.GetString(buffer, 0, result.Count);
+        Assert.Contains("\"corr\":7", reply);
+        Assert.Contains("\"field\":\"ids\"", reply);
+        Assert.Contains("at most 1000", reply);
+    }
+
+    private static Uri SocketAddress(SiloProcess silo) => new(silo.BaseAddress.ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/ws");
+}
+
+/// <summary>Each tenant may hold at most Silo:MaxStreamsPerTenant sessions and event streams on a silo; other tenants are not affected.</summary>
+public sealed class TenantStreamLimitTests : IAsyncLifetime
+{
+    private readonly SiloFactory _factory = SiloFactory.WithKeys(("Silo:MaxStreamsPerTenant", "2"));
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _factory.DisposeAsync();
+
+    [Fact]
+    public async Task ATenantAtItsStreamLimitIsRefusedWhileAnotherTenantStillStreams()
+    {
+        var admin = _factory.ClientWithKey(SiloFactory.AdminKey);
+        var a = _factory.ClientWithKey(SiloFactory.TenantAKey);
+        var b = _factory.ClientWithKey(SiloFactory.TenantBKey);
+        await admin.CreateResource("streams", """{"maxConcurrent":1,"defaultMaxWaitMs":600000}""");
+        await a.Acquire("streams", "{}", "held");
+        long ticketA = await a.Acquire("streams", "{}", "waiting");
+        long ticketB = await b.Acquire("streams", "{}", "waiting");
+
+        using var first = await OpenAsync(a, ticketA);
+        using var second = await OpenAsync(a, ticketA);
+        using var third = await OpenAsync(a, ticketA);
+        using var other = await OpenAsync(b, ticketB);
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (first.StatusCode, second.StatusCode));
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.Contains("too-many-streams", await third.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+
+        // A stream that ends gives its place back.
+        first.Dispose();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        HttpResponseMessage again;
+        while ((again = await OpenAsync(a, ticketA)).StatusCode != HttpStatusCode.OK)
+        {
+            again.Dispose();
+            Assert.True(DateTime.UtcNow < deadline, "the ended stream's place never came back");
+            await Task.Delay(50);
+        }
+        again.Dispose();
+    }
+
+    [Fact]
+    public async Task ATenantWhoseStreamsAllEndedMayOpenAgain()
+    {
+        var streams = new OrleansQueue.Silo.Gateway.TenantStreams(Microsoft.Extensions.Options.Options.Create(
+            new OrleansQueue.Silo.Hosting.SiloOptions { MaxStreamsPerTenant = 1 }));
+        Assert.True(streams.TryEnter("a"));
+        Assert.False(streams.TryEnter("a"));
+        streams.Leave("a");
+
+        // Once spun for ever here: the tenant's count of 0 was kept, and only adding a first one was tried.
+        Assert.True(await Task.Run(() => streams.TryEnter("a")).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(streams.TryEnter("b"));
+    }
+
+    private static Task<HttpResponseMessage> OpenAsync(HttpClient client, long ticket) =>
+        client.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/v1/resources/streams/requests/{ticket}/events"), HttpCompletionOption.ResponseHeadersRead);
+}
