@@ -37,7 +37,7 @@ public sealed record WsRequest(
 /// with 1008, so one session cannot grow the silo's memory without bound.</para>
 /// </summary>
 public sealed partial class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs,
-    Hosting.SiloOptions limits, ILogger<WebSocketSession> logger) : IResourceObserver
+    Hosting.SiloOptions limits, Observability.SiloMetrics metrics, ILogger<WebSocketSession> logger) : IResourceObserver
 {
     public const int MaxAttachIds = 1000;
     private static readonly TimeSpan UnreadPatience = TimeSpan.FromSeconds(10);
@@ -240,6 +240,7 @@ public sealed partial class WebSocketSession(WebSocket socket, Caller caller, Re
     {
         _outbox.Writer.TryComplete();
         LogUnread(caller.Tenant, limits.MaxSessionOutboxBytes);
+        metrics.SessionClosedUnread(caller.Tenant);
         try
         {
             await _sender.WaitAsync(UnreadPatience);

@@ -15,6 +15,7 @@ public sealed class SiloMetrics : IDisposable
     private readonly Histogram<double> _wait;
     private readonly Histogram<double> _commit;
     private readonly Counter<long> _commits;
+    private readonly Counter<long> _sessionsCut;
     private Func<IEnumerable<(string Resource, int Waiting, int Leases)>> _depths = () => [];
 
     public SiloMetrics(IMeterFactory? factory = null)
@@ -26,6 +27,7 @@ public sealed class SiloMetrics : IDisposable
         _wait = _meter.CreateHistogram<double>("orleansqueue_wait_seconds", "s", "Time from request to grant.");
         _commit = _meter.CreateHistogram<double>("orleansqueue_store_commit_seconds", "s", "Duration of one store transaction.");
         _commits = _meter.CreateCounter<long>("orleansqueue_store_commits", description: "Writes committed (a transaction holds many).");
+        _sessionsCut = _meter.CreateCounter<long>("orleansqueue_sessions_closed_unread", description: "WebSocket sessions closed because their client did not read its replies.");
         _meter.CreateObservableGauge("orleansqueue_queue_depth", () =>
             _depths().Select(d => new Measurement<int>(d.Waiting, new KeyValuePair<string, object?>("resource", d.Resource))),
             description: "Requests waiting.");
@@ -48,6 +50,8 @@ public sealed class SiloMetrics : IDisposable
 
     public void Rejected(string resource, RejectionReason reason) =>
         _rejections.Add(1, new("resource", resource), new("reason", reason.ToString()));
+
+    public void SessionClosedUnread(string tenant) => _sessionsCut.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 
     public void StatusCalled(string resource) => _statusCalls.Add(1, new KeyValuePair<string, object?>("resource", resource));
 

@@ -87,10 +87,11 @@ public sealed class CrashTests : IAsyncLifetime
     [Fact]
     public async Task TimeTheSiloWasDownDoesNotCountAgainstLeasesAndWaits()
     {
-        const string policy = """{"maxConcurrent":1,"leaseTtlMs":3000,"defaultMaxWaitMs":4000,"claimWindowMs":3000}""";
+        // The TTL leaves the setup seconds to spare on a loaded machine; the silo then stays down longer than it.
+        const string policy = """{"maxConcurrent":1,"leaseTtlMs":8000,"defaultMaxWaitMs":10000,"claimWindowMs":8000}""";
         DateTimeOffset leaseExpires, ticketExpires;
         long lease, ticket;
-        TimeSpan down = TimeSpan.FromSeconds(6); // longer than the TTL and the wait: the premise of the test, not a wait for an event
+        TimeSpan down = TimeSpan.FromSeconds(12); // longer than the TTL and the wait: the premise of the test, not a wait for an event
         DateTimeOffset killedAt;
         await using (var silo = await SiloProcess.StartAsync(_folder.Path))
         {

@@ -23,7 +23,7 @@ public class KestrelSilo : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0", "--Silo:Store:Path", Path.Combine(_directory.Path, "silo.db")]);
+        var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0", "--Silo:Store:Path", Path.Combine(_directory.Path, "silo.db"), .. Settings]);
         builder.AddOrleansQueueSilo();
         _app = builder.Build();
         BeforeSilo(_app);
@@ -32,6 +32,9 @@ public class KestrelSilo : IAsyncLifetime
         string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address.TrimEnd('/') + "/");
     }
+
+    /// <summary>More command-line settings of the silo ("--Silo:…", value).</summary>
+    protected virtual IEnumerable<string> Settings => [];
 
     /// <summary>Middleware ahead of the silo's endpoints (to play a proxy, say).</summary>
     protected virtual void BeforeSilo(WebApplication app)
