@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,7 +16,7 @@ namespace OrleansQueue.LoadTest;
 /// </summary>
 internal static class ExternalSuite
 {
-    private const int Concurrency = 64;
+    private const int Concurrency = OrleansRounds.Concurrency;
 
     public static async Task RunAsync(Settings settings, Report report)
     {
@@ -44,45 +43,21 @@ internal static class ExternalSuite
         var client = host.Services.GetRequiredService<OrleansQueueClient>();
         var grains = host.Services.GetRequiredService<IGrainFactory>();
 
-        var rounds = new List<Round>();
+        var rounds = new List<OrleansRound>();
         for (int r = 1; r <= settings.Rounds; r++)
-        {
-            string of = $"external client round {r}/{settings.Rounds}";
-            Progress.Step($"{of}: bare grain call that pushes to an observer (floor)", settings.Handoffs);
-            var push = await OrleansFloors.Pushes(grains, settings.Handoffs);
-            Progress.Step($"{of}: hand-offs", settings.Handoffs);
-            var handoff = await Scenarios.CoordinatorHandoffs(client, "handoff", settings.Handoffs);
-            Progress.Step($"{of}: hot cycles");
-            var cpu = silo.CpuTime;
-            var hot = await Scenarios.CoordinatorCycles(client, ["hot"], settings.Seconds, Concurrency, Concurrency);
-            double siloCpuPerCycle = (silo.CpuTime - cpu).TotalMicroseconds / (hot.PerSecond * settings.Seconds);
-            Progress.Step($"{of}: hot cycles straight on the resource's grain (no SDK)");
-            var grain = await OrleansFloors.ResourceGrainCycles(grains, "hot", settings.Seconds, Concurrency);
-            Progress.Step($"{of}: bare grain calls, two per cycle (floor)");
-            var bare = await OrleansFloors.Cycles(grains, settings.Seconds, Concurrency);
-            rounds.Add(new Round(push, handoff, bare, hot, grain, siloCpuPerCycle));
-        }
+            rounds.Add(await OrleansRounds.RunAsync($"external client round {r}/{settings.Rounds}", settings, client, grains, () => silo.CpuTime, withLimiter: false));
         await host.StopAsync();
 
-        double M(Func<Round, double> f) => Median(rounds.Select(f));
-        var md = new StringBuilder();
-        md.AppendLine($"## External Orleans client, one silo process ({settings.Store} store)");
-        md.AppendLine();
-        md.AppendLine("The load runs an Orleans client (`UseOrleansClient`, static clustering to the silo's Orleans gateway) and");
-        md.AppendLine("`OrleansQueueClient` on it. The floors are a bare grain in the same silo (no scheduler, no store), over the same client.");
-        md.AppendLine();
-        md.AppendLine("| figure | coordinator | floor | coordinator ÷ floor |");
-        md.AppendLine("| --- | ---: | ---: | ---: |");
-        md.AppendLine($"| hand-off p50, ms (a release → the next waiter's code runs) | {Ms(M(r => r.Handoff.P50))} | {Ms(M(r => r.Push.P50))} bare call + observer push | {M(r => r.Handoff.P50 / r.Push.P50):0.0} |");
-        md.AppendLine($"| hand-off p99, ms | {Ms(M(r => r.Handoff.P99))} | {Ms(M(r => r.Push.P99))} | {M(r => r.Handoff.P99 / r.Push.P99):0.0} |");
-        md.AppendLine($"| acquire+release cycles/s, one hot resource, {Concurrency} callers | {M(r => r.Hot.PerSecond):N0} | {M(r => r.Bare.PerSecond):N0} pairs of bare grain calls | {M(r => r.Hot.PerSecond / r.Bare.PerSecond):0.00} |");
-        md.AppendLine($"| the same cycles straight on `IResourceGrain`, no SDK | {M(r => r.Grain.PerSecond):N0} | {M(r => r.Bare.PerSecond):N0} | {M(r => r.Grain.PerSecond / r.Bare.PerSecond):0.00} |");
-        md.AppendLine($"| silo CPU per hot cycle, µs | {M(r => r.SiloCpuPerCycle):0} | | |");
-        md.AppendLine($"| overshoot (holders above the limit seen in process) | {rounds.Sum(r => r.Handoff.Overshoot + r.Hot.Overshoot)} | | |");
-        report.Section(md.ToString());
+        double M(Func<OrleansRound, double> f) => Median(rounds.Select(f));
+        report.Section($"""
+            ## External Orleans client, one silo process ({settings.Store} store)
+
+            The load runs an Orleans client (`UseOrleansClient`, static clustering to the silo's Orleans gateway) and
+            `OrleansQueueClient` on it. The floors are a bare grain in the same silo (no scheduler, no store), over the same client.
+
+            {OrleansRounds.Table(rounds)}
+            """);
         report.Goal("external Orleans client ≥ 50,000 cycles/s on one hot resource", $"{M(r => r.Hot.PerSecond):N0}/s", M(r => r.Hot.PerSecond) >= 50_000);
         report.Goal("external Orleans client hand-off p99 ≤ 1 ms", $"{Ms(M(r => r.Handoff.P99))} ms", M(r => r.Handoff.P99) <= 1);
     }
-
-    private sealed record Round(Latencies Push, Latencies Handoff, Throughput Bare, Throughput Hot, Throughput Grain, double SiloCpuPerCycle);
 }

@@ -130,8 +130,8 @@ public sealed class PersistenceTests : GrainTestBase
         Assert.Equal(1, _grain.GetStats().Released);
     }
 
-    [Fact]
-    public void AGrantNotYetClaimedComesBackStillWaitingForItsClaim()
+    /// <summary>Both slots held, a waiter behind them granted by a release and not yet claimed; committed. Returns the waiter.</summary>
+    private long GrantedButNotClaimed()
     {
         long held = Granted(_grain.Acquire("a"));
         Granted(_grain.Acquire("a"));
@@ -139,6 +139,13 @@ public sealed class PersistenceTests : GrainTestBase
         _grain.Release(held);
         Assert.Equal([waiting], GrantsIn(Drain(_grain)));
         Commit();
+        return waiting;
+    }
+
+    [Fact]
+    public void AGrantNotYetClaimedComesBackStillWaitingForItsClaim()
+    {
+        long waiting = GrantedButNotClaimed();
 
         Crash(TimeSpan.FromSeconds(30));
 
@@ -151,12 +158,7 @@ public sealed class PersistenceTests : GrainTestBase
     [Fact]
     public void AGrantNotYetClaimedGetsAWholeClaimWindowFromTheRestore()
     {
-        long held = Granted(_grain.Acquire("a"));
-        Granted(_grain.Acquire("a"));
-        long waiting = Queued(_grain.Acquire("b"));
-        _grain.Release(held);
-        Assert.Equal([waiting], GrantsIn(Drain(_grain)));
-        Commit();
+        long waiting = GrantedButNotClaimed();
 
         Clock.Advance(TimeSpan.FromSeconds(30)); // well past its 5 s claim window, and the store says nobody was down
         _grain = ResourceScheduler.Restore("test-resource", _store.ToSnapshot() with { SavedAt = 0 }, Clock);
