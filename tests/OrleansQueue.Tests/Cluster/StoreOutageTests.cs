@@ -6,10 +6,10 @@ namespace OrleansQueue.Tests.Cluster;
 
 /// <summary>
 /// The store cut off from a silo (a blackhole between them: nothing arrives, nothing is refused): the silo grants nothing
-/// it cannot commit, its callers get typed retryable problems, and once the way heals it serves again, with nothing of
-/// the failed calls having taken effect.
+/// it cannot commit, its callers get typed retryable problems, and once the way heals it serves again; a write the store
+/// never answered either landed whole or not at all.
 /// </summary>
-public sealed class StoreOutageTests : INeedsRedis, IDisposable
+public abstract class StoreOutageTests : IDisposable
 {
     /// <summary>What the README promises: served again within this long after the store is reachable again.</summary>
     private static readonly TimeSpan ResumesWithin = TimeSpan.FromSeconds(15);
@@ -17,12 +17,17 @@ public sealed class StoreOutageTests : INeedsRedis, IDisposable
 
     public void Dispose() => _folder.Dispose();
 
+    /// <summary>The store's address (host:port), for the proxy to forward to.</summary>
+    protected abstract Task<string> StoreAddressAsync();
+
+    /// <summary>The silo's store settings, with <paramref name="address"/> (the proxy's host:port) in place of the store's.</summary>
+    protected abstract string[] StoreSettings(string address);
+
     [StoreFact]
     public async Task ASiloCutOffFromItsStoreGrantsNothingAnswersRetryablyAndResumesAfterTheHeal()
     {
-        await using var proxy = new FaultProxy(await RedisServer.AddressAsync());
-        await using var silo = await SiloProcess.StartAsync(_folder.Path, null, "--Silo:Store:Provider", "redis",
-            "--Silo:Store:ConnectionString", proxy.Address, "--Silo:Clustering:ClusterId", RedisServer.NewPrefix());
+        await using var proxy = new FaultProxy(await StoreAddressAsync());
+        await using var silo = await SiloProcess.StartAsync(_folder.Path, null, StoreSettings(proxy.Address));
         using var http = silo.CreateClient();
         Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/cut", """{"maxConcurrent":1,"defaultMaxWaitMs":600000}""")).Status);
         var (_, held) = await http.Post("v1/resources/cut/acquire", """{"clientId":"a"}""");
@@ -67,5 +72,37 @@ public sealed class StoreOutageTests : INeedsRedis, IDisposable
         }
         Assert.Equal("held", waiter.Body.State()); // learning of the grant by polling claims it
         Assert.True(waiter.Body.GetProperty("fencingToken").GetInt64() > token);
+    }
+}
+
+public sealed class RedisStoreOutageTests : StoreOutageTests, INeedsRedis
+{
+    protected override Task<string> StoreAddressAsync() => RedisServer.AddressAsync();
+
+    protected override string[] StoreSettings(string address) =>
+        ["--Silo:Store:Provider", "redis", "--Silo:Store:ConnectionString", address, "--Silo:Clustering:ClusterId", RedisServer.NewPrefix()];
+}
+
+/// <summary>PostgreSQL through the proxy, with a command timeout of 5 s (Npgsql's default is 30 s) so that the outage is
+/// noticed as soon as with Redis.</summary>
+public sealed class PostgresStoreOutageTests : StoreOutageTests, INeedsPostgres
+{
+    private Npgsql.NpgsqlConnectionStringBuilder? _database;
+
+    protected override async Task<string> StoreAddressAsync()
+    {
+        _database = new Npgsql.NpgsqlConnectionStringBuilder(await PostgresServer.CreateDatabaseAsync());
+        string host = _database.Host is "localhost" or null ? "127.0.0.1" : _database.Host;
+        return $"{host}:{_database.Port}";
+    }
+
+    protected override string[] StoreSettings(string address)
+    {
+        var through = new Npgsql.NpgsqlConnectionStringBuilder(_database!.ConnectionString)
+        {
+            Host = address.Split(':')[0], Port = int.Parse(address.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture),
+            CommandTimeout = 5, Timeout = 5,
+        };
+        return ["--Silo:Store:Provider", "postgres", "--Silo:Store:ConnectionString", through.ConnectionString];
     }
 }
