@@ -41,7 +41,7 @@ public static class PostgresServer
         return new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
     }
 
-    private static string? FindBinaries()
+    internal static string? FindBinaries()
     {
         var candidates = new List<string>();
         if (Directory.Exists("/usr/lib/postgresql"))
@@ -119,7 +119,7 @@ public static class PostgresServer
         }
     }
 
-    private static async Task RunAsync(string file, string arguments)
+    internal static async Task RunAsync(string file, string arguments)
     {
         var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         string output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
@@ -135,4 +135,90 @@ public static class PostgresServer
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>
+/// A PostgreSQL server of one test's own, durable (fsync on), which the test can crash (<c>pg_ctl stop -m immediate</c>:
+/// no checkpoint, recovery from the WAL at the next start) and start again on the same port and data. Stopped by its
+/// pid file (pg_ctl) and its folder removed when disposed.
+/// </summary>
+public sealed class PostgresInstance : IAsyncDisposable
+{
+    private readonly string _bin, _folder, _data;
+    private readonly int _port;
+    private readonly bool _root = Environment.UserName == "root";
+
+    private PostgresInstance(string bin, string folder, int port)
+    {
+        (_bin, _folder, _port) = (bin, folder, port);
+        _data = Path.Combine(folder, "data");
+    }
+
+    public string ConnectionString => $"Host=127.0.0.1;Port={_port};Username=oq;Database=postgres;Timeout=5;Command Timeout=10";
+
+    public static async Task<PostgresInstance> StartAsync()
+    {
+        string bin = FindBinaries() ?? throw new InvalidOperationException(PostgresServer.HowToEnable);
+        var instance = new PostgresInstance(bin, Directory.CreateTempSubdirectory("oq-pg-own-").FullName, PostgresServer.FreePort());
+        if (instance._root)
+        {
+            await RunAsync("chown", $"-R postgres \"{instance._folder}\"");
+            await RunAsync("chmod", $"755 \"{instance._folder}\"");
+        }
+        await instance.PgAsync("initdb", $"-D \"{instance._data}\" -U oq --auth=trust -E UTF8 --no-sync");
+        await instance.StartAgainAsync();
+        return instance;
+    }
+
+    /// <summary>Starts the server on its data (after a crash: it recovers from its WAL first) and waits until it answers.</summary>
+    public async Task StartAgainAsync()
+    {
+        await PgAsync("pg_ctl", $"start -w -t 60 -D \"{_data}\" -l \"{Path.Combine(_folder, "log")}\" " +
+            $"-o \"-p {_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{_folder}' -c max_connections=100\"");
+        var ready = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await using var probe = new NpgsqlConnection(ConnectionString);
+                await probe.OpenAsync();
+                return;
+            }
+            catch (Exception) when (ready.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    /// <summary>Stops the server as a crash would: every process at once, no checkpoint.</summary>
+    public Task CrashAsync() => PgAsync("pg_ctl", $"stop -D \"{_data}\" -m immediate");
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await PgAsync("pg_ctl", $"stop -D \"{_data}\" -m fast");
+        }
+        catch (InvalidOperationException)
+        {
+            // not running
+        }
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private Task PgAsync(string tool, string arguments) => _root
+        ? RunAsync("runuser", $"-u postgres -- \"{Path.Combine(_bin, tool)}\" {arguments}")
+        : RunAsync(Path.Combine(_bin, tool), arguments);
+
+    private static string? FindBinaries() =>
+        PostgresServer.FindBinaries() is { } bin && File.Exists(Path.Combine(bin, "pg_ctl")) ? bin : null;
+
+    private static Task RunAsync(string file, string arguments) => PostgresServer.RunAsync(file, arguments);
 }

@@ -6,26 +6,32 @@ using OrleansQueue.Tests.Silo;
 namespace OrleansQueue.Tests.Cluster;
 
 /// <summary>
-/// The store itself killed with SIGKILL under load and restarted from its append-only file (a redis-server of this test's
-/// own, fsyncing every write): every grant, ticket and job the silo acknowledged is there afterwards, no fencing token is
-/// granted twice, and the silo serves again once its store is back.
+/// The store itself crashed under load and started again on its data (a server of this test's own, durable): every grant,
+/// ticket and job the silo acknowledged is there afterwards, no fencing token is granted twice, and the silo serves
+/// again once its store is back.
 /// </summary>
-public sealed class StoreRestartTests : INeedsRedis, IDisposable
+public abstract class StoreRestartTests : IDisposable
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
-    private readonly TempDirectory _folder = new("oq-store-restart-");
+    protected readonly TempDirectory Folder = new("oq-store-restart-");
 
-    public void Dispose() => _folder.Dispose();
+    public virtual void Dispose() => Folder.Dispose();
+
+    /// <summary>Starts the store; the silo's settings for it.</summary>
+    protected abstract Task<string[]> StartStoreAsync();
+
+    /// <summary>Crashes the store (no clean shutdown) and starts it again on the same data and port.</summary>
+    protected abstract Task CrashAndRestartStoreAsync();
+
+    protected abstract Task StopStoreAsync();
 
     [StoreFact]
     public async Task EveryAcknowledgedGrantTicketAndJobSurvivesTheStoreKilledAndRestarted()
     {
-        int port = PostgresServer.FreePort();
-        var redis = StartRedis(port);
+        var store = await StartStoreAsync();
         try
         {
-            await using var silo = await SiloProcess.StartAsync(_folder.Path, null, "--Silo:Store:Provider", "redis",
-                "--Silo:Store:ConnectionString", $"127.0.0.1:{port}");
+            await using var silo = await SiloProcess.StartAsync(Folder.Path, null, store);
             using var http = silo.CreateClient();
             Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/durable", """{"maxConcurrent":2,"defaultMaxWaitMs":600000,"leaseTtlMs":600000}""")).Status);
             Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/busy", """{"maxConcurrent":4,"leaseTtlMs":600000}""")).Status);
@@ -61,10 +67,8 @@ public sealed class StoreRestartTests : INeedsRedis, IDisposable
             })).ToList();
             await WaitUntilAsync(() => Task.FromResult(granted.Count >= 20));
 
-            redis.Kill(); // SIGKILL: only what was fsynced to the append-only file is left
-            await redis.WaitForExitAsync();
             int before = granted.Count;
-            redis = StartRedis(port);
+            await CrashAndRestartStoreAsync();
             await WaitUntilAsync(() => Task.FromResult(granted.Count >= before + 20)); // served again
             await stop.CancelAsync();
             await Task.WhenAll(load);
@@ -87,29 +91,8 @@ public sealed class StoreRestartTests : INeedsRedis, IDisposable
         }
         finally
         {
-            if (!redis.HasExited)
-                redis.Kill();
+            await StopStoreAsync();
         }
-    }
-
-    /// <summary>A redis-server of this test's own, on <paramref name="port"/>, over this test's folder (so a restart
-    /// reads the same append-only file), fsyncing every write.</summary>
-    private Process StartRedis(int port)
-    {
-        var start = new ProcessStartInfo("redis-server",
-            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", _folder.Path,
-                "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
     }
 
     /// <summary>Reads until the silo answers (it may still be reconnecting to its store, or reactivating the resource).</summary>
@@ -133,5 +116,77 @@ public sealed class StoreRestartTests : INeedsRedis, IDisposable
             Assert.True(DateTime.UtcNow < deadline, "the condition never held");
             await Task.Delay(50);
         }
+    }
+}
+
+/// <summary>Redis killed with SIGKILL (only what was fsynced to its append-only file is left) and started again.</summary>
+public sealed class RedisStoreRestartTests : StoreRestartTests, INeedsRedis
+{
+    private readonly int _port = PostgresServer.FreePort();
+    private Process? _redis;
+
+    protected override Task<string[]> StartStoreAsync()
+    {
+        _redis = StartRedis();
+        return Task.FromResult<string[]>(["--Silo:Store:Provider", "redis", "--Silo:Store:ConnectionString", $"127.0.0.1:{_port}"]);
+    }
+
+    protected override async Task CrashAndRestartStoreAsync()
+    {
+        _redis!.Kill();
+        await _redis.WaitForExitAsync();
+        _redis = StartRedis();
+    }
+
+    protected override Task StopStoreAsync()
+    {
+        if (_redis is { HasExited: false })
+            _redis.Kill();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A redis-server of this test's own over the test's folder (a restart reads the same append-only file),
+    /// fsyncing every write.</summary>
+    private Process StartRedis()
+    {
+        var start = new ProcessStartInfo("redis-server",
+            ["--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", Folder.Path,
+                "--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+}
+
+/// <summary>PostgreSQL of this test's own, durable, stopped with <c>pg_ctl stop -m immediate</c> and started again (it
+/// recovers from its WAL).</summary>
+public sealed class PostgresStoreRestartTests : StoreRestartTests, INeedsPostgres
+{
+    private PostgresInstance? _postgres;
+
+    protected override async Task<string[]> StartStoreAsync()
+    {
+        _postgres = await PostgresInstance.StartAsync();
+        return ["--Silo:Store:Provider", "postgres", "--Silo:Store:ConnectionString", _postgres.ConnectionString];
+    }
+
+    protected override async Task CrashAndRestartStoreAsync()
+    {
+        await _postgres!.CrashAsync();
+        await _postgres.StartAgainAsync();
+    }
+
+    protected override async Task StopStoreAsync()
+    {
+        if (_postgres is not null)
+            await _postgres.DisposeAsync();
     }
 }
