@@ -37,7 +37,7 @@ public class OrleansQueueException : Exception
         return type[(type.LastIndexOf(':') + 1)..] switch
         {
             "queue-full" => new QueueFullException(type, status, detail, field, retry),
-            "client-quota" => new ClientQuotaExceededException(type, status, detail, field, retry),
+            "client-quota" or "tenant-quota" => new ClientQuotaExceededException(type, status, detail, field, retry),
             "timed-out" => new AcquireTimeoutException(type, status, detail, field, retry),
             "invalid-load" => new InvalidLoadException(type, status, detail, field, retry),
             "unknown-resource" => new UnknownResourceException(type, status, detail, field, retry),
@@ -52,7 +52,7 @@ public class OrleansQueueException : Exception
 /// <summary>The resource's waitlist is full.</summary>
 public sealed class QueueFullException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
 
-/// <summary>The client has as many requests waiting as the resource allows one client.</summary>
+/// <summary>The client, or its tenant, has too many requests waiting (client-quota, tenant-quota).</summary>
 public sealed class ClientQuotaExceededException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
 
 /// <summary>The request was not granted within its maximum wait.</summary>

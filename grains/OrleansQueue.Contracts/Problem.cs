@@ -108,6 +108,7 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
     {
         RejectionReason.QueueFull => new(429, Prefix + "queue-full", "The resource's waitlist is full.", rejection.Message, null, rejection.RetryAfter),
         RejectionReason.ClientQuotaExceeded => new(429, Prefix + "client-quota", "The client has too many requests waiting.", rejection.Message, "clientId", rejection.RetryAfter),
+        RejectionReason.TenantQuotaExceeded => new(429, Prefix + "tenant-quota", "The tenant has too many requests waiting.", rejection.Message, null, rejection.RetryAfter),
         RejectionReason.TimedOut => new(429, Prefix + "timed-out", "The request was not granted in time.", rejection.Message, "maxWaitMs", rejection.RetryAfter),
         RejectionReason.InvalidLoad => new(400, Prefix + "invalid-load", "The load is invalid for this resource.", rejection.Message, rejection.Field ?? "load"),
         RejectionReason.UnknownResource => new(404, Prefix + "unknown-resource", "No such resource.", rejection.Message, "resource"),

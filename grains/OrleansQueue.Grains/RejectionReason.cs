@@ -17,4 +17,6 @@ public enum RejectionReason
     UnknownResource,
     /// <summary>The resource was deleted while the request waited.</summary>
     ResourceDeleted,
+    /// <summary>The client's tenant already has <see cref="ResourcePolicy.MaxQueuedPerTenant"/> requests waiting.</summary>
+    TenantQuotaExceeded,
 }

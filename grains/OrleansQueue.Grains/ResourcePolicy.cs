@@ -37,6 +37,11 @@ public sealed record ResourcePolicy
     /// <value>The default value is 1,000. Zero disables waiting.</value>
     public int MaxQueuedPerClient { get; init; } = 1_000;
 
+    /// <summary>Requests the clients of one tenant may have waiting at once, whatever their client ids: a client id of the
+    /// form <c>tenant:client</c> belongs to the tenant before its first colon (the silo names every client so).</summary>
+    /// <value>The default value is <c>null</c>: no limit but <see cref="MaxQueueLength"/>. Zero disables waiting.</value>
+    public int? MaxQueuedPerTenant { get; init; }
+
     /// <summary>The maximum wait of a request that names none.</summary>
     /// <value>The default value is 30 seconds. At most <see cref="MaxWait"/>.</value>
     public TimeSpan DefaultMaxWait { get; init; } = TimeSpan.FromSeconds(30);
@@ -92,6 +97,8 @@ public sealed record ResourcePolicy
             errors.Add(new(nameof(MaxQueueLength), $"must not be negative; it is {MaxQueueLength}."));
         if (MaxQueuedPerClient < 0)
             errors.Add(new(nameof(MaxQueuedPerClient), $"must not be negative; it is {MaxQueuedPerClient}."));
+        if (MaxQueuedPerTenant < 0)
+            errors.Add(new(nameof(MaxQueuedPerTenant), $"must not be negative when set; it is {MaxQueuedPerTenant}."));
         if (MaxWait < TimeSpan.Zero || MaxWait > MaxDuration)
             errors.Add(new(nameof(MaxWait), $"must be between zero and {MaxDuration}; it is {MaxWait}."));
         if (DefaultMaxWait < TimeSpan.Zero || DefaultMaxWait > MaxWait)

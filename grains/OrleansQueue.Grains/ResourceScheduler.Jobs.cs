@@ -57,9 +57,11 @@ public sealed partial class ResourceScheduler
                 : AcquireResult.Queued(earlier.RequestId, 0);
         }
         if (_jobWaitlist.Count >= _policy.MaxQueueLength)
-            return RejectFull(_jobWaitlist, overQuotaClient: null, now, "jobs");
+            return RejectFull(_jobWaitlist, RejectionReason.QueueFull, clientId, now, "jobs");
         if (_jobWaitlist.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
-            return RejectFull(_jobWaitlist, overQuotaClient: clientId, now, "jobs");
+            return RejectFull(_jobWaitlist, RejectionReason.ClientQuotaExceeded, clientId, now, "jobs");
+        if (_jobWaitlist.WaitingOfTenant(clientId) >= _policy.MaxQueuedPerTenant)
+            return RejectFull(_jobWaitlist, RejectionReason.TenantQuotaExceeded, clientId, now, "jobs");
         var job = Rent(clientId, load, priority, now);
         job.Job = new JobInfo(payload, _policy.JobMaxAttempts) { FirstEnqueuedAt = now };
         job.WaitDeadline = deadline is { } after ? now + after.Ticks : long.MaxValue;

@@ -271,22 +271,27 @@ public sealed partial class ResourceScheduler
     }
 
     /// <summary>
-    /// Refuses a request because <paramref name="waitlist"/> is full, or <paramref name="overQuotaClient"/> has its quota
-    /// waiting in it, with an
-    /// honest Retry-After: a place frees when one request leaves; a client's own place, with fair sharing, once about one
-    /// request per waiting client has left. Without departures lately, no estimate is given and the message says so.
+    /// Refuses a request because <paramref name="waitlist"/> is full, or the client or its tenant has its quota waiting in
+    /// it, with an
+    /// honest Retry-After: a place frees when one request leaves; a client's (or tenant's) own place, with fair sharing,
+    /// once about one request per waiting client has left. Without departures lately, no estimate is given and the message says so.
     /// </summary>
-    private AcquireResult RejectFull(Waitlist waitlist, string? overQuotaClient, long now, string what)
+    private AcquireResult RejectFull(Waitlist waitlist, RejectionReason reason, string clientId, long now, string what)
     {
-        bool clientQuota = overQuotaClient is not null;
-        var retry = waitlist.Drain.TimeFor(now, clientQuota ? Math.Max(1, waitlist.WaitingClients) : 1);
-        string limit = clientQuota
-            ? $"The client has {waitlist.WaitingOf(overQuotaClient!)} {what} waiting on resource \"{Name}\", its MaxQueuedPerClient of {_policy.MaxQueuedPerClient}."
-            : $"Resource \"{Name}\" has {waitlist.Count} {what} waiting, its MaxQueueLength of {_policy.MaxQueueLength}.";
+        bool quota = reason != RejectionReason.QueueFull;
+        var retry = waitlist.Drain.TimeFor(now, quota ? Math.Max(1, waitlist.WaitingClients) : 1);
+        string limit = reason switch
+        {
+            RejectionReason.ClientQuotaExceeded =>
+                $"The client has {waitlist.WaitingOf(clientId)} {what} waiting on resource \"{Name}\", its MaxQueuedPerClient of {_policy.MaxQueuedPerClient}.",
+            RejectionReason.TenantQuotaExceeded =>
+                $"The tenant's clients have {waitlist.WaitingOfTenant(clientId)} {what} waiting on resource \"{Name}\", its MaxQueuedPerTenant of {_policy.MaxQueuedPerTenant}.",
+            _ => $"Resource \"{Name}\" has {waitlist.Count} {what} waiting, its MaxQueueLength of {_policy.MaxQueueLength}.",
+        };
         string when = retry is { } after
             ? $" At the recent rate a place frees in about {Math.Max(1, Math.Ceiling(after.TotalSeconds))} s."
             : " None has left the waitlist lately, so no retry time can be estimated.";
-        return Reject(new(clientQuota ? RejectionReason.ClientQuotaExceeded : RejectionReason.QueueFull, limit + when,
+        return Reject(new(reason, limit + when,
             retry is { } r && r < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : retry));
     }
 

@@ -104,9 +104,11 @@ public sealed partial class ResourceScheduler
                 RetryAfterFor(now, load)));
         }
         if (_waitlist.Count >= _policy.MaxQueueLength)
-            return RejectFull(_waitlist, overQuotaClient: null, now, "requests");
+            return RejectFull(_waitlist, RejectionReason.QueueFull, clientId, now, "requests");
         if (_waitlist.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
-            return RejectFull(_waitlist, overQuotaClient: clientId, now, "requests");
+            return RejectFull(_waitlist, RejectionReason.ClientQuotaExceeded, clientId, now, "requests");
+        if (_waitlist.WaitingOfTenant(clientId) >= _policy.MaxQueuedPerTenant)
+            return RejectFull(_waitlist, RejectionReason.TenantQuotaExceeded, clientId, now, "requests");
 
         var request = Rent(clientId, load, priority, now);
         request.WaitDeadline = now + wait;

@@ -19,7 +19,8 @@ public sealed record ResourceBody(
     long? JobVisibilityTimeoutMs = null,
     int? JobMaxAttempts = null,
     long? JobRetryDelayMs = null,
-    long? JobRetentionMs = null);
+    long? JobRetentionMs = null,
+    int? MaxQueuedPerTenant = null);
 
 /// <summary>A resource: its name, whether it pushes, and its policy.</summary>
 public sealed record ResourceView(string Name, bool PushEnabled, ResourceBody Policy);

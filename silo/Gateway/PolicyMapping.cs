@@ -16,6 +16,7 @@ public static class PolicyMapping
         [nameof(ResourcePolicy.Window)] = "windowMs",
         [nameof(ResourcePolicy.MaxQueueLength)] = "maxQueueLength",
         [nameof(ResourcePolicy.MaxQueuedPerClient)] = "maxQueuedPerClient",
+        [nameof(ResourcePolicy.MaxQueuedPerTenant)] = "maxQueuedPerTenant",
         [nameof(ResourcePolicy.DefaultMaxWait)] = "defaultMaxWaitMs",
         [nameof(ResourcePolicy.MaxWait)] = "maxWaitMs",
         [nameof(ResourcePolicy.LeaseTtl)] = "leaseTtlMs",
@@ -48,6 +49,7 @@ public static class PolicyMapping
             Window = Ms(body.WindowMs) ?? defaults.Window,
             MaxQueueLength = body.MaxQueueLength ?? defaults.MaxQueueLength,
             MaxQueuedPerClient = body.MaxQueuedPerClient ?? defaults.MaxQueuedPerClient,
+            MaxQueuedPerTenant = body.MaxQueuedPerTenant,
             DefaultMaxWait = Ms(body.DefaultMaxWaitMs) ?? defaults.DefaultMaxWait,
             MaxWait = Ms(body.MaxWaitMs) ?? defaults.MaxWait,
             LeaseTtl = Ms(body.LeaseTtlMs) ?? defaults.LeaseTtl,
@@ -74,7 +76,7 @@ public static class PolicyMapping
         (long)d.Policy.MaxWait.TotalMilliseconds, (long)d.Policy.LeaseTtl.TotalMilliseconds,
         (long)d.Policy.ClaimWindow.TotalMilliseconds, (long?)d.Policy.AgingInterval?.TotalMilliseconds, null,
         (long)d.Policy.JobVisibilityTimeout.TotalMilliseconds, d.Policy.JobMaxAttempts, (long)d.Policy.JobRetryDelay.TotalMilliseconds,
-        (long)d.Policy.JobRetention.TotalMilliseconds));
+        (long)d.Policy.JobRetention.TotalMilliseconds, d.Policy.MaxQueuedPerTenant));
 
     private static TimeSpan? Ms(long? ms) => ms is { } v ? TimeSpan.FromMilliseconds(v) : null;
 }

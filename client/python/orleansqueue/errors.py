@@ -25,7 +25,7 @@ class QueueFull(OrleansQueueError):
 
 
 class ClientQuotaExceeded(OrleansQueueError):
-    """This client has too many requests waiting (429)."""
+    """This client, or its tenant, has too many requests waiting (429: client-quota or tenant-quota)."""
 
 
 class TimedOut(OrleansQueueError):
@@ -103,6 +103,7 @@ class JobCancelled(OrleansQueueError):
 _BY_TYPE = {
     "queue-full": QueueFull,
     "client-quota": ClientQuotaExceeded,
+    "tenant-quota": ClientQuotaExceeded,
     "timed-out": TimedOut,
     "unknown-resource": UnknownResource,
     "unknown-request": UnknownRequest,

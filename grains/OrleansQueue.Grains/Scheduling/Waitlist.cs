@@ -10,6 +10,7 @@ internal sealed class Waitlist
     private readonly FairLevel[] _levels = new FairLevel[PriorityLevels.Count];
     private readonly Dictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
     private readonly List<ClientState> _idleClients = [];
+    private readonly Dictionary<string, int> _tenants = new(StringComparer.Ordinal);
     private int _departuresSinceSweep;
 
     public Waitlist()
@@ -32,6 +33,11 @@ internal sealed class Waitlist
     public int WaitingAt(int level) => _levels[level].Waiting;
 
     public int WaitingOf(string clientId) => _clients.TryGetValue(clientId, out var c) ? c.Waiting : 0;
+
+    /// <summary>Requests waiting from the clients of <paramref name="clientId"/>'s tenant (the part before its first colon).</summary>
+    public int WaitingOfTenant(string clientId) => _tenants.GetValueOrDefault(TenantOf(clientId));
+
+    private static string TenantOf(string clientId) => clientId.IndexOf(':') is > 0 and var colon ? clientId[..colon] : clientId;
 
     /// <summary>Clients with requests waiting, and how many (a fresh dictionary, for stats).</summary>
     public Dictionary<string, int> WaitingByClient() =>
@@ -65,6 +71,8 @@ internal sealed class Waitlist
             _levels[request.Level].Enqueue(client.At(request.Level), request);
         if (client.Waiting++ == 0)
             WaitingClients++;
+        string tenant = TenantOf(request.ClientId);
+        _tenants[tenant] = _tenants.GetValueOrDefault(tenant) + 1;
         Count++;
     }
 
@@ -104,6 +112,11 @@ internal sealed class Waitlist
     private void Left(Request request)
     {
         var client = _clients[request.ClientId];
+        string tenant = TenantOf(request.ClientId);
+        if (_tenants[tenant] == 1)
+            _tenants.Remove(tenant);
+        else
+            _tenants[tenant]--;
         Count--;
         if (--client.Waiting == 0)
         {

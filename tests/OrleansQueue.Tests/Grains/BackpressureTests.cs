@@ -42,6 +42,22 @@ public sealed class BackpressureTests : GrainTestBase
     }
 
     [Fact]
+    public void ATenantOverItsQuotaIsRefusedWhateverClientIdsItUsesWhileOtherTenantsStillQueue()
+    {
+        var grain = Saturated(new ResourcePolicy { MaxQueuedPerTenant = 2 });
+        Queued(grain.Acquire("a:one"));
+        Queued(grain.Acquire("a:two"));
+
+        var rejection = Rejected(grain.Acquire("a:three"), RejectionReason.TenantQuotaExceeded);
+
+        Assert.Contains("MaxQueuedPerTenant of 2", rejection.Message);
+        Assert.DoesNotContain("a:", rejection.Message);
+        Queued(grain.Acquire("b:one"));
+        Queued(grain.Acquire("b:two:with-colon")); // the tenant is what comes before the first colon
+        Rejected(grain.Acquire("b:three"), RejectionReason.TenantQuotaExceeded);
+    }
+
+    [Fact]
     public void AFullWaitlistThatNothingHasLeftGivesNoRetryTimeAndSaysWhy()
     {
         var grain = Saturated(new ResourcePolicy { MaxQueueLength = 1 });

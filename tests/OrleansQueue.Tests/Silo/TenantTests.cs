@@ -18,6 +18,22 @@ public sealed class TenantTests(SiloWithKeysFixture fixture) : IClassFixture<Sil
     }
 
     [Fact]
+    public async Task ATenantCannotFillAResourcesWaitlistWithManyClientIds()
+    {
+        await _admin.CreateResource("tenant-quota", """{"maxConcurrent":1,"maxQueuedPerTenant":2,"defaultMaxWaitMs":600000}""");
+        await _b.Acquire("tenant-quota", """{"clientId":"holder"}""", "held");
+        await _a.Acquire("tenant-quota", """{"clientId":"a1"}""", "waiting");
+        await _a.Acquire("tenant-quota", """{"clientId":"a2"}""", "waiting");
+
+        var refused = await _a.Post("/v1/resources/tenant-quota/acquire", """{"clientId":"a3"}""");
+
+        refused.AssertProblem(HttpStatusCode.TooManyRequests, "tenant-quota");
+        Assert.DoesNotContain("a:", refused.Body.GetProperty("detail").GetString()); // no internal, tenant-prefixed ids
+        await _b.Acquire("tenant-quota", """{"clientId":"b1"}""", "waiting"); // another tenant still queues
+        Assert.Equal(2, (await _admin.Get("/v1/resources/tenant-quota")).Body.GetProperty("policy").GetProperty("maxQueuedPerTenant").GetInt32());
+    }
+
+    [Fact]
     public async Task OnlyAnAdminKeyManagesResources()
     {
         (await _a.Put("/v1/resources/tenants-admin", "{}")).AssertProblem(HttpStatusCode.Forbidden, "forbidden");
