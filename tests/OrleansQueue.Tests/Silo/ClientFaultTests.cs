@@ -4,9 +4,9 @@ using System.Net;
 namespace OrleansQueue.Tests.Silo;
 
 /// <summary>
-/// A client process (the Python SDK) that holds a lease and has a ticket waiting is frozen with SIGSTOP past its TTL: the
-/// silo takes the slot back within the TTL and the claim window, a downstream oracle that keeps the highest fencing token
-/// refuses the frozen holder's, and the holder's late release, once it runs again, is not credited to the window twice.
+/// A client process (the Python SDK) that holds a lease and has a ticket waiting is frozen with SIGSTOP past its TTL, or
+/// killed: the silo takes the slot back within the TTL and the claim window, a downstream oracle that keeps the highest
+/// fencing token refuses the holder's, and a frozen holder's late release, once it runs again, is not credited twice.
 /// </summary>
 public sealed class ClientFaultTests : IDisposable
 {
@@ -16,8 +16,11 @@ public sealed class ClientFaultTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    [Fact]
-    public async Task AFrozenHolderLosesItsSlotInTimeItsTokenIsFencedOffAndItsLateReleaseCountsOnce()
+    /// <summary>STOP: frozen past its TTL, then resumed for a late release. KILL: gone for good, its sockets closed.</summary>
+    [Theory]
+    [InlineData("STOP")]
+    [InlineData("KILL")]
+    public async Task AFrozenOrKilledHolderLosesItsSlotInTimeItsTokenIsFencedOffAndALateReleaseCountsOnce(string signal)
     {
         await using var silo = await SiloProcess.StartAsync(_folder.Path);
         using var http = silo.CreateClient();
@@ -26,7 +29,7 @@ public sealed class ClientFaultTests : IDisposable
         using var holder = StartHolder(silo.BaseAddress);
         try
         {
-            await FreezeTheHolderAsync(http, holder);
+            await FreezeTheHolderAsync(http, holder, signal);
         }
         finally
         {
@@ -35,17 +38,18 @@ public sealed class ClientFaultTests : IDisposable
                 Signal(holder, "CONT"); // a frozen process cannot die until it runs
                 holder.Kill();
             }
+            await holder.WaitForExitAsync();
         }
     }
 
-    private static async Task FreezeTheHolderAsync(HttpClient http, Process holder)
+    private static async Task FreezeTheHolderAsync(HttpClient http, Process holder, string signal)
     {
         string[] held = (await holder.StandardOutput.ReadLineAsync().WaitAsync(Generous))!.Split(' ');
         Assert.Equal("held", held[0]);
         long staleToken = long.Parse(held[2], System.Globalization.CultureInfo.InvariantCulture);
         await WaitUntilAsync(async () => (await http.Get("v1/resources/frozen/stats")).Body.GetProperty("waiting").GetInt32() == 1);
 
-        Signal(holder, "STOP");
+        Signal(holder, signal);
         var frozen = Stopwatch.StartNew();
         var (_, next) = await http.Post("v1/resources/frozen/acquire", """{"clientId":"next","load":10}""");
         long nextId = next.GetProperty("id").GetInt64();
@@ -60,6 +64,8 @@ public sealed class ClientFaultTests : IDisposable
         Assert.True(oracle.Accept(next.GetProperty("fencingToken").GetInt64()));
         Assert.False(oracle.Accept(staleToken)); // the frozen holder's write, arriving late, is refused downstream
 
+        if (signal == "KILL")
+            return;
         long loadLeft = (await http.Get("v1/resources/frozen/stats")).Body.GetProperty("loadLeftInWindow").GetInt64();
         Signal(holder, "CONT");
         await holder.StandardInput.WriteLineAsync("release");
@@ -67,6 +73,39 @@ public sealed class ClientFaultTests : IDisposable
         Assert.Equal("released lost=True", await holder.StandardOutput.ReadLineAsync().WaitAsync(Generous));
         // Its release (actual load 0) came after the lease had ended: the window is not given its load back.
         Assert.Equal(loadLeft, (await http.Get("v1/resources/frozen/stats")).Body.GetProperty("loadLeftInWindow").GetInt64());
+    }
+
+    /// <summary>
+    /// Clients that drop in the middle of their request bodies (here 20, announcing 1,000 bytes and sending 12): each is
+    /// what it is, a request that never arrived whole, and leaves no "unhandled exception" stack trace in the silo's log
+    /// (before, each left one), and the silo goes on serving.
+    /// </summary>
+    [Fact]
+    public async Task ClientsThatDropMidBodyLeaveNoStackTraceInTheLog()
+    {
+        await using var silo = await SiloProcess.StartAsync(_folder.Path);
+        using var http = silo.CreateClient();
+        await http.CreateResource("dropped");
+        byte[] start = System.Text.Encoding.ASCII.GetBytes(
+            $"POST /v1/resources/dropped/acquire HTTP/1.1\r\nHost: {silo.BaseAddress.Authority}\r\nContent-Type: application/json\r\n" +
+            "Content-Length: 1000\r\n\r\n{\"clientId\":");
+        for (int i = 0; i < 20; i++)
+        {
+            using var socket = new System.Net.Sockets.TcpClient();
+            await socket.ConnectAsync(silo.BaseAddress.Host, silo.BaseAddress.Port);
+            await socket.GetStream().WriteAsync(start);
+            await socket.GetStream().FlushAsync();
+            socket.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0); // drop it: a reset, mid-body
+        }
+
+        // Every dropped request has ended (the host logs each one's end), and nothing was acquired.
+        await WaitUntilAsync(() => Task.FromResult(silo.Log.Split('\n')
+            .Count(line => line.Contains("Request finished", StringComparison.Ordinal) && line.Contains("/v1/resources/dropped/acquire", StringComparison.Ordinal)) >= 20));
+        Assert.Equal(0, (await http.Get("v1/resources/dropped/stats")).Body.GetProperty("leases").GetInt32());
+        // Neither as an unhandled exception nor as a failed call with its stack: the drop is the client's, not a failure.
+        foreach (string trace in new[] { "unhandled exception", "BadHttpRequestException", "ConnectionResetException", "Unexpected end of request content" })
+            Assert.DoesNotContain(trace, silo.Log, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpStatusCode.OK, (await http.Post("v1/resources/dropped/acquire", "{}")).Status);
     }
 
     /// <summary>Keeps the highest fencing token it has seen and refuses any lower, as a storage system guarding a resource would.</summary>
