@@ -4,7 +4,7 @@ namespace OrleansQueue.Silo.Gateway;
 /// The gateway's way to the resources' grains: calls them, and answers a call that did not reach its grain or failed on
 /// its way (the silo stops, the grain could not activate) as a retryable problem, so that callers only ever see problems.
 /// </summary>
-public sealed partial class ResourceGrains(IGrainFactory factory, ILogger<ResourceGrains> logger)
+public sealed partial class ResourceGrains(IGrainFactory factory, TenantCalls tenants, ILogger<ResourceGrains> logger)
 {
     private readonly ResourceGrainReferences _references = new(factory);
 
@@ -12,12 +12,15 @@ public sealed partial class ResourceGrains(IGrainFactory factory, ILogger<Resour
 
     public IResourceGrain Get(string resource) => _references.Get(resource);
 
-    public async Task<Outcome<T>> CallAsync<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct)
+    /// <param name="tenant">Whose call it is: at most <see cref="Hosting.SiloOptions.MaxCallsInFlightPerTenant"/> of a tenant's
+    /// calls run at once, so that one tenant's flood queues behind itself rather than in front of the others.</param>
+    public async Task<Outcome<T>> CallAsync<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct, string? tenant = null)
     {
         if (!Names.IsValidResource(resource))
             return Problem.UnknownResource(resource);
         // A grain call is short and cannot be withdrawn once sent: the token only keeps it from being sent.
         ct.ThrowIfCancellationRequested();
+        using var turn = tenant is null ? null : await tenants.EnterAsync(tenant, ct);
         try
         {
             return await call(Get(resource));

@@ -21,17 +21,17 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
     public ObserverRegistration Observe(IResourceObserver observer) => new(grains.Factory, deaths, observer);
 
     public Task<Outcome<JobView>> EnqueueAsync(Caller caller, string resource, EnqueueBody body, CancellationToken ct) =>
-        Call(resource, g => g.Enqueue(caller, body), ct);
+        Call(caller, resource, g => g.Enqueue(caller, body), ct);
 
     public Task<Outcome<JobView>> GetAsync(Caller caller, string resource, long id, CancellationToken ct) =>
-        Call(resource, g => g.GetJob(caller, id, withPayload: false), ct);
+        Call(caller, resource, g => g.GetJob(caller, id, withPayload: false), ct);
 
     /// <summary>Waits until the job finishes (or <paramref name="timeout"/> passes), then answers it as it stands.</summary>
     public async Task<Outcome<JobView>> WaitAsync(Caller caller, string resource, long id, TimeSpan timeout, CancellationToken ct)
     {
         var observer = new ChannelObserver();
         using var registration = Observe(observer);
-        var first = await Call(resource, g => g.WatchJob(caller, id, registration.Reference, requirePush: false), ct);
+        var first = await Call(caller, resource, g => g.WatchJob(caller, id, registration.Reference, requirePush: false), ct);
         if (first.Value is not { IsFinished: false })
             return first;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -44,7 +44,7 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
                 var update = await observer.Updates.ReadAsync(deadline.Token);
                 // Moved: the grain that had the subscription is gone; the next activation takes a new one.
                 now = update.Phase == RequestPhase.Moved
-                    ? await Call(resource, g => g.WatchJob(caller, id, registration.Reference, requirePush: false), ct)
+                    ? await Call(caller, resource, g => g.WatchJob(caller, id, registration.Reference, requirePush: false), ct)
                     : await GetAsync(caller, resource, id, ct);
             }
         }
@@ -71,7 +71,7 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
         var stream = JobStreams.Of(client, resource, id);
         var handle = await stream.SubscribeAsync((view, _) => view.IsVisibleTo(caller) ? onChange(view.For(caller)) : Task.CompletedTask);
         var watch = new JobWatch(handle, deaths.OnSiloDeath(() => _ = RefreshAsync()));
-        var now = await Call(resource, g => g.WatchJob(caller, id, null, requirePush: true), ct);
+        var now = await Call(caller, resource, g => g.WatchJob(caller, id, null, requirePush: true), ct);
         if (now.Value is not { IsFinished: false })
         {
             await watch.DisposeAsync();
@@ -89,10 +89,10 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
     }
 
     public Task Unwatch(string resource, long id, IResourceObserver observer) =>
-        Call(resource, async g => { await g.Detach(id, observer); return new Outcome<int>(); }, CancellationToken.None);
+        Call(null, resource, async g => { await g.Detach(id, observer); return new Outcome<int>(); }, CancellationToken.None);
 
     public Task<Outcome<JobView>> CancelAsync(Caller caller, string resource, long id, CancellationToken ct) =>
-        Call(resource, g => g.CancelJob(caller, id), ct);
+        Call(caller, resource, g => g.CancelJob(caller, id), ct);
 
     /// <summary>A worker takes the next job, waiting up to <paramref name="wait"/>; no job answers 204 (a null value).</summary>
     public async Task<Outcome<JobView>> TakeAsync(Caller caller, string resource, string workerId, TimeSpan wait, CancellationToken ct)
@@ -103,7 +103,7 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
         var observer = new ChannelObserver();
         using var registration = Observe(observer);
         long pollId = 0;
-        var first = await Call(resource, async g =>
+        var first = await Call(caller, resource, async g =>
         {
             var answer = await g.TakeJob(caller, workerId, wait, registration.Reference);
             pollId = answer.PollId;
@@ -115,13 +115,13 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
         {
             var update = await observer.Updates.ReadAsync(ct);
             if (update.Phase == RequestPhase.JobAssigned)
-                return await Call(resource, g => g.GetJob(caller, update.RelatedId, withPayload: true), CancellationToken.None);
+                return await Call(caller, resource, g => g.GetJob(caller, update.RelatedId, withPayload: true), CancellationToken.None);
             return new Outcome<JobView>(null, null, 204);
         }
         catch (OperationCanceledException)
         {
             // The worker went away: end its wait, unless a job reached it meanwhile (its visibility timeout returns it).
-            await Call(resource, async g => { await g.CancelPoll(pollId); return new Outcome<int>(); }, CancellationToken.None);
+            await Call(caller, resource, async g => { await g.CancelPoll(pollId); return new Outcome<int>(); }, CancellationToken.None);
             throw;
         }
     }
@@ -136,12 +136,14 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
             "complete" => WorkerReportKind.Complete,
             _ => WorkerReportKind.Fail,
         };
-        return Call(resource, g => g.Report(caller, id, reportKind, report), ct);
+        return Call(caller, resource, g => g.Report(caller, id, reportKind, report), ct);
     }
 
 
-    private Task<Outcome<T>> Call<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
-        grains.CallAsync(resource, call, ct);
+    /// <summary>A grain call on <paramref name="caller"/>'s behalf (null: the silo's own, such as leaving a subscription),
+    /// counted against the tenant's calls in flight.</summary>
+    private Task<Outcome<T>> Call<T>(Caller? caller, string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
+        grains.CallAsync(resource, call, ct, caller?.Tenant);
 }
 
 /// <summary>A watch of a job's stream; disposing it leaves the stream.</summary>

@@ -25,19 +25,19 @@ public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, 
     {
         if (!Names.IsValidResource(resource))
             return Done(Problem.Invalid("resource", $"resource must be {Names.ResourceRule}; it is \"{resource}\"."));
-        return Call(resource, g => g.Acquire(caller, body, observer), ct);
+        return Call(caller, resource, g => g.Acquire(caller, body, observer), ct);
     }
 
     /// <summary>Where a request stands. Learning of a grant this way claims it: the caller now holds the lease.</summary>
     public Task<Outcome<RequestView>> StatusAsync(Caller caller, string resource, long id, CancellationToken ct) =>
-        Call(resource, g => g.Status(caller, id, null), ct);
+        Call(caller, resource, g => g.Status(caller, id, null), ct);
 
     /// <summary>Waits until the request leaves the waitlist (or <paramref name="timeout"/> passes), then answers as <see cref="StatusAsync"/>.</summary>
     public async Task<Outcome<RequestView>> WaitAsync(Caller caller, string resource, long id, TimeSpan timeout, CancellationToken ct)
     {
         var waiter = new OneUpdate();
         using var registration = Observe(waiter);
-        var first = await Call(resource, g => g.WaitFor(caller, id, registration.Reference), ct);
+        var first = await Call(caller, resource, g => g.WaitFor(caller, id, registration.Reference), ct);
         if (first.Problem is not null || first.Value!.State != RequestPhase.Waiting)
             return first;
         try
@@ -47,30 +47,32 @@ public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, 
         catch (TimeoutException)
         {
         }
-        return await Call(resource, g => g.Status(caller, id, registration.Reference), CancellationToken.None);
+        return await Call(caller, resource, g => g.Status(caller, id, registration.Reference), CancellationToken.None);
     }
 
     public Task<Outcome<RequestView>> ReleaseAsync(Caller caller, string resource, long id, ReleaseBody body, CancellationToken ct) =>
-        Call(resource, g => g.Release(caller, id, body), ct);
+        Call(caller, resource, g => g.Release(caller, id, body), ct);
 
     /// <summary>Claims a grant or extends a lease by one TTL.</summary>
     public Task<Outcome<RequestView>> RenewAsync(Caller caller, string resource, long id, CancellationToken ct) =>
-        Call(resource, g => g.Renew(caller, id), ct);
+        Call(caller, resource, g => g.Renew(caller, id), ct);
 
     /// <summary>Withdraws a waiting request, or releases a lease whose grant raced the cancel.</summary>
     public Task<Outcome<RequestView>> CancelAsync(Caller caller, string resource, long id, CancellationToken ct) =>
-        Call(resource, g => g.Cancel(caller, id), ct);
+        Call(caller, resource, g => g.Cancel(caller, id), ct);
 
     /// <summary>Subscribes <paramref name="observer"/> to a request and answers where it stands, in one turn (no update can slip between).</summary>
     public Task<Outcome<RequestView>> AttachAsync(Caller caller, string resource, long id, IResourceObserver observer, CancellationToken ct) =>
-        Call(resource, g => g.Attach(caller, id, observer), ct);
+        Call(caller, resource, g => g.Attach(caller, id, observer), ct);
 
     /// <summary>Stops pushing a request's updates to <paramref name="observer"/>; quietly, since the caller is leaving anyway.</summary>
     public Task Detach(string resource, long id, IResourceObserver observer) =>
-        Call(resource, async g => { await g.Detach(id, observer); return new Outcome<int>(); }, CancellationToken.None);
+        Call(null, resource, async g => { await g.Detach(id, observer); return new Outcome<int>(); }, CancellationToken.None);
 
-    private Task<Outcome<T>> Call<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
-        grains.CallAsync(resource, call, ct);
+    /// <summary>A grain call on <paramref name="caller"/>'s behalf (null: the silo's own, such as leaving a subscription),
+    /// counted against the tenant's calls in flight.</summary>
+    private Task<Outcome<T>> Call<T>(Caller? caller, string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
+        grains.CallAsync(resource, call, ct, caller?.Tenant);
 
     private static Task<Outcome<RequestView>> Done(Problem problem) => Task.FromResult<Outcome<RequestView>>(problem);
 

@@ -57,3 +57,32 @@ public static class TenantStreamsExtensions
         }
     });
 }
+
+/// <summary>
+/// The grain calls each tenant has in flight through this silo's gateway: at most
+/// <see cref="SiloOptions.MaxCallsInFlightPerTenant"/>; further calls of that tenant wait their turn, in order. One
+/// tenant's flood then queues behind itself instead of in front of every other tenant's calls.
+/// </summary>
+public sealed class TenantCalls(IOptions<SiloOptions> options)
+{
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _tenants = new(StringComparer.Ordinal);
+    private readonly int _limit = options.Value.MaxCallsInFlightPerTenant;
+
+    public async Task<IDisposable> EnterAsync(string tenant, CancellationToken ct)
+    {
+        var turns = _tenants.GetOrAdd(tenant, _ => new SemaphoreSlim(_limit, _limit));
+        await turns.WaitAsync(ct);
+        return new Turn(turns);
+    }
+
+    private sealed class Turn(SemaphoreSlim turns) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+                turns.Release();
+        }
+    }
+}

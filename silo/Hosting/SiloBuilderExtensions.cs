@@ -106,6 +106,7 @@ public static class SiloBuilderExtensions
         services.TryAddSingleton<JobOperations>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
         services.TryAddSingleton<TenantStreams>();
+        services.TryAddSingleton<TenantCalls>();
         services.TryAddSingleton<SiloDeaths>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloDeaths>());
         silo.AddStartupTask<ResourceStartup>();

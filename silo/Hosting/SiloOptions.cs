@@ -28,6 +28,10 @@ public sealed class SiloOptions
     /// <value>The default value is 4 MiB.</value>
     public int MaxSessionOutboxBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>The most grain calls one tenant may have in flight through this silo's gateway at once; more wait their turn.</summary>
+    /// <value>The default value is 128.</value>
+    public int MaxCallsInFlightPerTenant { get; set; } = 128;
+
     /// <summary>The most operations one WebSocket session may have in flight at once; further messages wait to be read.</summary>
     /// <value>The default value is 256.</value>
     public int MaxSessionInFlight { get; set; } = 256;
@@ -74,6 +78,8 @@ public sealed class SiloOptions
             yield return $"Silo:MaxSessionOutboxBytes must be at least 65536; it is {MaxSessionOutboxBytes}.";
         if (MaxStreamsPerTenant < 1)
             yield return $"Silo:MaxStreamsPerTenant must be at least 1; it is {MaxStreamsPerTenant}.";
+        if (MaxCallsInFlightPerTenant < 1)
+            yield return $"Silo:MaxCallsInFlightPerTenant must be at least 1; it is {MaxCallsInFlightPerTenant}.";
         if (MaxSessionInFlight < 1)
             yield return $"Silo:MaxSessionInFlight must be at least 1; it is {MaxSessionInFlight}.";
         if (Clustering.SiloPort is < 0 or > 65535)

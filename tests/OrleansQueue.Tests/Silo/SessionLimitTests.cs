@@ -131,6 +131,22 @@ public sealed class TenantStreamLimitTests : IAsyncLifetime
         Assert.True(streams.TryEnter("b"));
     }
 
+    [Fact]
+    public async Task ATenantsCallsBeyondItsLimitWaitTheirTurnWhileOtherTenantsGoOn()
+    {
+        var calls = new OrleansQueue.Silo.Gateway.TenantCalls(Microsoft.Extensions.Options.Options.Create(
+            new OrleansQueue.Silo.Hosting.SiloOptions { MaxCallsInFlightPerTenant = 1 }));
+        var first = await calls.EnterAsync("flooder", CancellationToken.None);
+
+        var second = calls.EnterAsync("flooder", CancellationToken.None);
+        var other = await calls.EnterAsync("other", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)); // not behind the flood
+
+        Assert.False(second.IsCompleted);
+        first.Dispose();
+        (await second.WaitAsync(TimeSpan.FromSeconds(30))).Dispose();
+        other.Dispose();
+    }
+
     private static Task<HttpResponseMessage> OpenAsync(HttpClient client, long ticket) =>
         client.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/v1/resources/streams/requests/{ticket}/events"), HttpCompletionOption.ResponseHeadersRead);
 }
