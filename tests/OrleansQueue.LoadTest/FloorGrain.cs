@@ -49,6 +49,17 @@ internal static class OrleansFloors
     {
         var grain = grains.GetGrain<IFloorGrain>("floor");
         await grain.Call(0);
+        return await ClosedLoop(seconds, concurrency, async i =>
+        {
+            await grain.Call(i);
+            await grain.Call(-i);
+        });
+    }
+
+    /// <summary><paramref name="concurrency"/> callers run <paramref name="cycle"/> one after the other for
+    /// <paramref name="seconds"/>: the cycles per second in all.</summary>
+    private static async Task<Throughput> ClosedLoop(int seconds, int concurrency, Func<int, Task> cycle)
+    {
         long cycles = 0;
         var until = Stopwatch.GetTimestamp() + seconds * Stopwatch.Frequency;
         long start = Stopwatch.GetTimestamp();
@@ -57,8 +68,7 @@ internal static class OrleansFloors
             await Task.Yield();
             while (Stopwatch.GetTimestamp() < until)
             {
-                await grain.Call(i);
-                await grain.Call(-i);
+                await cycle(i);
                 Interlocked.Increment(ref cycles);
                 Progress.Advance();
             }
@@ -100,24 +110,14 @@ internal static class OrleansFloors
     {
         var grain = grains.GetGrain<IResourceGrain>(resource);
         var caller = new Caller("default", IsAdmin: true);
-        long cycles = 0;
-        var until = Stopwatch.GetTimestamp() + seconds * Stopwatch.Frequency;
-        long start = Stopwatch.GetTimestamp();
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async i =>
+        return await ClosedLoop(seconds, concurrency, async _ =>
         {
-            await Task.Yield();
-            while (Stopwatch.GetTimestamp() < until)
-            {
-                var acquired = await grain.Acquire(caller, new AcquireBody("grain", 1, null, 0, Guid.NewGuid().ToString("N")), null);
-                var held = acquired.Value ?? throw new InvalidOperationException(acquired.Problem!.Detail);
-                var released = await grain.Release(caller, held.Id, new ReleaseBody(null, Guid.NewGuid().ToString("N")));
-                if (released.Problem is { } problem)
-                    throw new InvalidOperationException(problem.Detail);
-                Interlocked.Increment(ref cycles);
-                Progress.Advance();
-            }
-        }));
-        return new Throughput(cycles / Stopwatch.GetElapsedTime(start).TotalSeconds);
+            var acquired = await grain.Acquire(caller, new AcquireBody("grain", 1, null, 0, Guid.NewGuid().ToString("N")), null);
+            var held = acquired.Value ?? throw new InvalidOperationException(acquired.Problem!.Detail);
+            var released = await grain.Release(caller, held.Id, new ReleaseBody(null, Guid.NewGuid().ToString("N")));
+            if (released.Problem is { } problem)
+                throw new InvalidOperationException(problem.Detail);
+        });
     }
 
     private sealed class Receiver : IFloorObserver
