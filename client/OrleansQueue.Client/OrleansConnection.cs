@@ -25,6 +25,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
     private readonly IDisposable? _siloLost;
     private readonly ResourceGrainReferences _references;
     private int _reattachQueued;
+    private int _moves; // grain moves and silo losses heard of so far
     private int _disposed;
 
     public OrleansConnection(IGrainFactory grains, Func<Action, IDisposable>? siloLost)
@@ -33,7 +34,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         _references = new ResourceGrainReferences(grains);
         // Orleans holds the object weakly; the client holds this connection for its whole life.
         _self = grains.CreateObjectReference<IResourceObserver>(this);
-        _siloLost = siloLost?.Invoke(QueueReattach);
+        _siloLost = siloLost?.Invoke(Moved);
     }
 
     public Action<JsonElement>? Updated { get; set; }
@@ -48,6 +49,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         string resource = (string?)m["resource"] ?? "";
         long id = (long?)m["id"] ?? 0;
         var grain = Grain(resource);
+        int moves = Volatile.Read(ref _moves);
         object reply;
         try
         {
@@ -77,6 +79,10 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         }
         var element = JsonSerializer.SerializeToElement(reply, WireJson.Options);
         inline?.Invoke(element);
+        // A move heard of while this call was out may have come before its answer was followed (a ticket answered by the
+        // activation that then left): attach once more, now that the caller follows it.
+        if (Volatile.Read(ref _moves) != moves)
+            QueueReattach();
         return element;
     }
 
@@ -94,7 +100,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         switch (update.Phase)
         {
             case RequestPhase.Moved:
-                QueueReattach();
+                Moved();
                 break;
             case RequestPhase.JobChanged:
                 _ = PushJobAsync(update.Resource, update.Id);
@@ -123,6 +129,12 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         }
     }
 
+    private void Moved()
+    {
+        Interlocked.Increment(ref _moves);
+        QueueReattach();
+    }
+
     /// <summary>One re-attach for a burst of Moved pushes (a grain tells each of its requests).</summary>
     private void QueueReattach()
     {
@@ -148,7 +160,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         outcome.Problem is { } problem ? new { problem = WireJson.Body(problem) } : new { job = outcome.Value };
 
     /// <summary>Plays a grain move: the client re-attaches everything it follows.</summary>
-    public void Abort() => QueueReattach();
+    public void Abort() => Moved();
 
     public ValueTask DisposeAsync()
     {
