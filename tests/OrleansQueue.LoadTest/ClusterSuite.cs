@@ -145,7 +145,8 @@ internal static class ClusterSuite
             owner = await OwnerAsync(https, "failover");
         }
         var through = clients[(owner + 1) % Silos];
-        long killedAt = 0, firstAfter = 0;
+        long killedAt = 0, firstAfter = 0, grants = 0;
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int holders = 0, overshoot = 0;
         using var stop = new CancellationTokenSource();
         var callers = Enumerable.Range(0, 4).Select(async _ =>
@@ -157,12 +158,14 @@ internal static class ClusterSuite
                 // Only an acquire made after the kill counts: one answered by the dead silo may arrive just after it.
                 if (Volatile.Read(ref killedAt) is > 0 and var killed && asked > killed)
                     Interlocked.CompareExchange(ref firstAfter, Stopwatch.GetTimestamp(), 0);
+                if (Interlocked.Increment(ref grants) == 100)
+                    running.TrySetResult();
                 if (Interlocked.Increment(ref holders) > 2)
                     Interlocked.Increment(ref overshoot);
                 Interlocked.Decrement(ref holders);
             }
         }).ToList();
-        await Task.Delay(1000); // the loop runs before the kill
+        await running.Task.WaitAsync(TimeSpan.FromSeconds(60)); // the loop is running (100 grants) before the kill
         Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
         await silos[owner].DisposeAsync();
         var deadline = Stopwatch.GetTimestamp() + 30 * Stopwatch.Frequency;
