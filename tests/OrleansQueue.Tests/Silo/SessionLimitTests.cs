@@ -26,9 +26,10 @@ public sealed class SessionLimitTests(SmallOutboxSilo silo) : IClassFixture<Smal
         await http.CreateResource("flood");
         using var ws = new ClientWebSocket();
         await ws.ConnectAsync(silo.WebSocketUri, CancellationToken.None);
-        // Each names 1,000 requests the session does not have: about 150 KB of problems in its reply. 100 of them are far
-        // more than loopback's socket buffers and the outbox bound together.
-        var attach = Encoding.UTF8.GetBytes($$"""{"op":"attach","corr":1,"resource":"flood","ids":[{{string.Join(",", Enumerable.Range(1, 1000))}}]}""");
+        // Each names 1,000 requests of a resource name that cannot exist: about 250 KB of problems in its reply, answered
+        // without a grain call, so the replies pile up at once. 100 of them are far more than loopback's socket buffers
+        // and the outbox bound together.
+        var attach = Encoding.UTF8.GetBytes($$"""{"op":"attach","corr":1,"resource":"no such name!","ids":[{{string.Join(",", Enumerable.Range(1, 1000))}}]}""");
         for (int i = 0; i < 100; i++)
             await ws.SendAsync(attach, WebSocketMessageType.Text, true, CancellationToken.None);
 
