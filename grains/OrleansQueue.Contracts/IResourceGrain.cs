@@ -76,6 +76,11 @@ public interface IResourceGrain : IGrainWithStringKey
     [Alias("Stats")]
     Task<Outcome<StatsView>> Stats(Caller caller);
 
+    /// <summary>What a dashboard shows of the resource: figures, leases, recent events, timeline and jobs (at most
+    /// <paramref name="max"/> leases and jobs); a tenant sees only its own clients' rows.</summary>
+    [Alias("Detail")]
+    Task<Outcome<ResourceDetailView>> Detail(Caller caller, int max);
+
     /// <summary>Takes the resource's definition from the store again (after it was created or changed there).</summary>
     [Alias("Reload")]
     Task Reload();

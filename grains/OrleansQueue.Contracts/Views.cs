@@ -76,7 +76,55 @@ public sealed record StatsView(
     [property: Id(18)] double WaitP99Ms,
     [property: Id(19)] double WaitMaxMs,
     [property: Id(20)] JobsView Jobs,
-    [property: Id(21)] string? Silo = null);
+    [property: Id(21)] string? Silo = null,
+    [property: Id(22)] double GrantsPerSecond = 0);
+
+/// <summary>Everything a dashboard shows of one resource: its figures, leases, recent activity, timeline and jobs. A tenant sees
+/// only its own clients' leases, events and jobs; the figures and the timeline are the resource's totals.</summary>
+/// <param name="TimelineBucketMs">The length of each slice of <see cref="Timeline"/>.</param>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.ResourceDetailView")]
+public sealed record ResourceDetailView(
+    [property: Id(0)] StatsView Stats,
+    [property: Id(1)] IReadOnlyList<LeaseView> Leases,
+    [property: Id(2)] IReadOnlyList<ActivityView> Events,
+    [property: Id(3)] IReadOnlyList<TimelineView> Timeline,
+    [property: Id(4)] long TimelineBucketMs,
+    [property: Id(5)] IReadOnlyList<JobView> Jobs);
+
+/// <summary>A lease held (or granted and not yet claimed) on a resource.</summary>
+/// <param name="ExpiresAt">When it expires unless renewed (claimed), or is reclaimed unless claimed (not claimed).</param>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.LeaseView")]
+public sealed record LeaseView(
+    [property: Id(0)] long Id,
+    [property: Id(1)] string ClientId,
+    [property: Id(2)] long Load,
+    [property: Id(3)] Priority Priority,
+    [property: Id(4)] long FencingToken,
+    [property: Id(5)] DateTimeOffset GrantedAt,
+    [property: Id(6)] DateTimeOffset ExpiresAt,
+    [property: Id(7)] bool Claimed,
+    [property: Id(8)] bool IsJob);
+
+/// <summary>One recent event of a resource: granted, timedOut, rejected, expired, reclaimed or deadLettered.</summary>
+/// <param name="RequestId">The request or job (0 for a request refused before it had an id).</param>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.ActivityView")]
+public sealed record ActivityView(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] ActivityKind Kind,
+    [property: Id(2)] long RequestId,
+    [property: Id(3)] string ClientId,
+    [property: Id(4)] long Load,
+    [property: Id(5)] Priority Priority,
+    [property: Id(6)] RejectionReason? Reason = null,
+    [property: Id(7)] string? Detail = null);
+
+/// <summary>What a resource did in one slice of time.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.TimelineView")]
+public sealed record TimelineView(
+    [property: Id(0)] DateTimeOffset Start,
+    [property: Id(1)] long Granted,
+    [property: Id(2)] long Rejected,
+    [property: Id(3)] long Expired);
 
 /// <summary>Job-mode figures of a resource.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.JobsView")]

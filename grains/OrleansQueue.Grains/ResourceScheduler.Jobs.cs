@@ -40,6 +40,14 @@ public sealed partial class ResourceScheduler
         TimeSpan? deadline = null, string? idempotencyKey = null)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        var result = EnqueueJobChecked(clientId, payload, load, priority, deadline, idempotencyKey);
+        if (result.Outcome == AcquireOutcome.Rejected)
+            RecordRejection(clientId, load, priority, result.Rejection);
+        return result;
+    }
+
+    private AcquireResult EnqueueJobChecked(string clientId, string payload, long load, Priority priority, TimeSpan? deadline, string? idempotencyKey)
+    {
         if (ValidateAcquire(clientId, load, priority, null, idempotencyKey) is { } invalid)
             return Reject(invalid);
         if (deadline is { } d && (d <= TimeSpan.Zero || d > ResourcePolicy.MaxDuration))
@@ -301,7 +309,10 @@ public sealed partial class ResourceScheduler
         if (wasRunning && job.Job!.State == JobState.Running)
             _jobsRunning--;
         if (state == JobState.DeadLettered)
+        {
             _jobsDeadLettered++;
+            _activity.Record(now, ActivityKind.DeadLettered, job.Id, job.ClientId, job.Load, job.Priority, detail: job.Job!.Error);
+        }
         job.Job!.State = state;
         job.Job.FinishedAt = now;
         job.State = RequestState.Finished;

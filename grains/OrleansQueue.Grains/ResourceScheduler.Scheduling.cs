@@ -103,6 +103,7 @@ public sealed partial class ResourceScheduler
                     }
                     bool claimed = request.State == RequestState.Active;
                     if (claimed) _expired++; else _reclaimed++;
+                    _activity.Record(now, claimed ? ActivityKind.Expired : ActivityKind.Reclaimed, request.Id, request.ClientId, request.Load, request.Priority);
                     _events.Add(new(claimed ? ResourceEventKind.LeaseExpired : ResourceEventKind.GrantReclaimed,
                         request.Id, request.ClientId, request.Load, ToTime(now), request.FencingToken, Priority: request.Priority));
                     EndLease(request);
@@ -147,6 +148,7 @@ public sealed partial class ResourceScheduler
         _leases++;
         _leasedLoad += request.Load;
         _granted++;
+        _activity.Record(now, ActivityKind.Granted, request.Id, request.ClientId, request.Load, request.Priority);
         _waits.Record((now - request.EnqueuedAt) / TimeSpan.TicksPerMicrosecond);
         Arm(request, now + (request.Job is not null ? _policy.JobVisibilityTimeout.Ticks : claimed ? _leaseTtl : _claimWindow));
         if (!claimed)
@@ -219,10 +221,10 @@ public sealed partial class ResourceScheduler
             return;
         }
         _timedOut++;
-        _events.Add(new(ResourceEventKind.TimedOut, request.Id, request.ClientId, request.Load, ToTime(now),
-            Rejection: new Rejection(RejectionReason.TimedOut,
-                $"Request {request.Id} for load {request.Load} on resource \"{Name}\" was not granted within its maximum wait of {TimeSpan.FromTicks(request.WaitDeadline - request.EnqueuedAt)}."),
-            Priority: request.Priority));
+        var timedOut = new Rejection(RejectionReason.TimedOut,
+            $"Request {request.Id} for load {request.Load} on resource \"{Name}\" was not granted within its maximum wait of {TimeSpan.FromTicks(request.WaitDeadline - request.EnqueuedAt)}.");
+        _activity.Record(now, ActivityKind.TimedOut, request.Id, request.ClientId, request.Load, request.Priority, timedOut.Reason, timedOut.Message);
+        _events.Add(new(ResourceEventKind.TimedOut, request.Id, request.ClientId, request.Load, ToTime(now), Rejection: timedOut, Priority: request.Priority));
         Recycle(request);
     }
 
@@ -247,8 +249,9 @@ public sealed partial class ResourceScheduler
             {
                 Unqueue(request);
                 _rejected[(int)RejectionReason.InvalidLoad]++;
-                _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
-                    Rejection: NeverFits(request.Load, limit), Priority: request.Priority));
+                var never = NeverFits(request.Load, limit);
+                _activity.Record(now, ActivityKind.Rejected, request.Id, request.ClientId, request.Load, request.Priority, never.Reason, never.Message);
+                _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now), Rejection: never, Priority: request.Priority));
                 Recycle(request);
             }
             else

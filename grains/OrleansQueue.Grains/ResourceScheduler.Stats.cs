@@ -5,6 +5,7 @@ namespace OrleansQueue.Grains;
 public sealed partial class ResourceScheduler
 {
     private readonly LatencyHistogram _waits = new();
+    private readonly ActivityLog _activity = new();
     private readonly long[] _rejected = new long[Enum.GetValues<RejectionReason>().Length];
     private long _granted, _released, _expired, _reclaimed, _timedOut, _cancelled, _promoted;
 
@@ -56,8 +57,54 @@ public sealed partial class ResourceScheduler
             WaitP99 = Micros(_waits.Percentile(0.99)),
             WaitMax = Micros(_waits.Max),
             Jobs = JobStatsNow(),
+            GrantsPerSecond = _activity.GrantsPerSecond(now),
         };
     }
+
+    /// <summary>The length of one slice of <see cref="GetTimeline"/>.</summary>
+    public static TimeSpan ActivityBucketLength => TimeSpan.FromTicks(ActivityLog.BucketTicks);
+
+    /// <summary>The latest grants, timeouts, expiries, reclaims, refusals and dead letters (at most 200), newest first.
+    /// Kept in memory since the resource was activated.</summary>
+    public IReadOnlyList<ActivityEntry> GetRecentActivity() => _activity.Recent();
+
+    /// <summary>Grants, refusals and expiries per <see cref="ActivityBucketLength"/> over the last six minutes, oldest first.</summary>
+    public IReadOnlyList<ActivityBucket> GetTimeline() => _activity.Timeline(Now());
+
+    /// <summary>Leases held or granted, oldest grant first, at most <paramref name="max"/>. O(requests).</summary>
+    public IReadOnlyList<LeaseStatus> GetLeases(int max)
+    {
+        var leases = new List<LeaseStatus>();
+        foreach (var r in _requests.Values)
+        {
+            if (r.IsLease)
+            {
+                leases.Add(new LeaseStatus(r.Id, r.ClientId, r.Load, r.Priority, r.FencingToken, ToTime(r.GrantedAt), ToTime(r.TimerAt),
+                    r.State == RequestState.Active, r.Job is not null));
+            }
+        }
+        return leases.OrderBy(l => l.GrantedAt).ThenBy(l => l.Id).Take(max).ToList();
+    }
+
+    /// <summary>Jobs the resource has (running first, then queued, retrying, dead-lettered, completed; the newest first
+    /// within each), at most <paramref name="max"/>. O(requests).</summary>
+    public IReadOnlyList<JobStatus> GetJobs(int max) => _requests.Values
+        .Where(r => r.Job is not null)
+        .OrderBy(r => r.Job!.State switch
+        {
+            JobState.Running => 0,
+            JobState.Queued => 1,
+            JobState.Retrying => 2,
+            JobState.DeadLettered => 3,
+            _ => 4,
+        })
+        .ThenByDescending(r => r.Id)
+        .Take(max)
+        .Select(JobStatusOf)
+        .ToList();
+
+    private void RecordRejection(string clientId, long load, Priority priority, Rejection rejection) =>
+        _activity.Record(Now(), ActivityKind.Rejected, 0, clientId, load, priority, rejection.Reason, rejection.Message);
 
     private JobStats JobStatsNow()
     {

@@ -56,6 +56,14 @@ public sealed partial class ResourceScheduler
     /// ticket or lease and changes nothing.</param>
     public AcquireResult Acquire(string clientId, long load = 1, Priority priority = Priority.Normal, TimeSpan? maxWait = null, string? idempotencyKey = null)
     {
+        var result = AcquireChecked(clientId, load, priority, maxWait, idempotencyKey);
+        if (result.Outcome == AcquireOutcome.Rejected)
+            RecordRejection(clientId, load, priority, result.Rejection);
+        return result;
+    }
+
+    private AcquireResult AcquireChecked(string clientId, long load, Priority priority, TimeSpan? maxWait, string? idempotencyKey)
+    {
         if (ValidateAcquire(clientId, load, priority, maxWait, idempotencyKey) is { } invalid)
             return Reject(invalid);
 

@@ -47,4 +47,6 @@ public sealed record ResourceStats
     public TimeSpan WaitMax { get; init; }
     /// <summary>Job-mode figures.</summary>
     public required JobStats Jobs { get; init; }
+    /// <summary>Grants per second over the last five to ten seconds.</summary>
+    public double GrantsPerSecond { get; init; }
 }

@@ -319,6 +319,12 @@ public sealed partial class ResourceGrain(
     public Task<Outcome<StatsView>> Stats(Caller caller) =>
         Run(s => new Outcome<StatsView>(StatsMapping.ToView(s.GetStats(), caller) with { Silo = silo.SiloAddress.ToString() }, null));
 
+    public Task<Outcome<ResourceDetailView>> Detail(Caller caller, int max) => Run(s =>
+    {
+        var detail = StatsMapping.ToDetail(_name, s, caller, max);
+        return new Outcome<ResourceDetailView>(detail with { Stats = detail.Stats with { Silo = silo.SiloAddress.ToString() } }, null);
+    });
+
     public async Task Reload()
     {
         if (_scheduler is null)

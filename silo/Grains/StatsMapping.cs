@@ -10,8 +10,7 @@ internal static class StatsMapping
     public static StatsView ToView(ResourceStats s, Caller caller) => new(
         s.Name, s.Waiting,
         Enumerable.Range(0, PriorityLevels.Count).ToDictionary(i => ((Priority)i).ToString().ToLowerInvariant(), i => s.WaitingByPriority[i]),
-        s.WaitingByClient.Where(c => caller.IsAdmin || caller.Owns(c.Key))
-            .ToDictionary(c => caller.IsAdmin ? c.Key : caller.ClientIdOf(c.Key), c => c.Value),
+        s.WaitingByClient.Where(c => Sees(caller, c.Key)).ToDictionary(c => NameOf(caller, c.Key), c => c.Value),
         s.Leases, s.LeasedLoad, s.RequestsLeftInWindow, s.LoadLeftInWindow, s.LastFencingToken,
         s.Granted, s.Released, s.Expired, s.Reclaimed, s.TimedOut, s.Cancelled,
         s.Rejected.ToDictionary(r => r.Key.ToString(), r => r.Value),
@@ -19,8 +18,27 @@ internal static class StatsMapping
         new JobsView(
             s.Jobs.ByState.ToDictionary(j => JsonNamingPolicy.CamelCase.ConvertName(j.Key.ToString()), j => j.Value),
             Enumerable.Range(0, PriorityLevels.Count).ToDictionary(i => ((Priority)i).ToString().ToLowerInvariant(), i => s.Jobs.QueuedByPriority[i]),
-            s.Jobs.QueuedByClient.Where(c => caller.IsAdmin || caller.Owns(c.Key))
-                .ToDictionary(c => caller.IsAdmin ? c.Key : caller.ClientIdOf(c.Key), c => c.Value),
+            s.Jobs.QueuedByClient.Where(c => Sees(caller, c.Key)).ToDictionary(c => NameOf(caller, c.Key), c => c.Value),
             s.Jobs.WaitingWorkers, s.Jobs.Enqueued, s.Jobs.Completed, s.Jobs.Failed, s.Jobs.Retried, s.Jobs.Recovered, s.Jobs.DeadLettered,
-            s.Jobs.QueueTimeP50.TotalMilliseconds, s.Jobs.QueueTimeP99.TotalMilliseconds, s.Jobs.RunTimeP50.TotalMilliseconds, s.Jobs.RunTimeP99.TotalMilliseconds));
+            s.Jobs.QueueTimeP50.TotalMilliseconds, s.Jobs.QueueTimeP99.TotalMilliseconds, s.Jobs.RunTimeP50.TotalMilliseconds, s.Jobs.RunTimeP99.TotalMilliseconds),
+        GrantsPerSecond: Math.Round(s.GrantsPerSecond, 2));
+
+    /// <summary>The dashboard's view of a resource: a tenant sees its own clients' leases, events and jobs (named without the
+    /// tenant), and the resource's totals.</summary>
+    public static ResourceDetailView ToDetail(string resource, ResourceScheduler s, Caller caller, int max) => new(
+        ToView(s.GetStats(), caller),
+        s.GetLeases(int.MaxValue).Where(l => Sees(caller, l.ClientId)).Take(max)
+            .Select(l => new LeaseView(l.Id, NameOf(caller, l.ClientId), l.Load, l.Priority, l.FencingToken, l.GrantedAt, l.ExpiresAt, l.Claimed, l.IsJob))
+            .ToList(),
+        s.GetRecentActivity().Where(e => Sees(caller, e.ClientId))
+            .Select(e => new ActivityView(e.At, e.Kind, e.RequestId, NameOf(caller, e.ClientId), e.Load, e.Priority, e.Reason, e.Detail))
+            .ToList(),
+        s.GetTimeline().Select(b => new TimelineView(b.Start, b.Granted, b.Rejected, b.Expired)).ToList(),
+        (long)ResourceScheduler.ActivityBucketLength.TotalMilliseconds,
+        s.GetJobs(int.MaxValue).Where(j => Sees(caller, j.ClientId)).Take(max)
+            .Select(j => JobView.Of(resource, j, caller, withPayload: false)).ToList());
+
+    private static bool Sees(Caller caller, string clientId) => caller.IsAdmin || caller.Owns(clientId);
+
+    private static string NameOf(Caller caller, string clientId) => caller.IsAdmin ? clientId : caller.ClientIdOf(clientId);
 }

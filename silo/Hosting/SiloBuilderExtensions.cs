@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using OrleansQueue.Silo.Gateway;
 using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Observability;
@@ -36,7 +37,9 @@ public static class SiloBuilderExtensions
         // A route or query value that does not bind answers 400 with no body in every environment (not a developer page),
         // which the status-code pages then turn into a problem.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
-        builder.Services.AddOrleansQueueSiloCore(builder.Configuration);
+        // Orleans' own dashboard, mounted behind the admin key (it profiles grain calls only while someone looks).
+        builder.Services.AddOrleansQueueSiloCore(builder.Configuration, silo => silo.AddDashboard());
+        builder.Services.AddSingleton<OrleansDashboardGate>();
         builder.Services.AddOpenApi(OpenApiDocumentation.Configure);
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         // /metrics: the silo's meter and Orleans' own, in Prometheus text, through OpenTelemetry.
@@ -55,13 +58,14 @@ public static class SiloBuilderExtensions
     /// Adds the silo without any HTTP server: the Orleans silo with its resource grains over the configured store, the
     /// gateway's operations, for a silo that lives inside an application (whose client calls the grains in process).
     /// </summary>
-    public static IServiceCollection AddOrleansQueueSiloCore(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddOrleansQueueSiloCore(this IServiceCollection services, IConfiguration configuration, Action<ISiloBuilder>? configure = null)
     {
         var options = configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
         services.AddOrleans(silo =>
         {
             ConfigureClustering(silo, options.Clustering);
             silo.AddOrleansQueue(configuration);
+            configure?.Invoke(silo);
         });
         return services;
     }
@@ -135,7 +139,8 @@ public static class SiloBuilderExtensions
         }
     }
 
-    /// <summary>Maps the silo's endpoints: /v1 (HTTP and WebSocket), /healthz, /metrics, /openapi/v1.json.</summary>
+    /// <summary>Maps the silo's endpoints: /v1 (HTTP and WebSocket), /healthz, /metrics, /openapi/v1.json, the dashboard at
+    /// /dashboard and Orleans' own under /orleans.</summary>
     public static WebApplication MapOrleansQueueSilo(this WebApplication app)
     {
         app.UseStatusCodePages(HttpResults.ProblemForBareRefusal);
@@ -145,7 +150,10 @@ public static class SiloBuilderExtensions
         v1.MapRequestEndpoints();
         v1.MapJobEndpoints();
         v1.MapWebSocketEndpoint();
+        v1.MapDashboardApi();
         app.MapOperationalEndpoints();
+        app.MapDashboardPage();
+        app.MapGatedOrleansDashboard();
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }
