@@ -70,6 +70,8 @@ function until(iso) {
   if (ms <= 0) return 'now';
   return `in ${duration(Math.round(ms / 1000) * 1000)}`;
 }
+// Orleans names a silo "S<address>:<port>:<generation>": the address and port are what an operator recognises.
+const siloName = silo => silo ? silo.replace(/^S/, '').replace(/:\d+$/, '') : '–';
 const label = camel => camel.replace(/[A-Z]/g, c => ' ' + c.toLowerCase());
 
 function headers(extra = {}) {
@@ -285,7 +287,7 @@ function renderOverview(rows) {
       cell('Grants', s ? `${number(s.grantsPerSecond)} /s` : '–', 'num rate'),
       cell('Wait p50 / p99', s ? `${duration(s.waitP50Ms)} / ${duration(s.waitP99Ms)}` : '–', 'num wait'),
       cell('Jobs', jobsText(s?.jobs), 'jobs'),
-      cell('Silo', s?.silo ?? '–', 'silo muted'));
+      cell('Silo', siloName(s?.silo), 'silo muted'));
   }));
 }
 
@@ -404,7 +406,7 @@ $('#confirm-delete').addEventListener('close', async () => {
 
 function renderDetail(d) {
   const s = d.stats;
-  $('#resource-silo').textContent = s.silo ? `on silo ${s.silo}` : '';
+  $('#resource-silo').textContent = s.silo ? `on silo ${siloName(s.silo)}` : '';
   $('#stat-waiting').textContent = number(s.waiting);
   $('#stat-leases').textContent = number(s.leases);
   $('#stat-leased-load').textContent = `${number(s.leasedLoad)} load held`;
@@ -415,7 +417,7 @@ function renderDetail(d) {
   $('#stat-budget').replaceChildren(policy ? budgetBars(policy, s) : h('span', { class: 'muted', text: '–' }));
   renderWaiting(s);
   renderTimeline(d.timeline, d.timelineBucketMs);
-  renderLeases(d.leases);
+  renderLeases(d.leases, s.leases);
   renderEvents(d.events);
   renderJobs(d.jobs, s.jobs);
 }
@@ -447,6 +449,9 @@ function renderWaiting(s) {
   const top = clients.slice(0, 7).map(([c, n], i) => ({ label: c, value: n, colour: CLIENT_COLOURS[i] }));
   const rest = clients.slice(7).reduce((sum, [, n]) => sum + n, 0);
   if (rest) top.push({ label: `${clients.length - 7} more clients`, value: rest, colour: CLIENT_COLOURS[7] });
+  // A tenant sees its own clients by name; the rest of the waitlist only as a number.
+  const others = s.waiting - clients.reduce((sum, [, n]) => sum + n, 0);
+  if (others > 0) top.push({ label: "other tenants' clients", value: others, colour: '#c9ced6' });
   $('#waiting-chart').replaceChildren(...stackedBar('By priority', byPriority), ...stackedBar('By client', top));
 }
 
@@ -480,9 +485,10 @@ function renderTimeline(buckets, bucketMs) {
   $('#timeline-chart').replaceChildren(chart, legend);
 }
 
-function renderLeases(leases) {
+function renderLeases(leases, total) {
   $('#leases-count').textContent = `(${number(leases.length)})`;
   $('#leases-empty').hidden = leases.length > 0;
+  $('#leases-empty').textContent = total > 0 ? `${number(total)} ${total === 1 ? 'lease' : 'leases'} held, none by your clients.` : 'No lease is held.';
   $('#leases').hidden = leases.length === 0;
   $('#leases tbody').replaceChildren(...leases.map(l => h('tr', { 'data-lease': l.id },
     h('td', { class: 'num', text: l.id }),

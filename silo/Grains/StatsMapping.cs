@@ -36,7 +36,7 @@ internal static class StatsMapping
         s.GetTimeline().Select(b => new TimelineView(b.Start, b.Granted, b.Rejected, b.Expired)).ToList(),
         (long)ResourceScheduler.ActivityBucketLength.TotalMilliseconds,
         s.GetJobs(int.MaxValue).Where(j => Sees(caller, j.ClientId)).Take(max)
-            .Select(j => JobView.Of(resource, j, caller, withPayload: false)).ToList());
+            .Select(j => JobView.Of(resource, j, caller, withPayload: false) with { ClientId = NameOf(caller, j.ClientId) }).ToList());
 
     private static bool Sees(Caller caller, string clientId) => caller.IsAdmin || caller.Owns(clientId);
 
