@@ -15,6 +15,8 @@ public enum ActivityKind
     Reclaimed,
     /// <summary>A job ran out of attempts or of its deadline.</summary>
     DeadLettered,
+    /// <summary>The upstream answered 429 or asked to retry later: grants pause (adaptive resources only).</summary>
+    Throttled,
 }
 
 /// <summary>One entry of a resource's recent activity.</summary>

@@ -79,6 +79,28 @@ public sealed record ResourcePolicy
     /// <value>The default value is one hour. Above zero, at most one day.</value>
     public TimeSpan JobRetention { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>How the resource learns from what the upstream answers its callers (<see cref="ResourceScheduler.ReportUpstream"/>):
+    /// <see cref="AdaptiveMode.Off"/> (the default) ignores the reports.</summary>
+    public AdaptiveMode Adaptive { get; init; } = AdaptiveMode.Off;
+
+    /// <summary>With <see cref="AdaptiveMode.Aimd"/>: the factor the working limits are multiplied by at each 429 (0 to 1).</summary>
+    public double AimdDecrease { get; init; } = 0.7;
+
+    /// <summary>With <see cref="AdaptiveMode.Aimd"/>: the share of the configured limits the working limits climb back by per
+    /// window without a 429 (0 to 1).</summary>
+    public double AimdIncrease { get; init; } = 0.1;
+
+    /// <summary>Weights of clients within a level (1 to <see cref="MaxWeight"/>; a client not named weighs 1): backlogged clients
+    /// receive load in proportion. A key is a client id, or "tenant:client" for one tenant's client only.</summary>
+    public IReadOnlyDictionary<string, int>? ClientWeights { get; init; }
+
+    /// <summary>The least share of granted load each level gets while it has requests waiting, strict priority otherwise
+    /// (e.g. Background 0.05). Shares are 0 to 1 and add up to at most 1.</summary>
+    public IReadOnlyDictionary<Priority, double>? MinShares { get; init; }
+
+    /// <summary>The largest client weight.</summary>
+    public const int MaxWeight = 100;
+
     /// <summary>The default policy: no limits, a one-minute window.</summary>
     public static ResourcePolicy Default { get; } = new();
 
@@ -114,6 +136,27 @@ public sealed record ResourcePolicy
         if (JobRetryDelay < TimeSpan.Zero || JobRetryDelay > MaxDuration)
             errors.Add(new(nameof(JobRetryDelay), $"must be between zero and {MaxDuration}; it is {JobRetryDelay}."));
         CheckDuration(errors, nameof(JobRetention), JobRetention);
+        if (!Enum.IsDefined(Adaptive))
+            errors.Add(new(nameof(Adaptive), $"must be off, headers or aimd; it is {(int)Adaptive}."));
+        if (!(AimdDecrease > 0 && AimdDecrease < 1))
+            errors.Add(new(nameof(AimdDecrease), $"must be above 0 and below 1; it is {AimdDecrease}."));
+        if (!(AimdIncrease > 0 && AimdIncrease <= 1))
+            errors.Add(new(nameof(AimdIncrease), $"must be above 0 and at most 1; it is {AimdIncrease}."));
+        foreach (var (client, weight) in ClientWeights ?? new Dictionary<string, int>())
+        {
+            if (string.IsNullOrWhiteSpace(client) || weight is < 1 or > MaxWeight)
+                errors.Add(new(nameof(ClientWeights), $"must map client ids to weights from 1 to {MaxWeight}; \"{client}\" has {weight}."));
+        }
+        if (MinShares is { } shares)
+        {
+            foreach (var (level, share) in shares)
+            {
+                if (!PriorityLevels.IsDefined(level) || !(share >= 0 && share <= 1))
+                    errors.Add(new(nameof(MinShares), $"must map priority levels to shares from 0 to 1; {level} has {share}."));
+            }
+            if (shares.Values.Where(v => v is >= 0 and <= 1).Sum() > 1 + 1e-9)
+                errors.Add(new(nameof(MinShares), $"must add up to at most 1; they add up to {shares.Values.Sum()}."));
+        }
         return errors;
     }
 

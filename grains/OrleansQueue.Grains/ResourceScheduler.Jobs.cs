@@ -344,8 +344,15 @@ public sealed partial class ResourceScheduler
     private int TopEligibleLevel() =>
         Math.Min(_waitlist.TopLevel(), _polls.Count > 0 ? _jobWaitlist.TopLevel() : PriorityLevels.Count);
 
-    /// <summary>The next request to serve: the more urgent of the two heads, the older at equal priority.</summary>
+    /// <summary>The next request to serve: the head of a level owed its minimum share, else the more urgent of the two heads,
+    /// the older at equal priority.</summary>
     private Request? NextToServe()
+    {
+        var head = StrictHead();
+        return head is not null && _hasMinShares ? OwedHeadBelow(head.Level) ?? head : head;
+    }
+
+    private Request? StrictHead()
     {
         var acquire = _waitlist.Head;
         var job = _polls.Count > 0 ? _jobWaitlist.Head : null;

@@ -44,18 +44,37 @@ public sealed partial class ResourceScheduler
         _aging = policy.AgingInterval?.Ticks ?? 0;
         _defaultWait = policy.DefaultMaxWait.Ticks;
         _maxWait = policy.MaxWait.Ticks;
+        ApplySharesAndWeights(policy);
     }
 
-    /// <summary>Whether <paramref name="load"/> fits the budget at <paramref name="now"/>.</summary>
+    /// <summary>Whether <paramref name="load"/> fits the budget at <paramref name="now"/>: the limits in force (the configured
+    /// ones, or the working ones an adaptive resource has lowered them to) and what the upstream said.</summary>
     private bool Fits(long now, long load)
     {
-        if (_policy.MaxConcurrent is { } maxConcurrent && _leases >= maxConcurrent)
+        ClimbBack(now);
+        if (WorkingMaxConcurrent is { } maxConcurrent && _leases >= maxConcurrent)
+            return false;
+        if (!UpstreamAllows(now, load))
             return false;
         if (!HasRateLimits)
             return true;
         _rate.Prune(now, _window);
-        return (_policy.RequestsPerWindow is not { } rpw || _rate.Requests + 1 <= rpw)
-            && (_policy.LoadPerWindow is not { } lpw || _rate.Load + load <= lpw);
+        return (WorkingRequestsPerWindow is not { } rpw || _rate.Requests + 1 <= rpw)
+            && (WorkingLoadPerWindow is not { } lpw || _rate.Load + load <= lpw);
+    }
+
+    /// <summary>When budget for <paramref name="load"/> comes back by time alone, or <see cref="long.MaxValue"/> when only a release
+    /// brings it back.</summary>
+    private long ReadyAt(long now, long load)
+    {
+        if (UpstreamReadyAt(now, load) is { } upstream)
+            return upstream;
+        if (WorkingMaxConcurrent is { } mc && _leases >= mc)
+            return NextClimb;
+        // A load above the working limit waits for the limit to climb back, not for the window to empty.
+        if (WorkingLoadPerWindow is { } lpw && load > lpw)
+            return NextClimb;
+        return Math.Min(NextClimb, _rate.ReadyAt(now, _window, WorkingRequestsPerWindow, WorkingLoadPerWindow, load));
     }
 
     /// <summary>Applies due timers in deadline order, then grants what fits.</summary>
@@ -121,14 +140,11 @@ public sealed partial class ResourceScheduler
         {
             if (!Fits(now, head.Load))
             {
-                bool concurrencyBound = _policy.MaxConcurrent is { } mc && _leases >= mc;
-                _rateReadyAt = concurrencyBound
-                    ? long.MaxValue
-                    : _rate.ReadyAt(now, _window, _policy.RequestsPerWindow, _policy.LoadPerWindow, head.Load);
+                _rateReadyAt = ReadyAt(now, head.Load);
                 return;
             }
             var served = WaitlistOf(head);
-            served.ServeHead();
+            served.Serve(head);
             served.Drain.Record(now);
             _budgetFreed = true;
             if (head.Job is not null)
@@ -148,6 +164,8 @@ public sealed partial class ResourceScheduler
         _leases++;
         _leasedLoad += request.Load;
         _granted++;
+        SpendUpstream(request.Load);
+        CreditShares(request.Level, request.Load);
         _activity.Record(now, ActivityKind.Granted, request.Id, request.ClientId, request.Load, request.Priority);
         _waits.Record((now - request.EnqueuedAt) / TimeSpan.TicksPerMicrosecond);
         Arm(request, now + (request.Job is not null ? _policy.JobVisibilityTimeout.Ticks : claimed ? _leaseTtl : _claimWindow));
@@ -267,10 +285,8 @@ public sealed partial class ResourceScheduler
 
     private TimeSpan? RetryAfterFor(long now, long load)
     {
-        if (_policy.MaxConcurrent is { } mc && _leases >= mc)
-            return null;
-        long ready = _rate.ReadyAt(now, _window, _policy.RequestsPerWindow, _policy.LoadPerWindow, load);
-        return ready > now ? TimeSpan.FromTicks(ready - now) : null;
+        long ready = ReadyAt(now, load);
+        return ready > now && ready != long.MaxValue ? TimeSpan.FromTicks(ready - now) : null;
     }
 
     /// <summary>

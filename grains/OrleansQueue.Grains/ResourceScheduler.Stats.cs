@@ -18,9 +18,10 @@ public sealed partial class ResourceScheduler
         if (HasRateLimits)
         {
             _rate.Prune(now, _window);
-            if (_policy.RequestsPerWindow is { } rpw)
+            ClimbBack(now);
+            if (WorkingRequestsPerWindow is { } rpw)
                 requestsLeft = Math.Max(0, rpw - _rate.Requests);
-            if (_policy.LoadPerWindow is { } lpw)
+            if (WorkingLoadPerWindow is { } lpw)
                 loadLeft = Math.Max(0, lpw - _rate.Load);
         }
         var byPriority = new int[PriorityLevels.Count];
@@ -58,6 +59,7 @@ public sealed partial class ResourceScheduler
             WaitMax = Micros(_waits.Max),
             Jobs = JobStatsNow(),
             GrantsPerSecond = _activity.GrantsPerSecond(now),
+            Adaptive = GetAdaptiveState(),
         };
     }
 

@@ -97,7 +97,7 @@ public sealed partial class ResourceScheduler
     private AcquireResult AcquireCore(string clientId, long load, Priority priority, TimeSpan? maxWait, long now)
     {
         int level = (int)priority;
-        if (Fits(now, load) && level < TopEligibleLevel())
+        if (Fits(now, load) && level < TopEligibleLevel() && !AnyLevelOwed())
         {
             var lease = Rent(clientId, load, priority, now);
             Grant(lease, now, claimed: true);
@@ -227,6 +227,10 @@ public sealed partial class ResourceScheduler
         var old = _policy;
         ApplyPolicy(policy);
         _policyDirty = true;
+        if (old.Adaptive != policy.Adaptive)
+            ResetAdaptation();
+        if (!ReferenceEquals(old.MinShares, policy.MinShares))
+            Array.Clear(_shareCredit);
         if (!HasRateLimits)
             _rate.Clear();
         if (old.AgingInterval != policy.AgingInterval || old.LoadPerWindow != policy.LoadPerWindow)

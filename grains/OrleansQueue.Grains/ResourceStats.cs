@@ -49,4 +49,6 @@ public sealed record ResourceStats
     public required JobStats Jobs { get; init; }
     /// <summary>Grants per second over the last five to ten seconds.</summary>
     public double GrantsPerSecond { get; init; }
+    /// <summary>Where adaptation to the upstream stands: the working limits, any pause with its reason and end.</summary>
+    public AdaptiveState? Adaptive { get; init; }
 }

@@ -27,7 +27,7 @@ internal sealed class ActivityLog
         {
             case ActivityKind.Granted: _granted[slot]++; break;
             case ActivityKind.Expired or ActivityKind.Reclaimed: _expired[slot]++; break;
-            case ActivityKind.Rejected or ActivityKind.TimedOut or ActivityKind.DeadLettered: _rejected[slot]++; break;
+            case ActivityKind.Rejected or ActivityKind.TimedOut or ActivityKind.DeadLettered or ActivityKind.Throttled: _rejected[slot]++; break;
         }
     }
 

@@ -11,6 +11,9 @@ internal sealed class ClientState(string id)
     public int Waiting;
     public bool Idle;
 
+    /// <summary>Its weight within a level (1 to <see cref="ResourcePolicy.MaxWeight"/>): it receives load in proportion.</summary>
+    public int Weight = 1;
+
     public ClientQueue At(int level) => Levels[level] ??= new ClientQueue(this, level);
 
     /// <summary>Whether forgetting this client loses nothing: at every level it is not ahead of virtual time.</summary>

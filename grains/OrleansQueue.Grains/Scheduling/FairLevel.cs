@@ -5,12 +5,18 @@ namespace OrleansQueue.Grains.Scheduling;
 /// client's head request. This is deficit round-robin by load, kept exact for any load size: a client's
 /// head is charged its load in virtual time, so a client sending big or many requests falls behind the
 /// others in proportion, a newcomer starts at the current virtual time (no hoarded credit), and a big
-/// request is passed only until the small ones' tags catch up with its own.
+/// request is passed only until the small ones' tags catch up with its own. A client's weight divides what its
+/// requests cost in virtual time, so backlogged clients receive load in proportion to their weights.
 /// </summary>
 internal sealed class FairLevel
 {
-    // Tags are renormalised before they could overflow: loads are at most 2^40 each.
+    // Tags are renormalised before they could overflow: a cost is at most 2^40 x Scale (under 2^55).
     private const long RenormaliseAbove = 1L << 61;
+
+    /// <summary>Virtual time per unit of load at weight 1: divisible by every weight up to 12, so that common weights cost exactly.</summary>
+    private const long Scale = 27_720;
+
+    private static long Cost(ClientQueue queue, long load) => load * Scale / queue.Owner.Weight;
 
     private ClientQueue[] _heap = new ClientQueue[8];
     private int _count;
@@ -29,9 +35,9 @@ internal sealed class FairLevel
         if (queue.Count == 1)
         {
             // LastFinish is at most one load ahead of virtual time, unless tags were renormalised since.
-            long last = queue.LastFinish > VirtualTime + ResourcePolicy.MaxLoad ? VirtualTime : queue.LastFinish;
+            long last = queue.LastFinish > VirtualTime + ResourcePolicy.MaxLoad * Scale ? VirtualTime : queue.LastFinish;
             queue.StartTag = Math.Max(VirtualTime, last);
-            queue.FinishTag = queue.StartTag + request.Load;
+            queue.FinishTag = queue.StartTag + Cost(queue, request.Load);
             queue.TagSeq = ++_tagSeq;
             Insert(queue);
         }
@@ -48,7 +54,7 @@ internal sealed class FairLevel
         }
         queue.Prepend(request);
         Waiting++;
-        queue.FinishTag = queue.StartTag + request.Load;
+        queue.FinishTag = queue.StartTag + Cost(queue, request.Load);
         Update(queue.HeapIndex);
     }
 
@@ -63,7 +69,7 @@ internal sealed class FairLevel
         if (queue.Head is { } next)
         {
             queue.StartTag = queue.FinishTag;
-            queue.FinishTag = queue.StartTag + next.Load;
+            queue.FinishTag = queue.StartTag + Cost(queue, next.Load);
             queue.TagSeq = ++_tagSeq;
             SiftDown(0);
         }
@@ -89,7 +95,7 @@ internal sealed class FairLevel
         if (queue.Head is { } next)
         {
             // The client keeps its place in virtual time; only its head's size changed.
-            queue.FinishTag = queue.StartTag + next.Load;
+            queue.FinishTag = queue.StartTag + Cost(queue, next.Load);
             Update(queue.HeapIndex);
         }
         else

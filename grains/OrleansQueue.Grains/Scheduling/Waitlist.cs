@@ -57,12 +57,26 @@ internal sealed class Waitlist
     /// <summary>The request served next, or <c>null</c>.</summary>
     public Request? Head => Count == 0 ? null : _levels[TopLevel()].Top!.Head;
 
+    /// <summary>The request served next at <paramref name="level"/>, or <c>null</c>.</summary>
+    public Request? HeadAt(int level) => _levels[level].Top?.Head;
+
+    /// <summary>Each client's weight (null: all weigh 1); a client's weight is taken when it starts waiting.</summary>
+    public Func<string, int>? Weights { get; set; }
+
+    /// <summary>Takes new weights for the clients known now.</summary>
+    public void Reweigh(Func<string, int>? weights)
+    {
+        Weights = weights;
+        foreach (var client in _clients.Values)
+            client.Weight = weights?.Invoke(client.Id) ?? 1;
+    }
+
     /// <summary>Adds <paramref name="request"/> at its <see cref="Request.Level"/>, behind its client's earlier requests.</summary>
     public void Enqueue(Request request, bool front = false)
     {
         if (!_clients.TryGetValue(request.ClientId, out var client))
         {
-            client = new ClientState(request.ClientId);
+            client = new ClientState(request.ClientId) { Weight = Weights?.Invoke(request.ClientId) ?? 1 };
             _clients.Add(request.ClientId, client);
         }
         if (front)
@@ -76,12 +90,13 @@ internal sealed class Waitlist
         Count++;
     }
 
-    /// <summary>Takes the head out to be served, advancing its level's virtual time.</summary>
-    public Request ServeHead()
+    /// <summary>Takes <paramref name="head"/> (the <see cref="Head"/>, or a <see cref="HeadAt"/>) out to be served, advancing its
+    /// level's virtual time.</summary>
+    public void Serve(Request head)
     {
-        var request = _levels[TopLevel()].ServeTop();
+        var request = _levels[head.Level].ServeTop();
+        System.Diagnostics.Debug.Assert(request == head);
         Left(request);
-        return request;
     }
 
     /// <summary>Takes out a request that leaves unserved (cancelled, timed out, rejected).</summary>
