@@ -1,3 +1,4 @@
+using OrleansQueue.Contracts;
 using System.Text.Json;
 
 namespace OrleansQueue.Client;
@@ -45,7 +46,27 @@ public sealed class Lease : IAsyncDisposable
     public CancellationToken Lost => _lost.Token;
 
     /// <summary>Releases the lease, reporting the load really used if known. Idempotent; safe to retry.</summary>
-    public async ValueTask ReleaseAsync(long? actualLoad = null, CancellationToken cancellationToken = default)
+    public ValueTask ReleaseAsync(long? actualLoad = null, CancellationToken cancellationToken = default) =>
+        ReleaseAsync(actualLoad, upstream: null, cancellationToken);
+
+    /// <summary>Releases the lease, reporting what the upstream answered the call it protected (its status and rate-limit
+    /// headers, read by <see cref="UpstreamHeaders"/>) and the load really used if known. An adaptive resource learns
+    /// from it: <c>await lease.ReleaseAsync(response, usage.TotalTokens)</c>.</summary>
+    public ValueTask ReleaseAsync(HttpResponseMessage response, long? actualLoad = null, CancellationToken cancellationToken = default) =>
+        ReleaseAsync(actualLoad, UpstreamHeaders.Parse(response), cancellationToken);
+
+    /// <summary>Reports what the upstream answered a call made under the lease, which stays held: <c>await lease.ReportAsync(response)</c>.</summary>
+    public Task ReportAsync(HttpResponseMessage response, CancellationToken cancellationToken = default) =>
+        ReportAsync(UpstreamHeaders.Parse(response), cancellationToken);
+
+    /// <summary>Reports an upstream's answer already read (from headers and a status, say, with <see cref="UpstreamHeaders.Parse(int, IEnumerable{KeyValuePair{string, IEnumerable{string}}}, DateTimeOffset?)"/>).</summary>
+    public async Task ReportAsync(UpstreamBody upstream, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(upstream);
+        await _client.ReportAsync(Resource, Id, upstream, cancellationToken);
+    }
+
+    private async ValueTask ReleaseAsync(long? actualLoad, UpstreamBody? upstream, CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _releasing, 1) == 1)
             return;
@@ -54,7 +75,7 @@ public sealed class Lease : IAsyncDisposable
             return;
         try
         {
-            await _client.ReleaseAsync(Resource, Id, actualLoad, _releaseKey, cancellationToken);
+            await _client.ReleaseAsync(Resource, Id, actualLoad, _releaseKey, upstream, cancellationToken);
         }
         catch (LeaseLostException)
         {

@@ -18,6 +18,8 @@ namespace OrleansQueue.Client;
 /// </summary>
 internal sealed class OrleansConnection : IConnection, IResourceObserver
 {
+    private static UpstreamBody? Upstream(JsonObject m) => m["upstream"]?.Deserialize<UpstreamBody>(WireJson.Options);
+
     private static readonly Caller Trusted = new("default", IsAdmin: true);
 
     private readonly IGrainFactory _grains;
@@ -58,7 +60,8 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
                 "acquire" => Request(await grain.Acquire(Trusted, new AcquireBody((string?)m["clientId"], (long?)m["load"], PriorityOf(m),
                     (long?)m["maxWaitMs"], (string?)m["idempotencyKey"]), _self).WaitAsync(ct)),
                 "status" => Request(await grain.Status(Trusted, id, null).WaitAsync(ct)),
-                "release" => Request(await grain.Release(Trusted, id, new ReleaseBody((long?)m["actualLoad"], (string?)m["idempotencyKey"])).WaitAsync(ct)),
+                "release" => Request(await grain.Release(Trusted, id, new ReleaseBody((long?)m["actualLoad"], (string?)m["idempotencyKey"], Upstream(m))).WaitAsync(ct)),
+                "report" => Request(await grain.ReportUpstream(Trusted, id, Upstream(m) ?? new UpstreamBody()).WaitAsync(ct)),
                 "renew" or "claim" => Request(await grain.Renew(Trusted, id).WaitAsync(ct)),
                 "cancel" => Request(await grain.Cancel(Trusted, id).WaitAsync(ct)),
                 "attach" => await AttachAsync(grain, m["ids"]!.AsArray().Select(n => (long)n!).ToList(), ct),

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OrleansQueue.Contracts;
 using OrleansQueue.Grains;
 
 namespace OrleansQueue.Client;
@@ -75,7 +76,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     /// Waits for a slot of <paramref name="resource"/> and returns the lease; dispose it to release. Cancelling
     /// <paramref name="cancellationToken"/> while waiting withdraws the request from the silo's waitlist.
     /// </summary>
-    /// <param name="load">Tokens to reserve (at least 1); report the real figure with <see cref="Lease.ReleaseAsync"/>.</param>
+    /// <param name="load">Tokens to reserve (at least 1); report the real figure with <see cref="Lease.ReleaseAsync(long?, CancellationToken)"/>.</param>
     /// <param name="clientId">Who asks; defaults to <see cref="OrleansQueueClientOptions.ClientId"/>.</param>
     /// <param name="maxWait">How long the silo keeps the request waiting; null for the resource's default, zero to refuse waiting.</param>
     /// <exception cref="OrleansQueueException">A typed refusal: <see cref="QueueFullException"/>, <see cref="ClientQuotaExceededException"/>,
@@ -153,12 +154,21 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         }
     }
 
-    internal async Task ReleaseAsync(string resource, long id, long? actualLoad, string idempotencyKey, CancellationToken ct)
+    internal async Task ReleaseAsync(string resource, long id, long? actualLoad, string idempotencyKey, UpstreamBody? upstream, CancellationToken ct)
     {
         var message = Op("release", resource, id);
         message["idempotencyKey"] = idempotencyKey;
         if (actualLoad is { } actual)
             message["actualLoad"] = actual;
+        if (upstream is not null)
+            message["upstream"] = JsonSerializer.SerializeToNode(upstream, WireJson.Options);
+        await CallAsync(message, ct);
+    }
+
+    internal async Task ReportAsync(string resource, long id, UpstreamBody upstream, CancellationToken ct)
+    {
+        var message = Op("report", resource, id);
+        message["upstream"] = JsonSerializer.SerializeToNode(upstream, WireJson.Options);
         await CallAsync(message, ct);
     }
 

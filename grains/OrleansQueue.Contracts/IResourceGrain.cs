@@ -32,8 +32,13 @@ public interface IResourceGrain : IGrainWithStringKey
     [Alias("Detach")]
     Task Detach(long id, IResourceObserver observer);
 
+    /// <summary>Releases a lease; with <see cref="ReleaseBody.Upstream"/>, reports what the upstream answered first.</summary>
     [Alias("Release")]
     Task<Outcome<RequestView>> Release(Caller caller, long id, ReleaseBody body);
+
+    /// <summary>Reports what the upstream answered a call made under request <paramref name="id"/> (held, or recently ended).</summary>
+    [Alias("ReportUpstream")]
+    Task<Outcome<RequestView>> ReportUpstream(Caller caller, long id, UpstreamBody body);
 
     /// <summary>Claims a grant or extends a lease by one TTL.</summary>
     [Alias("Renew")]

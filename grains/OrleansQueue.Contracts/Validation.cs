@@ -23,7 +23,27 @@ public static class Validation
     {
         if (body.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
             return Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}; it is {body.ActualLoad}.");
-        return IdempotencyKey(body.IdempotencyKey);
+        return (body.Upstream is { } upstream ? Of(upstream, "upstream.") : null) ?? IdempotencyKey(body.IdempotencyKey);
+    }
+
+    /// <summary>An upstream report: a real HTTP status, durations within a day, figures of -1 ("not said") or more.</summary>
+    public static Problem? Of(UpstreamBody body, string prefix = "")
+    {
+        if (body.Status is < 100 or > 599)
+            return Problem.Invalid(prefix + "status", $"{prefix}status must be an HTTP status from 100 to 599; it is {body.Status}.");
+        if (body.RetryAfterMs is < 0 or > MaxWaitMs)
+            return Problem.Invalid(prefix + "retryAfterMs", $"{prefix}retryAfterMs must be between 0 and {MaxWaitMs}; it is {body.RetryAfterMs}.");
+        foreach (var (name, budget) in new[] { ("requests", body.Requests), ("load", body.Load) })
+        {
+            if (budget is null)
+                continue;
+            string field = prefix + name;
+            if (budget.Limit is < -1 || budget.Remaining is < -1)
+                return Problem.Invalid(field, $"{field}.limit and .remaining must be -1 (not said) or more; they are {budget.Limit} and {budget.Remaining}.");
+            if (budget.ResetMs is < 0 or > MaxWaitMs)
+                return Problem.Invalid(field + ".resetMs", $"{field}.resetMs must be between 0 and {MaxWaitMs}; it is {budget.ResetMs}.");
+        }
+        return null;
     }
 
     public static Problem? Of(EnqueueBody body)

@@ -14,8 +14,32 @@ public sealed record AcquireBody([property: Id(0)] string? ClientId = null, [pro
 /// <summary>Releases a lease.</summary>
 /// <param name="ActualLoad">The load really used; the window is corrected by the difference.</param>
 /// <param name="IdempotencyKey">A retry with the same key answers the same.</param>
+/// <param name="Upstream">What the upstream answered the holder's call (an adaptive resource learns from it).</param>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.ReleaseBody")]
-public sealed record ReleaseBody([property: Id(0)] long? ActualLoad = null, [property: Id(1)] string? IdempotencyKey = null);
+public sealed record ReleaseBody([property: Id(0)] long? ActualLoad = null, [property: Id(1)] string? IdempotencyKey = null, [property: Id(2)] UpstreamBody? Upstream = null);
+
+/// <summary>What the upstream answered a call made under a lease, normalised by the SDK. Every field is optional.</summary>
+/// <param name="Status">The upstream's HTTP status: 429 (and a retry-after) pause an adaptive resource's grants.</param>
+/// <param name="RetryAfterMs">The upstream's retry-after, in milliseconds from now.</param>
+/// <param name="Requests">Its request budget: limit, remaining, and the time to its reset.</param>
+/// <param name="Load">Its load (token) budget.</param>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.UpstreamBody")]
+public sealed record UpstreamBody(
+    [property: Id(0)] int? Status = null,
+    [property: Id(1)] long? RetryAfterMs = null,
+    [property: Id(2)] UpstreamBudgetBody? Requests = null,
+    [property: Id(3)] UpstreamBudgetBody? Load = null)
+{
+    public UpstreamReport ToReport() => new(Status, RetryAfterMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, Requests?.ToBudget(), Load?.ToBudget());
+}
+
+/// <summary>One dimension of the upstream's budget. -1 stands for "not said" (Azure OpenAI sends it) and is ignored.</summary>
+/// <param name="ResetMs">Milliseconds from now until the upstream's budget resets.</param>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.UpstreamBudgetBody")]
+public sealed record UpstreamBudgetBody([property: Id(0)] long? Limit = null, [property: Id(1)] long? Remaining = null, [property: Id(2)] long? ResetMs = null)
+{
+    public UpstreamBudget ToBudget() => new(Limit, Remaining, ResetMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
+}
 
 /// <summary>A ticket or lease as the caller sees it.</summary>
 /// <param name="State">waiting, granted (pushed, to be claimed), held, released, cancelled, timedOut, rejected, expired, reclaimed, unknown.</param>
@@ -77,7 +101,32 @@ public sealed record StatsView(
     [property: Id(19)] double WaitMaxMs,
     [property: Id(20)] JobsView Jobs,
     [property: Id(21)] string? Silo = null,
-    [property: Id(22)] double GrantsPerSecond = 0);
+    [property: Id(22)] double GrantsPerSecond = 0,
+    [property: Id(23)] AdaptiveView? Adaptive = null);
+
+/// <summary>Where an adaptive resource stands: the limits in force beside the configured ones, and any pause with its reason
+/// and end.</summary>
+/// <param name="WorkingFactor">With aimd: the share of the configured limits in force.</param>
+/// <param name="UpstreamRequestsLeft">With headers: requests the upstream still allows until <paramref name="UpstreamResetAt"/>.</param>
+/// <param name="Throttles">429s and retry-afters reported since the grain's activation.</param>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.AdaptiveView")]
+public sealed record AdaptiveView(
+    [property: Id(0)] AdaptiveMode Mode,
+    [property: Id(1)] DateTimeOffset? PausedUntil,
+    [property: Id(2)] string? PauseReason,
+    [property: Id(3)] double WorkingFactor,
+    [property: Id(4)] int? WorkingMaxConcurrent,
+    [property: Id(5)] long? WorkingRequestsPerWindow,
+    [property: Id(6)] long? WorkingLoadPerWindow,
+    [property: Id(7)] long? UpstreamRequestsLeft,
+    [property: Id(8)] long? UpstreamLoadLeft,
+    [property: Id(9)] DateTimeOffset? UpstreamResetAt,
+    [property: Id(10)] long Throttles)
+{
+    public static AdaptiveView? Of(AdaptiveState? s) => s is null || s.Mode == AdaptiveMode.Off ? null : new(
+        s.Mode, s.PausedUntil, s.PauseReason, Math.Round(s.WorkingFactor, 4), s.WorkingMaxConcurrent, s.WorkingRequestsPerWindow,
+        s.WorkingLoadPerWindow, s.UpstreamRequestsLeft, s.UpstreamLoadLeft, s.UpstreamResetAt, s.Throttles);
+}
 
 /// <summary>Everything a dashboard shows of one resource: its figures, leases, recent activity, timeline and jobs. A tenant sees
 /// only its own clients' leases, events and jobs; the figures and the timeline are the resource's totals.</summary>

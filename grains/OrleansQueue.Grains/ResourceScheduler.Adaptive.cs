@@ -22,8 +22,7 @@ public sealed partial class ResourceScheduler
     private string? _pauseReason;
     private double _factor = 1;
     private long _factorSince;
-    private long? _upstreamRequestsLeft, _upstreamLoadLeft;
-    private long _upstreamRequestsUntil, _upstreamLoadUntil;
+    private UpstreamDimension _upstreamRequests, _upstreamLoad;
     private long _throttles;
 
     /// <summary>
@@ -48,6 +47,8 @@ public sealed partial class ResourceScheduler
         if (report.IsThrottle)
         {
             _throttles++;
+            // 429s that come back from calls made before the pause they caused are the same congestion, not new ones.
+            bool fresh = now >= _pausedUntil;
             long wait = Sane(report.RetryAfter) ?? EarliestReset(report) ?? DefaultPause.Ticks;
             wait = Math.Min(wait, MaxPause.Ticks);
             if (now + wait > _pausedUntil)
@@ -55,7 +56,7 @@ public sealed partial class ResourceScheduler
                 _pausedUntil = now + wait;
                 _pauseReason = report.Status == 429 ? "the upstream answered 429" : $"the upstream asked to retry after {TimeSpan.FromTicks(wait)}";
             }
-            if (_policy.Adaptive == AdaptiveMode.Aimd && report.Status == 429)
+            if (_policy.Adaptive == AdaptiveMode.Aimd && report.Status == 429 && fresh)
             {
                 ClimbBack(now);
                 _factor = Math.Max(MinFactor, _factor * _policy.AimdDecrease);
@@ -67,8 +68,8 @@ public sealed partial class ResourceScheduler
         }
         if (_policy.Adaptive == AdaptiveMode.Headers)
         {
-            Learn(report.Requests, others, now, ref _upstreamRequestsLeft, ref _upstreamRequestsUntil);
-            Learn(report.Load, othersLoad, now, ref _upstreamLoadLeft, ref _upstreamLoadUntil);
+            _upstreamRequests.Learn(report.Requests, others, now);
+            _upstreamLoad.Learn(report.Load, othersLoad, now);
         }
         TryGrant(now);
     }
@@ -80,11 +81,14 @@ public sealed partial class ResourceScheduler
         ClimbBack(now);
         ForgetPassed(now);
         bool paused = now < _pausedUntil;
-        long resetAt = Math.Max(_upstreamRequestsLeft is null ? 0 : _upstreamRequestsUntil, _upstreamLoadLeft is null ? 0 : _upstreamLoadUntil);
+        long resetAt = Math.Max(_upstreamRequests.Left is null ? 0 : _upstreamRequests.Until, _upstreamLoad.Left is null ? 0 : _upstreamLoad.Until);
         return new AdaptiveState(_policy.Adaptive, paused ? ToTime(_pausedUntil) : null, paused ? _pauseReason : null, _factor,
-            WorkingMaxConcurrent, WorkingRequestsPerWindow, WorkingLoadPerWindow, _upstreamRequestsLeft, _upstreamLoadLeft,
+            WorkingMaxConcurrent, WorkingRequestsPerWindow, WorkingLoadPerWindow, _upstreamRequests.Left, _upstreamLoad.Left,
             resetAt > 0 ? ToTime(resetAt) : null, _throttles);
     }
+
+    /// <summary>The share of the configured limits in force as of the last operation (1 unless aimd lowered them).</summary>
+    public double WorkingFactor => _factor;
 
     private int? WorkingMaxConcurrent => _policy.MaxConcurrent is { } mc ? (int)Working(mc) : null;
 
@@ -100,7 +104,7 @@ public sealed partial class ResourceScheduler
         if (now < _pausedUntil)
             return false;
         ForgetPassed(now);
-        return (_upstreamRequestsLeft is not { } requests || requests >= 1) && (_upstreamLoadLeft is not { } left || left >= load);
+        return (_upstreamRequests.Left is not { } requests || requests >= 1) && (_upstreamLoad.Left is not { } left || left >= load);
     }
 
     /// <summary>When what the upstream said stops holding <paramref name="load"/> back, or null when it does not.</summary>
@@ -110,10 +114,10 @@ public sealed partial class ResourceScheduler
             return _pausedUntil;
         ForgetPassed(now);
         long? at = null;
-        if (_upstreamRequestsLeft is < 1)
-            at = _upstreamRequestsUntil;
-        if (_upstreamLoadLeft is { } left && left < load)
-            at = Math.Max(at ?? 0, _upstreamLoadUntil);
+        if (_upstreamRequests.Left is < 1)
+            at = _upstreamRequests.Until;
+        if (_upstreamLoad.Left is { } left && left < load)
+            at = Math.Max(at ?? 0, _upstreamLoad.Until);
         return at;
     }
 
@@ -123,10 +127,8 @@ public sealed partial class ResourceScheduler
     /// <summary>Counts a grant against what the upstream said remains.</summary>
     private void SpendUpstream(long load)
     {
-        if (_upstreamRequestsLeft is { } requests)
-            _upstreamRequestsLeft = requests - 1;
-        if (_upstreamLoadLeft is { } left)
-            _upstreamLoadLeft = left - load;
+        _upstreamRequests.Spend(1);
+        _upstreamLoad.Spend(load);
     }
 
     /// <summary>Adds back <see cref="ResourcePolicy.AimdIncrease"/> per whole window since the last change.</summary>
@@ -141,10 +143,8 @@ public sealed partial class ResourceScheduler
 
     private void ForgetPassed(long now)
     {
-        if (_upstreamRequestsLeft is not null && now >= _upstreamRequestsUntil)
-            _upstreamRequestsLeft = null;
-        if (_upstreamLoadLeft is not null && now >= _upstreamLoadUntil)
-            _upstreamLoadLeft = null;
+        _upstreamRequests.Pass(now);
+        _upstreamLoad.Pass(now);
     }
 
     /// <summary>Puts the adaptation back to the configured limits (the mode changed).</summary>
@@ -153,16 +153,55 @@ public sealed partial class ResourceScheduler
         _pausedUntil = 0;
         _pauseReason = null;
         _factor = 1;
-        _upstreamRequestsLeft = _upstreamLoadLeft = null;
+        _upstreamRequests = _upstreamLoad = default;
     }
 
-    private static void Learn(UpstreamBudget? budget, long inFlight, long now, ref long? left, ref long until)
+    /// <summary>
+    /// What the upstream said of one dimension: what it allows until <see cref="Until"/>, its reset (the time until its budget
+    /// is back in full). Until then what remains can only be less than the lowest figure heard, since reports race each
+    /// other back from calls the upstream counted in another order; a later reset extends the time. When the reset passes
+    /// and the upstream also said its limit, its budget is back in full: the limit holds for one more span as long as the
+    /// last, so that a fleet waiting for the reset does not all go at once; after that, the configured limits alone.
+    /// </summary>
+    private struct UpstreamDimension
     {
-        // Only a figure that makes sense is kept: Azure OpenAI sends -1 and 0 where it has none.
-        if (budget is not { Remaining: >= 0 and var remaining } b || Sane(b.ResetIn) is not { } reset || b.Limit is <= 0 || remaining > b.Limit)
-            return;
-        left = Math.Max(0, remaining - inFlight);
-        until = now + reset;
+        public long? Left;
+        public long Until;
+        private long? _limit;
+        private long _span;
+
+        public void Learn(UpstreamBudget? budget, long inFlight, long now)
+        {
+            // Only a figure that makes sense is kept: Azure OpenAI sends -1 and 0 where it has none.
+            if (budget is not { Remaining: >= 0 and var remaining } b || Sane(b.ResetIn) is not { } reset || b.Limit is <= 0 || remaining > b.Limit)
+                return;
+            long left = Math.Max(0, remaining - inFlight);
+            bool current = Left is not null && now < Until;
+            Left = current ? Math.Min(Left!.Value, left) : left;
+            Until = current ? Math.Max(Until, now + reset) : now + reset;
+            _limit = b.Limit ?? _limit;
+            _span = reset;
+        }
+
+        public void Spend(long amount)
+        {
+            if (Left is { } left)
+                Left = left - amount;
+        }
+
+        public void Pass(long now)
+        {
+            if (Left is null || now < Until)
+                return;
+            if (_limit is { } limit && now < Until + _span)
+            {
+                Left = limit;
+                Until += _span;
+                _limit = null; // once
+                return;
+            }
+            Left = null;
+        }
     }
 
     private static long? EarliestReset(UpstreamReport report)

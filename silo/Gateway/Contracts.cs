@@ -20,7 +20,12 @@ public sealed record ResourceBody(
     int? JobMaxAttempts = null,
     long? JobRetryDelayMs = null,
     long? JobRetentionMs = null,
-    int? MaxQueuedPerTenant = null);
+    int? MaxQueuedPerTenant = null,
+    AdaptiveMode? Adaptive = null,
+    double? AimdDecrease = null,
+    double? AimdIncrease = null,
+    Dictionary<string, int>? ClientWeights = null,
+    Dictionary<string, double>? MinShares = null);
 
 /// <summary>A resource: its name, whether it pushes, and its policy.</summary>
 public sealed record ResourceView(string Name, bool PushEnabled, ResourceBody Policy);

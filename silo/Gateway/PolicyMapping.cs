@@ -26,6 +26,11 @@ public static class PolicyMapping
         [nameof(ResourcePolicy.JobMaxAttempts)] = "jobMaxAttempts",
         [nameof(ResourcePolicy.JobRetryDelay)] = "jobRetryDelayMs",
         [nameof(ResourcePolicy.JobRetention)] = "jobRetentionMs",
+        [nameof(ResourcePolicy.Adaptive)] = "adaptive",
+        [nameof(ResourcePolicy.AimdDecrease)] = "aimdDecrease",
+        [nameof(ResourcePolicy.AimdIncrease)] = "aimdIncrease",
+        [nameof(ResourcePolicy.ClientWeights)] = "clientWeights",
+        [nameof(ResourcePolicy.MinShares)] = "minShares",
     };
 
     public static Outcome<ResourceDefinition> ToDefinition(string name, ResourceBody body)
@@ -40,6 +45,13 @@ public static class PolicyMapping
         {
             if (value is < 0 || value > MaxMs)
                 return Problem.Invalid(field, $"{field} must be between 0 and {MaxMs} (one day); it is {value}.");
+        }
+        var minShares = new Dictionary<Priority, double>();
+        foreach (var (level, share) in body.MinShares ?? [])
+        {
+            if (!Enum.TryParse<Priority>(level, ignoreCase: true, out var priority) || !PriorityLevels.IsDefined(priority) || level.Any(char.IsDigit) || level.Trim() != level)
+                return Problem.Invalid("minShares", $"minShares keys must be priority names (critical, high, normal, low, background); \"{level}\" is not one.");
+            minShares[priority] = share;
         }
         var policy = new ResourcePolicy
         {
@@ -59,6 +71,11 @@ public static class PolicyMapping
             JobMaxAttempts = body.JobMaxAttempts ?? defaults.JobMaxAttempts,
             JobRetryDelay = Ms(body.JobRetryDelayMs) ?? defaults.JobRetryDelay,
             JobRetention = Ms(body.JobRetentionMs) ?? defaults.JobRetention,
+            Adaptive = body.Adaptive ?? defaults.Adaptive,
+            AimdDecrease = body.AimdDecrease ?? defaults.AimdDecrease,
+            AimdIncrease = body.AimdIncrease ?? defaults.AimdIncrease,
+            ClientWeights = body.ClientWeights is { Count: > 0 } weights ? new Dictionary<string, int>(weights, StringComparer.Ordinal) : null,
+            MinShares = minShares.Count > 0 ? minShares : null,
         };
         var errors = policy.Validate();
         if (errors.Count > 0)
@@ -76,7 +93,10 @@ public static class PolicyMapping
         (long)d.Policy.MaxWait.TotalMilliseconds, (long)d.Policy.LeaseTtl.TotalMilliseconds,
         (long)d.Policy.ClaimWindow.TotalMilliseconds, (long?)d.Policy.AgingInterval?.TotalMilliseconds, null,
         (long)d.Policy.JobVisibilityTimeout.TotalMilliseconds, d.Policy.JobMaxAttempts, (long)d.Policy.JobRetryDelay.TotalMilliseconds,
-        (long)d.Policy.JobRetention.TotalMilliseconds, d.Policy.MaxQueuedPerTenant));
+        (long)d.Policy.JobRetention.TotalMilliseconds, d.Policy.MaxQueuedPerTenant,
+        d.Policy.Adaptive, d.Policy.AimdDecrease, d.Policy.AimdIncrease,
+        d.Policy.ClientWeights is { } w ? new Dictionary<string, int>(w) : null,
+        d.Policy.MinShares?.ToDictionary(s => s.Key.ToString().ToLowerInvariant(), s => s.Value)));
 
     private static TimeSpan? Ms(long? ms) => ms is { } v ? TimeSpan.FromMilliseconds(v) : null;
 }

@@ -24,7 +24,11 @@ public static class RequestEndpoints
         group.MapPost("/requests/{id:long}/release", Release)
             .WithJsonBody<ReleaseBody>()
             .Produces<RequestView>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410)
-            .WithSummary("Releases a lease, optionally reporting the load actually used.");
+            .WithSummary("Releases a lease, optionally reporting the load actually used and what the upstream answered (upstream).");
+        group.MapPost("/requests/{id:long}/report", Report)
+            .WithJsonBody<UpstreamBody>()
+            .Produces<RequestView>().ProducesProblem(400).ProducesProblem(404)
+            .WithSummary("Reports what the upstream answered a call made under the lease: status, retryAfterMs, and requests/load budgets (limit, remaining, resetMs). An adaptive resource learns from it.");
         group.MapPost("/requests/{id:long}/renew", Renew)
             .Produces<RequestView>().ProducesProblem(404).ProducesProblem(409).ProducesProblem(410)
             .WithSummary("Claims a pushed grant, or extends a held lease by one TTL.");
@@ -63,6 +67,14 @@ public static class RequestEndpoints
         if (body.Problem is not null)
             return HttpResults.Problem(body.Problem);
         return HttpResults.From(await operations.ReleaseAsync(context.Caller(), resource, id, body.Value!, context.RequestAborted));
+    }
+
+    private static async Task<IResult> Report(string resource, long id, HttpContext context, RequestOperations operations, IOptions<SiloOptions> options)
+    {
+        var body = await ApiJson.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, new UpstreamBody(), context.RequestAborted);
+        if (body.Problem is not null)
+            return HttpResults.Problem(body.Problem);
+        return HttpResults.From(await operations.ReportAsync(context.Caller(), resource, id, body.Value!, context.RequestAborted));
     }
 
     private static async Task<IResult> Renew(string resource, long id, HttpContext context, RequestOperations operations) =>

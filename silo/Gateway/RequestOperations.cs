@@ -53,6 +53,10 @@ public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, 
     public Task<Outcome<RequestView>> ReleaseAsync(Caller caller, string resource, long id, ReleaseBody body, CancellationToken ct) =>
         Call(caller, resource, g => g.Release(caller, id, body), ct);
 
+    /// <summary>Reports what the upstream answered a call made under the request.</summary>
+    public Task<Outcome<RequestView>> ReportAsync(Caller caller, string resource, long id, UpstreamBody body, CancellationToken ct) =>
+        Call(caller, resource, g => g.ReportUpstream(caller, id, body), ct);
+
     /// <summary>Claims a grant or extends a lease by one TTL.</summary>
     public Task<Outcome<RequestView>> RenewAsync(Caller caller, string resource, long id, CancellationToken ct) =>
         Call(caller, resource, g => g.Renew(caller, id), ct);

@@ -21,12 +21,14 @@ public sealed record WsRequest(
     long? ActualLoad = null,
     string? IdempotencyKey = null,
     System.Text.Json.JsonElement? Payload = null,
-    long? DeadlineMs = null);
+    long? DeadlineMs = null,
+    UpstreamBody? Upstream = null);
 
 /// <summary>
 /// One WebSocket connection: it carries every operation of <see cref="RequestOperations"/> as JSON messages, any number
 /// at once, and pushes the updates of the requests it acquired or attached the moment they are committed.
-/// Ops: acquire, status, release, renew (claims a grant), cancel, attach (re-subscribe after a reconnect), ping.
+/// Ops: acquire, status, release, report (what the upstream answered), renew (claims a grant), cancel, attach (re-subscribe
+/// after a reconnect), ping.
 /// Orleans routes each call to the silo where the resource's grain is active and pushes come back from there. When a
 /// resource this session listens to deactivates (it moves, its silo stops), the session is dropped: the client
 /// reconnects and re-attaches, and the grain's next activation has the requests from the store.
@@ -181,10 +183,11 @@ public sealed partial class WebSocketSession(WebSocket socket, Caller caller, Re
             Outcome<RequestView> outcome = m.Op switch
             {
                 "status" => await operations.StatusAsync(caller, resource, requestId, ct),
-                "release" => await operations.ReleaseAsync(caller, resource, requestId, new ReleaseBody(m.ActualLoad, m.IdempotencyKey), ct),
+                "release" => await operations.ReleaseAsync(caller, resource, requestId, new ReleaseBody(m.ActualLoad, m.IdempotencyKey, m.Upstream), ct),
+                "report" => await operations.ReportAsync(caller, resource, requestId, m.Upstream ?? new UpstreamBody(), ct),
                 "renew" or "claim" => await operations.RenewAsync(caller, resource, requestId, ct),
                 "cancel" => await operations.CancelAsync(caller, resource, requestId, ct),
-                _ => Problem.Invalid("op", $"op must be one of acquire, status, release, renew, claim, cancel, attach, enqueueJob, job, watchJob, cancelJob, ping; it is \"{m.Op}\"."),
+                _ => Problem.Invalid("op", $"op must be one of acquire, status, release, report, renew, claim, cancel, attach, enqueueJob, job, watchJob, cancelJob, ping; it is \"{m.Op}\"."),
             };
             Reply(m.Corr, outcome);
         }

@@ -199,8 +199,28 @@ public sealed partial class ResourceGrain(
     {
         if (Owned(caller, id, out var status) is { } missing)
             return missing;
+        if (body.Upstream is { } upstream)
+            Learn(s, upstream, id);
         return Ended(caller, status, s.Release(id, body.ActualLoad, body.IdempotencyKey), RequestPhase.Released);
     });
+
+    public Task<Outcome<RequestView>> ReportUpstream(Caller caller, long id, UpstreamBody body) => Validation.Of(body) is { } invalid
+        ? Task.FromResult<Outcome<RequestView>>(invalid)
+        : Run(s =>
+    {
+        if (Owned(caller, id, out var status) is { } missing)
+            return missing;
+        Learn(s, body, id);
+        return View(caller, StatusOf(id));
+    });
+
+    private void Learn(ResourceScheduler scheduler, UpstreamBody body, long id)
+    {
+        var report = body.ToReport();
+        scheduler.ReportUpstream(report, id);
+        if (report.IsThrottle && scheduler.Policy.Adaptive != AdaptiveMode.Off)
+            metrics.Throttled(_name);
+    }
 
     public Task<Outcome<RequestView>> Renew(Caller caller, long id) => Run(s =>
     {
@@ -428,7 +448,7 @@ public sealed partial class ResourceGrain(
                     return;
                 }
             }
-            live.Update(_name, _scheduler.WaitingCount, _scheduler.LeaseCount);
+            live.Update(_name, _scheduler.WaitingCount, _scheduler.LeaseCount, _scheduler.WorkingFactor);
             batch.SetResult();
             Publish(events, announcements);
         }

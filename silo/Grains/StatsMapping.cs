@@ -21,7 +21,8 @@ internal static class StatsMapping
             s.Jobs.QueuedByClient.Where(c => Sees(caller, c.Key)).ToDictionary(c => NameOf(caller, c.Key), c => c.Value),
             s.Jobs.WaitingWorkers, s.Jobs.Enqueued, s.Jobs.Completed, s.Jobs.Failed, s.Jobs.Retried, s.Jobs.Recovered, s.Jobs.DeadLettered,
             s.Jobs.QueueTimeP50.TotalMilliseconds, s.Jobs.QueueTimeP99.TotalMilliseconds, s.Jobs.RunTimeP50.TotalMilliseconds, s.Jobs.RunTimeP99.TotalMilliseconds),
-        GrantsPerSecond: Math.Round(s.GrantsPerSecond, 2));
+        GrantsPerSecond: Math.Round(s.GrantsPerSecond, 2),
+        Adaptive: AdaptiveView.Of(s.Adaptive));
 
     /// <summary>The dashboard's view of a resource: a tenant sees its own clients' leases, events and jobs (named without the
     /// tenant), and the resource's totals.</summary>

@@ -16,7 +16,8 @@ public sealed class SiloMetrics : IDisposable
     private readonly Histogram<double> _commit;
     private readonly Counter<long> _commits;
     private readonly Counter<long> _sessionsCut;
-    private Func<IEnumerable<(string Resource, int Waiting, int Leases)>> _depths = () => [];
+    private readonly Counter<long> _throttles;
+    private Func<IEnumerable<(string Resource, int Waiting, int Leases, double Working)>> _depths = () => [];
 
     public SiloMetrics(IMeterFactory? factory = null)
     {
@@ -34,13 +35,19 @@ public sealed class SiloMetrics : IDisposable
         _meter.CreateObservableGauge("orleansqueue_leases", () =>
             _depths().Select(d => new Measurement<int>(d.Leases, new KeyValuePair<string, object?>("resource", d.Resource))),
             description: "Leases held or granted and unclaimed.");
+        _meter.CreateObservableGauge("orleansqueue_working_limit_ratio", () =>
+            _depths().Select(d => new Measurement<double>(d.Working, new KeyValuePair<string, object?>("resource", d.Resource))),
+            description: "The share of the configured limits in force (below 1 while an aimd resource has lowered them).");
+        _throttles = _meter.CreateCounter<long>("orleansqueue_upstream_throttles", description: "429s and retry-afters the upstream answered, as reported to adaptive resources.");
     }
+
+    public void Throttled(string resource) => _throttles.Add(1, new KeyValuePair<string, object?>("resource", resource));
 
     /// <summary>This silo's meter.</summary>
     public Meter Meter => _meter;
 
     /// <summary>Where the queue-depth gauges read from (the resources active on this silo).</summary>
-    public void ObserveDepths(Func<IEnumerable<(string Resource, int Waiting, int Leases)>> depths) => _depths = depths;
+    public void ObserveDepths(Func<IEnumerable<(string Resource, int Waiting, int Leases, double Working)>> depths) => _depths = depths;
 
     public void Granted(string resource, TimeSpan waited)
     {

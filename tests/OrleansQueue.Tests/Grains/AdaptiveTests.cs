@@ -74,9 +74,11 @@ public sealed class AdaptiveTests : GrainTestBase
         Assert.Equal(0, grain.GetStats().Adaptive!.UpstreamRequestsLeft);
         Assert.Equal(Clock.GetUtcNow() + TimeSpan.FromSeconds(10), grain.GetNextDeadline());
 
-        Clock.Advance(TimeSpan.FromSeconds(10)); // the upstream's reset: the configured budget applies again
+        Clock.Advance(TimeSpan.FromSeconds(10)); // the upstream's reset: its limit, in full, for one more span
         grain.Tick();
         Assert.Equal([waiting], GrantsIn(Drain(grain)));
+        Assert.Equal(99, grain.GetStats().Adaptive!.UpstreamRequestsLeft);
+        Clock.Advance(TimeSpan.FromSeconds(10)); // then the configured budget alone
         Assert.Null(grain.GetStats().Adaptive!.UpstreamRequestsLeft);
         Granted(grain.Acquire("c"));
     }
@@ -117,15 +119,19 @@ public sealed class AdaptiveTests : GrainTestBase
         grain.ReportUpstream(new UpstreamReport(429, RetryAfter: TimeSpan.FromMilliseconds(1)));
         var state = grain.GetStats().Adaptive!;
         Assert.Equal((5, 50L), (state.WorkingMaxConcurrent!.Value, state.WorkingRequestsPerWindow!.Value));
+        grain.ReportUpstream(new UpstreamReport(429)); // back from a call made before the pause: the same congestion
+        Assert.Equal(5, grain.GetStats().Adaptive!.WorkingMaxConcurrent);
+        Clock.Advance(TimeSpan.FromMilliseconds(1001)); // the pause (the default second) is over: a new 429 is new congestion
         grain.ReportUpstream(new UpstreamReport(429, RetryAfter: TimeSpan.FromMilliseconds(1)));
         Assert.Equal(2, grain.GetStats().Adaptive!.WorkingMaxConcurrent); // 10 x 0.25
+        var lowered = Clock.GetUtcNow();
 
-        Clock.Advance(TimeSpan.FromSeconds(1));
+        Clock.Advance(TimeSpan.FromMilliseconds(1)); // the pause is over
         var leases = Enumerable.Range(0, 2).Select(_ => Granted(grain.Acquire("a"))).ToList();
         long waiting = Queued(grain.Acquire("a")); // the working limit holds it back
-        Assert.Equal(Clock.GetUtcNow() + TimeSpan.FromSeconds(9), grain.GetNextDeadline()); // the climb back, not never
+        Assert.Equal(lowered + TimeSpan.FromSeconds(10), grain.GetNextDeadline()); // the climb back, not never
 
-        Clock.Advance(TimeSpan.FromSeconds(9)); // one clean window: +20 % of the configured limit
+        Clock.AdvanceTo(lowered + TimeSpan.FromSeconds(10)); // one clean window: +20 % of the configured limit
         grain.Tick();
         Assert.Equal([waiting], GrantsIn(Drain(grain)));
         Assert.Equal(0.45, grain.GetStats().Adaptive!.WorkingFactor, 6);
@@ -135,6 +141,20 @@ public sealed class AdaptiveTests : GrainTestBase
         Assert.Equal(1, state.WorkingFactor);
         Assert.Equal(10, state.WorkingMaxConcurrent);
         Assert.Equal(100, state.WorkingRequestsPerWindow);
+    }
+
+    [Fact]
+    public void ReportsRacingBackCanOnlyLowerWhatTheUpstreamSaysRemainsUntilItsReset()
+    {
+        var grain = NewGrain(new ResourcePolicy { Adaptive = AdaptiveMode.Headers });
+        grain.ReportUpstream(new UpstreamReport(200, Requests: new UpstreamBudget(20, 3, TimeSpan.FromSeconds(1))));
+        grain.ReportUpstream(new UpstreamReport(200, Requests: new UpstreamBudget(20, 12, TimeSpan.FromSeconds(2)))); // older news
+        var state = grain.GetStats().Adaptive!;
+        Assert.Equal(3, state.UpstreamRequestsLeft);
+        Assert.Equal(Clock.GetUtcNow() + TimeSpan.FromSeconds(2), state.UpstreamResetAt); // the later reset holds
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        grain.ReportUpstream(new UpstreamReport(200, Requests: new UpstreamBudget(20, 12, TimeSpan.FromSeconds(2)))); // a new span
+        Assert.Equal(12, grain.GetStats().Adaptive!.UpstreamRequestsLeft);
     }
 
     [Fact]

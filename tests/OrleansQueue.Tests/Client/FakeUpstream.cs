@@ -1,0 +1,83 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace OrleansQueue.Tests.Client;
+
+/// <summary>
+/// An upstream API with a hidden limit, on a loopback port: at most <see cref="Limit"/> calls in any sliding
+/// <see cref="Window"/>; past it, 429 with retry-after-ms (until a call leaves the window). Every answer carries OpenAI's
+/// headers: the limit, what remains, and the time until the budget is back in full (the newest call left the window).
+/// </summary>
+public sealed class FakeUpstream(int limit, TimeSpan window) : IAsyncDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<DateTimeOffset> _calls = new();
+    private readonly List<DateTimeOffset> _accepted = [];
+    private readonly List<DateTimeOffset> _refused = [];
+    private WebApplication? _app;
+
+    public int Limit => limit;
+    public TimeSpan Window => window;
+    public int Accepted { get { lock (_lock) return _accepted.Count; } }
+    public int Refused { get { lock (_lock) return _refused.Count; } }
+
+    /// <summary>Calls refused more than a window after the first refusal: the fleet went over the limit again.</summary>
+    public int RefusedAfterTheFirstWindow
+    {
+        get
+        {
+            lock (_lock)
+                return _refused.Count(r => r - _refused[0] > window);
+        }
+    }
+
+    public Uri Address { get; private set; } = null!;
+
+    public async Task StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        _app = builder.Build();
+        _app.MapGet("/v1/call", (HttpContext context) =>
+        {
+            var now = DateTimeOffset.UtcNow;
+            lock (_lock)
+            {
+                while (_calls.Count > 0 && now - _calls.Peek() >= window)
+                    _calls.Dequeue();
+                var headers = context.Response.Headers;
+                headers["x-ratelimit-limit-requests"] = limit.ToString(CultureInfo.InvariantCulture);
+                if (_calls.Count >= limit)
+                {
+                    _refused.Add(now);
+                    long wait = (long)Math.Ceiling((_calls.Peek() + window - now).TotalMilliseconds);
+                    headers["retry-after-ms"] = wait.ToString(CultureInfo.InvariantCulture);
+                    headers["x-ratelimit-remaining-requests"] = "0";
+                    headers["x-ratelimit-reset-requests"] = wait + "ms";
+                    return Results.StatusCode(429);
+                }
+                _calls.Enqueue(now);
+                _accepted.Add(now);
+                headers["x-ratelimit-remaining-requests"] = (limit - _calls.Count).ToString(CultureInfo.InvariantCulture);
+                headers["x-ratelimit-reset-requests"] = (long)Math.Ceiling(window.TotalMilliseconds) + "ms"; // the newest is this call
+                return Results.Ok();
+            }
+        });
+        await _app.StartAsync();
+        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Address = new Uri(address.TrimEnd('/') + "/v1/call");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+            await _app.DisposeAsync();
+    }
+}
