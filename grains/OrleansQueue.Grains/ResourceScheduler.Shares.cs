@@ -8,7 +8,8 @@ namespace OrleansQueue.Grains;
 /// each grant credits every backlogged level with a floor its share of the load granted, and debits the level served; a
 /// level whose credit is positive is owed, and its head goes before the strict-priority head. A level served by strict
 /// priority (nothing more urgent waiting) banks no surplus, and a level that stops waiting forgets its credit, so over any
-/// stretch of time in which a level is backlogged it receives at least its share, less one request.
+/// stretch of time in which a level is backlogged it receives at least its share, less one request of each level (the
+/// more urgent levels owed at the same time each go once first).
 /// </summary>
 public sealed partial class ResourceScheduler
 {

@@ -238,6 +238,10 @@ setInterval(() => {
 
 function budgetBars(policy, stats) {
   const rows = [];
+  // An adaptive resource's bars run to the limits in force (its working limits), which may be below the configured ones.
+  const working = stats?.adaptive;
+  const requestsLimit = working?.workingRequestsPerWindow ?? policy.requestsPerWindow;
+  const loadLimit = working?.workingLoadPerWindow ?? policy.loadPerWindow;
   const add = (what, used, limit) => {
     if (!limit) return;
     const share = Math.min(1, used / limit);
@@ -248,11 +252,35 @@ function budgetBars(policy, stats) {
     rows.push(h('span', { class: 'what', text: what }), bar, h('span', { class: 'num', text: `${number(used)} / ${number(limit)}` }));
   };
   if (stats) {
-    add('requests', policy.requestsPerWindow - (stats.requestsLeftInWindow ?? policy.requestsPerWindow), policy.requestsPerWindow);
-    add('load', policy.loadPerWindow - (stats.loadLeftInWindow ?? policy.loadPerWindow), policy.loadPerWindow);
-    add('leases', stats.leases, policy.maxConcurrent);
+    add('requests', requestsLimit - (stats.requestsLeftInWindow ?? requestsLimit), requestsLimit);
+    add('load', loadLimit - (stats.loadLeftInWindow ?? loadLimit), loadLimit);
+    add('leases', stats.leases, working?.workingMaxConcurrent ?? policy.maxConcurrent);
   }
   return rows.length ? h('div', { class: 'budget' }, rows) : h('span', { class: 'muted', text: 'unlimited' });
+}
+
+function adaptiveBadge(a) {
+  if (a.pausedUntil) return h('span', { class: 'badge paused', title: a.pauseReason ?? '', text: `paused ${until(a.pausedUntil)}` });
+  const share = a.workingFactor < 1 ? ` ${Math.round(a.workingFactor * 100)}%` : '';
+  return h('span', { class: 'badge', text: a.mode + share });
+}
+
+function renderUpstream(a, policy) {
+  $('#upstream-card').hidden = !a;
+  if (!a) return;
+  $('#upstream-mode').textContent = a.mode;
+  const lines = [];
+  if (a.pausedUntil)
+    lines.push(h('div', { class: 'paused', text: `No grant until ${new Date(a.pausedUntil).toLocaleTimeString()} (${until(a.pausedUntil)}): ${a.pauseReason}` }));
+  const pairs = [['at once', a.workingMaxConcurrent, policy?.maxConcurrent], ['requests / window', a.workingRequestsPerWindow, policy?.requestsPerWindow],
+    ['load / window', a.workingLoadPerWindow, policy?.loadPerWindow]].filter(([, w, c]) => c);
+  if (pairs.length)
+    lines.push(h('div', { text: 'Working limits: ' + pairs.map(([what, w, c]) => `${number(w)} of ${number(c)} ${what}`).join(', ') + (a.workingFactor < 1 ? ` (${Math.round(a.workingFactor * 100)}%)` : '') }));
+  if (a.upstreamRequestsLeft !== undefined || a.upstreamLoadLeft !== undefined)
+    lines.push(h('div', { text: 'The upstream allows ' + [a.upstreamRequestsLeft !== undefined ? `${number(a.upstreamRequestsLeft)} requests` : null,
+      a.upstreamLoadLeft !== undefined ? `${number(a.upstreamLoadLeft)} load` : null].filter(Boolean).join(' and ') + (a.upstreamResetAt ? ` until its reset ${until(a.upstreamResetAt)}` : '') }));
+  lines.push(h('div', { class: 'muted', text: `${number(a.throttles)} throttles (429 or retry-after) reported` }));
+  $('#upstream-state').replaceChildren(...lines);
 }
 
 function limitsText(p) {
@@ -279,7 +307,8 @@ function renderOverview(rows) {
     const cell = (lbl, content, cls) => h('td', { 'data-label': lbl, class: cls }, content);
     return h('tr', { 'data-resource': r.name },
       cell('Resource', h('a', { href: '#/resources/' + encodeURIComponent(r.name), text: r.name }), 'name'),
-      cell('Mode', h('span', { class: 'badge' + (r.pushEnabled ? '' : ' polling'), text: r.pushEnabled ? 'push' : 'polling only' }), 'mode'),
+      cell('Mode', [h('span', { class: 'badge' + (r.pushEnabled ? '' : ' polling'), text: r.pushEnabled ? 'push' : 'polling only' }),
+        s?.adaptive ? ' ' : null, s?.adaptive ? adaptiveBadge(s.adaptive) : null], 'mode'),
       cell('Limits', limitsText(r.policy), 'limits'),
       cell('Waiting', s ? number(s.waiting) : '–', 'num waiting'),
       cell('Leases', s ? number(s.leases) : '–', 'num leases'),
@@ -346,6 +375,22 @@ function readNumbers(form, names) {
   return body;
 }
 
+/** "a=1, b=2" as {a: 1, b: 2}, or null after showing what is wrong. */
+function readPairs(form, name, valid, what) {
+  const result = {};
+  const text = form.elements[name].value.trim();
+  if (!text) return result;
+  for (const part of text.split(',')) {
+    const [key, value, extra] = part.split('=').map(s => s.trim());
+    if (!key || value === undefined || extra !== undefined || !valid(value)) {
+      showError(form, name, `${label(name)} are name=value pairs separated by commas, each value ${what}; "${part.trim()}" is not one.`);
+      return null;
+    }
+    result[key] = Number(value);
+  }
+  return result;
+}
+
 // ---- a resource ----
 
 function enterResource(name) {
@@ -372,6 +417,11 @@ function renderDefinition(view) {
   const form = $('#policy-form');
   for (const [name] of POLICY_FIELDS) form.elements[name].value = view.policy[name] ?? '';
   form.elements.pushEnabled.checked = view.pushEnabled;
+  form.elements.adaptive.value = view.policy.adaptive ?? 'off';
+  form.elements.aimdDecrease.value = view.policy.aimdDecrease ?? '';
+  form.elements.aimdIncrease.value = view.policy.aimdIncrease ?? '';
+  form.elements.clientWeights.value = Object.entries(view.policy.clientWeights ?? {}).map(([k, v]) => `${k}=${v}`).join(', ');
+  form.elements.minShares.value = Object.entries(view.policy.minShares ?? {}).map(([k, v]) => `${k}=${v}`).join(', ');
 }
 
 $('#policy-form').addEventListener('input', () => { state.policyDirty = true; $('#policy-status').textContent = 'Unsaved changes'; });
@@ -383,6 +433,18 @@ $('#policy-form').addEventListener('submit', async e => {
   const body = readNumbers(form, POLICY_FIELDS.map(([name]) => name));
   if (!body) return;
   body.pushEnabled = form.elements.pushEnabled.checked;
+  body.adaptive = form.elements.adaptive.value;
+  for (const name of ['aimdDecrease', 'aimdIncrease']) {
+    const text = form.elements[name].value.trim();
+    if (text === '') continue;
+    if (!/^\d*\.?\d+$/.test(text)) { showError(form, name, `${label(name)} must be a number such as 0.7; it is "${text}".`); return; }
+    body[name] = Number(text);
+  }
+  const weights = readPairs(form, 'clientWeights', v => /^\d+$/.test(v), 'a whole number');
+  const shares = readPairs(form, 'minShares', v => /^\d*\.?\d+$/.test(v), 'a share such as 0.05');
+  if (!weights || !shares) return;
+  if (Object.keys(weights).length) body.clientWeights = weights;
+  if (Object.keys(shares).length) body.minShares = shares;
   $('#policy-status').textContent = 'Saving…';
   const answer = await api('PUT', '/v1/resources/' + encodeURIComponent(state.resource), body);
   if (!answer.ok) { $('#policy-status').textContent = ''; showProblem(form, answer); return; }
@@ -415,6 +477,7 @@ function renderDetail(d) {
   $('#stat-wait-more').textContent = `p90 ${duration(s.waitP90Ms)}, max ${duration(s.waitMaxMs)}; ${number(s.granted)} granted in all`;
   const policy = state.policy ? JSON.parse(state.policy).policy : null;
   $('#stat-budget').replaceChildren(policy ? budgetBars(policy, s) : h('span', { class: 'muted', text: '–' }));
+  renderUpstream(s.adaptive, policy);
   renderWaiting(s);
   renderTimeline(d.timeline, d.timelineBucketMs);
   renderLeases(d.leases, s.leases);

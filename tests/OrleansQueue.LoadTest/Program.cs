@@ -4,7 +4,7 @@
 // --serve), so their CPU and memory are theirs alone. Writes RESULTS.md (or --out).
 //
 //   dotnet run -c Release --project tests/OrleansQueue.LoadTest                 everything (a few minutes)
-//   ... -- --only main|cohosted|external|flood|scale|cluster [--rounds 3] [--seconds 4] [--handoffs 2000] [--store sqlite|memory]
+//   ... -- --only main|cohosted|external|flood|upstream|scale|cluster [--rounds 3] [--seconds 4] [--handoffs 2000] [--store sqlite|memory]
 using System.Globalization;
 using OrleansQueue.LoadTest;
 
@@ -32,6 +32,8 @@ if (settings.Runs("external"))
     await ExternalSuite.RunAsync(settings, report);
 if (settings.Runs("flood"))
     await FloodSuite.RunAsync(settings, report);
+if (settings.Runs("upstream"))
+    await UpstreamSuite.RunAsync(settings, report);
 if (settings.Runs("scale"))
     await ScaleScenario.RunAsync(report, Arg("--resources", 10_000), Arg("--waiters", 10), Arg("--connections", 1_000));
 if (settings.Runs("cluster"))

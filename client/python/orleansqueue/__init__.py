@@ -4,7 +4,8 @@ from .errors import (ClientQuotaExceeded, Forbidden, InvalidRequest, JobCancelle
                      NotYourJob, OrleansQueueError, PushDisabled, QueueFull, RequestEnded, ResourceDeleted, TimedOut,
                      Unauthorized, Unavailable, UnknownJob, UnknownRequest, UnknownResource)
 from .sync import acquire
+from .upstream import parse_duration, parse_headers
 
-__all__ = ["acquire", "ClientQuotaExceeded", "Forbidden", "InvalidRequest", "JobCancelled", "JobFailed", "JobFinished",
+__all__ = ["acquire", "parse_headers", "parse_duration", "ClientQuotaExceeded", "Forbidden", "InvalidRequest", "JobCancelled", "JobFailed", "JobFinished",
            "JobRunning", "NotYourJob", "OrleansQueueError", "PushDisabled", "QueueFull", "RequestEnded", "ResourceDeleted",
            "TimedOut", "Unauthorized", "Unavailable", "UnknownJob", "UnknownRequest", "UnknownResource"]

@@ -16,6 +16,7 @@ from ._http import Http
 from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobsMixin
 from ._times import parse_time as _time
 from .errors import PREFIX, OrleansQueueError, RequestEnded, Unavailable, from_problem
+from .upstream import Headers, parse_headers
 
 __all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobFailed", "JobCancelled"]
 
@@ -23,8 +24,9 @@ _PRIORITIES = ("critical", "high", "normal", "low", "background")
 
 
 class Lease:
-    """A held slot. ``actual_load`` set before release corrects the resource's window by the difference.
-    It renews itself while held; ``lost`` turns true if it expired or was reclaimed meanwhile."""
+    """A held slot. ``actual_load`` set before release corrects the resource's window by the difference;
+    :meth:`answered` with the upstream's status and headers reports them at release (an adaptive resource learns from
+    them). It renews itself while held; ``lost`` turns true if it expired or was reclaimed meanwhile."""
 
     def __init__(self, client: "Client", resource: str, view: Dict[str, Any]) -> None:
         self._client = client
@@ -34,6 +36,7 @@ class Lease:
         self.expires_at: Optional[datetime] = _time(view.get("expiresAt"))
         self.granted_at: Optional[datetime] = _time(view.get("grantedAt"))  # on the silo's clock
         self.actual_load: Optional[int] = None
+        self.upstream: Optional[Dict[str, Any]] = None
         self.lost = False
         self._released = False
         self._renewer = asyncio.ensure_future(self._renew_loop())
@@ -43,15 +46,30 @@ class Lease:
         view = await self._client._call("POST", self._path("/renew"))
         self.expires_at = _time(view.get("expiresAt"))
 
-    async def release(self, actual_load: Optional[int] = None) -> None:
-        """Releases the lease (once; later calls do nothing); ``actual_load`` corrects the window."""
+    def answered(self, status: Optional[int], headers: Headers) -> None:
+        """Keeps what the upstream answered the call this lease protects (``response.status``, ``response.headers``),
+        to report when the lease is released: ``lease.answered(response.status, response.headers)``."""
+        self.upstream = parse_headers(status, headers)
+
+    async def report(self, status: Optional[int], headers: Headers) -> None:
+        """Reports what the upstream answered now, the lease staying held."""
+        await self._client._call("POST", self._path("/report"), parse_headers(status, headers))
+
+    async def release(self, actual_load: Optional[int] = None, status: Optional[int] = None,
+                      headers: Optional[Headers] = None) -> None:
+        """Releases the lease (once; later calls do nothing); ``actual_load`` corrects the window, and ``status`` with
+        ``headers`` (or what :meth:`answered` kept) report the upstream's answer."""
         if self._released:
             return
         self._released = True
         self._renewer.cancel()
         load = actual_load if actual_load is not None else self.actual_load
+        body: Dict[str, Any] = {"actualLoad": load} if load is not None else {}
+        upstream = parse_headers(status, headers) if headers is not None or status is not None else self.upstream
+        if upstream:
+            body["upstream"] = upstream
         try:
-            await self._client._call("POST", self._path("/release"), {"actualLoad": load} if load is not None else {})
+            await self._client._call("POST", self._path("/release"), body)
         except RequestEnded:
             self.lost = True  # it had expired: its concurrency came back already
 
