@@ -569,7 +569,7 @@ function renderEvents(events) {
   $('#events').replaceChildren(...events.slice(0, 100).map(e => h('li', { class: e.kind },
     h('span', { class: 'when', text: ago(e.at) }),
     h('span', { class: 'kind', text: label(e.kind) }),
-    h('span', { class: 'who', text: `${e.clientId} · load ${number(e.load)} · ${e.priority}` + (e.requestId ? ` · #${e.requestId}` : '') }),
+    h('span', { class: 'who', text: (e.kind === 'throttled' ? 'the upstream' : `${e.clientId} · load ${number(e.load)} · ${e.priority}`) + (e.requestId ? ` · #${e.requestId}` : '') }),
     e.reason || e.detail ? h('span', { class: 'detail', text: [e.reason ? label(e.reason) : null, e.detail].filter(Boolean).join(': ') }) : null)));
 }
 

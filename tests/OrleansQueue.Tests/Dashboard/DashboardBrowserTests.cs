@@ -161,6 +161,39 @@ public sealed class DashboardBrowserTests(DashboardSilo silo, Browser browser) :
     }
 
     [Fact]
+    public async Task AnAdaptiveResourceShowsItsPauseAndWorkingLimitsAndThePageKeepsItsWholePolicy()
+    {
+        await _admin.CreateResource("dash-adaptive", """{"maxConcurrent":10,"adaptive":"aimd","clientWeights":{"batch":2},"minShares":{"background":0.1}}""");
+        long held = await _admin.Acquire("dash-adaptive", """{"clientId":"caller"}""", "held");
+        Assert.Equal(HttpStatusCode.OK, (await _admin.Post($"/v1/resources/dash-adaptive/requests/{held}/report", """{"status":429,"retryAfterMs":600000}""")).Status);
+
+        var page = await SignIn(SiloFactory.AdminKey, "#/resources/dash-adaptive");
+        await Expect(page.Locator("#upstream-state")).ToContainTextAsync("No grant until");
+        await Expect(page.Locator("#upstream-state")).ToContainTextAsync("7 of 10 at once (70%)");
+        await Expect(page.Locator("#events li.throttled")).ToContainTextAsync("429");
+        await Expect(page.Locator("#policy-adaptive")).ToHaveValueAsync("aimd");
+        await Expect(page.Locator("#policy-clientWeights")).ToHaveValueAsync("batch=2");
+        await Screenshot(page, "adaptive");
+
+        // Saving one field keeps the rest of the policy: adaptive, weights and shares included.
+        await page.Locator("#policy-maxConcurrent").FillAsync("12");
+        await page.Locator("#save-policy").ClickAsync();
+        await Expect(page.Locator("#policy-status")).ToHaveTextAsync("Saved");
+        var policy = (await _admin.Get("/v1/resources/dash-adaptive")).Body.GetProperty("policy");
+        Assert.Equal(12, policy.GetProperty("maxConcurrent").GetInt32());
+        Assert.Equal("aimd", policy.GetProperty("adaptive").GetString());
+        Assert.Equal(2, policy.GetProperty("clientWeights").GetProperty("batch").GetInt32());
+        Assert.Equal(0.1, policy.GetProperty("minShares").GetProperty("background").GetDouble());
+
+        await page.Locator("#policy-clientWeights").FillAsync("batch=heavy");
+        await page.Locator("#save-policy").ClickAsync();
+        await Expect(page.Locator("#policy-form [data-error-for=clientWeights]")).ToContainTextAsync("name=value pairs");
+        await page.Locator("#policy-clientWeights").FillAsync("batch=0");
+        await page.Locator("#save-policy").ClickAsync();
+        await Expect(page.Locator("#policy-form [data-error-for=clientWeights]")).ToContainTextAsync("weights from 1 to 100"); // the silo's rule
+    }
+
+    [Fact]
     public async Task ATenantKeySeesNoAdminControlsAndNoOtherTenantsClients()
     {
         await _admin.CreateResource("dash-tenants", """{"maxConcurrent":1}""");
