@@ -180,6 +180,25 @@ public abstract class ClientContract(KestrelSilo silo) : IClassFixture<KestrelSi
         Assert.Equal(2, lease.FencingToken);
     }
 
+    [Fact]
+    public async Task AnUpstreams429ReportedWhileHeldPausesAnAdaptiveResource()
+    {
+        await _http.CreateResource("client-report", """{"maxConcurrent":5,"adaptive":"headers"}""");
+        var client = NewClient();
+        await using var lease = await client.AcquireAsync("client-report");
+        using var response = new HttpResponseMessage(System.Net.HttpStatusCode.TooManyRequests);
+        response.Headers.Add("retry-after", "60");
+
+        await lease.ReportAsync(response);
+
+        var adaptive = (await _http.Get("/v1/resources/client-report/stats")).Body.GetProperty("adaptive");
+        Assert.Equal(1, adaptive.GetProperty("throttles").GetInt64());
+        Assert.Contains("429", adaptive.GetProperty("pauseReason").GetString());
+        var refused = await Assert.ThrowsAsync<AcquireTimeoutException>(() => client.AcquireAsync("client-report", maxWait: TimeSpan.Zero));
+        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60)); // when grants resume
+        Assert.False(lease.Lost.IsCancellationRequested); // the lease held runs on
+    }
+
     protected async Task WaitForWaiting(string resource, int count)
     {
         var deadline = DateTime.UtcNow + Generous;
