@@ -33,8 +33,9 @@ public sealed record WsRequest(
 /// resource this session listens to deactivates (it moves, its silo stops), the session is dropped: the client
 /// reconnects and re-attaches, and the grain's next activation has the requests from the store.
 /// <para>Bounded: a message is at most <see cref="SiloOptions.MaxRequestBodyBytes"/>, an attach names at most
-/// <see cref="MaxAttachIds"/> requests, at most <see cref="SiloOptions.MaxSessionInFlight"/> operations run at once (the
-/// next message is read when one ends, so a client that sends faster than the silo answers is slowed by TCP), and at most
+/// <see cref="MaxAttachIds"/> requests, at most <see cref="SiloOptions.MaxSessionInFlight"/> grain calls run at once (an
+/// attach of n ids counts n; the next message is read when room frees, so a client that sends faster than the silo
+/// answers is slowed by TCP, and the replies being built stay bounded too), and at most
 /// <see cref="SiloOptions.MaxSessionOutboxBytes"/> wait to be sent: a client that does not read its replies is closed
 /// with 1008, so one session cannot grow the silo's memory without bound.</para>
 /// </summary>
@@ -70,12 +71,18 @@ public sealed partial class WebSocketSession(WebSocket socket, Caller caller, Re
                 await slots.WaitAsync(stop.Token);
                 if (await ReceiveAsync(stop.Token) is not { } message)
                     break;
-                var task = HandleAsync(message, stop.Token);
+                var parsed = ApiJson.Parse<WsRequest?>(message, null);
+                // An operation's weight is the grain calls it makes: an attach of n ids is n of them (and at most the whole
+                // bound, so that one always runs). The replies it builds meanwhile stay bounded with them.
+                int weight = parsed.Value is { Op: "attach", Ids: { Length: > 1 } ids } ? Math.Min(ids.Length, limits.MaxSessionInFlight) : 1;
+                for (int taken = 1; taken < weight; taken++)
+                    await slots.WaitAsync(stop.Token);
+                var task = HandleAsync(parsed, stop.Token);
                 inFlight[task] = 0;
                 _ = task.ContinueWith(t =>
                 {
                     inFlight.TryRemove(t, out _);
-                    slots.Release();
+                    slots.Release(weight);
                 }, TaskScheduler.Default);
             }
         }
@@ -115,9 +122,8 @@ public sealed partial class WebSocketSession(WebSocket socket, Caller caller, Re
 
     private IResourceObserver Self => _registration!.Reference;
 
-    private async Task HandleAsync(byte[] message, CancellationToken ct)
+    private async Task HandleAsync(Outcome<WsRequest?> parsed, CancellationToken ct)
     {
-        var parsed = ApiJson.Parse<WsRequest?>(message, null);
         if (parsed.Problem is { } invalid || parsed.Value is null)
         {
             Send(new { type = "reply", corr = 0L, problem = WireJson.Body(parsed.Problem ?? Problem.InvalidJson(null, "The message is empty.")) });

@@ -33,11 +33,10 @@ internal static class FloodSuite
         Progress.Step("flood: the other tenant's cycles, quiet", settings.Handoffs);
         var quiet = await CyclesAsync(victim, settings.Handoffs);
         Progress.Step($"flood: the other tenant's cycles while {FloodSessions} sessions flood", settings.Handoffs);
-        using var stop = new CancellationTokenSource();
-        var flooders = Enumerable.Range(0, FloodSessions).Select(_ => FloodAsync(silo.Address, stop.Token)).ToList();
-        var flooded = await CyclesAsync(victim, settings.Handoffs);
-        await stop.CancelAsync();
-        long sent = (await Task.WhenAll(flooders)).Sum();
+        // The flooders run in a process of their own, so that the victim's figures are the silo's, not this process's.
+        Latencies flooded;
+        await using (await SiloProcess.StartChildAsync("--flood", silo.Address.ToString()))
+            flooded = await CyclesAsync(victim, settings.Handoffs);
         string metrics = await admin.GetStringAsync("metrics");
         double closed = metrics.Split('\n').Where(l => l.StartsWith("orleansqueue_sessions_closed_unread_total", StringComparison.Ordinal))
             .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
@@ -45,15 +44,16 @@ internal static class FloodSuite
         report.Section($"""
             ## One tenant floods, another is served
 
-            {FloodSessions} WebSocket sessions of one tenant send attach messages of 1,000 ids each ({sent:N0} in all) and never read their
-            replies; meanwhile a client of another tenant acquires and releases on its own resource, one cycle at a time (the
-            quiet figures are the same client just before). SQLite store, default limits (`Silo:MaxSessionOutboxBytes` 4 MiB).
+            {FloodSessions} WebSocket sessions of one tenant (in a process of their own) send attach messages of 1,000 ids each and
+            never read their replies, and each opens another session when the silo closes one, until the measurement ends;
+            meanwhile a client of another tenant acquires and releases on its own resource, one cycle at a time (the quiet
+            figures are the same client just before). SQLite store, default limits (`Silo:MaxSessionOutboxBytes` 4 MiB).
 
             | figure | quiet | during the flood | flood ÷ quiet |
             | --- | ---: | ---: | ---: |
             | the other tenant's acquire+release p50, ms | {Ms(quiet.P50)} | {Ms(flooded.P50)} | {flooded.P50 / quiet.P50:0.0} |
             | … p99, ms | {Ms(quiet.P99)} | {Ms(flooded.P99)} | {flooded.P99 / quiet.P99:0.0} |
-            | flooding sessions the silo closed (1008) for not reading | | {closed:0} of {FloodSessions} | |
+            | flooding sessions the silo closed (1008) for not reading | | {closed:0} | |
             | silo process peak resident memory | | {MiB(silo.Memory.Peak)} | |
             """);
     }
@@ -71,27 +71,38 @@ internal static class FloodSuite
         return Latencies.Of(samples);
     }
 
-    /// <summary>Sends without reading until told to stop or the silo closes the session; the messages sent.</summary>
+    /// <summary>The flooders' process: says it is ready, then floods until it is killed.</summary>
+    public static async Task FloodUntilKilledAsync(Uri silo)
+    {
+        Console.WriteLine($"listening {silo}");
+        await Task.WhenAll(Enumerable.Range(0, FloodSessions).Select(_ => FloodAsync(silo, CancellationToken.None)));
+    }
+
+    /// <summary>Sends without reading until told to stop; when the silo closes the session, opens another and goes on (as
+    /// an attacker would). The messages sent.</summary>
     private static async Task<long> FloodAsync(Uri silo, CancellationToken stop)
     {
-        using var socket = new ClientWebSocket();
-        socket.Options.SetRequestHeader("X-Api-Key", FlooderKey);
-        await socket.ConnectAsync(new Uri(silo.ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/ws"), CancellationToken.None);
         var attach = Encoding.UTF8.GetBytes($$"""{"op":"attach","corr":1,"resource":"flood","ids":[{{string.Join(",", Enumerable.Range(1, 1000))}}]}""");
         long sent = 0;
-        try
+        while (!stop.IsCancellationRequested)
         {
-            while (!stop.IsCancellationRequested)
+            using var socket = new ClientWebSocket();
+            socket.Options.SetRequestHeader("X-Api-Key", FlooderKey);
+            try
             {
-                await socket.SendAsync(attach, WebSocketMessageType.Text, true, stop);
-                sent++;
+                await socket.ConnectAsync(new Uri(silo.ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/ws"), stop);
+                while (!stop.IsCancellationRequested)
+                {
+                    await socket.SendAsync(attach, WebSocketMessageType.Text, true, stop);
+                    sent++;
+                }
             }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            {
+                // closed by the silo (then again), or the run is over
+            }
+            socket.Abort();
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-        {
-            // closed by the silo, or the run is over
-        }
-        socket.Abort();
         return sent;
     }
 }

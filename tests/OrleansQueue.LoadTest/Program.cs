@@ -13,6 +13,11 @@ if (args.Contains("--serve"))
     await Serve.RunAsync([.. args.Where(a => a != "--serve")]);
     return;
 }
+if (args.Contains("--flood"))
+{
+    await FloodSuite.FloodUntilKilledAsync(new Uri(args[Array.IndexOf(args, "--flood") + 1]));
+    return;
+}
 
 var settings = new Settings(
     Rounds: Arg("--rounds", 3),

@@ -28,12 +28,14 @@ internal static class Serve
         await app.StartAsync();
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Console.WriteLine($"listening {address.TrimEnd('/')}/");
-        // The parent's end closes our standard input: then stop too, gracefully.
-        _ = Task.Run(async () =>
+        // The parent's end closes our standard input: then stop too, gracefully. Console reads block their thread whatever
+        // their name says, so the wait has a thread of its own, not one of the pool's (on two cores, one pool thread
+        // blocked for good starves the silo and showed as second-long stalls in the flood figures).
+        new Thread(() =>
         {
-            await Console.In.ReadToEndAsync();
-            await app.StopAsync();
-        });
+            Console.In.ReadToEnd();
+            app.StopAsync().GetAwaiter().GetResult();
+        }) { IsBackground = true, Name = "stdin" }.Start();
         await app.WaitForShutdownAsync();
     }
 

@@ -45,7 +45,11 @@ internal sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<SiloProcess> StartAsync(params string[] siloArguments)
+    public static Task<SiloProcess> StartAsync(params string[] siloArguments) => StartChildAsync("--serve", siloArguments);
+
+    /// <summary>This tool in another process, in <paramref name="mode"/> (--serve: a silo; --flood: the flood suite's flooders),
+    /// once it printed "listening URL".</summary>
+    public static async Task<SiloProcess> StartChildAsync(string mode, params string[] siloArguments)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!)
         {
@@ -58,7 +62,7 @@ internal sealed class SiloProcess : IAsyncDisposable
         start.Environment["DOTNET_gcServer"] = "1";
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             start.ArgumentList.Add(typeof(SiloProcess).Assembly.Location);
-        start.ArgumentList.Add("--serve");
+        start.ArgumentList.Add(mode);
         foreach (string argument in siloArguments)
             start.ArgumentList.Add(argument);
         var process = Process.Start(start)!;

@@ -7,7 +7,7 @@ namespace OrleansQueue.Tests.Silo;
 /// <summary>A silo on real Kestrel (real TCP, where unread replies pile up) with a small outbox per session.</summary>
 public sealed class SmallOutboxSilo : KestrelSilo
 {
-    protected override IEnumerable<string> Settings => ["--Silo:MaxSessionOutboxBytes", "262144"];
+    protected override IEnumerable<string> Settings => ["--Silo:MaxSessionOutboxBytes", "262144", "--Silo:MaxSessionInFlight", "8"];
 }
 
 /// <summary>
@@ -52,6 +52,38 @@ public sealed class SessionLimitTests(SmallOutboxSilo silo) : IClassFixture<Smal
         Assert.Contains("unread", ws.CloseStatusDescription);
         // Everyone else is still served.
         Assert.Equal(HttpStatusCode.OK, (await http.Post("v1/resources/flood/acquire", "{}")).Status);
+    }
+
+    [Fact]
+    public async Task AnAttachCountsAsOneGrainCallPerIdAgainstTheSessionsBound()
+    {
+        using var http = silo.CreateClient();
+        await http.CreateResource("weighed");
+        using var ws = new ClientWebSocket();
+        await ws.ConnectAsync(silo.WebSocketUri, CancellationToken.None);
+        // 500 ids of a resource that exists: 500 grain calls, one after another. With at most 8 calls in flight per session,
+        // the ping behind it is not even read until the attach is done; counted as one operation, it would overtake it.
+        var attach = $$"""{"op":"attach","corr":1,"resource":"weighed","ids":[{{string.Join(",", Enumerable.Range(1000, 500))}}]}""";
+        await ws.SendAsync(Encoding.UTF8.GetBytes(attach), WebSocketMessageType.Text, true, CancellationToken.None);
+        await ws.SendAsync(Encoding.UTF8.GetBytes("""{"op":"ping","corr":2}"""), WebSocketMessageType.Text, true, CancellationToken.None);
+
+        using var reading = new CancellationTokenSource(Generous);
+        var order = new List<long>();
+        var buffer = new byte[1 << 20];
+        while (order.Count < 2)
+        {
+            int length = 0;
+            WebSocketReceiveResult result;
+            do
+            {
+                result = await ws.ReceiveAsync(new ArraySegment<byte>(buffer, length, buffer.Length - length), reading.Token);
+                length += result.Count;
+            }
+            while (!result.EndOfMessage);
+            using var reply = System.Text.Json.JsonDocument.Parse(buffer.AsMemory(0, length));
+            order.Add(reply.RootElement.GetProperty("corr").GetInt64());
+        }
+        Assert.Equal([1L, 2L], order);
     }
 
     [Fact]
