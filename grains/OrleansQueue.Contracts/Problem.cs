@@ -93,6 +93,12 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
             $"Job {id} on resource \"{resource}\" is not running for worker \"{workerId}\": its visibility timeout passed and it went back to the queue, or another worker has it.", "workerId");
 
     /// <summary>A refusal made before any endpoint ran: no route matched, the method is not taken, a path or query value did not bind.</summary>
+    public static Problem UriTooLong(int length, int limit) =>
+        new(414, Prefix + "uri-too-long", "The URL is too long.", $"The path and query are {length} bytes; the limit is {limit}.", "url");
+
+    public static Problem HeadersTooLarge(string detail) =>
+        new(431, Prefix + "headers-too-large", "The request headers are too large.", detail, "headers");
+
     public static Problem BareRefusal(int status, string method, string path) => status switch
     {
         404 => new(404, Prefix + "not-found", "Nothing is here.",

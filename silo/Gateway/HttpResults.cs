@@ -22,6 +22,39 @@ public static class HttpResults
         await new ProblemResult(problem).ExecuteAsync(context);
     }
 
+    /// <summary>
+    /// Refuses a URL or headers over the silo's limits with a problem (414, 431). Kestrel's own limits sit well past these
+    /// (<see cref="Hosting.SiloOptions.KestrelLineBytes"/>), so only a request far over them meets Kestrel's bare refusal.
+    /// </summary>
+    public static async Task RefuseOversizedRequests(HttpContext context, RequestDelegate next)
+    {
+        var request = context.Request;
+        int url = request.Path.Value?.Length ?? 0;
+        url += request.PathBase.Value?.Length ?? 0;
+        url += request.QueryString.Value?.Length ?? 0;
+        if (url > Hosting.SiloOptions.MaxUrlBytes)
+        {
+            await new ProblemResult(OrleansQueue.Contracts.Problem.UriTooLong(url, Hosting.SiloOptions.MaxUrlBytes)).ExecuteAsync(context);
+            return;
+        }
+        int count = 0, bytes = 0;
+        foreach (var (name, values) in request.Headers)
+        {
+            foreach (string? value in values)
+            {
+                count++;
+                bytes += name.Length + (value?.Length ?? 0);
+            }
+        }
+        if (count > Hosting.SiloOptions.MaxHeaderCount || bytes > Hosting.SiloOptions.MaxHeaderBytes)
+        {
+            await new ProblemResult(OrleansQueue.Contracts.Problem.HeadersTooLarge(
+                $"The request has {count} headers of {bytes} bytes; the limits are {Hosting.SiloOptions.MaxHeaderCount} headers and {Hosting.SiloOptions.MaxHeaderBytes} bytes.")).ExecuteAsync(context);
+            return;
+        }
+        await next(context);
+    }
+
     private sealed class ProblemResult(Problem problem) : IResult
     {
         public async Task ExecuteAsync(HttpContext context)

@@ -33,7 +33,13 @@ public static class SiloBuilderExtensions
             EnsureLoopback(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? "")));
 
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            k.Limits.MaxRequestLineSize = SiloOptions.KestrelLineBytes;
+            k.Limits.MaxRequestHeadersTotalSize = SiloOptions.KestrelHeaderBytes;
+            k.Limits.MaxRequestHeaderCount = SiloOptions.KestrelHeaderCount;
+        });
         // A route or query value that does not bind answers 400 with no body in every environment (not a developer page),
         // which the status-code pages then turn into a problem.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
@@ -144,6 +150,7 @@ public static class SiloBuilderExtensions
     public static WebApplication MapOrleansQueueSilo(this WebApplication app)
     {
         app.UseStatusCodePages(HttpResults.ProblemForBareRefusal);
+        app.Use(HttpResults.RefuseOversizedRequests);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         var v1 = app.MapGroup("/v1").RequireApiKey().AnswerFailuresAsProblems();
         v1.MapResourceEndpoints();

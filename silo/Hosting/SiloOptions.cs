@@ -23,6 +23,16 @@ public sealed class SiloOptions
     /// <value>The default value is 65,536 bytes.</value>
     public int MaxRequestBodyBytes { get; set; } = 64 * 1024;
 
+    /// <summary>The longest path and query the silo takes (414 <c>uri-too-long</c> beyond).</summary>
+    public const int MaxUrlBytes = 8 * 1024;
+
+    /// <summary>The most header bytes (names and values) the silo takes, and the most headers (431 <c>headers-too-large</c> beyond).</summary>
+    public const int MaxHeaderBytes = 32 * 1024, MaxHeaderCount = 100;
+
+    /// <summary>Where Kestrel itself stops reading (and answers 414/431 with no body): far enough past the silo's own limits
+    /// that a request only somewhat over them reaches the silo's code and gets a problem that says why.</summary>
+    public const int KestrelLineBytes = 64 * 1024, KestrelHeaderBytes = 128 * 1024, KestrelHeaderCount = 1000;
+
     /// <summary>The most a WebSocket session may have queued for its client and not yet sent: past it, the client is
     /// not reading its replies, and the session is closed with 1008 (policy violation).</summary>
     /// <value>The default value is 4 MiB.</value>

@@ -111,6 +111,8 @@ _BY_TYPE = {
     "invalid-load": InvalidRequest,
     "invalid-json": InvalidRequest,
     "body-too-large": InvalidRequest,
+    "uri-too-long": InvalidRequest,
+    "headers-too-large": InvalidRequest,
     "incomplete-body": InvalidRequest,
     "unsupported-media-type": InvalidRequest,
     "api-key-in-url": InvalidRequest,

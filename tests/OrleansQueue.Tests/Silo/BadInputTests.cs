@@ -54,6 +54,25 @@ public sealed class BadInputTests(SiloFactory factory) : IClassFixture<SiloFacto
     }
 
     [Fact]
+    public async Task AnOverlongUrlOrOversizedHeadersAreRefusedWithAProblem()
+    {
+        (await _http.Get("/v1/resources/strict?pad=" + new string('x', 9_000))).AssertProblem(HttpStatusCode.RequestUriTooLong, "uri-too-long", "url");
+
+        using var big = new HttpRequestMessage(HttpMethod.Get, "/v1/resources/strict");
+        big.Headers.Add("X-Padding", new string('x', 33_000));
+        var answer = await _http.SendAsync(big);
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, answer.StatusCode);
+        Assert.Contains("headers-too-large", await answer.Content.ReadAsStringAsync());
+
+        using var many = new HttpRequestMessage(HttpMethod.Get, "/v1/resources/strict");
+        for (int i = 0; i < 120; i++)
+            many.Headers.Add($"X-Header-{i}", "v");
+        var refused = await _http.SendAsync(many);
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
     public async Task AnOversizedBodyIsRefusedWith413()
     {
         string huge = "{\"clientId\":\"" + new string('x', 5000) + "\"}";
