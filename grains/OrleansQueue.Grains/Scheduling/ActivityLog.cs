@@ -2,7 +2,9 @@ namespace OrleansQueue.Grains.Scheduling;
 
 /// <summary>
 /// A resource's recent activity, in memory only: the last <see cref="Capacity"/> entries, and counts per slice of time over
-/// the last few minutes. O(1) per entry; what a dashboard reads, never what the scheduler decides by.
+/// the last few minutes. O(1) per entry (amortised); what a dashboard reads, never what the scheduler decides by. Small
+/// for a quiet resource: the ring grows as entries come, and only slices that saw something are kept (a silo holds
+/// thousands of resources).
 /// </summary>
 internal sealed class ActivityLog
 {
@@ -10,36 +12,48 @@ internal sealed class ActivityLog
     public const int BucketCount = 72;
     public static readonly long BucketTicks = TimeSpan.FromSeconds(5).Ticks;
 
-    private readonly ActivityEntry?[] _recent = new ActivityEntry?[Capacity];
-    private int _next;
-    private readonly long[] _starts = new long[BucketCount];
-    private readonly long[] _granted = new long[BucketCount];
-    private readonly long[] _rejected = new long[BucketCount];
-    private readonly long[] _expired = new long[BucketCount];
+    private ActivityEntry[] _ring = [];
+    private int _count, _next;
+    private readonly List<Slice> _slices = [];
+
+    private struct Slice
+    {
+        public long Start;
+        public long Granted, Rejected, Expired;
+    }
 
     public void Record(long now, ActivityKind kind, long requestId, string clientId, long load, Priority priority,
         RejectionReason? reason = null, string? detail = null)
     {
-        _recent[_next] = new ActivityEntry(new DateTimeOffset(now, TimeSpan.Zero), kind, requestId, clientId, load, priority, reason, detail);
-        _next = (_next + 1) % Capacity;
-        int slot = Slot(now);
+        var entry = new ActivityEntry(new DateTimeOffset(now, TimeSpan.Zero), kind, requestId, clientId, load, priority, reason, detail);
+        if (_count < Capacity)
+        {
+            // Still filling: grow as entries come, up to the capacity.
+            if (_count == _ring.Length)
+                Array.Resize(ref _ring, Math.Min(Capacity, Math.Max(4, _ring.Length * 2)));
+            _ring[_count++] = entry;
+            _next = _count % Capacity;
+        }
+        else
+        {
+            _ring[_next] = entry;
+            _next = (_next + 1) % Capacity;
+        }
+        ref var slice = ref SliceAt(now);
         switch (kind)
         {
-            case ActivityKind.Granted: _granted[slot]++; break;
-            case ActivityKind.Expired or ActivityKind.Reclaimed: _expired[slot]++; break;
-            case ActivityKind.Rejected or ActivityKind.TimedOut or ActivityKind.DeadLettered or ActivityKind.Throttled: _rejected[slot]++; break;
+            case ActivityKind.Granted: slice.Granted++; break;
+            case ActivityKind.Expired or ActivityKind.Reclaimed: slice.Expired++; break;
+            default: slice.Rejected++; break; // refused, timed out, dead-lettered, throttled
         }
     }
 
     /// <summary>The entries kept, newest first.</summary>
     public List<ActivityEntry> Recent()
     {
-        var list = new List<ActivityEntry>(Capacity);
-        for (int i = 1; i <= Capacity; i++)
-        {
-            if (_recent[(_next - i + Capacity) % Capacity] is { } entry)
-                list.Add(entry);
-        }
+        var list = new List<ActivityEntry>(_count);
+        for (int i = 1; i <= _count; i++)
+            list.Add(_ring[(_next - i + Capacity) % Capacity]);
         return list;
     }
 
@@ -49,12 +63,12 @@ internal sealed class ActivityLog
         long current = now - now % BucketTicks;
         var buckets = new ActivityBucket[BucketCount];
         for (int i = 0; i < BucketCount; i++)
+            buckets[i] = new ActivityBucket(new DateTimeOffset(current - (BucketCount - 1 - i) * BucketTicks, TimeSpan.Zero), 0, 0, 0);
+        foreach (var slice in _slices)
         {
-            long start = current - (BucketCount - 1 - i) * BucketTicks;
-            int slot = (int)(start / BucketTicks % BucketCount);
-            buckets[i] = _starts[slot] == start
-                ? new ActivityBucket(new DateTimeOffset(start, TimeSpan.Zero), _granted[slot], _rejected[slot], _expired[slot])
-                : new ActivityBucket(new DateTimeOffset(start, TimeSpan.Zero), 0, 0, 0);
+            long index = BucketCount - 1 - (current - slice.Start) / BucketTicks;
+            if (index is >= 0 and < BucketCount)
+                buckets[index] = new ActivityBucket(buckets[index].Start, slice.Granted, slice.Rejected, slice.Expired);
         }
         return buckets;
     }
@@ -64,25 +78,28 @@ internal sealed class ActivityLog
     {
         long current = now - now % BucketTicks;
         long granted = 0;
-        foreach (long start in new[] { current, current - BucketTicks })
+        foreach (var slice in _slices)
         {
-            int slot = (int)(start / BucketTicks % BucketCount);
-            if (_starts[slot] == start)
-                granted += _granted[slot];
+            if (slice.Start == current || slice.Start == current - BucketTicks)
+                granted += slice.Granted;
         }
         double seconds = TimeSpan.FromTicks(now - (current - BucketTicks)).TotalSeconds;
         return seconds <= 0 ? 0 : granted / seconds;
     }
 
-    private int Slot(long now)
+    /// <summary>The slice holding <paramref name="now"/>, added when it is new; slices older than the timeline are dropped.</summary>
+    private ref Slice SliceAt(long now)
     {
         long start = now - now % BucketTicks;
-        int slot = (int)(start / BucketTicks % BucketCount);
-        if (_starts[slot] != start)
-        {
-            _starts[slot] = start;
-            _granted[slot] = _rejected[slot] = _expired[slot] = 0;
-        }
-        return slot;
+        var slices = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_slices);
+        if (slices.Length > 0 && slices[^1].Start == start)
+            return ref slices[^1];
+        int stale = 0;
+        while (stale < _slices.Count && _slices[stale].Start <= start - BucketCount * BucketTicks)
+            stale++;
+        _slices.RemoveRange(0, stale);
+        // A clock stepped back lands in a new slice at the end; the timeline reads slices by their start.
+        _slices.Add(new Slice { Start = start });
+        return ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_slices)[^1];
     }
 }
