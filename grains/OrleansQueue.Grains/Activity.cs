@@ -19,9 +19,9 @@ public enum ActivityKind
     Throttled,
 }
 
-/// <summary>One entry of a resource's recent activity.</summary>
+/// <summary>One entry of a resource's recent activity (a value: recording one on every grant allocates nothing).</summary>
 /// <param name="Reason">For <see cref="ActivityKind.Rejected"/> and <see cref="ActivityKind.TimedOut"/>: why.</param>
-public sealed record ActivityEntry(
+public readonly record struct ActivityEntry(
     DateTimeOffset At, ActivityKind Kind, long RequestId, string ClientId, long Load, Priority Priority,
     RejectionReason? Reason = null, string? Detail = null);
 

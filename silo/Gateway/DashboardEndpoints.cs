@@ -1,4 +1,3 @@
-using System.Text.Json;
 using OrleansQueue.Silo.Grains;
 
 namespace OrleansQueue.Silo.Gateway;
@@ -48,23 +47,21 @@ public static class DashboardEndpoints
         }
         var caller = context.Caller();
         var ct = context.RequestAborted;
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        context.Response.Headers["X-Accel-Buffering"] = "no";
+        ServerSentEvents.Begin(context.Response);
         using var timer = new PeriodicTimer(FeedInterval, time);
         try
         {
             do
             {
                 var overview = await OverviewAsync(caller, catalog, grains, ct);
-                await WriteAsync(context, "overview", new DashboardOverview(time.GetUtcNow(), overview), ct);
+                await ServerSentEvents.WriteAsync(context, "overview", new DashboardOverview(time.GetUtcNow(), overview), ct);
                 if (resource is not null)
                 {
                     var detail = await grains.CallAsync(resource, g => g.Detail(caller, MaxRows), ct, caller.Tenant);
                     if (detail.Problem is { } problem)
-                        await WriteAsync(context, "problem", WireJson.Body(problem), ct);
+                        await ServerSentEvents.WriteAsync(context, "problem", WireJson.Body(problem), ct);
                     else
-                        await WriteAsync(context, "detail", detail.Value, ct);
+                        await ServerSentEvents.WriteAsync(context, "detail", detail.Value, ct);
                 }
             }
             while (await timer.WaitForNextTickAsync(ct));
@@ -84,12 +81,6 @@ public static class DashboardEndpoints
             var stats = await grains.CallAsync(d.Name, g => g.Stats(caller), ct, caller.Tenant);
             return new OverviewRow(PolicyMapping.ToView(d), stats.Value, stats.Problem?.Detail);
         }));
-    }
-
-    private static async Task WriteAsync<T>(HttpContext context, string name, T value, CancellationToken ct)
-    {
-        await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(value, ApiJson.Options)}\n\n", ct);
-        await context.Response.Body.FlushAsync(ct);
     }
 }
 

@@ -18,8 +18,7 @@ public static class JobEvents
             await HttpResults.Problem(problem).ExecuteAsync(context);
             return;
         }
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
+        ServerSentEvents.Begin(context.Response);
         await using (watch)
         {
             var view = first.Value!;
@@ -41,10 +40,6 @@ public static class JobEvents
         }
     }
 
-    private static async Task WriteAsync(HttpContext context, JobView view, CancellationToken ct)
-    {
-        string name = JsonNamingPolicy.CamelCase.ConvertName(view.State.ToString());
-        await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(view, ApiJson.Options)}\n\n", ct);
-        await context.Response.Body.FlushAsync(ct);
-    }
+    private static Task WriteAsync(HttpContext context, JobView view, CancellationToken ct) =>
+        ServerSentEvents.WriteAsync(context, JsonNamingPolicy.CamelCase.ConvertName(view.State.ToString()), view, ct);
 }

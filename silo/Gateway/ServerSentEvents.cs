@@ -25,9 +25,7 @@ public static class ServerSentEvents
             await HttpResults.Problem(problem).ExecuteAsync(context);
             return;
         }
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        context.Response.Headers["X-Accel-Buffering"] = "no";
+        Begin(context.Response);
         var view = first.Value!;
         try
         {
@@ -75,10 +73,21 @@ public static class ServerSentEvents
 
     private static bool IsFinal(RequestView view) => view.State is not (RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held);
 
-    private static async Task WriteAsync(HttpContext context, RequestView view, CancellationToken ct)
+    private static Task WriteAsync(HttpContext context, RequestView view, CancellationToken ct) =>
+        WriteAsync(context, JsonNamingPolicy.CamelCase.ConvertName(view.State.ToString()), view, ct);
+
+    /// <summary>Starts an event stream: its type, and no caching or buffering by proxies.</summary>
+    public static void Begin(HttpResponse response)
     {
-        string name = JsonNamingPolicy.CamelCase.ConvertName(view.State.ToString());
-        await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(view, ApiJson.Options)}\n\n", ct);
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+    }
+
+    /// <summary>Sends one event, <paramref name="value"/> as JSON, at once.</summary>
+    public static async Task WriteAsync<T>(HttpContext context, string name, T value, CancellationToken ct)
+    {
+        await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(value, ApiJson.Options)}\n\n", ct);
         await context.Response.Body.FlushAsync(ct);
     }
 }

@@ -186,7 +186,7 @@ public sealed class PostgresInstance : IAsyncDisposable
             }
             catch (Exception) when (ready.Elapsed < TimeSpan.FromSeconds(60))
             {
-                await Task.Delay(100);
+                await Task.Delay(100); // a server just started tells nobody when it takes connections: probing is the witness
             }
         }
     }

@@ -104,7 +104,7 @@ public abstract class StoreRestartTests : IDisposable
             var answer = await http.Get(path);
             if (answer.Status != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline)
                 return answer;
-            await Task.Delay(100);
+            await Task.Delay(100); // the silo gives no event when its store is back: its answers are the witness
         }
     }
 

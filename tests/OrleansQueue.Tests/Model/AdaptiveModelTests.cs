@@ -10,16 +10,8 @@ namespace OrleansQueue.Tests.Model;
 /// </summary>
 public sealed class AdaptiveModelTests
 {
-    public static TheoryData<int> Seeds()
-    {
-        var seeds = new TheoryData<int>();
-        for (int seed = 1; seed <= (int.TryParse(Environment.GetEnvironmentVariable("ORLEANSQUEUE_MODEL_SEEDS"), out int n) ? n : 16); seed++)
-            seeds.Add(seed);
-        return seeds;
-    }
-
     [Theory]
-    [MemberData(nameof(Seeds))]
+    [MemberData(nameof(ModelBasedTests.Seeds), MemberType = typeof(ModelBasedTests))]
     public void ReportsNeverLiftTheLimitsAndPausesHold(int seed)
     {
         var rng = new Random(seed);
@@ -107,7 +99,7 @@ public sealed class AdaptiveModelTests
     }
 
     [Theory]
-    [MemberData(nameof(Seeds))]
+    [MemberData(nameof(ModelBasedTests.Seeds), MemberType = typeof(ModelBasedTests))]
     public void WeightedClientsShareLoadWithinOneRequestOfTheirWeights(int seed)
     {
         var rng = new Random(seed);
@@ -148,7 +140,7 @@ public sealed class AdaptiveModelTests
     }
 
     [Theory]
-    [MemberData(nameof(Seeds))]
+    [MemberData(nameof(ModelBasedTests.Seeds), MemberType = typeof(ModelBasedTests))]
     public void ABackloggedLevelNeverFallsBelowItsMinimumShare(int seed)
     {
         var rng = new Random(seed);
