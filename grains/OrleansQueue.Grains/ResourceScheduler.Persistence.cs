@@ -216,4 +216,6 @@ public sealed partial class ResourceScheduler
     }
 
     private static string IdempotencyKeyOf(string scope, string key) => scope + "\u001f" + key;
+
+    private static string ReleaseKeyOf(long leaseId, string key) => IdempotencyKeyOf("release/" + leaseId, key);
 }

@@ -77,7 +77,8 @@ public sealed partial class ResourceScheduler
             return Replay(earlier);
         var result = AcquireCore(clientId, load, priority, maxWait, now);
         if (result.Outcome != AcquireOutcome.Rejected)
-            _idempotency.Add(new(key, result.RequestId, result.Outcome, result.FencingToken, result.ExpiresAt.UtcTicks, now));
+            _idempotency.Add(new(key, result.RequestId, result.Outcome, result.FencingToken, result.ExpiresAt.UtcTicks, now, clientId, load, priority,
+                result.Outcome == AcquireOutcome.Granted ? now : 0));
         return result;
     }
 
@@ -146,13 +147,31 @@ public sealed partial class ResourceScheduler
             throw new ArgumentException($"idempotencyKey must be 1 to {MaxIdempotencyKeyLength} characters.", nameof(idempotencyKey));
         long now = Now();
         Advance(now);
-        string? key = idempotencyKey is null ? null : IdempotencyKeyOf("release/" + leaseId, idempotencyKey);
+        string? key = idempotencyKey is null ? null : ReleaseKeyOf(leaseId, idempotencyKey);
         if (key is not null && _idempotency.TryGet(key, now, out _))
             return new(LeaseOutcome.Ok);
+        var held = GetStatus(leaseId);
         var result = ReleaseCore(leaseId, actualLoad, now);
         if (key is not null && result.IsOk)
-            _idempotency.Add(new(key, leaseId, AcquireOutcome.Granted, 0, 0, now));
+        {
+            _idempotency.Add(new(key, leaseId, AcquireOutcome.Granted, held.FencingToken, held.ExpiresAt?.UtcTicks ?? 0, now, held.ClientId ?? "",
+                held.Load, held.Priority, held.GrantedAt?.UtcTicks ?? 0));
+        }
         return result;
+    }
+
+    /// <summary>
+    /// The lease as it stood when a release with <paramref name="idempotencyKey"/> ended it, for as long as the key is kept
+    /// (a day), whether or not the lease itself is still remembered; <c>null</c> when no such release happened. It comes back
+    /// with the resource's stored state, so a release retried after a restart or a failover answers what the first one did.
+    /// </summary>
+    public RequestStatus? FindRelease(long leaseId, string idempotencyKey)
+    {
+        if (!_idempotency.TryGet(ReleaseKeyOf(leaseId, idempotencyKey), Now(), out var released))
+            return null;
+        return new RequestStatus(RequestStatusKind.Held, released.Priority, FencingToken: released.FencingToken,
+            ExpiresAt: released.ExpiresAt > 0 ? ToTime(released.ExpiresAt) : null, ClientId: released.ClientId, Load: released.Load,
+            GrantedAt: released.GrantedAt > 0 ? ToTime(released.GrantedAt) : null);
     }
 
     private LeaseResult ReleaseCore(long leaseId, long? actualLoad, long now)

@@ -23,6 +23,11 @@ namespace OrleansQueue.Silo.Grains;
 /// it, committed or not, and its own reply waits for a commit that holds those changes too (batches are written in
 /// order). Nothing is replied and nothing pushed before its commit, so no caller ever sees a grant that a crash could
 /// take back. A read waits for the batch as well, for the same reason.</para>
+/// <para>No answer from memory alone. A batch that changed nothing (its calls only read: a status, a wait, an attach, a
+/// refusal) is not written, but before its answers leave, the store confirms that this activation's epoch is still the
+/// resource's (one read per batch). An activation that another one has replaced (after a partition, or while membership
+/// changes) so never answers from what it remembers: a ticket only the new owner knows is not called unknown, it is told
+/// "moved", retryable, and the activation ends. A resource found missing at activation looks again before it says so.</para>
 /// <para>A commit the store refuses (a later epoch exists: another activation owns the resource) or fails leaves this
 /// activation's memory ahead of the store: its batch's calls are answered with a retryable problem, nothing of the batch
 /// is announced, every later call is refused the same way, and the activation ends. The next activation reloads what
@@ -50,6 +55,8 @@ public sealed partial class ResourceGrain(
     private long _epoch;
     private Problem? _refusal;
     private bool _wentIdle;
+    private bool _absent;
+    private Task? _lookingAgain;
     private TaskCompletionSource? _gathering;
     private Task _writing = Task.CompletedTask;
     private ITimer? _deadlineTimer;
@@ -71,9 +78,11 @@ public sealed partial class ResourceGrain(
             var claimed = _definition is null ? null : await store.ClaimAsync(_name, silo.SiloAddress.ToString(), cancellationToken);
             if (claimed is null)
             {
+                _absent = true;
                 _refusal = Problem.UnknownResource(_name);
                 return;
             }
+            _absent = false;
             _refusal = null;
             _epoch = claimed.Epoch;
             _scheduler = ResourceScheduler.Restore(_name, claimed.Snapshot, time);
@@ -197,6 +206,14 @@ public sealed partial class ResourceGrain(
         ? Task.FromResult<Outcome<RequestView>>(invalid)
         : Run(s =>
     {
+        // A retry of a release that happened answers what the release did, from the key kept with it (a restart or a
+        // failover forgets the lease, not the key), and reports nothing twice.
+        if (body.IdempotencyKey is { } key && s.FindRelease(id, key) is { } released)
+        {
+            return caller.Owns(released.ClientId ?? "")
+                ? View(caller, RequestUpdate.FromStatus(_name, id, released) with { Phase = RequestPhase.Released })
+                : Problem.UnknownRequest(_name, id);
+        }
         if (Owned(caller, id, out var status) is { } missing)
             return missing;
         if (body.Upstream is { } upstream)
@@ -391,6 +408,8 @@ public sealed partial class ResourceGrain(
     /// <summary>Runs <paramref name="operation"/> on the scheduler at once, then answers once its changes are committed.</summary>
     private async Task<Outcome<T>> Run<T>(Func<ResourceScheduler, Outcome<T>> operation)
     {
+        if (_absent)
+            await LookAgainAsync();
         if (_refusal is { } refused || _scheduler is not { } scheduler)
             return _refusal ?? Problem.UnknownResource(_name);
         Outcome<T> outcome;
@@ -412,6 +431,22 @@ public sealed partial class ResourceGrain(
             return failed.Problem;
         }
         return outcome;
+    }
+
+    /// <summary>The resource was missing when this activation looked: it may have been created since (through another
+    /// activation, or while this one's silo was cut off). Calls look again, one read at a time, before they say it is unknown.</summary>
+    private async Task LookAgainAsync()
+    {
+        var looking = _lookingAgain ??= LoadAsync(CancellationToken.None);
+        try
+        {
+            await looking;
+        }
+        finally
+        {
+            if (_lookingAgain == looking)
+                _lookingAgain = null;
+        }
     }
 
     /// <summary>
@@ -436,17 +471,18 @@ public sealed partial class ResourceGrain(
             var events = _events;
             _announcements = [];
             _events = [];
-            if (!changes.IsEmpty)
+            try
             {
-                try
-                {
+                // A batch that changed nothing is answered from memory: only once the store confirms that memory is still the owner's.
+                if (changes.IsEmpty)
+                    await store.ConfirmOwnershipAsync(_name, _epoch, CancellationToken.None);
+                else
                     await store.CommitAsync(_name, _epoch, changes, CancellationToken.None);
-                }
-                catch (Exception ex)
-                {
-                    Fail(ex, batch);
-                    return;
-                }
+            }
+            catch (Exception ex)
+            {
+                Fail(ex, batch, wrote: !changes.IsEmpty);
+                return;
             }
             live.Update(_name, _scheduler.WaitingCount, _scheduler.LeaseCount, _scheduler.WorkingFactor);
             batch.SetResult();
@@ -454,12 +490,13 @@ public sealed partial class ResourceGrain(
         }
     }
 
-    /// <summary>The memory of this activation is now ahead of the store: nothing of it may be announced, or kept.</summary>
-    private void Fail(Exception error, TaskCompletionSource batch)
+    /// <summary>The memory of this activation is now ahead of the store, or not known to be the owner's: nothing of it may
+    /// be announced, or kept.</summary>
+    private void Fail(Exception error, TaskCompletionSource batch, bool wrote)
     {
         var problem = error is OwnershipLostException
             ? Problem.Moved($"Another silo owns resource \"{_name}\" now; the operation did not take effect and can be retried.")
-            : Problem.CommitUncertain(_name);
+            : wrote ? Problem.CommitUncertain(_name) : Problem.StoreFailed(_name);
         LogCommitFailed(error, _name);
         _refusal = problem;
         var failure = new CommitFailedException(problem);
@@ -643,7 +680,7 @@ public sealed partial class ResourceGrain(
     [LoggerMessage(LogLevel.Debug, "Resource {Resource} deactivated ({Reason})")]
     private partial void LogDeactivated(string resource, string reason);
 
-    [LoggerMessage(LogLevel.Error, "Resource {Resource}: store commit failed; the activation is discarded and will reload")]
+    [LoggerMessage(LogLevel.Error, "Resource {Resource}: the store refused or did not confirm a commit or the ownership check; the activation is discarded and will reload")]
     private partial void LogCommitFailed(Exception ex, string resource);
 
     [LoggerMessage(LogLevel.Error, "Resource {Resource} could not be loaded from the store")]

@@ -46,6 +46,12 @@ public interface IGrainStore : IAsyncDisposable
     /// <exception cref="OwnershipLostException">Another claim came after <paramref name="epoch"/>; nothing was written.</exception>
     Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken);
 
+    /// <summary>Proves that <paramref name="epoch"/> is still the resource's: no later claim has happened and the resource
+    /// still exists. An activation calls it before it answers from memory alone (a call that changed nothing), so that an
+    /// activation another one has replaced never answers from what it remembers. It reads; it writes nothing.</summary>
+    /// <exception cref="OwnershipLostException">A later claim came, or the resource was deleted.</exception>
+    Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken cancellationToken);
+
     /// <summary>Gives up ownership (the grain went idle or moved) if <paramref name="epoch"/> is still current.</summary>
     Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken);
 

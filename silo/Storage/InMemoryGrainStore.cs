@@ -69,6 +69,16 @@ public sealed class InMemoryGrainStore : IGrainStore
         return Task.CompletedTask;
     }
 
+    public Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return _resources.TryGetValue(name, out var r) && r.Epoch == epoch
+                ? Task.CompletedTask
+                : Task.FromException(new OwnershipLostException(name, epoch));
+        }
+    }
+
     public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken)
     {
         lock (_lock)

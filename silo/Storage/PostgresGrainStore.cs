@@ -72,6 +72,13 @@ public sealed class PostgresGrainStore : IGrainStore
         return existed;
     }
 
+    public async Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken cancellationToken)
+    {
+        var current = await QueryAsync("SELECT epoch FROM resources WHERE name = $1", [name], r => r.GetInt64(0), cancellationToken);
+        if (current.Count == 0 || current[0] != epoch)
+            throw new OwnershipLostException(name, epoch);
+    }
+
     public async Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken)
     {
         await using var connection = await _data.OpenConnectionAsync(cancellationToken);
@@ -99,7 +106,7 @@ public sealed class PostgresGrainStore : IGrainStore
             """, name));
         batch.BatchCommands.Add(Command("SELECT seq, at, load, requests FROM window_log WHERE resource = $1 ORDER BY seq", name));
         batch.BatchCommands.Add(Command("SELECT record FROM jobs WHERE resource = $1", name));
-        batch.BatchCommands.Add(Command("SELECT key, request_id, outcome, fencing, expires_at, created_at FROM idempotency WHERE resource = $1", name));
+        batch.BatchCommands.Add(Command("SELECT key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at FROM idempotency WHERE resource = $1", name));
         var requests = new List<RequestRecord>();
         var window = new List<WindowRecord>();
         var jobs = new List<JobRecord>();
@@ -122,7 +129,8 @@ public sealed class PostgresGrainStore : IGrainStore
             while (await reader.ReadAsync(cancellationToken))
             {
                 idempotency.Add(new IdempotencyRecord(reader.GetString(0), reader.GetInt64(1), (AcquireOutcome)reader.GetInt32(2),
-                    reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)));
+                    reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetString(6), reader.GetInt64(7), (Priority)reader.GetInt32(8),
+                    reader.GetInt64(9)));
             }
         }
         await transaction.CommitAsync(cancellationToken);
@@ -318,17 +326,20 @@ public sealed class PostgresGrainStore : IGrainStore
         if (keys.Count > 0)
         {
             batch.BatchCommands.Add(Command($"""
-                INSERT INTO idempotency(resource, key, request_id, outcome, fencing, expires_at, created_at)
-                SELECT u.resource, u.key, u.request_id, u.outcome, u.fencing, u.expires_at, u.created_at
-                FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[])
-                    AS u(resource, epoch, key, request_id, outcome, fencing, expires_at, created_at),
+                INSERT INTO idempotency(resource, key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at)
+                SELECT u.resource, u.key, u.request_id, u.outcome, u.fencing, u.expires_at, u.created_at, u.client, u.load, u.priority, u.granted_at
+                FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[],
+                        $9::text[], $10::bigint[], $11::int[], $12::bigint[])
+                    AS u(resource, epoch, key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at),
                     resources r
                 WHERE {Owned}
                 ON CONFLICT(resource, key) DO UPDATE SET request_id = excluded.request_id, outcome = excluded.outcome, fencing = excluded.fencing,
-                    expires_at = excluded.expires_at, created_at = excluded.created_at
+                    expires_at = excluded.expires_at, created_at = excluded.created_at, client = excluded.client, load = excluded.load,
+                    priority = excluded.priority, granted_at = excluded.granted_at
                 """, Column(keys, x => x.Name), Column(keys, x => x.Epoch), Column(keys, x => x.Row.Key), Column(keys, x => x.Row.RequestId),
                 Column(keys, x => (int)x.Row.Outcome), Column(keys, x => x.Row.FencingToken), Column(keys, x => x.Row.ExpiresAt),
-                Column(keys, x => x.Row.CreatedAt)));
+                Column(keys, x => x.Row.CreatedAt), Column(keys, x => x.Row.ClientId), Column(keys, x => x.Row.Load),
+                Column(keys, x => (int)x.Row.Priority), Column(keys, x => x.Row.GrantedAt)));
         }
         var expired = Rows(group, c => c.DeleteIdempotency);
         if (expired.Count > 0)

@@ -54,6 +54,10 @@ internal static class PostgresSchema
             expires_at bigint NOT NULL,
             created_at bigint NOT NULL,
             PRIMARY KEY(resource, key));
+        ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS client text NOT NULL DEFAULT '';
+        ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS load bigint NOT NULL DEFAULT 0;
+        ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS priority int NOT NULL DEFAULT 2;
+        ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS granted_at bigint NOT NULL DEFAULT 0;
         CREATE TABLE IF NOT EXISTS jobs(
             resource text NOT NULL,
             id bigint NOT NULL,

@@ -96,6 +96,14 @@ public sealed partial class RedisGrainStore(string configuration, ILogger<RedisG
         return new ClaimedGrain(snapshot, (long)parts[5]);
     }
 
+    public async Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken cancellationToken)
+    {
+        // A deleted resource's keys are gone: no epoch, so no owner.
+        var current = await Db.HashGetAsync(Keys(name)[0], "epoch");
+        if (current != epoch.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            throw new OwnershipLostException(name, epoch);
+    }
+
     public async Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken)
     {
         // Once per store: forget the silos that own nothing and have not been heard of for a week.

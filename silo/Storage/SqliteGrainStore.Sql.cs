@@ -132,12 +132,12 @@ public sealed partial class SqliteGrainStore
         if (c.AddIdempotency.Count > 0)
         {
             var add = Command(transaction, """
-                INSERT OR REPLACE INTO idempotency(resource, key, request_id, outcome, fencing, expires_at, created_at)
-                VALUES($r, $key, $id, $outcome, $fencing, $expires, $created)
-                """, "$r", "$key", "$id", "$outcome", "$fencing", "$expires", "$created");
+                INSERT OR REPLACE INTO idempotency(resource, key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at)
+                VALUES($r, $key, $id, $outcome, $fencing, $expires, $created, $client, $load, $priority, $granted)
+                """, "$r", "$key", "$id", "$outcome", "$fencing", "$expires", "$created", "$client", "$load", "$priority", "$granted");
             foreach (var i in c.AddIdempotency)
             {
-                Bind(add, name, i.Key, i.RequestId, (int)i.Outcome, i.FencingToken, i.ExpiresAt, i.CreatedAt);
+                Bind(add, name, i.Key, i.RequestId, (int)i.Outcome, i.FencingToken, i.ExpiresAt, i.CreatedAt, i.ClientId, i.Load, (int)i.Priority, i.GrantedAt);
                 add.ExecuteNonQuery();
             }
         }
@@ -220,8 +220,9 @@ public sealed partial class SqliteGrainStore
             var jobs = Query(connection, transaction, name, "SELECT record FROM jobs WHERE resource = $name",
                 r => JsonSerializer.Deserialize<JobRecord>(r.GetString(0))!);
             var idempotency = Query(connection, transaction, name,
-                "SELECT key, request_id, outcome, fencing, expires_at, created_at FROM idempotency WHERE resource = $name",
-                r => new IdempotencyRecord(r.GetString(0), r.GetInt64(1), (AcquireOutcome)r.GetInt32(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5)));
+                "SELECT key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at FROM idempotency WHERE resource = $name",
+                r => new IdempotencyRecord(r.GetString(0), r.GetInt64(1), (AcquireOutcome)r.GetInt32(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5),
+                    r.GetString(6), r.GetInt64(7), (Priority)r.GetInt32(8), r.GetInt64(9)));
             return new GrainSnapshot
             {
                 Policy = policy, LastId = lastId, LastFencingToken = fencing, WindowNextSeq = nextSeq, SavedAt = savedAt,

@@ -46,6 +46,8 @@ public sealed partial class SqliteGrainStore : IGrainStore
         await ExecuteAsync(_writer, SqliteSchema.Create, cancellationToken);
         if (!await HasColumnAsync(_writer, "resources", "epoch", cancellationToken))
             await ExecuteAsync(_writer, SqliteSchema.MigrateFrom1, cancellationToken);
+        if (!await HasColumnAsync(_writer, "idempotency", "client", cancellationToken))
+            await ExecuteAsync(_writer, SqliteSchema.AddIdempotencyAnswers, cancellationToken);
         _reader = await OpenAsync(cancellationToken);
         _writerLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
     }
@@ -70,6 +72,20 @@ public sealed partial class SqliteGrainStore : IGrainStore
         // Claimed: every commit under an older epoch is now refused, so what is read next is final for them.
         var snapshot = await LoadAsync(name, cancellationToken);
         return snapshot is null ? null : new ClaimedGrain(snapshot with { SavedAt = ClaimedGrain.LastAlive(snapshot.SavedAt, claim.PreviousOwnerAlive) }, claim.Epoch);
+    }
+
+    public async Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken cancellationToken)
+    {
+        // Claims are written by the writer loop and committed before their callers hear of them: a read finds every one.
+        object? current = await ReadAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT epoch FROM resources WHERE name = $name";
+            command.Parameters.AddWithValue("$name", name);
+            return command.ExecuteScalar();
+        }, cancellationToken);
+        if (current is not long stored || stored != epoch)
+            throw new OwnershipLostException(name, epoch);
     }
 
     public Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken) =>

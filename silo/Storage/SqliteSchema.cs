@@ -49,6 +49,10 @@ internal static class SqliteSchema
             fencing INTEGER NOT NULL,
             expires_at INTEGER NOT NULL,
             created_at INTEGER NOT NULL,
+            client TEXT NOT NULL DEFAULT '',
+            load INTEGER NOT NULL DEFAULT 0,
+            priority INTEGER NOT NULL DEFAULT 2,
+            granted_at INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY(resource, key)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS jobs(
             resource TEXT NOT NULL,
@@ -68,5 +72,14 @@ internal static class SqliteSchema
         ALTER TABLE resources ADD COLUMN owner TEXT;
         ALTER TABLE resources ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
         UPDATE meta SET value = 2 WHERE key = 'schema_version';
+        """;
+
+    /// <summary>Idempotency answers kept only the request's id and token: a release retried after its lease was forgotten
+    /// (a restart) could not be answered. Rows kept from before answer with what they have.</summary>
+    public const string AddIdempotencyAnswers = """
+        ALTER TABLE idempotency ADD COLUMN client TEXT NOT NULL DEFAULT '';
+        ALTER TABLE idempotency ADD COLUMN load INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE idempotency ADD COLUMN priority INTEGER NOT NULL DEFAULT 2;
+        ALTER TABLE idempotency ADD COLUMN granted_at INTEGER NOT NULL DEFAULT 0;
         """;
 }

@@ -116,6 +116,117 @@ public sealed class ResourceGrainTests
         Assert.DoesNotContain(state.Snapshot.Requests, r => r.Id == waiter.Id && r.State == RequestStatusKind.Held);
     }
 
+    /// <summary>
+    /// A second activation (played here by a scheduler restored from its own claim, as another silo's would be) takes the
+    /// resource and commits tickets the first has never heard of. The first, still running, is asked about them with each
+    /// call that changes nothing when the id is unknown: every answer is "moved" (retryable), never "unknown-request", and
+    /// the next call, on a fresh activation, finds the ticket.
+    /// </summary>
+    [Fact]
+    public async Task ADeposedActivationAnswersMovedNeverUnknownAboutRequestsOnlyTheNewOwnerKnows()
+    {
+        await using var host = await GrainHost.StartAsync();
+        await host.DefineAsync("deposed", new ResourcePolicy { MaxConcurrent = 1, DefaultMaxWait = TimeSpan.FromMinutes(10) });
+        var grain = host.Resource("deposed");
+        await grain.Acquire(Tenant, new AcquireBody("holder"), null); // the only slot is held: the second owner's tickets wait
+        using var observer = new RecordingObserver(host.Grains);
+        var asks = new (string Name, Func<long, Task<Outcome<RequestView>>> Ask)[]
+        {
+            ("status", id => grain.Status(Tenant, id, null)),
+            ("wait", id => grain.WaitFor(Tenant, id, observer.Reference)),
+            ("attach", id => grain.Attach(Tenant, id, observer.Reference)),
+            ("release", id => grain.Release(Tenant, id, new ReleaseBody(IdempotencyKey: "r"))),
+            ("renew", id => grain.Renew(Tenant, id)),
+            ("cancel", id => grain.Cancel(Tenant, id)),
+            ("report", id => grain.ReportUpstream(Tenant, id, new UpstreamBody(Status: 200))),
+        };
+        foreach (var (name, ask) in asks)
+        {
+            await grain.Stats(Tenant); // the first activation is live (after the previous round, a fresh one)
+            long id = await TicketOfASecondOwnerAsync(host.Store, "deposed", host.Clock);
+
+            var answer = await ask(id);
+
+            Assert.True(answer.Problem is { Type: "urn:orleansqueue:problem:moved", Status: 503 },
+                $"{name} of ticket {id}, known only to the new owner, answered {answer.Problem?.Type ?? answer.Value!.State.ToString()}");
+            Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), $"the deposed activation stayed after {name}");
+            var retried = await grain.Status(Tenant, id, null);
+            Assert.Equal(RequestPhase.Waiting, retried.Value?.State);
+        }
+    }
+
+    [Fact]
+    public async Task AResourceFoundMissingIsLookedForAgainBeforeItIsCalledUnknown()
+    {
+        await using var host = await GrainHost.StartAsync();
+        var grain = host.Resource("later");
+        Assert.Equal("urn:orleansqueue:problem:unknown-resource", (await grain.Stats(Tenant)).Problem!.Type);
+
+        // Created behind this activation's back (through the store, as a silo that did not reach it would).
+        await host.Store.PutResourceAsync(new ResourceDefinition("later", new ResourcePolicy { MaxConcurrent = 1 }), CancellationToken.None);
+
+        Assert.Equal(RequestPhase.Held, (await grain.Acquire(Tenant, new AcquireBody("a"), null)).Value!.State);
+    }
+
+    /// <summary>
+    /// The store writes the commit and then the answer is lost on the way back (the connection drops, the silo dies before it
+    /// replies). The caller is told the commit is uncertain; the retry, with the same key, on the activation that follows,
+    /// answers exactly what the first attempt would have.
+    /// </summary>
+    [Fact]
+    public async Task ARetryAfterACommitWhoseAnswerWasLostAnswersWhatTheFirstAttemptDid()
+    {
+        var store = new CountingStore();
+        await using var host = await GrainHost.StartAsync(store);
+        await host.DefineAsync("lost", new ResourcePolicy { MaxConcurrent = 2, DefaultMaxWait = TimeSpan.FromMinutes(10) });
+        var grain = host.Resource("lost");
+
+        store.LoseNextAnswer = true;
+        var acquired = await grain.Acquire(Tenant, new AcquireBody("a", Load: 5, Priority: Priority.High, IdempotencyKey: "acquire-1"), null);
+        Assert.Equal("urn:orleansqueue:problem:unavailable", acquired.Problem?.Type);
+        Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), "the activation whose commit was uncertain stayed");
+        var lease = (await grain.Acquire(Tenant, new AcquireBody("a", Load: 5, Priority: Priority.High, IdempotencyKey: "acquire-1"), null)).Value!;
+        Assert.Equal(RequestPhase.Held, lease.State);
+        Assert.Equal(1L, lease.FencingToken); // the one grant the first attempt made, not a second
+        Assert.Equal(1, (await grain.Stats(Tenant)).Value!.Leases);
+
+        store.LoseNextAnswer = true;
+        var released = await grain.Release(Tenant, lease.Id, new ReleaseBody(ActualLoad: 3, IdempotencyKey: "release-1"));
+        Assert.Equal("urn:orleansqueue:problem:unavailable", released.Problem?.Type);
+        Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), "the activation whose commit was uncertain stayed");
+        var retried = (await grain.Release(Tenant, lease.Id, new ReleaseBody(ActualLoad: 3, IdempotencyKey: "release-1"))).Value!;
+        Assert.Equal(lease with { State = RequestPhase.Released }, retried);
+        var stranger = await grain.Release(new Caller("other", IsAdmin: false), lease.Id, new ReleaseBody(IdempotencyKey: "release-1"));
+        Assert.Equal("urn:orleansqueue:problem:unknown-request", stranger.Problem?.Type);
+        Assert.Equal(0, (await grain.Stats(Tenant)).Value!.Leases);
+
+        var enqueued = await grain.Enqueue(Tenant, new EnqueueBody(System.Text.Json.JsonDocument.Parse("{}").RootElement, "c"));
+        Assert.Null(enqueued.Problem);
+        using var worker = new RecordingObserver(host.Grains);
+        var admin = new Caller("t", IsAdmin: true); // workers run with an admin key
+        var taken = await grain.TakeJob(admin, "w", TimeSpan.Zero, worker.Reference);
+        Assert.True(taken.Outcome.Value is not null, $"no job taken: {taken.Outcome.Status} {taken.Outcome.Problem}");
+        var job = taken.Outcome.Value;
+        store.LoseNextAnswer = true;
+        var completion = new WorkerReport("w", Result: System.Text.Json.JsonDocument.Parse("{\"ok\":true}").RootElement);
+        Assert.Equal("urn:orleansqueue:problem:unavailable", (await grain.Report(admin, job.Id, WorkerReportKind.Complete, completion)).Problem?.Type);
+        Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), "the activation whose commit was uncertain stayed");
+        var completed = (await grain.Report(admin, job.Id, WorkerReportKind.Complete, completion)).Value!;
+        Assert.Equal(JobState.Completed, completed.State);
+    }
+
+    /// <summary>Acquires a waiting ticket as a second owner would: claims the resource from the store (a new epoch) and
+    /// commits the ticket under it.</summary>
+    private static async Task<long> TicketOfASecondOwnerAsync(IGrainStore store, string name, TimeProvider clock)
+    {
+        var claimed = (await store.ClaimAsync(name, "another-silo", CancellationToken.None))!;
+        var second = ResourceScheduler.Restore(name, claimed.Snapshot, clock);
+        var ticket = second.Acquire(Tenant.GrainClientId("b"));
+        Assert.Equal(AcquireOutcome.Queued, ticket.Outcome);
+        await store.CommitAsync(name, claimed.Epoch, second.TakeChanges(), CancellationToken.None);
+        return ticket.RequestId;
+    }
+
     /// <summary>An in-memory store that counts commits and can hold one back.</summary>
     private sealed class CountingStore : IGrainStore
     {
@@ -123,6 +234,8 @@ public sealed class ResourceGrainTests
         public int Commits;
         public volatile bool Waiting;
         public TaskCompletionSource? Gate;
+        /// <summary>The next commit lands, and its answer is lost (the connection drops after the store wrote it).</summary>
+        public volatile bool LoseNextAnswer;
 
         public async Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken ct)
         {
@@ -134,6 +247,11 @@ public sealed class ResourceGrainTests
                 await gate.Task;
             }
             await _inner.CommitAsync(name, epoch, changes, ct);
+            if (LoseNextAnswer)
+            {
+                LoseNextAnswer = false;
+                throw new IOException("The connection to the store dropped before its answer arrived.");
+            }
         }
 
         public Task InitializeAsync(CancellationToken ct) => _inner.InitializeAsync(ct);
@@ -142,6 +260,7 @@ public sealed class ResourceGrainTests
         public Task<bool> PutResourceAsync(ResourceDefinition d, CancellationToken ct) => _inner.PutResourceAsync(d, ct);
         public Task<bool> DeleteResourceAsync(string name, CancellationToken ct) => _inner.DeleteResourceAsync(name, ct);
         public Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken ct) => _inner.ClaimAsync(name, owner, ct);
+        public Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken ct) => _inner.ConfirmOwnershipAsync(name, epoch, ct);
         public Task ReleaseAsync(string name, long epoch, CancellationToken ct) => _inner.ReleaseAsync(name, epoch, ct);
         public Task HeartbeatAsync(string owner, long aliveAt, CancellationToken ct) => _inner.HeartbeatAsync(owner, aliveAt, ct);
         public Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken ct) => _inner.ListOwnedAsync(ct);

@@ -90,6 +90,44 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Cluster.StoreFact]
+    public async Task AReleaseKeyOutlivesARestartWithTheLeaseItEnded()
+    {
+        var before = await StartRuntimeAsync();
+        await before.PutResourceAsync(Definition("released-keys", maxConcurrent: 2));
+        var lease = await before.CallAsync("released-keys", t => t.Acquire("t:a", load: 300, priority: Priority.High));
+        var held = await before.CallAsync("released-keys", t => t.GetStatus(lease.RequestId));
+        await before.CallAsync("released-keys", t => t.Release(lease.RequestId, idempotencyKey: "r"));
+
+        var after = await StartRuntimeAsync();
+
+        Assert.Equal(RequestStatusKind.Unknown, (await after.CallAsync("released-keys", t => t.GetStatus(lease.RequestId))).Kind);
+        var released = await after.CallAsync("released-keys", t => t.FindRelease(lease.RequestId, "r"));
+        Assert.NotNull(released);
+        Assert.Equal(held with { Position = 0 }, released.Value);
+        Assert.Null(await after.CallAsync("released-keys", t => t.FindRelease(lease.RequestId, "another key")));
+        Assert.True((await after.CallAsync("released-keys", t => t.Release(lease.RequestId, idempotencyKey: "r"))).IsOk);
+        Assert.Equal(0, (await after.CallAsync("released-keys", t => t.GetStats())).Released); // the retry released nothing again
+    }
+
+    [Cluster.StoreFact]
+    public async Task OwnershipIsConfirmedOnlyUnderTheLatestEpochOfAResourceThatExists()
+    {
+        var store = await OpenStoreAsync();
+        await store.PutResourceAsync(Definition("confirmed"), CancellationToken.None);
+        var first = (await store.ClaimAsync("confirmed", "silo-a", CancellationToken.None))!;
+        await store.ConfirmOwnershipAsync("confirmed", first.Epoch, CancellationToken.None);
+
+        var second = (await store.ClaimAsync("confirmed", "silo-b", CancellationToken.None))!;
+
+        var refused = await Assert.ThrowsAsync<OwnershipLostException>(() => store.ConfirmOwnershipAsync("confirmed", first.Epoch, CancellationToken.None));
+        Assert.Equal("confirmed", refused.Resource);
+        await store.ConfirmOwnershipAsync("confirmed", second.Epoch, CancellationToken.None);
+        await store.DeleteResourceAsync("confirmed", CancellationToken.None);
+        await Assert.ThrowsAsync<OwnershipLostException>(() => store.ConfirmOwnershipAsync("confirmed", second.Epoch, CancellationToken.None));
+        await Assert.ThrowsAsync<OwnershipLostException>(() => store.ConfirmOwnershipAsync("never-made", 1, CancellationToken.None));
+    }
+
+    [Cluster.StoreFact]
     public async Task JobsOutliveARestartInTheirStates()
     {
         var before = await StartRuntimeAsync();
