@@ -134,9 +134,19 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                         // without holding the caller back a round trip.
                         return Track(new Lease(this, resource, view, claimAtOnce: true));
                     case "waiting":
-                        view = pushed is not null
-                            ? await pushed.Task.WaitAsync(cancellationToken)
-                            : await PollAsync(resource, id, cancellationToken);
+                        try
+                        {
+                            view = pushed is not null
+                                ? await pushed.Task.WaitAsync(cancellationToken)
+                                : await PollAsync(resource, id, cancellationToken);
+                        }
+                        catch (LeaseLostException unknown) when (pushed is not null && IsUnknownRequest(unknown))
+                        {
+                            // A re-attach after a failover was told the ticket is unknown: ask the resource where it now
+                            // lives before giving up on a ticket the silo acknowledged.
+                            pushed = null;
+                            view = await PollAsync(resource, id, cancellationToken);
+                        }
                         continue;
                     default:
                         throw Ended(view);
@@ -199,32 +209,49 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Without push: long-poll until the request leaves the waitlist, or poll if long-poll is refused.</summary>
+    /// <summary>Without push: long-poll until the request leaves the waitlist, or poll if long-poll is refused. A resource
+    /// moving between silos (503) or a lost connection is waited out; a ticket called unknown is asked about once more,
+    /// after a pause, before the wait gives up (the answer may have come from an activation that was just replaced).</summary>
     private async Task<JsonElement> PollAsync(string resource, long id, CancellationToken ct)
     {
+        var backoff = new Backoff(Options);
+        bool askedAgain = false;
         while (true)
         {
-            if (Options.Transport != ClientTransport.Poll && !_httpApi.LongPollRefused && _http.BaseAddress is not null)
+            try
             {
-                var wait = Op("wait", resource, id);
-                wait["timeoutMs"] = 30_000;
-                try
+                if (Options.Transport != ClientTransport.Poll && !_httpApi.LongPollRefused && _http.BaseAddress is not null)
                 {
-                    var view = await _httpApi.CallAsync(wait, ct);
-                    if (view.GetProperty("state").GetString() != "waiting")
-                        return view;
-                    continue;
+                    var wait = Op("wait", resource, id);
+                    wait["timeoutMs"] = 30_000;
+                    try
+                    {
+                        var view = await _httpApi.CallAsync(wait, ct);
+                        if (view.GetProperty("state").GetString() != "waiting")
+                            return view;
+                        backoff.Reset();
+                        continue;
+                    }
+                    catch (ConnectionLostException) when (_httpApi.LongPollRefused)
+                    {
+                    }
                 }
-                catch (ConnectionLostException) when (_httpApi.LongPollRefused)
-                {
-                }
+                var status = await CallAsync(Op("status", resource, id), ct);
+                if (status.GetProperty("state").GetString() != "waiting")
+                    return status;
+                backoff.Reset();
+                await Task.Delay(Options.PollInterval, ct);
             }
-            var status = await CallAsync(Op("status", resource, id), ct);
-            if (status.GetProperty("state").GetString() != "waiting")
-                return status;
-            await Task.Delay(Options.PollInterval, ct);
+            catch (Exception ex) when (!ct.IsCancellationRequested
+                && (ex is ConnectionLostException or OrleansQueueException { Status: 503 } || (ex is LeaseLostException lost && IsUnknownRequest(lost) && !askedAgain)))
+            {
+                askedAgain |= ex is LeaseLostException;
+                await backoff.WaitAsync(ct);
+            }
         }
     }
+
+    private static bool IsUnknownRequest(OrleansQueueException ex) => ex.Type.EndsWith(":unknown-request", StringComparison.Ordinal);
 
     private async Task WithdrawWhenAnsweredAsync(string resource, Task<JsonElement> acquiring, CancellationTokenSource answered)
     {

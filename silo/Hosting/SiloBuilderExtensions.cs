@@ -137,6 +137,8 @@ public static class SiloBuilderExtensions
             silo.Configure<ClusterOptions>(o => { o.ClusterId = clustering.ClusterId; o.ServiceId = clustering.ClusterId; });
             bool loopback = IPAddress.TryParse(clustering.AdvertisedHost, out var ip) ? IPAddress.IsLoopback(ip) : clustering.AdvertisedHost == "localhost";
             silo.ConfigureEndpoints(clustering.AdvertisedHost, siloPort, clustering.GatewayPort, listenOnAnyHostAddress: !loopback);
+            if (clustering.ListenPort != 0)
+                silo.Configure<EndpointOptions>(o => o.SiloListeningEndpoint = new IPEndPoint(loopback ? IPAddress.Loopback : IPAddress.Any, clustering.ListenPort));
             silo.DetectFailuresFast();
         }
         else

@@ -94,6 +94,8 @@ public sealed class SiloOptions
             yield return $"Silo:MaxSessionInFlight must be at least 1; it is {MaxSessionInFlight}.";
         if (Clustering.SiloPort is < 0 or > 65535)
             yield return $"Silo:Clustering:SiloPort must be between 0 (any free port) and 65535; it is {Clustering.SiloPort}.";
+        if (Clustering.ListenPort is < 0 or > 65535)
+            yield return $"Silo:Clustering:ListenPort must be between 0 (the same as SiloPort) and 65535; it is {Clustering.ListenPort}.";
         if (Clustering.GatewayPort is < 0 or > 65535)
             yield return $"Silo:Clustering:GatewayPort must be between 0 (no Orleans gateway) and 65535; it is {Clustering.GatewayPort}.";
         if (string.IsNullOrWhiteSpace(Clustering.AdvertisedHost))
@@ -162,6 +164,10 @@ public sealed class ClusteringOptions
     /// <summary>The port silos talk to each other on (0: any free port, for a silo on its own).</summary>
     /// <value>The default value is 11111.</value>
     public int SiloPort { get; set; } = 11111;
+
+    /// <summary>The port this silo listens on for other silos, when it is not the <see cref="SiloPort"/> it advertises:
+    /// behind a port mapping (a container's published port, a NAT, a proxy). 0: it listens on <see cref="SiloPort"/>.</summary>
+    public int ListenPort { get; set; }
 
     /// <summary>The address other silos and Orleans clients reach this silo at: an IP address or a host name that resolves
     /// to one (a container's name). Beyond loopback the silo listens on every interface.</summary>

@@ -64,6 +64,10 @@ class JobsMixin:
     async def _call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    async def _call_until_answered(self, method: str, path: str, body: Optional[Dict[str, Any]] = None,
+                                   within: float = 60.0) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
     def _events(self, path: str) -> AsyncIterator:  # pragma: no cover
         raise NotImplementedError
 
@@ -204,7 +208,9 @@ class JobsMixin:
                 pass  # lost to another worker, or the silo is restarting: the report at the end says which
 
     async def _report(self, job: Job, worker: str, tail: str, body: Dict[str, Any]) -> None:
+        # Repeated while the silo restarts or the resource moves: the same worker's completion is taken once, and a
+        # failure repeated after it took effect is refused (the job is no longer this worker's).
         try:
-            await self._call("POST", self._job_path(job.resource, job.id, tail), body)
+            await self._call_until_answered("POST", self._job_path(job.resource, job.id, tail), body)
         except OrleansQueueError:
             pass  # the job went back to the queue (visibility timeout) or ended: another attempt answers for it

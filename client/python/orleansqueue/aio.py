@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from datetime import datetime
 from typing import Any, Dict, Optional
 from urllib.parse import quote
@@ -15,7 +16,7 @@ from urllib.parse import quote
 from ._http import Http
 from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobsMixin
 from ._times import parse_time as _time
-from .errors import PREFIX, OrleansQueueError, RequestEnded, Unavailable, from_problem
+from .errors import PREFIX, OrleansQueueError, RequestEnded, Unavailable, UnknownRequest, from_problem
 from .upstream import Headers, parse_headers
 
 __all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobFailed", "JobCancelled"]
@@ -39,6 +40,7 @@ class Lease:
         self.upstream: Optional[Dict[str, Any]] = None
         self.lost = False
         self._released = False
+        self._release_key = uuid.uuid4().hex  # a release retried after a lost answer or a restart lands once
         self._renewer = asyncio.ensure_future(self._renew_loop())
 
     async def renew(self) -> None:
@@ -64,12 +66,14 @@ class Lease:
         self._released = True
         self._renewer.cancel()
         load = actual_load if actual_load is not None else self.actual_load
-        body: Dict[str, Any] = {"actualLoad": load} if load is not None else {}
+        body: Dict[str, Any] = {"idempotencyKey": self._release_key}
+        if load is not None:
+            body["actualLoad"] = load
         upstream = parse_headers(status, headers) if headers is not None or status is not None else self.upstream
         if upstream:
             body["upstream"] = upstream
         try:
-            await self._client._call("POST", self._path("/release"), body)
+            await self._client._call_until_answered("POST", self._path("/release"), body)
         except RequestEnded:
             self.lost = True  # it had expired: its concurrency came back already
 
@@ -116,9 +120,9 @@ class Client(JobsMixin):
             body["clientId"] = client_id or self.client_id
         if max_wait is not None:
             body["maxWaitMs"] = int(max_wait * 1000)
-        if idempotency_key is not None:
-            body["idempotencyKey"] = idempotency_key
-        view = await self._call("POST", f"/v1/resources/{quote(resource, safe='')}/acquire", body)
+        # With a key, an acquire whose answer was lost (or told "moved") is asked again and answers the same ticket.
+        body["idempotencyKey"] = idempotency_key if idempotency_key is not None else uuid.uuid4().hex
+        view = await self._call_until_answered("POST", f"/v1/resources/{quote(resource, safe='')}/acquire", body)
         if view["state"] == "waiting":
             try:
                 view = await self._wait(resource, view["id"])
@@ -129,10 +133,13 @@ class Client(JobsMixin):
 
     async def _wait(self, resource: str, id: int) -> Dict[str, Any]:
         """Waits for the ticket to leave the waitlist: pushed by server-sent events, or long-polled on a polling-only
-        resource. A stream that breaks (the silo restarts, the resource moves) is opened again; the silo keeps the ticket."""
+        resource. A stream that breaks (the silo restarts, the resource moves) is opened again; the silo keeps the ticket.
+        A ticket called unknown is asked about once more, after a pause, before the wait gives up: the answer may have come
+        from an activation that was just replaced."""
         path = f"/v1/resources/{quote(resource, safe='')}/requests/{id}"
         view: Optional[Dict[str, Any]] = None
         polling = False
+        asked_again = False
         while view is None and not polling:
             try:
                 async for name, data in self._http.events(path + "/events"):
@@ -143,6 +150,11 @@ class Client(JobsMixin):
                         error = from_problem(data.get("status", 500), data)
                         if isinstance(error, Unavailable):
                             break  # the resource is moving or the silo is starting: follow it again
+                        if isinstance(error, UnknownRequest) and not asked_again:
+                            asked_again = True
+                            polling = True  # ask once more, by long-poll, below
+                            await asyncio.sleep(0.2)
+                            break
                         raise error
                     if name != "waiting":
                         view = data
@@ -156,8 +168,13 @@ class Client(JobsMixin):
                 view = await self._call("GET", path + "/wait?timeoutMs=30000")
             except (OSError, asyncio.IncompleteReadError, Unavailable):
                 await asyncio.sleep(0.2)
+            except UnknownRequest:
+                if asked_again:
+                    raise
+                asked_again = True
+                await asyncio.sleep(0.2)
         if view["state"] == "granted":
-            view = await self._call("POST", path + "/renew")  # claims the pushed grant
+            view = await self._call_until_answered("POST", path + "/renew")  # claims the pushed grant
         if view["state"] != "held":
             raise _ended(view)
         return view
@@ -173,6 +190,22 @@ class Client(JobsMixin):
         if status >= 400:
             raise from_problem(status, data or {})
         return data
+
+    async def _call_until_answered(self, method: str, path: str, body: Optional[Dict[str, Any]] = None,
+                                   within: float = 60.0) -> Dict[str, Any]:
+        """A call that is safe to repeat (it carries an idempotency key, or changes nothing twice), repeated while the
+        silo cannot be reached or answers 503 (the resource is moving, the silo is starting, a commit went unconfirmed),
+        with a pause that doubles up to a second, for at most ``within`` seconds."""
+        deadline = asyncio.get_running_loop().time() + within
+        pause = 0.05
+        while True:
+            try:
+                return await self._call(method, path, body)
+            except (OSError, asyncio.IncompleteReadError, Unavailable):
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     def _events(self, path: str):  # type: ignore[no-untyped-def]
         return self._http.events(path)

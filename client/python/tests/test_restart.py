@@ -38,6 +38,27 @@ class RestartTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(holder.fencing_token + 1, lease.fencing_token)
         await lease.release()
 
+    async def test_a_release_sent_while_the_silo_is_down_lands_once_it_is_back(self) -> None:
+        self.silo.create("py-release", maxConcurrent=1, leaseTtlMs=120000)
+        lease = await self.client.acquire("py-release", client_id="holder")
+
+        await asyncio.to_thread(self.silo.kill)
+        # The release meets a refused connection, and is repeated (with its idempotency key) until the silo answers.
+        releasing = asyncio.ensure_future(lease.release(actual_load=1))
+        await asyncio.sleep(0)
+        await asyncio.to_thread(self.silo.start)
+        await asyncio.wait_for(releasing, GENEROUS)
+
+        self.assertFalse(lease.lost)
+        self.assertEqual(0, self.silo.stats("py-release")["leases"])
+        # The same key again (as a retry whose first answer was lost) answers released, and releases nothing more.
+        path = f"/v1/resources/py-release/requests/{lease.id}/release"
+        again = await asyncio.to_thread(self.silo.http, "POST", path, {"idempotencyKey": lease._release_key})
+        self.assertEqual(("released", lease.id, lease.fencing_token), (again["state"], again["id"], again["fencingToken"]))
+        next_lease = await self.client.acquire("py-release", client_id="next")
+        self.assertEqual(lease.fencing_token + 1, next_lease.fencing_token)
+        await next_lease.release()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -8,6 +8,8 @@ namespace OrleansQueue.Tests.Cluster;
 /// <see cref="Mode.Blackhole"/> holds every byte in both directions (as a partition does: nothing arrives, nothing is
 /// refused, and what was held goes on once it heals, as TCP's retransmissions would), <see cref="Mode.Reset"/> resets
 /// every connection and each new one, <see cref="Mode.Delay"/> forwards each chunk after <see cref="Delay"/>.
+/// <see cref="Isolate"/> holds only the connections that one process opened (found through /proc, Linux only), as a
+/// partition of that process would: its peers' connections to the same endpoint go on.
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -17,6 +19,8 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly IPEndPoint _target;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Socket> _connections = [];
+    private readonly HashSet<Socket> _held = [];
+    private int? _isolated;
     private readonly Task _accepting;
     private TaskCompletionSource _healed = NewGate(open: true);
     private Mode _mode = Mode.Pass;
@@ -34,11 +38,31 @@ public sealed class FaultProxy : IAsyncDisposable
 
     public TimeSpan Delay { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Holds every byte of the connections process <paramref name="processId"/> opened to this proxy, now and
+    /// until <see cref="Set"/> is called (which heals them as it heals a blackhole).</summary>
+    public void Isolate(int processId)
+    {
+        lock (_connections)
+        {
+            _isolated = processId;
+            if (_healed.Task.IsCompleted)
+                _healed = NewGate(open: false);
+            var theirs = ProcessSockets.Of(processId);
+            for (int i = 0; i < _connections.Count; i += 2)
+            {
+                if (ProcessSockets.Opened(_connections[i], theirs))
+                    _held.Add(_connections[i]);
+            }
+        }
+    }
+
     public void Set(Mode mode)
     {
         lock (_connections)
         {
             _mode = mode;
+            _isolated = null;
+            _held.Clear();
             if (mode == Mode.Blackhole)
             {
                 if (_healed.Task.IsCompleted)
@@ -96,13 +120,15 @@ public sealed class FaultProxy : IAsyncDisposable
         {
             _connections.Add(client);
             _connections.Add(server);
+            if (_isolated is { } isolated && ProcessSockets.Opened(client, ProcessSockets.Of(isolated)))
+                _held.Add(client);
         }
-        await Task.WhenAll(PumpAsync(client, server), PumpAsync(server, client));
+        await Task.WhenAll(PumpAsync(client, server, client), PumpAsync(server, client, client));
         ResetQuietly(client);
         ResetQuietly(server);
     }
 
-    private async Task PumpAsync(Socket from, Socket to)
+    private async Task PumpAsync(Socket from, Socket to, Socket accepted)
     {
         var buffer = new byte[16 * 1024];
         try
@@ -114,7 +140,7 @@ public sealed class FaultProxy : IAsyncDisposable
                     return;
                 Task healed;
                 lock (_connections)
-                    healed = _healed.Task;
+                    healed = _mode == Mode.Blackhole || _held.Contains(accepted) ? _healed.Task : Task.CompletedTask;
                 await healed.WaitAsync(_stop.Token); // held while the hole lasts
                 if (_mode == Mode.Delay)
                     await Task.Delay(Delay, _stop.Token);
@@ -157,4 +183,50 @@ public sealed class FaultProxy : IAsyncDisposable
         await _accepting;
         Set(Mode.Reset);
     }
+}
+
+/// <summary>Which process opened a loopback connection: the socket inodes a process holds (/proc/&lt;pid&gt;/fd) and the
+/// inode of the far end of an accepted connection (/proc/net/tcp and tcp6, by its ports).</summary>
+internal static class ProcessSockets
+{
+    public static HashSet<long> Of(int processId)
+    {
+        var inodes = new HashSet<long>();
+        foreach (string fd in Directory.EnumerateFiles($"/proc/{processId}/fd"))
+        {
+            try
+            {
+                if (File.ResolveLinkTarget(fd, returnFinalTarget: false)?.Name is { } target && target.StartsWith("socket:[", StringComparison.Ordinal))
+                    inodes.Add(long.Parse(target[8..^1], System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (IOException)
+            {
+                // closed while we looked
+            }
+        }
+        return inodes;
+    }
+
+    /// <summary>Whether the far end of <paramref name="accepted"/> is one of <paramref name="inodes"/>.</summary>
+    public static bool Opened(Socket accepted, HashSet<long> inodes)
+    {
+        if (accepted.RemoteEndPoint is not IPEndPoint remote || accepted.LocalEndPoint is not IPEndPoint local)
+            return false;
+        foreach (string table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            foreach (string line in File.ReadLines(table).Skip(1))
+            {
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 9 && Port(fields[1]) == remote.Port && Port(fields[2]) == local.Port
+                    && inodes.Contains(long.Parse(fields[9], System.Globalization.CultureInfo.InvariantCulture)))
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private static int Port(string address) => int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -19,6 +19,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>The silo's process id (the dotnet host runs the silo in its own process).</summary>
+    public int ProcessId => _process.Id;
+
     public string Log
     {
         get
