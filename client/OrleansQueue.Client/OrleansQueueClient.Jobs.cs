@@ -180,12 +180,13 @@ public sealed partial class OrleansQueueClient
                 await JobCallAsync(HttpMethod.Post, $"{path}/{outcome}", report, stop);
                 return;
             }
-            catch (OrleansQueueException)
+            catch (OrleansQueueException ex) when (ex.Status != 503)
             {
                 return; // too late: the job timed out and went back to the queue; another worker runs it
             }
-            catch (ConnectionLostException)
+            catch (Exception ex) when (ex is ConnectionLostException or OrleansQueueException)
             {
+                // Unreachable, or the resource is moving (503): nothing took effect, or it did and the repeat is taken once.
                 await backoff.WaitAsync(stop).ContinueWith(_ => { }, TaskScheduler.Default);
             }
             catch (OperationCanceledException)
