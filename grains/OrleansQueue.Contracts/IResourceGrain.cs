@@ -64,7 +64,7 @@ public interface IResourceGrain : IGrainWithStringKey
     [Alias("CancelJob")]
     Task<Outcome<JobView>> CancelJob(Caller caller, long id);
 
-    /// <summary>A worker takes the next job. With none queued it waits up to <paramref name="wait"/>: the answer is then 204 with
+    /// <summary>A worker takes the next job. With none queued it waits up to <paramref name="wait"/>: the answer is then no job, with
     /// a poll id, and <paramref name="observer"/> hears <see cref="RequestPhase.JobAssigned"/> or <see cref="RequestPhase.PollExpired"/>.</summary>
     [Alias("TakeJob")]
     Task<TakeAnswer> TakeJob(Caller caller, string workerId, TimeSpan wait, IResourceObserver observer);
@@ -109,6 +109,6 @@ public enum WorkerReportKind
     Fail,
 }
 
-/// <summary>A worker's take: a job, nothing (204), or a wait under <see cref="PollId"/>.</summary>
+/// <summary>A worker's take: a job, nothing, or a wait under <see cref="PollId"/>.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.TakeAnswer")]
 public sealed record TakeAnswer([property: Id(0)] Outcome<JobView> Outcome, [property: Id(1)] long PollId = 0);

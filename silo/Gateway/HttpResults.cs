@@ -6,8 +6,13 @@ namespace OrleansQueue.Silo.Gateway;
 /// <summary>Turns gateway outcomes into HTTP responses: JSON values, or RFC 7807 problem details with Retry-After.</summary>
 public static class HttpResults
 {
-    public static IResult From<T>(Outcome<T> outcome) =>
-        outcome.Problem is { } problem ? new ProblemResult(problem) : Results.Json(outcome.Value, ApiJson.Options, statusCode: outcome.Status);
+    /// <summary>The value as JSON with 200, or <paramref name="status"/>'s choice for it (202 for what was accepted to wait), or the problem.</summary>
+    public static IResult From<T>(Outcome<T> outcome, Func<T, int>? status = null) =>
+        outcome.Problem is { } problem ? new ProblemResult(problem)
+            : Results.Json(outcome.Value, ApiJson.Options, statusCode: status is not null && outcome.Value is { } value ? status(value) : 200);
+
+    /// <summary>A ticket still waiting was accepted, not served: 202; a lease (or any other state) 200.</summary>
+    public static int Accepted(RequestView view) => view.State == RequestPhase.Waiting ? 202 : 200;
 
     public static IResult Problem(Problem problem) => new ProblemResult(problem);
 

@@ -34,7 +34,7 @@ public static class JobEndpoints
         var body = await ApiJson.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, new EnqueueBody(), context.RequestAborted);
         if (body.Problem is not null)
             return HttpResults.Problem(body.Problem);
-        return HttpResults.From(await jobs.EnqueueAsync(context.Caller(), resource, body.Value!, context.RequestAborted));
+        return HttpResults.From(await jobs.EnqueueAsync(context.Caller(), resource, body.Value!, context.RequestAborted), _ => 202); // queued for a worker
     }
 
     private static async Task<IResult> Get(string resource, long id, HttpContext context, JobOperations jobs) =>

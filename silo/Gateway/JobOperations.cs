@@ -116,7 +116,7 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
             var update = await observer.Updates.ReadAsync(ct);
             if (update.Phase == RequestPhase.JobAssigned)
                 return await Call(caller, resource, g => g.GetJob(caller, update.RelatedId, withPayload: true), CancellationToken.None);
-            return new Outcome<JobView>(null, null, 204);
+            return new Outcome<JobView>(null, null);
         }
         catch (OperationCanceledException)
         {

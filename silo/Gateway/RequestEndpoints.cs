@@ -46,7 +46,7 @@ public static class RequestEndpoints
         var body = await ApiJson.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, new AcquireBody(), context.RequestAborted);
         if (body.Problem is not null)
             return HttpResults.Problem(body.Problem);
-        return HttpResults.From(await operations.AcquireAsync(context.Caller(), resource, body.Value!, observer: null, context.RequestAborted));
+        return HttpResults.From(await operations.AcquireAsync(context.Caller(), resource, body.Value!, observer: null, context.RequestAborted), HttpResults.Accepted);
     }
 
     private static async Task<IResult> Status(string resource, long id, HttpContext context, RequestOperations operations) =>

@@ -38,17 +38,16 @@ namespace OrleansQueue.Silo.Grains;
 [Orleans.Placement.PreferLocalPlacement]
 public sealed partial class ResourceGrain(
     IGrainStore store,
-    [FromKeyedServices(SchedulerClock.Key)] TimeProvider time,
+    [FromKeyedServices(TimeProviderNames.Grains)] TimeProvider time,
     SiloMetrics metrics,
     LiveResources live,
     IOptions<SiloOptions> options,
     ILocalSiloDetails silo,
-    ILogger<ResourceGrain> logger) : Grain, IResourceGrain, IResourceTimers
+    ILogger<ResourceGrain> logger) : Grain, IResourceGrain
 {
-    private readonly Dictionary<long, List<IResourceObserver>> _observers = [];
+    private readonly RequestObservers _observers = new((observer, update) => Push(observer, update, logger));
     private readonly RecentOutcomes _outcomes = new();
-    private List<RequestUpdate> _announcements = [];
-    private List<ResourceEvent> _events = [];
+    private GroupCommit<Notice>? _commit;
     private string _name = "";
     private ResourceScheduler? _scheduler;
     private ResourceDefinition? _definition;
@@ -57,10 +56,8 @@ public sealed partial class ResourceGrain(
     private bool _wentIdle;
     private bool _absent;
     private Task? _lookingAgain;
-    private TaskCompletionSource? _gathering;
-    private Task _writing = Task.CompletedTask;
-    private ITimer? _deadlineTimer;
-    private ITimer? _idleTimer;
+    private IGrainTimer? _deadlineTimer;
+    private IGrainTimer? _idleTimer;
     private Task _jobStreamTail = Task.CompletedTask;
     private static readonly Caller Everyone = new("", IsAdmin: true);
 
@@ -95,9 +92,11 @@ public sealed partial class ResourceGrain(
             DeactivateOnIdle();
             return;
         }
-        var timers = this.AsReference<IResourceTimers>();
-        _deadlineTimer = time.CreateTimer(_ => Fire(timers.Tick()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _idleTimer = time.CreateTimer(_ => Fire(timers.IdleCheck()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _commit = new GroupCommit<Notice>(_name, _epoch, _scheduler.TakeChanges, store, Publish, OnCommitFailed);
+        // Orleans grain timers on the grains' clock, armed at the next deadline: a tick is a turn like a call (the grain
+        // is reentrant, so it interleaves at awaits); the deadline timer keeps the activation alive, the idle one does not.
+        _deadlineTimer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true, KeepAlive = true });
+        _idleTimer = this.RegisterGrainTimer(IdleCheckAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
         LogActivated(_name, _epoch, _scheduler.WaitingCount, _scheduler.LeaseCount);
         // The first commit writes what the restore itself changed (deadlines that passed while no one ran the resource).
         await Run(s => { s.Tick(); return new Outcome<int>(); });
@@ -107,14 +106,8 @@ public sealed partial class ResourceGrain(
     {
         _deadlineTimer?.Dispose();
         _idleTimer?.Dispose();
-        try
-        {
-            await _writing;
-        }
-        catch (Exception)
-        {
-            // A failed write has answered its callers already.
-        }
+        if (_commit is not null)
+            await _commit.Writing; // a failed write has answered its callers already
         live.Remove(_name);
         if (_wentIdle && _refusal is null)
         {
@@ -128,13 +121,7 @@ public sealed partial class ResourceGrain(
             }
         }
         // Whoever still listens (the grain moves, the silo stops) hears so, and attaches again wherever it now lives.
-        foreach (var (id, observers) in _observers)
-        {
-            var moved = new RequestUpdate(_name, id, RequestPhase.Moved, "");
-            foreach (var observer in observers)
-                Push(observer, moved);
-        }
-        _observers.Clear();
+        _observers.TellMoved(_name);
         LogDeactivated(_name, reason.ReasonCode.ToString());
     }
 
@@ -157,12 +144,12 @@ public sealed partial class ResourceGrain(
             if (result.Outcome == AcquireOutcome.Granted)
                 metrics.Granted(_name, TimeSpan.Zero);
             else if (observer is not null && _definition!.PushEnabled)
-                Subscribe(result.RequestId, observer);
+                _observers.Subscribe(result.RequestId, observer);
             var status = StatusOf(result.RequestId);
             var view = RequestView.Of(status, caller);
             if (observer is not null)
                 view = view with { Push = _definition!.PushEnabled };
-            return new Outcome<RequestView>(view, null, status.Phase == RequestPhase.Waiting ? 202 : 200);
+            return new Outcome<RequestView>(view, null);
         });
     }
 
@@ -170,7 +157,7 @@ public sealed partial class ResourceGrain(
     {
         // Counted here, whoever asks (gateway or Orleans client): a poll. The end of a long-poll, which unsubscribes, is not one.
         if (unsubscribe is not null)
-            Unsubscribe(id, unsubscribe);
+            _observers.Unsubscribe(id, unsubscribe);
         else
             metrics.StatusCalled(_name);
         return Owned(caller, id, out var status) ?? View(caller, Claim(s, status));
@@ -181,7 +168,7 @@ public sealed partial class ResourceGrain(
         if (Owned(caller, id, out var status) is { } missing)
             return missing;
         if (status.Phase == RequestPhase.Waiting)
-            Subscribe(id, observer);
+            _observers.Subscribe(id, observer);
         return View(caller, Claim(s, status));
     });
 
@@ -192,13 +179,13 @@ public sealed partial class ResourceGrain(
         if (Owned(caller, id, out var status) is { } missing)
             return missing;
         if (!status.IsFinal)
-            Subscribe(id, observer);
+            _observers.Subscribe(id, observer);
         return View(caller, status);
     });
 
     public Task Detach(long id, IResourceObserver observer)
     {
-        Unsubscribe(id, observer);
+        _observers.Unsubscribe(id, observer);
         return Task.CompletedTask;
     }
 
@@ -278,7 +265,7 @@ public sealed partial class ResourceGrain(
                 metrics.Rejected(_name, result.Rejection.Reason);
                 return Problem.From(result.Rejection);
             }
-            return new Outcome<JobView>(JobView.Of(_name, s.GetJob(result.RequestId)!, caller, withPayload: false), null, 202);
+            return new Outcome<JobView>(JobView.Of(_name, s.GetJob(result.RequestId)!, caller, withPayload: false), null);
         });
     }
 
@@ -290,7 +277,7 @@ public sealed partial class ResourceGrain(
             return Problem.PollingOnly(_name);
         var own = OwnJob(s, caller, id);
         if (own.Value is { IsFinished: false } && observer is not null)
-            Subscribe(id, observer);
+            _observers.Subscribe(id, observer);
         return own;
     });
 
@@ -319,8 +306,8 @@ public sealed partial class ResourceGrain(
                 return new Outcome<JobView>(JobView.Of(_name, job, caller, withPayload: true), null);
             pollId = taken.PollId;
             if (pollId != 0)
-                Subscribe(pollId, observer);
-            return new Outcome<JobView>(null, null, 204);
+                _observers.Subscribe(pollId, observer);
+            return new Outcome<JobView>(null, null); // nothing to take now
         });
         return new TakeAnswer(outcome, outcome.Problem is null ? pollId : 0);
     }
@@ -391,11 +378,16 @@ public sealed partial class ResourceGrain(
 
     public Task Wake() => Task.CompletedTask;
 
-    Task IResourceTimers.Tick() => Run(s => { s.Tick(); return new Outcome<int>(); });
-
-    Task IResourceTimers.IdleCheck()
+    private async Task TickAsync(CancellationToken cancellationToken)
     {
-        if (_scheduler is { HasPendingWork: false } && _observers.Count == 0 && _gathering is null && _writing.IsCompleted)
+        var ticked = await Run(s => { s.Tick(); return new Outcome<int>(); });
+        if (ticked.Problem is { } problem)
+            LogTickRefused(_name, problem.Type, problem.Detail);
+    }
+
+    private Task IdleCheckAsync(CancellationToken cancellationToken)
+    {
+        if (_scheduler is { HasPendingWork: false } && _observers.Count == 0 && _commit is { IsIdle: true })
         {
             _wentIdle = true;
             DeactivateOnIdle();
@@ -424,7 +416,7 @@ public sealed partial class ResourceGrain(
         }
         try
         {
-            await CommitAsync();
+            await _commit!.CommitAsync();
         }
         catch (CommitFailedException failed)
         {
@@ -449,65 +441,12 @@ public sealed partial class ResourceGrain(
         }
     }
 
-    /// <summary>
-    /// The commit that will hold every change made so far: the batch gathering now, which is written as soon as the write
-    /// in flight returns (or at once, when none is).
-    /// </summary>
-    private Task CommitAsync()
+    /// <summary>The memory of this activation is ahead of the store, or not known to be the owner's (see
+    /// <see cref="GroupCommit{TNotice}"/>): every later call is refused the same way, and the activation ends.</summary>
+    private void OnCommitFailed(Exception error, Problem problem)
     {
-        var gathering = _gathering ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (_writing.IsCompleted)
-            _writing = WriteBatchesAsync();
-        return gathering.Task;
-    }
-
-    private async Task WriteBatchesAsync()
-    {
-        while (_gathering is { } batch)
-        {
-            _gathering = null;
-            var changes = _scheduler!.TakeChanges();
-            var announcements = _announcements;
-            var events = _events;
-            _announcements = [];
-            _events = [];
-            try
-            {
-                // A batch that changed nothing is answered from memory: only once the store confirms that memory is still the owner's.
-                if (changes.IsEmpty)
-                    await store.ConfirmOwnershipAsync(_name, _epoch, CancellationToken.None);
-                else
-                    await store.CommitAsync(_name, _epoch, changes, CancellationToken.None);
-            }
-            catch (Exception ex)
-            {
-                Fail(ex, batch, wrote: !changes.IsEmpty);
-                return;
-            }
-            live.Update(_name, _scheduler.WaitingCount, _scheduler.LeaseCount, _scheduler.WorkingFactor);
-            batch.SetResult();
-            Publish(events, announcements);
-        }
-    }
-
-    /// <summary>The memory of this activation is now ahead of the store, or not known to be the owner's: nothing of it may
-    /// be announced, or kept.</summary>
-    private void Fail(Exception error, TaskCompletionSource batch, bool wrote)
-    {
-        var problem = error is OwnershipLostException
-            ? Problem.Moved($"Another silo owns resource \"{_name}\" now; the operation did not take effect and can be retried.")
-            : wrote ? Problem.CommitUncertain(_name) : Problem.StoreFailed(_name);
         LogCommitFailed(error, _name);
         _refusal = problem;
-        var failure = new CommitFailedException(problem);
-        batch.SetException(failure);
-        if (_gathering is { } next)
-        {
-            _gathering = null;
-            next.SetException(failure);
-        }
-        _announcements.Clear();
-        _events.Clear();
         DeactivateOnIdle();
     }
 
@@ -519,38 +458,39 @@ public sealed partial class ResourceGrain(
     {
         foreach (var e in scheduler.Events)
         {
-            _events.Add(e);
-            Announce(RequestUpdate.FromEvent(_name, e));
+            var update = RequestUpdate.FromEvent(_name, e);
+            if (update.IsFinal)
+                _outcomes.Record(update);
+            _commit?.Announce(new Notice(update, e));
         }
         scheduler.ClearEvents();
     }
 
+    /// <summary>Tells a request's observers of <paramref name="update"/> once the batch gathering now is durable; an ending is
+    /// remembered at once.</summary>
     private void Announce(RequestUpdate update)
     {
-        _announcements.Add(update);
         if (update.IsFinal)
             _outcomes.Record(update);
+        _commit!.Announce(new Notice(update, null));
     }
 
-    private void Publish(List<ResourceEvent> events, List<RequestUpdate> announcements)
+    /// <summary>What a batch announced, now that it is durable: metrics, job streams, observers.</summary>
+    private void Publish(List<Notice> notices)
     {
-        foreach (var e in events)
+        live.Update(_name, _scheduler!.WaitingCount, _scheduler.LeaseCount, _scheduler.WorkingFactor);
+        foreach (var (update, cause) in notices)
         {
-            if (e.Kind == ResourceEventKind.Granted)
-                metrics.Granted(_name, e.Waited);
-            else if (e.Rejection is { } rejection)
-                metrics.Rejected(_name, rejection.Reason);
-            else if (e.Kind == ResourceEventKind.JobChanged && _scheduler!.GetJob(e.RequestId) is { } job)
-                PublishJob(JobView.Of(_name, job, Everyone, withPayload: false));
-        }
-        foreach (var update in announcements)
-        {
-            if (!_observers.TryGetValue(update.Id, out var observers))
-                continue;
-            foreach (var observer in observers)
-                Push(observer, update);
-            if (update.IsFinal)
-                _observers.Remove(update.Id);
+            if (cause is { } e)
+            {
+                if (e.Kind == ResourceEventKind.Granted)
+                    metrics.Granted(_name, e.Waited);
+                else if (e.Rejection is { } rejection)
+                    metrics.Rejected(_name, rejection.Reason);
+                else if (e.Kind == ResourceEventKind.JobChanged && _scheduler.GetJob(e.RequestId) is { } job)
+                    PublishJob(JobView.Of(_name, job, Everyone, withPayload: false));
+            }
+            _observers.Publish(update);
         }
     }
 
@@ -575,7 +515,7 @@ public sealed partial class ResourceGrain(
         }
     }
 
-    private void Push(IResourceObserver observer, RequestUpdate update)
+    private static void Push(IResourceObserver observer, RequestUpdate update, ILogger logger)
     {
         try
         {
@@ -583,22 +523,8 @@ public sealed partial class ResourceGrain(
         }
         catch (Exception ex)
         {
-            LogObserverFailed(ex, _name, update.Id);
+            LogObserverFailed(logger, ex, update.Resource, update.Id);
         }
-    }
-
-    private void Subscribe(long id, IResourceObserver observer)
-    {
-        if (!_observers.TryGetValue(id, out var list))
-            _observers[id] = list = [];
-        if (!list.Contains(observer))
-            list.Add(observer);
-    }
-
-    private void Unsubscribe(long id, IResourceObserver observer)
-    {
-        if (_observers.TryGetValue(id, out var list) && list.Remove(observer) && list.Count == 0)
-            _observers.Remove(id);
     }
 
     /// <summary>Arms the deadline timer at the scheduler's next deadline (never polled) and the idle timer when nothing is pending.</summary>
@@ -615,8 +541,6 @@ public sealed partial class ResourceGrain(
         }
         _idleTimer?.Change(scheduler.HasPendingWork ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(options.Value.IdleTimeoutSeconds), Timeout.InfiniteTimeSpan);
     }
-
-    private void Fire(Task call) => call.ContinueWith(t => { _ = t.Exception; }, TaskScheduler.Default);
 
     // ---- the rules shared by the operations ----
 
@@ -669,10 +593,8 @@ public sealed partial class ResourceGrain(
             ? new Outcome<JobView>(JobView.Of(_name, job, caller, withPayload), null)
             : Problem.UnknownJob(_name, id);
 
-    private sealed class CommitFailedException(Problem problem) : Exception(problem.Detail)
-    {
-        public Problem Problem { get; } = problem;
-    }
+    /// <summary>An update to announce once durable, and the scheduler event it came from (none for a claim or a release).</summary>
+    private readonly record struct Notice(RequestUpdate Update, ResourceEvent? Cause);
 
     [LoggerMessage(LogLevel.Information, "Resource {Resource} activated under epoch {Epoch} with {Waiting} waiting and {Leases} leases")]
     private partial void LogActivated(string resource, long epoch, int waiting, int leases);
@@ -693,16 +615,8 @@ public sealed partial class ResourceGrain(
     private partial void LogJobStreamFailed(Exception ex, string resource, long jobId);
 
     [LoggerMessage(LogLevel.Warning, "Resource {Resource}: observer of request {RequestId} failed")]
-    private partial void LogObserverFailed(Exception ex, string resource, long requestId);
-}
+    private static partial void LogObserverFailed(ILogger logger, Exception ex, string resource, long requestId);
 
-/// <summary>The grain's own timers call back into it through this, as turns of their own.</summary>
-[Alias("OrleansQueue.IResourceTimers")]
-public interface IResourceTimers : IGrainWithStringKey
-{
-    [Alias("Tick")]
-    Task Tick();
-
-    [Alias("IdleCheck")]
-    Task IdleCheck();
+    [LoggerMessage(LogLevel.Warning, "Resource {Resource}: the deadline timer's turn was refused ({Type}: {Detail})")]
+    private partial void LogTickRefused(string resource, string type, string detail);
 }

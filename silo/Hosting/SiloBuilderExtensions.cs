@@ -86,7 +86,6 @@ public static class SiloBuilderExtensions
         var services = silo.Services;
         services.Configure<SiloOptions>(configuration.GetSection(SiloOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddKeyedSingleton(SchedulerClock.Key, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.TryAddSingleton(sp =>
         {
             var metrics = new SiloMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>());

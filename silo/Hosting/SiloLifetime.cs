@@ -13,7 +13,7 @@ namespace OrleansQueue.Silo.Hosting;
 /// their waits and leases).
 /// </summary>
 internal sealed partial class StoreLifetime(IGrainStore store, IOptions<SiloOptions> options, ILocalSiloDetails silo,
-    [FromKeyedServices(SchedulerClock.Key)] TimeProvider time, ILogger<StoreLifetime> logger) : ILifecycleParticipant<ISiloLifecycle>
+    [FromKeyedServices(TimeProviderNames.Grains)] TimeProvider time, ILogger<StoreLifetime> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly TimeSpan BeatEvery = TimeSpan.FromSeconds(1);
     private ITimer? _beats;

@@ -34,7 +34,7 @@ public sealed class GrainHost : IAsyncDisposable
             ["Silo:Store:Provider"] = "memory",
             ["Silo:IdleTimeoutSeconds"] = idleTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
-        builder.Services.AddKeyedSingleton<TimeProvider>(SchedulerClock.Key, clock);
+        builder.Services.AddKeyedSingleton<TimeProvider>(TimeProviderNames.Grains, clock); // the grains' clock: schedulers and grain timers
         if (store is not null)
             builder.Services.AddSingleton(store);
         builder.Services.AddOrleansQueueSiloCore(builder.Configuration);

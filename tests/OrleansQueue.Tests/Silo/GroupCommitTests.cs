@@ -1,0 +1,144 @@
+using OrleansQueue.Contracts;
+using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Silo.Grains;
+using OrleansQueue.Silo.Storage;
+
+namespace OrleansQueue.Tests.Silo;
+
+/// <summary>The group commit on its own, with a store whose every write the test answers by hand: no silo, no scheduler.</summary>
+public sealed class GroupCommitTests
+{
+    private readonly ScriptedStore _store = new();
+    private readonly List<string> _published = [];
+    private readonly List<Problem> _failures = [];
+    private GrainChanges _pending = new();
+    private readonly GroupCommit<string> _commit;
+
+    public GroupCommitTests() => _commit = new GroupCommit<string>("r", 7, TakeChanges, _store, _published.AddRange, (_, p) => _failures.Add(p));
+
+    [Fact]
+    public async Task CallsDuringAWriteGatherIntoTheNextOneWrittenAfterItInOrder()
+    {
+        var first = Change(1, "one");
+        Assert.Single(_store.Writes);
+        var second = Change(2, "two");
+        var third = Change(3, "three");
+        Assert.Single(_store.Writes); // one write in flight at a time
+        Assert.False(second.IsCompleted || third.IsCompleted);
+
+        _store.Answer(0);
+        await first;
+        Assert.Equal(["one"], _published);
+        Assert.Equal(2, _store.Writes.Count);
+        Assert.Equal([2L, 3L], _store.Writes[1].Changes!.DeleteRequests); // both in the second write
+        Assert.False(second.IsCompleted);
+
+        _store.Answer(1);
+        await Task.WhenAll(second, third);
+        Assert.Equal(["one", "two", "three"], _published);
+        Assert.True(_commit.IsIdle);
+    }
+
+    [Fact]
+    public async Task AFailedWriteFailsItsBatchAndEveryLaterOneAndAnnouncesNothingOfThem()
+    {
+        var first = Change(1, "one");
+        var second = Change(2, "two");
+        _store.Fail(0, new OwnershipLostException("r", 7));
+
+        var refused = await Assert.ThrowsAsync<CommitFailedException>(() => first);
+        Assert.Equal("urn:orleansqueue:problem:moved", refused.Problem.Type);
+        Assert.Equal(refused.Problem, (await Assert.ThrowsAsync<CommitFailedException>(() => second)).Problem);
+        Assert.Equal(refused.Problem, (await Assert.ThrowsAsync<CommitFailedException>(() => Change(3, "three"))).Problem);
+        Assert.Empty(_published);
+        Assert.Single(_store.Writes); // nothing after the failure reached the store
+        Assert.Equal([refused.Problem], _failures);
+        Assert.Equal(refused.Problem, _commit.Failure);
+    }
+
+    [Fact]
+    public async Task AWriteTheStoreNeverConfirmedIsUncertainAndAFailedOwnershipCheckIsUnavailable()
+    {
+        var write = Change(1, "one");
+        _store.Fail(0, new IOException("connection reset"));
+        Assert.Equal("urn:orleansqueue:problem:unavailable", (await Assert.ThrowsAsync<CommitFailedException>(() => write)).Problem.Type);
+        Assert.Contains("may or may not have taken effect", _failures.Single().Detail);
+
+        var other = new GroupCommit<string>("r", 7, TakeChanges, _store, _published.AddRange, (_, p) => _failures.Add(p));
+        var read = other.CommitAsync();
+        _store.Fail(1, new IOException("connection reset"));
+        var failure = (await Assert.ThrowsAsync<CommitFailedException>(() => read)).Problem;
+        Assert.Equal("urn:orleansqueue:problem:unavailable", failure.Type);
+        Assert.DoesNotContain("may or may not", failure.Detail);
+    }
+
+    [Fact]
+    public async Task ABatchThatChangedNothingIsConfirmedNotWrittenAndAReadWaitsForTheWriteBeforeIt()
+    {
+        var write = Change(1, "one");
+        var read = _commit.CommitAsync(); // saw the change in flight: must not answer before it is durable
+        Assert.False(read.IsCompleted);
+
+        _store.Answer(0);
+        await write;
+        Assert.False(read.IsCompleted); // and then its own check of the epoch
+        Assert.Equal(ScriptedStore.Kind.Confirm, _store.Writes[1].What);
+        _store.Answer(1);
+        await read;
+
+        var stale = _commit.CommitAsync();
+        _store.Fail(2, new OwnershipLostException("r", 7));
+        Assert.Equal("urn:orleansqueue:problem:moved", (await Assert.ThrowsAsync<CommitFailedException>(() => stale)).Problem.Type);
+    }
+
+    /// <summary>An operation: a change (a request ended) and an announcement, then its wait for the commit that holds both.</summary>
+    private Task Change(long id, string notice)
+    {
+        _pending.DeleteRequests.Add(id);
+        _commit.Announce(notice);
+        return _commit.CommitAsync();
+    }
+
+    private GrainChanges TakeChanges()
+    {
+        var taken = _pending;
+        _pending = new GrainChanges();
+        return taken;
+    }
+
+    /// <summary>A store whose commits and ownership checks wait until the test answers them, in the order they came.</summary>
+    private sealed class ScriptedStore : IGrainStore
+    {
+        public enum Kind { Commit, Confirm }
+
+        public List<(Kind What, GrainChanges? Changes, TaskCompletionSource Done)> Writes { get; } = [];
+
+        public void Answer(int write) => Writes[write].Done.SetResult();
+
+        public void Fail(int write, Exception error) => Writes[write].Done.SetException(error);
+
+        public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken ct) => Add(Kind.Commit, changes);
+
+        public Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken ct) => Add(Kind.Confirm, null);
+
+        private Task Add(Kind what, GrainChanges? changes)
+        {
+            // Continuations run inline: when Answer or Fail returns, the group commit has done all it does next.
+            var done = new TaskCompletionSource();
+            Writes.Add((what, changes, done));
+            return done.Task;
+        }
+
+        public Task InitializeAsync(CancellationToken ct) => throw new NotSupportedException();
+        public Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken ct) => throw new NotSupportedException();
+        public Task<ResourceDefinition?> GetResourceAsync(string name, CancellationToken ct) => throw new NotSupportedException();
+        public Task<bool> PutResourceAsync(ResourceDefinition d, CancellationToken ct) => throw new NotSupportedException();
+        public Task<bool> DeleteResourceAsync(string name, CancellationToken ct) => throw new NotSupportedException();
+        public Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken ct) => throw new NotSupportedException();
+        public Task ReleaseAsync(string name, long epoch, CancellationToken ct) => throw new NotSupportedException();
+        public Task HeartbeatAsync(string owner, long aliveAt, CancellationToken ct) => throw new NotSupportedException();
+        public Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken ct) => throw new NotSupportedException();
+        public Task PingAsync(CancellationToken ct) => throw new NotSupportedException();
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
