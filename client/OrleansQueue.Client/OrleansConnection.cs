@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
 
 namespace OrleansQueue.Client;
 

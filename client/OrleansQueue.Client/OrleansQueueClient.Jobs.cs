@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using OrleansQueue.Grains;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
 

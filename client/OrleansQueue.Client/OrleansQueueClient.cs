@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
 
 namespace OrleansQueue.Client;
 

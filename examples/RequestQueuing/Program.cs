@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OrleansQueue.Client;
-using OrleansQueue.Grains;
+using OrleansQueue.Contracts;
 
 const string Resource = "llm-demo";
 const int Rpm = 360, Tpm = 120_000, Calls = 120;

@@ -1,6 +1,4 @@
 using System.Text.Json;
-using OrleansQueue.Grains;
-
 namespace OrleansQueue.Contracts;
 
 /// <summary>Enqueues a job. <see cref="Payload"/> (any JSON) is required; the rest is optional.</summary>
@@ -49,14 +47,4 @@ public sealed record JobView(
         ClientId = caller.ClientIdOf(ClientId),
         WorkerId = WorkerId is { } worker ? caller.ClientIdOf(worker) : null,
     };
-
-    public static JobView Of(string resource, JobStatus s, Caller caller, bool withPayload) => new(
-        resource, s.Id, s.State, caller.ClientIdOf(s.ClientId), s.Priority, s.Load, s.Attempts, s.MaxAttempts,
-        s.State == JobState.Queued ? s.Position : null,
-        s.WorkerId is { } w ? caller.ClientIdOf(w) : null,
-        s.Progress, s.ProgressMessage, Parse(s.Result), s.Error,
-        withPayload ? Parse(s.Payload) : null,
-        s.FencingToken > 0 ? s.FencingToken : null, s.VisibleUntil, s.EnqueuedAt, s.FinishedAt, s.StartedAt);
-
-    private static JsonElement? Parse(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
 }

@@ -1,5 +1,3 @@
-using OrleansQueue.Grains;
-
 namespace OrleansQueue.Contracts;
 
 /// <summary>
@@ -110,17 +108,17 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
         _ => new(status, Prefix + "refused", "The request was refused.", $"{method} {path} was refused with HTTP {status}."),
     };
 
-    public static Problem From(Rejection rejection) => rejection.Reason switch
+    /// <summary>A request refused by the resource's rules (<paramref name="field"/> as the scheduler names it: maxWait is
+    /// the wire's maxWaitMs).</summary>
+    public static Problem Refused(RejectionReason reason, string message, TimeSpan? retryAfter = null, string? field = null) => reason switch
     {
-        RejectionReason.QueueFull => new(429, Prefix + "queue-full", "The resource's waitlist is full.", rejection.Message, null, rejection.RetryAfter),
-        RejectionReason.ClientQuotaExceeded => new(429, Prefix + "client-quota", "The client has too many requests waiting.", rejection.Message, "clientId", rejection.RetryAfter),
-        RejectionReason.TenantQuotaExceeded => new(429, Prefix + "tenant-quota", "The tenant has too many requests waiting.", rejection.Message, null, rejection.RetryAfter),
-        RejectionReason.TimedOut => new(429, Prefix + "timed-out", "The request was not granted in time.", rejection.Message, "maxWaitMs", rejection.RetryAfter),
-        RejectionReason.InvalidLoad => new(400, Prefix + "invalid-load", "The load is invalid for this resource.", rejection.Message, rejection.Field ?? "load"),
-        RejectionReason.UnknownResource => new(404, Prefix + "unknown-resource", "No such resource.", rejection.Message, "resource"),
-        RejectionReason.ResourceDeleted => new(410, Prefix + "resource-deleted", "The resource was deleted.", rejection.Message, "resource"),
-        _ => new(400, Prefix + "invalid-request", "The request is invalid.", rejection.Message, JsonField(rejection.Field)),
+        RejectionReason.QueueFull => new(429, Prefix + "queue-full", "The resource's waitlist is full.", message, null, retryAfter),
+        RejectionReason.ClientQuotaExceeded => new(429, Prefix + "client-quota", "The client has too many requests waiting.", message, "clientId", retryAfter),
+        RejectionReason.TenantQuotaExceeded => new(429, Prefix + "tenant-quota", "The tenant has too many requests waiting.", message, null, retryAfter),
+        RejectionReason.TimedOut => new(429, Prefix + "timed-out", "The request was not granted in time.", message, "maxWaitMs", retryAfter),
+        RejectionReason.InvalidLoad => new(400, Prefix + "invalid-load", "The load is invalid for this resource.", message, field ?? "load"),
+        RejectionReason.UnknownResource => new(404, Prefix + "unknown-resource", "No such resource.", message, "resource"),
+        RejectionReason.ResourceDeleted => new(410, Prefix + "resource-deleted", "The resource was deleted.", message, "resource"),
+        _ => new(400, Prefix + "invalid-request", "The request is invalid.", message, field == "maxWait" ? "maxWaitMs" : field),
     };
-
-    private static string? JsonField(string? field) => field == "maxWait" ? "maxWaitMs" : field;
 }

@@ -1,5 +1,3 @@
-using OrleansQueue.Grains;
-
 namespace OrleansQueue.Contracts;
 
 /// <summary>Where a request is in its life, as callers see it.</summary>
@@ -55,31 +53,4 @@ public sealed record RequestUpdate(
 {
     /// <summary>Whether nothing more will happen to the request (a job's observers leave when they see it finished).</summary>
     public bool IsFinal => Phase is not (RequestPhase.Waiting or RequestPhase.Granted or RequestPhase.Held or RequestPhase.JobChanged);
-
-    public static RequestUpdate FromEvent(string resource, ResourceEvent e) => new(
-        resource, e.RequestId,
-        e.Kind switch
-        {
-            ResourceEventKind.Granted => RequestPhase.Granted,
-            ResourceEventKind.TimedOut => RequestPhase.TimedOut,
-            ResourceEventKind.Rejected => RequestPhase.Rejected,
-            ResourceEventKind.LeaseExpired => RequestPhase.Expired,
-            ResourceEventKind.GrantReclaimed => RequestPhase.Reclaimed,
-            ResourceEventKind.JobChanged => RequestPhase.JobChanged,
-            ResourceEventKind.JobAssigned => RequestPhase.JobAssigned,
-            _ => RequestPhase.PollExpired,
-        },
-        e.ClientId, e.Load, e.Priority, FencingToken: e.FencingToken, ExpiresAt: e.ExpiresAt, Reason: e.Rejection?.Reason, Detail: e.Rejection?.Message,
-        GrantedAt: e.Kind == ResourceEventKind.Granted ? e.At : null, RelatedId: e.JobId);
-
-    public static RequestUpdate FromStatus(string resource, long id, RequestStatus s) => new(
-        resource, id,
-        s.Kind switch
-        {
-            RequestStatusKind.Waiting => RequestPhase.Waiting,
-            RequestStatusKind.Granted => RequestPhase.Granted,
-            RequestStatusKind.Held => RequestPhase.Held,
-            _ => RequestPhase.Unknown,
-        },
-        s.ClientId ?? "", s.Load, s.Priority, s.Position, s.FencingToken, s.ExpiresAt, GrantedAt: s.GrantedAt);
 }

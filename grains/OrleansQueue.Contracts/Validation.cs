@@ -1,4 +1,3 @@
-using OrleansQueue.Grains;
 
 namespace OrleansQueue.Contracts;
 
@@ -21,8 +20,8 @@ public static class Validation
 
     public static Problem? Of(ReleaseBody body)
     {
-        if (body.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
-            return Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}; it is {body.ActualLoad}.");
+        if (body.ActualLoad is < 0 or > Limits.MaxLoad)
+            return Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {Limits.MaxLoad}; it is {body.ActualLoad}.");
         return (body.Upstream is { } upstream ? Of(upstream, "upstream.") : null) ?? IdempotencyKey(body.IdempotencyKey);
     }
 
@@ -75,13 +74,13 @@ public static class Validation
             return Problem.Invalid("progress", "progress is required: a number, such as a fraction done.");
         if (kind == WorkerReportKind.Fail && string.IsNullOrWhiteSpace(report.Error))
             return Problem.Invalid("error", "error is required: what went wrong.");
-        if (report.ActualLoad is < 0 or > ResourcePolicy.MaxLoad)
-            return Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}.");
+        if (report.ActualLoad is < 0 or > Limits.MaxLoad)
+            return Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {Limits.MaxLoad}.");
         return null;
     }
 
     private static Problem? IdempotencyKey(string? key) =>
-        key is { Length: 0 or > ResourceScheduler.MaxIdempotencyKeyLength } || (key is not null && !Names.IsPrintable(key))
-            ? Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {ResourceScheduler.MaxIdempotencyKeyLength} printable characters (no control or invisible formatting characters).")
+        key is { Length: 0 or > Limits.MaxIdempotencyKeyLength } || (key is not null && !Names.IsPrintable(key))
+            ? Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {Limits.MaxIdempotencyKeyLength} printable characters (no control or invisible formatting characters).")
             : null;
 }

@@ -1,5 +1,3 @@
-using OrleansQueue.Grains;
-
 namespace OrleansQueue.Contracts;
 
 /// <summary>Asks for a slot. Every field is optional.</summary>
@@ -28,18 +26,12 @@ public sealed record UpstreamBody(
     [property: Id(0)] int? Status = null,
     [property: Id(1)] long? RetryAfterMs = null,
     [property: Id(2)] UpstreamBudgetBody? Requests = null,
-    [property: Id(3)] UpstreamBudgetBody? Load = null)
-{
-    public UpstreamReport ToReport() => new(Status, RetryAfterMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, Requests?.ToBudget(), Load?.ToBudget());
-}
+    [property: Id(3)] UpstreamBudgetBody? Load = null);
 
 /// <summary>One dimension of the upstream's budget. -1 stands for "not said" (Azure OpenAI sends it) and is ignored.</summary>
 /// <param name="ResetMs">Milliseconds from now until the upstream's budget resets.</param>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.UpstreamBudgetBody")]
-public sealed record UpstreamBudgetBody([property: Id(0)] long? Limit = null, [property: Id(1)] long? Remaining = null, [property: Id(2)] long? ResetMs = null)
-{
-    public UpstreamBudget ToBudget() => new(Limit, Remaining, ResetMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
-}
+public sealed record UpstreamBudgetBody([property: Id(0)] long? Limit = null, [property: Id(1)] long? Remaining = null, [property: Id(2)] long? ResetMs = null);
 
 /// <summary>A ticket or lease as the caller sees it.</summary>
 /// <param name="State">waiting, granted (pushed, to be claimed), held, released, cancelled, timedOut, rejected, expired, reclaimed, unknown.</param>
@@ -121,12 +113,7 @@ public sealed record AdaptiveView(
     [property: Id(7)] long? UpstreamRequestsLeft,
     [property: Id(8)] long? UpstreamLoadLeft,
     [property: Id(9)] DateTimeOffset? UpstreamResetAt,
-    [property: Id(10)] long Throttles)
-{
-    public static AdaptiveView? Of(AdaptiveState? s) => s is null || s.Mode == AdaptiveMode.Off ? null : new(
-        s.Mode, s.PausedUntil, s.PauseReason, Math.Round(s.WorkingFactor, 4), s.WorkingMaxConcurrent, s.WorkingRequestsPerWindow,
-        s.WorkingLoadPerWindow, s.UpstreamRequestsLeft, s.UpstreamLoadLeft, s.UpstreamResetAt, s.Throttles);
-}
+    [property: Id(10)] long Throttles);
 
 /// <summary>Everything a dashboard shows of one resource: its figures, leases, recent activity, timeline and jobs. A tenant sees
 /// only its own clients' leases, events and jobs; the figures and the timeline are the resource's totals.</summary>

@@ -1,4 +1,3 @@
-using OrleansQueue.Grains;
 
 namespace OrleansQueue.Silo.Gateway;
 

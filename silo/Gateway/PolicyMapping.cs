@@ -1,4 +1,6 @@
 using OrleansQueue.Grains;
+using OrleansQueue.Silo.Grains;
+using Scheduling = OrleansQueue.Grains;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Silo.Gateway;
@@ -46,10 +48,10 @@ public static class PolicyMapping
             if (value is < 0 || value > MaxMs)
                 return Problem.Invalid(field, $"{field} must be between 0 and {MaxMs} (one day); it is {value}.");
         }
-        var minShares = new Dictionary<Priority, double>();
+        var minShares = new Dictionary<Scheduling.Priority, double>();
         foreach (var (level, share) in body.MinShares ?? [])
         {
-            if (!Enum.TryParse<Priority>(level, ignoreCase: true, out var priority) || !PriorityLevels.IsDefined(priority) || level.Any(char.IsDigit) || level.Trim() != level)
+            if (!Enum.TryParse<Scheduling.Priority>(level, ignoreCase: true, out var priority) || !PriorityLevels.IsDefined(priority) || level.Any(char.IsDigit) || level.Trim() != level)
                 return Problem.Invalid("minShares", $"minShares keys must be priority names (critical, high, normal, low, background); \"{level}\" is not one.");
             minShares[priority] = share;
         }
@@ -71,7 +73,7 @@ public static class PolicyMapping
             JobMaxAttempts = body.JobMaxAttempts ?? defaults.JobMaxAttempts,
             JobRetryDelay = Ms(body.JobRetryDelayMs) ?? defaults.JobRetryDelay,
             JobRetention = Ms(body.JobRetentionMs) ?? defaults.JobRetention,
-            Adaptive = body.Adaptive ?? defaults.Adaptive,
+            Adaptive = body.Adaptive?.ToScheduler() ?? defaults.Adaptive,
             AimdDecrease = body.AimdDecrease ?? defaults.AimdDecrease,
             AimdIncrease = body.AimdIncrease ?? defaults.AimdIncrease,
             ClientWeights = body.ClientWeights is { Count: > 0 } weights ? new Dictionary<string, int>(weights, StringComparer.Ordinal) : null,
@@ -94,7 +96,7 @@ public static class PolicyMapping
         (long)d.Policy.ClaimWindow.TotalMilliseconds, (long?)d.Policy.AgingInterval?.TotalMilliseconds, null,
         (long)d.Policy.JobVisibilityTimeout.TotalMilliseconds, d.Policy.JobMaxAttempts, (long)d.Policy.JobRetryDelay.TotalMilliseconds,
         (long)d.Policy.JobRetention.TotalMilliseconds, d.Policy.MaxQueuedPerTenant,
-        d.Policy.Adaptive, d.Policy.AimdDecrease, d.Policy.AimdIncrease,
+        d.Policy.Adaptive.ToWire(), d.Policy.AimdDecrease, d.Policy.AimdIncrease,
         d.Policy.ClientWeights is { } w ? new Dictionary<string, int>(w) : null,
         d.Policy.MinShares?.ToDictionary(s => s.Key.ToString().ToLowerInvariant(), s => s.Value)));
 

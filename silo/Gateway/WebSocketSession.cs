@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
-using OrleansQueue.Grains;
 using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Silo.Gateway;

@@ -135,11 +135,11 @@ public sealed partial class ResourceGrain(
         var maxWait = body.MaxWaitMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
         return Run(s =>
         {
-            var result = s.Acquire(clientId, body.Load ?? 1, body.Priority ?? Priority.Normal, maxWait, body.IdempotencyKey);
+            var result = s.Acquire(clientId, body.Load ?? 1, (body.Priority ?? Contracts.Priority.Normal).ToScheduler(), maxWait, body.IdempotencyKey);
             if (result.Outcome == AcquireOutcome.Rejected)
             {
-                metrics.Rejected(_name, result.Rejection.Reason);
-                return Problem.From(result.Rejection);
+                metrics.Rejected(_name, result.Rejection.Reason.ToWire());
+                return result.Rejection.ToProblem();
             }
             if (result.Outcome == AcquireOutcome.Granted)
                 metrics.Granted(_name, TimeSpan.Zero);
@@ -198,7 +198,7 @@ public sealed partial class ResourceGrain(
         if (body.IdempotencyKey is { } key && s.FindRelease(id, key) is { } released)
         {
             return caller.Owns(released.ClientId ?? "")
-                ? View(caller, RequestUpdate.FromStatus(_name, id, released) with { Phase = RequestPhase.Released })
+                ? View(caller, WireMapping.UpdateOf(_name, id, released) with { Phase = RequestPhase.Released })
                 : Problem.UnknownRequest(_name, id);
         }
         if (Owned(caller, id, out var status) is { } missing)
@@ -222,7 +222,7 @@ public sealed partial class ResourceGrain(
     {
         var report = body.ToReport();
         scheduler.ReportUpstream(report, id);
-        if (report.IsThrottle && scheduler.Policy.Adaptive != AdaptiveMode.Off)
+        if (report.IsThrottle && scheduler.Policy.Adaptive != OrleansQueue.Grains.AdaptiveMode.Off)
             metrics.Throttled(_name);
     }
 
@@ -259,13 +259,13 @@ public sealed partial class ResourceGrain(
         string payload = body.Payload!.Value.GetRawText();
         return Run(s =>
         {
-            var result = s.EnqueueJob(clientId, payload, body.Load ?? 1, body.Priority ?? Priority.Normal, deadline, body.IdempotencyKey);
+            var result = s.EnqueueJob(clientId, payload, body.Load ?? 1, (body.Priority ?? Contracts.Priority.Normal).ToScheduler(), deadline, body.IdempotencyKey);
             if (result.Outcome == AcquireOutcome.Rejected)
             {
-                metrics.Rejected(_name, result.Rejection.Reason);
-                return Problem.From(result.Rejection);
+                metrics.Rejected(_name, result.Rejection.Reason.ToWire());
+                return result.Rejection.ToProblem();
             }
-            return new Outcome<JobView>(JobView.Of(_name, s.GetJob(result.RequestId)!, caller, withPayload: false), null);
+            return new Outcome<JobView>(WireMapping.ViewOf(_name, s.GetJob(result.RequestId)!, caller, withPayload: false), null);
         });
     }
 
@@ -303,7 +303,7 @@ public sealed partial class ResourceGrain(
         {
             var taken = s.TakeJob(caller.GrainClientId(workerId), wait);
             if (taken.Job is { } job)
-                return new Outcome<JobView>(JobView.Of(_name, job, caller, withPayload: true), null);
+                return new Outcome<JobView>(WireMapping.ViewOf(_name, job, caller, withPayload: true), null);
             pollId = taken.PollId;
             if (pollId != 0)
                 _observers.Subscribe(pollId, observer);
@@ -330,7 +330,7 @@ public sealed partial class ResourceGrain(
             };
             return outcome switch
             {
-                JobOutcome.Ok => new Outcome<JobView>(JobView.Of(_name, s.GetJob(id)!, caller, withPayload: false), null),
+                JobOutcome.Ok => new Outcome<JobView>(WireMapping.ViewOf(_name, s.GetJob(id)!, caller, withPayload: false), null),
                 JobOutcome.NotYours => Problem.NotYourJob(_name, id, report.WorkerId!),
                 JobOutcome.Finished => Problem.JobFinished(_name, id),
                 _ => Problem.UnknownJob(_name, id),
@@ -458,7 +458,7 @@ public sealed partial class ResourceGrain(
     {
         foreach (var e in scheduler.Events)
         {
-            var update = RequestUpdate.FromEvent(_name, e);
+            var update = WireMapping.UpdateOf(_name, e);
             if (update.IsFinal)
                 _outcomes.Record(update);
             _commit?.Announce(new Notice(update, e));
@@ -486,9 +486,9 @@ public sealed partial class ResourceGrain(
                 if (e.Kind == ResourceEventKind.Granted)
                     metrics.Granted(_name, e.Waited);
                 else if (e.Rejection is { } rejection)
-                    metrics.Rejected(_name, rejection.Reason);
+                    metrics.Rejected(_name, rejection.Reason.ToWire());
                 else if (e.Kind == ResourceEventKind.JobChanged && _scheduler.GetJob(e.RequestId) is { } job)
-                    PublishJob(JobView.Of(_name, job, Everyone, withPayload: false));
+                    PublishJob(WireMapping.ViewOf(_name, job, Everyone, withPayload: false));
             }
             _observers.Publish(update);
         }
@@ -549,7 +549,7 @@ public sealed partial class ResourceGrain(
     {
         var status = _scheduler!.GetStatus(id);
         if (status.Kind != RequestStatusKind.Unknown)
-            return RequestUpdate.FromStatus(_name, id, status);
+            return WireMapping.UpdateOf(_name, id, status);
         return _outcomes.Find(id) ?? new RequestUpdate(_name, id, RequestPhase.Unknown, "");
     }
 
@@ -590,7 +590,7 @@ public sealed partial class ResourceGrain(
 
     private Outcome<JobView> OwnJob(ResourceScheduler scheduler, Caller caller, long id, bool withPayload = false) =>
         scheduler.GetJob(id) is { } job && (caller.IsAdmin || caller.Owns(job.ClientId))
-            ? new Outcome<JobView>(JobView.Of(_name, job, caller, withPayload), null)
+            ? new Outcome<JobView>(WireMapping.ViewOf(_name, job, caller, withPayload), null)
             : Problem.UnknownJob(_name, id);
 
     /// <summary>An update to announce once durable, and the scheduler event it came from (none for a claim or a release).</summary>

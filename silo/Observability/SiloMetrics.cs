@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using OrleansQueue.Grains;
 
 namespace OrleansQueue.Silo.Observability;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Npgsql;
 using OrleansQueue.Grains;
+using Priority = OrleansQueue.Grains.Priority; // the scheduler's, not the wire's
 using OrleansQueue.Grains.Persistence;
 using OrleansQueue.Silo.Observability;
 

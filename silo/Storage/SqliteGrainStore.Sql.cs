@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using OrleansQueue.Grains;
+using Priority = OrleansQueue.Grains.Priority; // the scheduler's, not the wire's
 using OrleansQueue.Grains.Persistence;
 
 namespace OrleansQueue.Silo.Storage;

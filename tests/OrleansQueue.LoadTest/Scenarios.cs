@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Threading.RateLimiting;
 using OrleansQueue.Client;
-using OrleansQueue.Grains;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.LoadTest;
 

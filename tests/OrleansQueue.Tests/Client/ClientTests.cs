@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using OrleansQueue.Client;
-using OrleansQueue.Grains;
+using OrleansQueue.Contracts;
 using OrleansQueue.Tests.Silo;
 
 namespace OrleansQueue.Tests.Client;

@@ -5,6 +5,8 @@ using OrleansQueue.Client;
 using Orleans.Core.Internal;
 using OrleansQueue.Contracts;
 using OrleansQueue.Grains;
+using JobState = OrleansQueue.Contracts.JobState;
+using Priority = OrleansQueue.Contracts.Priority;
 
 namespace OrleansQueue.Tests.Client;
 

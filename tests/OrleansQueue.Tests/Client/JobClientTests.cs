@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using OrleansQueue.Client;
-using OrleansQueue.Grains;
+using OrleansQueue.Contracts;
 using OrleansQueue.Tests.Silo;
 
 namespace OrleansQueue.Tests.Client;

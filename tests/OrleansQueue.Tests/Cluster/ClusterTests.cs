@@ -2,6 +2,8 @@ using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansQueue.Contracts;
 using OrleansQueue.Grains;
+using JobState = OrleansQueue.Contracts.JobState;
+using Priority = OrleansQueue.Contracts.Priority;
 using OrleansQueue.Silo.Gateway;
 
 namespace OrleansQueue.Tests.Cluster;

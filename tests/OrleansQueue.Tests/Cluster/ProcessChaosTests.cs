@@ -211,7 +211,7 @@ public abstract class ProcessChaosTests(ITestOutputHelper output) : IAsyncLifeti
         }
 
         // Every accepted job completed, with its result.
-        Assert.All(results, job => Assert.Equal(OrleansQueue.Grains.JobState.Completed, job.State));
+        Assert.All(results, job => Assert.Equal(OrleansQueue.Contracts.JobState.Completed, job.State));
         Assert.All(results.Zip(jobs), pair => Assert.Equal(pair.Second.N * 2, pair.First.Result!.Value.GetProperty("doubled").GetInt32()));
         output.WriteLine($"jobs: {Jobs} completed; handler runs beyond one (jobs handed out again after a silo died): {runs.Values.Sum() - runs.Count}");
         Assert.True(await silos[2].ExitsWithinAsync(TimeSpan.FromSeconds(30)), "the silo declared dead while frozen did not stop itself");

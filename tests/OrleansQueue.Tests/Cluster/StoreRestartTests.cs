@@ -52,17 +52,26 @@ public abstract class StoreRestartTests : IDisposable
             var granted = new ConcurrentDictionary<long, byte>();
             int twice = 0;
             using var stop = new CancellationTokenSource();
+            // Each call carries an idempotency key and is repeated while the silo answers 503, as the SDKs do: an acquire or
+            // a release whose commit landed as the store died (its answer lost) is answered again, not left holding a slot.
             var load = Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
             {
                 using var client = silo.CreateClient();
-                while (!stop.IsCancellationRequested)
+                for (int n = 0; !stop.IsCancellationRequested; n++)
                 {
-                    var (status, body) = await client.Post("v1/resources/busy/acquire", $$"""{"clientId":"w{{i}}","maxWaitMs":0}""");
+                    var (status, body) = await client.Post("v1/resources/busy/acquire", $$"""{"clientId":"w{{i}}","maxWaitMs":0,"idempotencyKey":"a{{n}}"}""");
+                    while (status == HttpStatusCode.ServiceUnavailable)
+                    {
+                        await Task.Delay(50); // the silo gives no event when its store is back: its answers are the witness
+                        (status, body) = await client.Post("v1/resources/busy/acquire", $$"""{"clientId":"w{{i}}","maxWaitMs":0,"idempotencyKey":"a{{n}}"}""");
+                    }
                     if (status != HttpStatusCode.OK)
-                        continue; // refused while the store is away: typed, retried
+                        continue; // refused: no slot free now
                     if (!granted.TryAdd(body.GetProperty("fencingToken").GetInt64(), 0))
                         Interlocked.Increment(ref twice);
-                    await client.Post($"v1/resources/busy/requests/{body.GetProperty("id").GetInt64()}/release");
+                    string release = $"v1/resources/busy/requests/{body.GetProperty("id").GetInt64()}/release";
+                    while ((await client.Post(release, $$"""{"idempotencyKey":"r{{n}}"}""")).Status == HttpStatusCode.ServiceUnavailable)
+                        await Task.Delay(50);
                 }
             })).ToList();
             await WaitUntilAsync(() => Task.FromResult(granted.Count >= 20));

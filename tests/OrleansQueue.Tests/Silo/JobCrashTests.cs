@@ -71,7 +71,7 @@ public sealed class JobCrashTests : IAsyncLifetime
             foreach (var (n, id) in _ids)
             {
                 var job = await client.GetJobAsync("jobcrash", id);
-                Assert.Equal(OrleansQueue.Grains.JobState.Completed, job.State);
+                Assert.Equal(OrleansQueue.Contracts.JobState.Completed, job.State);
                 Assert.Equal(n, job.Result!.Value.GetInt32());
                 // A handler runs again only for a job that was handed out again (its worker's silo died under it).
                 Assert.True(_runs[n] <= job.Attempts, $"job {n} ran {_runs[n]} times in {job.Attempts} attempts");

@@ -1,5 +1,7 @@
 using OrleansQueue.Contracts;
 using OrleansQueue.Grains;
+using JobState = OrleansQueue.Contracts.JobState;
+using Priority = OrleansQueue.Contracts.Priority;
 using OrleansQueue.Grains.Persistence;
 using OrleansQueue.Silo.Storage;
 
