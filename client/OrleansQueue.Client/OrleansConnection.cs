@@ -56,20 +56,20 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         {
             reply = op switch
             {
-                "acquire" => Request(await grain.Acquire(Trusted, new AcquireBody((string?)m["clientId"], (long?)m["load"], PriorityOf(m),
+                "acquire" => Request(await grain.Requests.Acquire(Trusted, new AcquireBody((string?)m["clientId"], (long?)m["load"], PriorityOf(m),
                     (long?)m["maxWaitMs"], (string?)m["idempotencyKey"]), _self).WaitAsync(ct)),
-                "status" => Request(await grain.Status(Trusted, id, null).WaitAsync(ct)),
-                "release" => Request(await grain.Release(Trusted, id, new ReleaseBody((long?)m["actualLoad"], (string?)m["idempotencyKey"], Upstream(m))).WaitAsync(ct)),
-                "report" => Request(await grain.ReportUpstream(Trusted, id, Upstream(m) ?? new UpstreamBody()).WaitAsync(ct)),
-                "renew" or "claim" => Request(await grain.Renew(Trusted, id).WaitAsync(ct)),
-                "cancel" => Request(await grain.Cancel(Trusted, id).WaitAsync(ct)),
+                "status" => Request(await grain.Requests.Status(Trusted, id, null).WaitAsync(ct)),
+                "release" => Request(await grain.Requests.Release(Trusted, id, new ReleaseBody((long?)m["actualLoad"], (string?)m["idempotencyKey"], Upstream(m))).WaitAsync(ct)),
+                "report" => Request(await grain.Requests.ReportUpstream(Trusted, id, Upstream(m) ?? new UpstreamBody()).WaitAsync(ct)),
+                "renew" or "claim" => Request(await grain.Requests.Renew(Trusted, id).WaitAsync(ct)),
+                "cancel" => Request(await grain.Requests.Cancel(Trusted, id).WaitAsync(ct)),
                 "attach" => await AttachAsync(grain, m["ids"]!.AsArray().Select(n => (long)n!).ToList(), ct),
-                "enqueueJob" => Job(await grain.Enqueue(Trusted, new EnqueueBody(
+                "enqueueJob" => Job(await grain.Jobs.Enqueue(Trusted, new EnqueueBody(
                     m["payload"] is { } payload ? JsonSerializer.SerializeToElement(payload) : JsonDocument.Parse("null").RootElement,
                     (string?)m["clientId"], (long?)m["load"], PriorityOf(m), (long?)m["deadlineMs"], (string?)m["idempotencyKey"])).WaitAsync(ct)),
-                "job" => Job(await grain.GetJob(Trusted, id, withPayload: false).WaitAsync(ct)),
-                "watchJob" => Job(await grain.WatchJob(Trusted, id, _self, requirePush: true).WaitAsync(ct)),
-                "cancelJob" => Job(await grain.CancelJob(Trusted, id).WaitAsync(ct)),
+                "job" => Job(await grain.Jobs.GetJob(Trusted, id, withPayload: false).WaitAsync(ct)),
+                "watchJob" => Job(await grain.Jobs.WatchJob(Trusted, id, _self, requirePush: true).WaitAsync(ct)),
+                "cancelJob" => Job(await grain.Jobs.CancelJob(Trusted, id).WaitAsync(ct)),
                 _ => throw new ArgumentException($"No grain call for op \"{op}\".", nameof(m)),
             };
         }
@@ -88,11 +88,11 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         return element;
     }
 
-    private async Task<object> AttachAsync(IResourceGrain grain, List<long> ids, CancellationToken ct)
+    private async Task<object> AttachAsync(ResourceGrainReference grain, List<long> ids, CancellationToken ct)
     {
         var results = new List<object>(ids.Count);
         foreach (long id in ids)
-            results.Add(Request(await grain.Attach(Trusted, id, _self).WaitAsync(ct)));
+            results.Add(Request(await grain.Requests.Attach(Trusted, id, _self).WaitAsync(ct)));
         return new { results };
     }
 
@@ -121,7 +121,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
     {
         try
         {
-            var job = await Grain(resource).GetJob(Trusted, id, withPayload: false);
+            var job = await Grain(resource).Jobs.GetJob(Trusted, id, withPayload: false);
             if (job.Value is { } view)
                 JobUpdated?.Invoke(JsonSerializer.SerializeToElement(view, WireJson.Options));
         }
@@ -150,7 +150,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         });
     }
 
-    private IResourceGrain Grain(string resource) => _references.Get(resource);
+    private ResourceGrainReference Grain(string resource) => _references.Get(resource);
 
     private static Priority? PriorityOf(JsonObject m) =>
         (string?)m["priority"] is { } p ? Enum.Parse<Priority>(p, ignoreCase: true) : null;

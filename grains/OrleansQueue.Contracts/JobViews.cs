@@ -48,3 +48,17 @@ public sealed record JobView(
         WorkerId = WorkerId is { } worker ? caller.ClientIdOf(worker) : null,
     };
 }
+
+/// <summary>What a worker reports about a job.</summary>
+[GenerateSerializer, Alias("OrleansQueue.WorkerReportKind")]
+public enum WorkerReportKind
+{
+    Heartbeat,
+    Progress,
+    Complete,
+    Fail,
+}
+
+/// <summary>A worker's take: a job, nothing, or a wait under <see cref="PollId"/>.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.TakeAnswer")]
+public sealed record TakeAnswer([property: Id(0)] Outcome<JobView> Outcome, [property: Id(1)] long PollId = 0);

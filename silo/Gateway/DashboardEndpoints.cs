@@ -28,7 +28,7 @@ public static class DashboardEndpoints
     }
 
     private static async Task<IResult> Detail(string resource, HttpContext context, ResourceGrains grains) =>
-        HttpResults.From(await grains.CallAsync(resource, g => g.Detail(context.Caller(), MaxRows), context.RequestAborted));
+        HttpResults.From(await grains.CallAsync(resource, g => g.Administration.Detail(context.Caller(), MaxRows), context.RequestAborted));
 
     private static IResult Session(HttpContext context, OrleansDashboardGate gate)
     {
@@ -57,7 +57,7 @@ public static class DashboardEndpoints
                 await ServerSentEvents.WriteAsync(context, "overview", new DashboardOverview(time.GetUtcNow(), overview), ct);
                 if (resource is not null)
                 {
-                    var detail = await grains.CallAsync(resource, g => g.Detail(caller, MaxRows), ct, caller.Tenant);
+                    var detail = await grains.CallAsync(resource, g => g.Administration.Detail(caller, MaxRows), ct, caller.Tenant);
                     if (detail.Problem is { } problem)
                         await ServerSentEvents.WriteAsync(context, "problem", WireJson.Body(problem), ct);
                     else
@@ -78,7 +78,7 @@ public static class DashboardEndpoints
         var definitions = await catalog.ListAsync(ct);
         return await Task.WhenAll(definitions.OrderBy(d => d.Name, StringComparer.Ordinal).Select(async d =>
         {
-            var stats = await grains.CallAsync(d.Name, g => g.Stats(caller), ct, caller.Tenant);
+            var stats = await grains.CallAsync(d.Name, g => g.Administration.Stats(caller), ct, caller.Tenant);
             return new OverviewRow(PolicyMapping.ToView(d), stats.Value, stats.Problem?.Detail);
         }));
     }

@@ -10,11 +10,11 @@ public sealed partial class ResourceGrains(IGrainFactory factory, TenantCalls te
 
     public IGrainFactory Factory => factory;
 
-    public IResourceGrain Get(string resource) => _references.Get(resource);
+    public ResourceGrainReference Get(string resource) => _references.Get(resource);
 
     /// <param name="tenant">Whose call it is: at most <see cref="Hosting.SiloOptions.MaxCallsInFlightPerTenant"/> of a tenant's
     /// calls run at once, so that one tenant's flood queues behind itself rather than in front of the others.</param>
-    public async Task<Outcome<T>> CallAsync<T>(string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct, string? tenant = null)
+    public async Task<Outcome<T>> CallAsync<T>(string resource, Func<ResourceGrainReference, Task<Outcome<T>>> call, CancellationToken ct, string? tenant = null)
     {
         if (!Names.IsValidResource(resource))
             return Problem.UnknownResource(resource);

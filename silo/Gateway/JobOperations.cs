@@ -89,7 +89,7 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
     }
 
     public Task Unwatch(string resource, long id, IResourceObserver observer) =>
-        Call(null, resource, async g => { await g.Detach(id, observer); return new Outcome<int>(); }, CancellationToken.None);
+        Call(null, resource, async g => { await g.UnwatchJob(id, observer); return new Outcome<int>(); }, CancellationToken.None);
 
     public Task<Outcome<JobView>> CancelAsync(Caller caller, string resource, long id, CancellationToken ct) =>
         Call(caller, resource, g => g.CancelJob(caller, id), ct);
@@ -142,8 +142,8 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
 
     /// <summary>A grain call on <paramref name="caller"/>'s behalf (null: the silo's own, such as leaving a subscription),
     /// counted against the tenant's calls in flight.</summary>
-    private Task<Outcome<T>> Call<T>(Caller? caller, string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
-        grains.CallAsync(resource, call, ct, caller?.Tenant);
+    private Task<Outcome<T>> Call<T>(Caller? caller, string resource, Func<IResourceJobs, Task<Outcome<T>>> call, CancellationToken ct) =>
+        grains.CallAsync(resource, g => call(g.Jobs), ct, caller?.Tenant);
 }
 
 /// <summary>A watch of a job's stream; disposing it leaves the stream.</summary>

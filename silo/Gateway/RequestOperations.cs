@@ -75,8 +75,8 @@ public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, 
 
     /// <summary>A grain call on <paramref name="caller"/>'s behalf (null: the silo's own, such as leaving a subscription),
     /// counted against the tenant's calls in flight.</summary>
-    private Task<Outcome<T>> Call<T>(Caller? caller, string resource, Func<IResourceGrain, Task<Outcome<T>>> call, CancellationToken ct) =>
-        grains.CallAsync(resource, call, ct, caller?.Tenant);
+    private Task<Outcome<T>> Call<T>(Caller? caller, string resource, Func<IResourceRequests, Task<Outcome<T>>> call, CancellationToken ct) =>
+        grains.CallAsync(resource, g => call(g.Requests), ct, caller?.Tenant);
 
     private static Task<Outcome<RequestView>> Done(Problem problem) => Task.FromResult<Outcome<RequestView>>(problem);
 

@@ -59,5 +59,5 @@ public static class ResourceEndpoints
     }
 
     private static async Task<IResult> Stats(string resource, HttpContext context, ResourceGrains grains) =>
-        HttpResults.From(await grains.CallAsync(resource, g => g.Stats(context.Caller()), context.RequestAborted));
+        HttpResults.From(await grains.CallAsync(resource, g => g.Administration.Stats(context.Caller()), context.RequestAborted));
 }

@@ -17,7 +17,7 @@ public sealed partial class ResourceCatalog(IGrainStore store, IGrainFactory gra
     public async Task<bool> PutAsync(ResourceDefinition definition, CancellationToken cancellationToken)
     {
         bool created = await store.PutResourceAsync(definition, cancellationToken);
-        await grains.GetGrain<IResourceGrain>(definition.Name).Reload();
+        await grains.GetGrain<IResourceAdministration>(definition.Name).Reload();
         LogResourcePut(definition.Name, created);
         return created;
     }
@@ -26,7 +26,7 @@ public sealed partial class ResourceCatalog(IGrainStore store, IGrainFactory gra
     public async Task<bool> DeleteAsync(string name, CancellationToken cancellationToken)
     {
         bool existed = await store.DeleteResourceAsync(name, cancellationToken);
-        await grains.GetGrain<IResourceGrain>(name).Close();
+        await grains.GetGrain<IResourceAdministration>(name).Close();
         LogResourceDeleted(name, existed);
         return existed;
     }
@@ -44,7 +44,7 @@ public sealed partial class ResourceCatalog(IGrainStore store, IGrainFactory gra
             {
                 try
                 {
-                    await grains.GetGrain<IResourceGrain>(o.Name).Wake();
+                    await grains.GetGrain<IResourceAdministration>(o.Name).Wake();
                     return;
                 }
                 catch (Exception) when (attempt < 10 && !cancellationToken.IsCancellationRequested)

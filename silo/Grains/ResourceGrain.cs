@@ -43,7 +43,7 @@ public sealed partial class ResourceGrain(
     LiveResources live,
     IOptions<SiloOptions> options,
     ILocalSiloDetails silo,
-    ILogger<ResourceGrain> logger) : Grain, IResourceGrain
+    ILogger<ResourceGrain> logger) : Grain, IResourceRequests, IResourceJobs, IResourceAdministration
 {
     private readonly RequestObservers _observers = new((observer, update) => Push(observer, update, logger));
     private readonly RecentOutcomes _outcomes = new();
@@ -188,6 +188,8 @@ public sealed partial class ResourceGrain(
         _observers.Unsubscribe(id, observer);
         return Task.CompletedTask;
     }
+
+    public Task UnwatchJob(long id, IResourceObserver observer) => Detach(id, observer);
 
     public Task<Outcome<RequestView>> Release(Caller caller, long id, ReleaseBody body) => Validation.Of(body) is { } invalid
         ? Task.FromResult<Outcome<RequestView>>(invalid)

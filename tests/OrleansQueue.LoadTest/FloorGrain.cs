@@ -104,11 +104,11 @@ internal static class OrleansFloors
         }
     }
 
-    /// <summary>Not a floor: the hot cycle made straight on <see cref="IResourceGrain"/> with no SDK in between (no lease
+    /// <summary>Not a floor: the hot cycle made straight on <see cref="IResourceRequests"/> with no SDK in between (no lease
     /// object, no renewal, no JSON), to tell the grain's share of the cost from the client's.</summary>
     public static async Task<Throughput> ResourceGrainCycles(IGrainFactory grains, string resource, int seconds, int concurrency)
     {
-        var grain = grains.GetGrain<IResourceGrain>(resource);
+        var grain = grains.GetGrain<IResourceRequests>(resource);
         var caller = new Caller("default", IsAdmin: true);
         return await ClosedLoop(seconds, concurrency, async _ =>
         {

@@ -59,7 +59,7 @@ internal static class OrleansRounds
         md.AppendLine($"| acquire+release cycles/s, one hot resource, {Concurrency} callers | {M(r => r.Hot.PerSecond):N0} | {M(r => r.Bare.PerSecond):N0} pairs of bare grain calls | {M(r => r.Hot.PerSecond / r.Bare.PerSecond):0.00} |");
         if (rounds.All(r => r.Limiter is not null))
             md.AppendLine($"| … vs. ConcurrencyLimiter | | {M(r => r.Limiter!.PerSecond):N0} | {M(r => r.Hot.PerSecond / r.Limiter!.PerSecond):0.0000} |");
-        md.AppendLine($"| the same cycles straight on `IResourceGrain`, no SDK (no lease object, renewal or JSON) | {M(r => r.Grain.PerSecond):N0} | {M(r => r.Bare.PerSecond):N0} | {M(r => r.Grain.PerSecond / r.Bare.PerSecond):0.00} |");
+        md.AppendLine($"| the same cycles straight on `IResourceRequests`, no SDK (no lease object, renewal or JSON) | {M(r => r.Grain.PerSecond):N0} | {M(r => r.Bare.PerSecond):N0} | {M(r => r.Grain.PerSecond / r.Bare.PerSecond):0.00} |");
         if (rounds.All(r => r.SiloCpuPerCycle is not null))
             md.AppendLine($"| silo CPU per hot cycle, µs | {M(r => r.SiloCpuPerCycle!.Value):0} | | |");
         md.AppendLine($"| overshoot (holders above the limit seen in process) | {rounds.Sum(r => r.Handoff.Overshoot + r.Hot.Overshoot)} | | |");

@@ -64,7 +64,7 @@ public sealed class CohostingTests : IAsyncLifetime
 
         // The grain leaves (as on rebalancing or a silo stopping): it tells its observers Moved, and the next call
         // activates it again from the store, without the subscriptions it had.
-        await grains.GetGrain<IResourceGrain>("embedded-moves").AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        await grains.GetGrain<IResourceAdministration>("embedded-moves").AsReference<IGrainManagementExtension>().DeactivateOnIdle();
         await holder.ReleaseAsync();
 
         await using var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
@@ -89,7 +89,7 @@ public sealed class CohostingTests : IAsyncLifetime
     private static async Task WaitForWaitingAsync(IGrainFactory grains, string resource, int count)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while ((await grains.GetGrain<IResourceGrain>(resource).Stats(new Caller("default", true))).Value!.Waiting != count)
+        while ((await grains.GetGrain<IResourceAdministration>(resource).Stats(new Caller("default", true))).Value!.Waiting != count)
         {
             Assert.True(DateTime.UtcNow < deadline, $"{resource} never had {count} waiting");
             await Task.Delay(10); // the client gives no event when its request is queued; the stats are the witness

@@ -154,7 +154,7 @@ public sealed class ClusterTests
         var deadline = DateTime.UtcNow + Generous;
         while (true)
         {
-            var outcome = await silo.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IResourceGrain>(resource).Stats(Tenant).WaitAsync(Generous);
+            var outcome = await silo.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IResourceAdministration>(resource).Stats(Tenant).WaitAsync(Generous);
             if (outcome.Value is { } stats || DateTime.UtcNow > deadline)
                 return outcome.Value ?? throw new InvalidOperationException(outcome.Problem?.Detail);
             await Task.Delay(100);

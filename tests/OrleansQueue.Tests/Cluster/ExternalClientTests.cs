@@ -25,13 +25,13 @@ public sealed class ExternalClientTests
             MaxConcurrent = 1, DefaultMaxWait = TimeSpan.FromMinutes(5), LeaseTtl = TimeSpan.FromMinutes(5), ClaimWindow = TimeSpan.FromMinutes(1),
         });
         // Activate the resource on the silo to be killed: its first call comes from there (placement prefers it).
-        var stats = await doomed.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IResourceGrain>("external").Stats(new Caller("", IsAdmin: true));
+        var stats = await doomed.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IResourceAdministration>("external").Stats(new Caller("", IsAdmin: true));
         Assert.Equal(doomed.SiloAddress.ToString(), stats.Value!.Silo);
 
         var client = cluster.Cluster.Client.ServiceProvider.GetRequiredService<OrleansQueueClient>();
         var holder = await client.AcquireAsync("external");
         var waiting = client.AcquireAsync("external");
-        await QueuedAsync(doomed.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IResourceGrain>("external"));
+        await QueuedAsync(doomed.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IResourceAdministration>("external"));
         Assert.False(waiting.IsCompleted);
 
         await cluster.Cluster.KillSiloAsync(doomed);
@@ -39,12 +39,12 @@ public sealed class ExternalClientTests
 
         await using var granted = await waiting.WaitAsync(Generous);
         Assert.True(granted.FencingToken > holder.FencingToken);
-        var after = await survivor.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IResourceGrain>("external").Stats(new Caller("", IsAdmin: true));
+        var after = await survivor.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IResourceAdministration>("external").Stats(new Caller("", IsAdmin: true));
         Assert.Equal(survivor.SiloAddress.ToString(), after.Value!.Silo);
     }
 
     /// <summary>The waiter's acquire has reached the grain (it waits there), so the kill finds it queued.</summary>
-    private static async Task QueuedAsync(IResourceGrain grain)
+    private static async Task QueuedAsync(IResourceAdministration grain)
     {
         var deadline = DateTime.UtcNow + Generous;
         while (DateTime.UtcNow < deadline)

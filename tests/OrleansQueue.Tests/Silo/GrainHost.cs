@@ -43,7 +43,7 @@ public sealed class GrainHost : IAsyncDisposable
         return new GrainHost(host) { Clock = clock };
     }
 
-    public IResourceGrain Resource(string name) => Grains.GetGrain<IResourceGrain>(name);
+    public ResourceGrainReference Resource(string name) => ResourceGrainReference.Of(Grains, name);
 
     public Task DefineAsync(string name, ResourcePolicy policy, bool push = true) =>
         Catalog.PutAsync(new ResourceDefinition(name, policy, push), CancellationToken.None);

@@ -19,13 +19,13 @@ public sealed class ResourceGrainTests
         await using var host = await GrainHost.StartAsync();
         await host.DefineAsync("timed", new ResourcePolicy { RequestsPerWindow = 1, Window = TimeSpan.FromSeconds(10), DefaultMaxWait = TimeSpan.FromMinutes(5) });
         var grain = host.Resource("timed");
-        Assert.Equal(RequestPhase.Held, (await grain.Acquire(Tenant, new AcquireBody("a"), null)).Value!.State);
+        Assert.Equal(RequestPhase.Held, (await grain.Requests.Acquire(Tenant, new AcquireBody("a"), null)).Value!.State);
         using var observer = new RecordingObserver(host.Grains);
-        var ticket = (await grain.Acquire(Tenant, new AcquireBody("b"), observer.Reference)).Value!;
+        var ticket = (await grain.Requests.Acquire(Tenant, new AcquireBody("b"), observer.Reference)).Value!;
         Assert.Equal(RequestPhase.Waiting, ticket.State);
 
         host.Clock.Advance(TimeSpan.FromSeconds(9));
-        await grain.Stats(Tenant); // a turn after the clock moved: had the timer fired early, its grant would be pushed by now
+        await grain.Administration.Stats(Tenant); // a turn after the clock moved: had the timer fired early, its grant would be pushed by now
         Assert.False(observer.TryNext(out _));
         host.Clock.Advance(TimeSpan.FromSeconds(1));
 
@@ -40,15 +40,15 @@ public sealed class ResourceGrainTests
         await using var host = await GrainHost.StartAsync(idleTimeoutSeconds: 60);
         await host.DefineAsync("idle", new ResourcePolicy { MaxConcurrent = 1 });
         var grain = host.Resource("idle");
-        var lease = (await grain.Acquire(Tenant, new AcquireBody("a", IdempotencyKey: "once"), null)).Value!;
-        await grain.Release(Tenant, lease.Id, new ReleaseBody());
+        var lease = (await grain.Requests.Acquire(Tenant, new AcquireBody("a", IdempotencyKey: "once"), null)).Value!;
+        await grain.Requests.Release(Tenant, lease.Id, new ReleaseBody());
         Assert.Equal(1, host.Live.Count);
 
         host.Clock.Advance(TimeSpan.FromMinutes(1));
 
         Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), "the idle grain stayed active");
         Assert.True(SpinWait.SpinUntil(() => host.Store.ListOwnedAsync(CancellationToken.None).Result.Count == 0, Generous), "the claim was kept");
-        var replay = (await grain.Acquire(Tenant, new AcquireBody("a", IdempotencyKey: "once"), null)).Value!;
+        var replay = (await grain.Requests.Acquire(Tenant, new AcquireBody("a", IdempotencyKey: "once"), null)).Value!;
         Assert.Equal(lease.Id, replay.Id);
         Assert.Equal(1, host.Live.Count);
     }
@@ -59,11 +59,11 @@ public sealed class ResourceGrainTests
         await using var host = await GrainHost.StartAsync(idleTimeoutSeconds: 60);
         await host.DefineAsync("busy", new ResourcePolicy { LeaseTtl = TimeSpan.FromHours(1) });
         var grain = host.Resource("busy");
-        await grain.Acquire(Tenant, new AcquireBody("a"), null);
+        await grain.Requests.Acquire(Tenant, new AcquireBody("a"), null);
 
         host.Clock.Advance(TimeSpan.FromMinutes(10));
 
-        Assert.Equal(1, (await grain.Stats(Tenant)).Value!.Leases);
+        Assert.Equal(1, (await grain.Administration.Stats(Tenant)).Value!.Leases);
         Assert.Equal(1, host.Live.Count);
         Assert.Single(await host.Store.ListOwnedAsync(CancellationToken.None));
     }
@@ -75,14 +75,14 @@ public sealed class ResourceGrainTests
         await using var host = await GrainHost.StartAsync(store);
         await host.DefineAsync("batched", new ResourcePolicy());
         var grain = host.Resource("batched");
-        await grain.Stats(Tenant);
+        await grain.Administration.Stats(Tenant);
         int before = store.Commits;
 
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         store.Gate = gate;
-        var first = grain.Acquire(Tenant, new AcquireBody("a"), null);
+        var first = grain.Requests.Acquire(Tenant, new AcquireBody("a"), null);
         Assert.True(SpinWait.SpinUntil(() => store.Waiting, Generous), "the first commit never started");
-        var rest = Enumerable.Range(0, 50).Select(i => grain.Acquire(Tenant, new AcquireBody("c" + i), null)).ToList();
+        var rest = Enumerable.Range(0, 50).Select(i => grain.Requests.Acquire(Tenant, new AcquireBody("c" + i), null)).ToList();
         Assert.DoesNotContain(rest, r => r.IsCompleted); // none may answer before the commit that holds it
         gate.SetResult();
         var all = await Task.WhenAll(rest.Append(first)).WaitAsync(Generous);
@@ -97,13 +97,13 @@ public sealed class ResourceGrainTests
         await using var host = await GrainHost.StartAsync();
         await host.DefineAsync("stale", new ResourcePolicy { MaxConcurrent = 1, DefaultMaxWait = TimeSpan.FromMinutes(5) });
         var grain = host.Resource("stale");
-        var lease = (await grain.Acquire(Tenant, new AcquireBody("a"), null)).Value!;
+        var lease = (await grain.Requests.Acquire(Tenant, new AcquireBody("a"), null)).Value!;
         using var observer = new RecordingObserver(host.Grains);
-        var waiter = (await grain.Acquire(Tenant, new AcquireBody("b"), observer.Reference)).Value!;
+        var waiter = (await grain.Requests.Acquire(Tenant, new AcquireBody("b"), observer.Reference)).Value!;
 
         // Another owner claims the resource (as a second activation elsewhere would) while this one still runs.
         var intruder = (await host.Store.ClaimAsync("stale", "another-silo", CancellationToken.None))!;
-        var refused = await grain.Release(Tenant, lease.Id, new ReleaseBody());
+        var refused = await grain.Requests.Release(Tenant, lease.Id, new ReleaseBody());
 
         Assert.Equal("urn:orleansqueue:problem:moved", refused.Problem!.Type);
         Assert.Equal(503, refused.Problem.Status);
@@ -130,21 +130,21 @@ public sealed class ResourceGrainTests
         await using var host = await GrainHost.StartAsync();
         await host.DefineAsync("deposed", new ResourcePolicy { MaxConcurrent = 1, DefaultMaxWait = TimeSpan.FromMinutes(10) });
         var grain = host.Resource("deposed");
-        await grain.Acquire(Tenant, new AcquireBody("holder"), null); // the only slot is held: the second owner's tickets wait
+        await grain.Requests.Acquire(Tenant, new AcquireBody("holder"), null); // the only slot is held: the second owner's tickets wait
         using var observer = new RecordingObserver(host.Grains);
         var asks = new (string Name, Func<long, Task<Outcome<RequestView>>> Ask)[]
         {
-            ("status", id => grain.Status(Tenant, id, null)),
-            ("wait", id => grain.WaitFor(Tenant, id, observer.Reference)),
-            ("attach", id => grain.Attach(Tenant, id, observer.Reference)),
-            ("release", id => grain.Release(Tenant, id, new ReleaseBody(IdempotencyKey: "r"))),
-            ("renew", id => grain.Renew(Tenant, id)),
-            ("cancel", id => grain.Cancel(Tenant, id)),
-            ("report", id => grain.ReportUpstream(Tenant, id, new UpstreamBody(Status: 200))),
+            ("status", id => grain.Requests.Status(Tenant, id, null)),
+            ("wait", id => grain.Requests.WaitFor(Tenant, id, observer.Reference)),
+            ("attach", id => grain.Requests.Attach(Tenant, id, observer.Reference)),
+            ("release", id => grain.Requests.Release(Tenant, id, new ReleaseBody(IdempotencyKey: "r"))),
+            ("renew", id => grain.Requests.Renew(Tenant, id)),
+            ("cancel", id => grain.Requests.Cancel(Tenant, id)),
+            ("report", id => grain.Requests.ReportUpstream(Tenant, id, new UpstreamBody(Status: 200))),
         };
         foreach (var (name, ask) in asks)
         {
-            await grain.Stats(Tenant); // the first activation is live (after the previous round, a fresh one)
+            await grain.Administration.Stats(Tenant); // the first activation is live (after the previous round, a fresh one)
             long id = await TicketOfASecondOwnerAsync(host.Store, "deposed", host.Clock);
 
             var answer = await ask(id);
@@ -152,7 +152,7 @@ public sealed class ResourceGrainTests
             Assert.True(answer.Problem is { Type: "urn:orleansqueue:problem:moved", Status: 503 },
                 $"{name} of ticket {id}, known only to the new owner, answered {answer.Problem?.Type ?? answer.Value!.State.ToString()}");
             Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), $"the deposed activation stayed after {name}");
-            var retried = await grain.Status(Tenant, id, null);
+            var retried = await grain.Requests.Status(Tenant, id, null);
             Assert.Equal(RequestPhase.Waiting, retried.Value?.State);
         }
     }
@@ -162,12 +162,12 @@ public sealed class ResourceGrainTests
     {
         await using var host = await GrainHost.StartAsync();
         var grain = host.Resource("later");
-        Assert.Equal("urn:orleansqueue:problem:unknown-resource", (await grain.Stats(Tenant)).Problem!.Type);
+        Assert.Equal("urn:orleansqueue:problem:unknown-resource", (await grain.Administration.Stats(Tenant)).Problem!.Type);
 
         // Created behind this activation's back (through the store, as a silo that did not reach it would).
         await host.Store.PutResourceAsync(new ResourceDefinition("later", new ResourcePolicy { MaxConcurrent = 1 }), CancellationToken.None);
 
-        Assert.Equal(RequestPhase.Held, (await grain.Acquire(Tenant, new AcquireBody("a"), null)).Value!.State);
+        Assert.Equal(RequestPhase.Held, (await grain.Requests.Acquire(Tenant, new AcquireBody("a"), null)).Value!.State);
     }
 
     /// <summary>
@@ -184,36 +184,36 @@ public sealed class ResourceGrainTests
         var grain = host.Resource("lost");
 
         store.LoseNextAnswer = true;
-        var acquired = await grain.Acquire(Tenant, new AcquireBody("a", Load: 5, Priority: Priority.High, IdempotencyKey: "acquire-1"), null);
+        var acquired = await grain.Requests.Acquire(Tenant, new AcquireBody("a", Load: 5, Priority: Priority.High, IdempotencyKey: "acquire-1"), null);
         Assert.Equal("urn:orleansqueue:problem:unavailable", acquired.Problem?.Type);
         Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), "the activation whose commit was uncertain stayed");
-        var lease = (await grain.Acquire(Tenant, new AcquireBody("a", Load: 5, Priority: Priority.High, IdempotencyKey: "acquire-1"), null)).Value!;
+        var lease = (await grain.Requests.Acquire(Tenant, new AcquireBody("a", Load: 5, Priority: Priority.High, IdempotencyKey: "acquire-1"), null)).Value!;
         Assert.Equal(RequestPhase.Held, lease.State);
         Assert.Equal(1L, lease.FencingToken); // the one grant the first attempt made, not a second
-        Assert.Equal(1, (await grain.Stats(Tenant)).Value!.Leases);
+        Assert.Equal(1, (await grain.Administration.Stats(Tenant)).Value!.Leases);
 
         store.LoseNextAnswer = true;
-        var released = await grain.Release(Tenant, lease.Id, new ReleaseBody(ActualLoad: 3, IdempotencyKey: "release-1"));
+        var released = await grain.Requests.Release(Tenant, lease.Id, new ReleaseBody(ActualLoad: 3, IdempotencyKey: "release-1"));
         Assert.Equal("urn:orleansqueue:problem:unavailable", released.Problem?.Type);
         Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), "the activation whose commit was uncertain stayed");
-        var retried = (await grain.Release(Tenant, lease.Id, new ReleaseBody(ActualLoad: 3, IdempotencyKey: "release-1"))).Value!;
+        var retried = (await grain.Requests.Release(Tenant, lease.Id, new ReleaseBody(ActualLoad: 3, IdempotencyKey: "release-1"))).Value!;
         Assert.Equal(lease with { State = RequestPhase.Released }, retried);
-        var stranger = await grain.Release(new Caller("other", IsAdmin: false), lease.Id, new ReleaseBody(IdempotencyKey: "release-1"));
+        var stranger = await grain.Requests.Release(new Caller("other", IsAdmin: false), lease.Id, new ReleaseBody(IdempotencyKey: "release-1"));
         Assert.Equal("urn:orleansqueue:problem:unknown-request", stranger.Problem?.Type);
-        Assert.Equal(0, (await grain.Stats(Tenant)).Value!.Leases);
+        Assert.Equal(0, (await grain.Administration.Stats(Tenant)).Value!.Leases);
 
-        var enqueued = await grain.Enqueue(Tenant, new EnqueueBody(System.Text.Json.JsonDocument.Parse("{}").RootElement, "c"));
+        var enqueued = await grain.Jobs.Enqueue(Tenant, new EnqueueBody(System.Text.Json.JsonDocument.Parse("{}").RootElement, "c"));
         Assert.Null(enqueued.Problem);
         using var worker = new RecordingObserver(host.Grains);
         var admin = new Caller("t", IsAdmin: true); // workers run with an admin key
-        var taken = await grain.TakeJob(admin, "w", TimeSpan.Zero, worker.Reference);
+        var taken = await grain.Jobs.TakeJob(admin, "w", TimeSpan.Zero, worker.Reference);
         Assert.True(taken.Outcome.Value is not null, $"no job taken: {taken.Outcome.Problem}");
         var job = taken.Outcome.Value;
         store.LoseNextAnswer = true;
         var completion = new WorkerReport("w", Result: System.Text.Json.JsonDocument.Parse("{\"ok\":true}").RootElement);
-        Assert.Equal("urn:orleansqueue:problem:unavailable", (await grain.Report(admin, job.Id, WorkerReportKind.Complete, completion)).Problem?.Type);
+        Assert.Equal("urn:orleansqueue:problem:unavailable", (await grain.Jobs.Report(admin, job.Id, WorkerReportKind.Complete, completion)).Problem?.Type);
         Assert.True(SpinWait.SpinUntil(() => host.Live.Count == 0, Generous), "the activation whose commit was uncertain stayed");
-        var completed = (await grain.Report(admin, job.Id, WorkerReportKind.Complete, completion)).Value!;
+        var completed = (await grain.Jobs.Report(admin, job.Id, WorkerReportKind.Complete, completion)).Value!;
         Assert.Equal(JobState.Completed, completed.State);
     }
 
