@@ -464,19 +464,13 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
 
     private static JsonObject Op(string op, string resource, long id) => new() { ["op"] = op, ["resource"] = resource, ["id"] = id };
 
-    /// <summary>The exception for a request that ended without a lease.</summary>
+    /// <summary>The exception for a request that ended without a lease (<see cref="ProblemTypes.Ended"/>).</summary>
     private static OrleansQueueException Ended(JsonElement view)
     {
         string state = view.GetProperty("state").GetString() ?? "unknown";
         string detail = view.TryGetProperty("detail", out var d) ? d.GetString() ?? state : $"The request ended: {state}.";
-        string reason = view.TryGetProperty("reason", out var r) ? r.GetString() ?? "" : "";
-        return (state, reason) switch
-        {
-            ("timedOut", _) => new AcquireTimeoutException("urn:orleansqueue:problem:timed-out", 429, detail, "maxWaitMs", null),
-            (_, "resourceDeleted") => new ResourceDeletedException("urn:orleansqueue:problem:resource-deleted", 410, detail, "resource", null),
-            (_, "invalidLoad") => new InvalidLoadException("urn:orleansqueue:problem:invalid-load", 400, detail, "load", null),
-            _ => new LeaseLostException("urn:orleansqueue:problem:request-ended", 410, detail, "id", null),
-        };
+        string? reason = view.TryGetProperty("reason", out var r) ? r.GetString() : null;
+        return ProblemTypes.Ended(state, reason, detail);
     }
 
     public async ValueTask DisposeAsync()

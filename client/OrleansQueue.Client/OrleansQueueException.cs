@@ -26,7 +26,7 @@ public class OrleansQueueException : Exception
     /// <summary>When a retry could succeed, when the silo knows.</summary>
     public TimeSpan? RetryAfter { get; }
 
-    /// <summary>The typed exception for a problem object of the API.</summary>
+    /// <summary>The typed exception for a problem object of the API (its type's error in <see cref="ProblemTypes"/>).</summary>
     internal static OrleansQueueException FromProblem(JsonElement problem)
     {
         string type = problem.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
@@ -34,18 +34,7 @@ public class OrleansQueueException : Exception
         string detail = problem.TryGetProperty("detail", out var d) ? d.GetString() ?? type : type;
         string? field = problem.TryGetProperty("field", out var f) ? f.GetString() : null;
         TimeSpan? retry = problem.TryGetProperty("retryAfterMs", out var r) ? TimeSpan.FromMilliseconds(r.GetInt64()) : null;
-        return type[(type.LastIndexOf(':') + 1)..] switch
-        {
-            "queue-full" => new QueueFullException(type, status, detail, field, retry),
-            "client-quota" or "tenant-quota" => new ClientQuotaExceededException(type, status, detail, field, retry),
-            "timed-out" => new AcquireTimeoutException(type, status, detail, field, retry),
-            "invalid-load" => new InvalidLoadException(type, status, detail, field, retry),
-            "unknown-resource" => new UnknownResourceException(type, status, detail, field, retry),
-            "resource-deleted" => new ResourceDeletedException(type, status, detail, field, retry),
-            "request-ended" or "unknown-request" => new LeaseLostException(type, status, detail, field, retry),
-            "unauthorized" or "forbidden" => new OrleansQueueAccessException(type, status, detail, field, retry),
-            _ => new OrleansQueueException(type, status, detail, field, retry),
-        };
+        return ProblemTypes.Create(type, status, detail, field, retry);
     }
 }
 
@@ -59,7 +48,7 @@ public sealed class ClientQuotaExceededException(string type, int status, string
 public sealed class AcquireTimeoutException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
 
 /// <summary>The load is not positive, or can never fit the resource's policy.</summary>
-public sealed class InvalidLoadException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+public sealed class InvalidLoadException(string type, int status, string detail, string? field, TimeSpan? retry) : InvalidRequestException(type, status, detail, field, retry);
 
 /// <summary>No resource of that name exists.</summary>
 public sealed class UnknownResourceException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
@@ -68,7 +57,37 @@ public sealed class UnknownResourceException(string type, int status, string det
 public sealed class ResourceDeletedException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
 
 /// <summary>The lease or grant is gone: it expired, was reclaimed, or the request ended otherwise.</summary>
-public sealed class LeaseLostException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+public class LeaseLostException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
 
 /// <summary>The API key is missing, wrong, or not allowed to do this.</summary>
-public sealed class OrleansQueueAccessException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+public class OrleansQueueAccessException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
+/// <summary>A request the silo does not know (never issued, or ended long enough ago to be forgotten), or not of this caller.</summary>
+public sealed class UnknownRequestException(string type, int status, string detail, string? field, TimeSpan? retry) : LeaseLostException(type, status, detail, field, retry);
+
+/// <summary>The request broke a rule of the API; <see cref="OrleansQueueException.Field"/> names the input at fault.</summary>
+public class InvalidRequestException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
+/// <summary>No API key, or one the silo does not know.</summary>
+public sealed class UnauthorizedException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueAccessException(type, status, detail, field, retry);
+
+/// <summary>The key may not do this (an admin's call, another tenant's request).</summary>
+public sealed class ForbiddenException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueAccessException(type, status, detail, field, retry);
+
+/// <summary>The silo cannot serve this now, or the resource is moving between silos: safe to retry (the client does by itself).</summary>
+public sealed class UnavailableException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
+/// <summary>The resource is polling-only: nothing is pushed (the client polls by itself).</summary>
+public sealed class PushDisabledException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
+/// <summary>No job of that id of yours; finished jobs are kept for the resource's retention.</summary>
+public sealed class UnknownJobException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
+/// <summary>The job has finished and takes no more reports.</summary>
+public sealed class JobFinishedException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
+/// <summary>The job is running and cannot be cancelled.</summary>
+public sealed class JobRunningException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
+/// <summary>The job is not running for this worker: its visibility timeout passed and it went back to the queue, or another worker has it.</summary>
+public sealed class NotYourJobException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from ._http import Http
 from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobsMixin
 from ._times import parse_time as _time
-from .errors import PREFIX, OrleansQueueError, RequestEnded, Unavailable, UnknownRequest, from_problem
+from .errors import OrleansQueueError, RequestEnded, Unavailable, UnknownRequest, from_ending, from_problem
 from .upstream import Headers, parse_headers
 
 __all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobFailed", "JobCancelled"]
@@ -251,9 +251,6 @@ class acquire:
 
 
 def _ended(view: Dict[str, Any]) -> OrleansQueueError:
-    """The exception for a request that left the waitlist without a grant, through the same mapping as problems."""
+    """The exception for a request that left the waitlist without a grant, through the problem-type table."""
     state = view["state"]
-    kind, status, field = {"timedOut": ("timed-out", 429, "maxWaitMs"), "moved": ("moved", 503, None)}.get(
-        state, ("queue-full", 429, None) if view.get("reason") == "queueFull" else ("request-ended", 409, None))
-    return from_problem(status, {"type": PREFIX + kind, "field": field,
-                                 "detail": view.get("detail") or f"The request ended as {state}."})
+    return from_ending(state, view.get("reason"), view.get("detail") or f"The request ended as {state}.")

@@ -1,7 +1,9 @@
 """Typed exceptions mirroring the silo's RFC 7807 problem types."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+import json
+import os
+from typing import Any, Dict, Mapping, Optional
 
 PREFIX = "urn:orleansqueue:problem:"
 
@@ -42,6 +44,10 @@ class UnknownRequest(OrleansQueueError):
 
 class InvalidRequest(OrleansQueueError):
     """The request broke a rule; ``field`` names the input at fault (400)."""
+
+
+class InvalidLoad(InvalidRequest):
+    """The load is not positive, or can never fit the resource's policy (400)."""
 
 
 class Unauthorized(OrleansQueueError):
@@ -100,39 +106,14 @@ class JobCancelled(OrleansQueueError):
         self.job = job
 
 
-_BY_TYPE = {
-    "queue-full": QueueFull,
-    "client-quota": ClientQuotaExceeded,
-    "tenant-quota": ClientQuotaExceeded,
-    "timed-out": TimedOut,
-    "unknown-resource": UnknownResource,
-    "unknown-request": UnknownRequest,
-    "invalid-request": InvalidRequest,
-    "invalid-load": InvalidRequest,
-    "invalid-json": InvalidRequest,
-    "body-too-large": InvalidRequest,
-    "uri-too-long": InvalidRequest,
-    "headers-too-large": InvalidRequest,
-    "incomplete-body": InvalidRequest,
-    "unsupported-media-type": InvalidRequest,
-    "api-key-in-url": InvalidRequest,
-    "too-many-streams": Unavailable,
-    "not-found": InvalidRequest,
-    "method-not-allowed": InvalidRequest,
-    "refused": InvalidRequest,
-    "unauthorized": Unauthorized,
-    "forbidden": Forbidden,
-    "request-ended": RequestEnded,
-    "not-granted": RequestEnded,
-    "unavailable": Unavailable,
-    "moved": Unavailable,
-    "resource-deleted": ResourceDeleted,
-    "push-disabled": PushDisabled,
-    "unknown-job": UnknownJob,
-    "job-finished": JobFinished,
-    "job-running": JobRunning,
-    "not-your-job": NotYourJob,
-}
+def _load_table() -> Dict[str, Any]:
+    with open(os.path.join(os.path.dirname(__file__), "problem_types.json"), encoding="utf-8") as table:
+        return json.load(table)
+
+
+# The one table of problem types, shared with the .NET SDK: each type names an error, raised here as the class of that name.
+_TABLE = _load_table()
+_BY_TYPE = {kind: globals()[entry["error"]] for kind, entry in _TABLE["types"].items()}
 
 
 def from_problem(status: int, body: Mapping[str, Any]) -> OrleansQueueError:
@@ -142,3 +123,11 @@ def from_problem(status: int, body: Mapping[str, Any]) -> OrleansQueueError:
     retry_ms = body.get("retryAfterMs")
     return kind(status, type, str(body.get("detail") or body.get("title") or f"HTTP {status}"),
                 body.get("field"), retry_ms / 1000.0 if isinstance(retry_ms, (int, float)) else None)
+
+
+def from_ending(state: str, reason: Optional[str], detail: str) -> OrleansQueueError:
+    """The exception for a request that left the waitlist as ``state`` (with ``reason`` when rejected) without a lease."""
+    endings = _TABLE["endings"]
+    kind = endings.get(f"{state}/{reason}" if reason else state) or endings.get(state) or endings["*"]
+    field = {"timed-out": "maxWaitMs", "invalid-load": "load", "resource-deleted": "resource"}.get(kind, "id")
+    return from_problem(_TABLE["types"][kind]["status"], {"type": PREFIX + kind, "field": field, "detail": detail})
