@@ -25,6 +25,13 @@ public static class SiloBuilderExtensions
         var errors = options.Validate().ToList();
         if (errors.Count > 0)
             throw new InvalidOperationException("Invalid silo configuration: " + string.Join(" ", errors));
+        if (options.Store.Provider == "sqlite")
+        {
+            // The embedded store is this process's before anything starts: a second silo on the folder stops here, having
+            // opened nothing (the store takes the same lock again when it opens, for as long as it is open).
+            var folder = DataFolderLock.Take(Path.GetFullPath(options.Store.Path));
+            builder.Services.AddSingleton(_ => folder);
+        }
 
         string urls = builder.Configuration["urls"] ?? "";
         if (string.IsNullOrWhiteSpace(urls) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())

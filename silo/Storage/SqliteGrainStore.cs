@@ -23,6 +23,7 @@ public sealed partial class SqliteGrainStore : IGrainStore
     private SqliteConnection? _reader;
     private Task? _writerLoop;
     private Lazy<Task>? _closing;
+    private DataFolderLock? _folderLock;
 
     /// <param name="path">The database file; its folder is created if missing.</param>
     /// <param name="synchronous">SQLite's synchronous mode: NORMAL survives a process crash, FULL also a power loss.</param>
@@ -42,6 +43,7 @@ public sealed partial class SqliteGrainStore : IGrainStore
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        _folderLock = DataFolderLock.Take(Path); // before the database is opened: a second silo touches nothing
         _writer = await OpenAsync(cancellationToken);
         await ExecuteAsync(_writer, SqliteSchema.Create, cancellationToken);
         if (!await HasColumnAsync(_writer, "resources", "epoch", cancellationToken))
@@ -182,6 +184,7 @@ public sealed partial class SqliteGrainStore : IGrainStore
         {
             _readLock.Release();
         }
+        _folderLock?.Dispose();
     }
 
     private static async Task<bool> HasColumnAsync(SqliteConnection connection, string table, string column, CancellationToken cancellationToken)
