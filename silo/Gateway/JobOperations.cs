@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using Orleans.Streams;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Hosting;
 

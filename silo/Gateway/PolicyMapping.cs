@@ -1,6 +1,5 @@
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using OrleansQueue.Silo.Grains;
-using Scheduling = OrleansQueue.Grains;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Silo.Gateway;

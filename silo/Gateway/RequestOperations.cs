@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Hosting;
 using OrleansQueue.Silo.Observability;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using OrleansQueue.Silo.Hosting;
 using OrleansQueue.Contracts;
 using OrleansQueue.Silo.Grains;

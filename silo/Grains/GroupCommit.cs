@@ -1,5 +1,5 @@
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling.Persistence;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Silo.Grains;
@@ -13,7 +13,7 @@ namespace OrleansQueue.Silo.Grains;
 /// owner's: it fails, with every batch after it, nothing of them is published, and the group commit refuses from then on.
 /// </summary>
 /// <remarks>Not thread-safe: the grain's turns call it one at a time (interleaving only at awaits).</remarks>
-internal sealed class GroupCommit<TNotice>(string resource, long epoch, Func<GrainChanges> takeChanges, IGrainStore store,
+internal sealed class GroupCommit<TNotice>(string resource, long epoch, Func<ResourceChanges> takeChanges, IGrainStore store,
     Action<List<TNotice>> publish, Action<Exception, Problem> failed)
 {
     private List<TNotice> _notices = [];

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using OrleansQueue.Silo.Hosting;
 using OrleansQueue.Silo.Observability;
 using OrleansQueue.Silo.Storage;
@@ -224,7 +224,7 @@ public sealed partial class ResourceGrain(
     {
         var report = body.ToReport();
         scheduler.ReportUpstream(report, id);
-        if (report.IsThrottle && scheduler.Policy.Adaptive != OrleansQueue.Grains.AdaptiveMode.Off)
+        if (report.IsThrottle && scheduler.Policy.Adaptive != OrleansQueue.Scheduling.AdaptiveMode.Off)
             metrics.Throttled(_name);
     }
 

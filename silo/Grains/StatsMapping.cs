@@ -1,6 +1,6 @@
 using System.Text.Json;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 
 namespace OrleansQueue.Silo.Grains;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
-using Scheduling = OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 
 namespace OrleansQueue.Silo.Grains;
 

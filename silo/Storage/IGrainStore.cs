@@ -1,4 +1,4 @@
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling.Persistence;
 
 namespace OrleansQueue.Silo.Storage;
 
@@ -32,7 +32,7 @@ public interface IGrainStore : IAsyncDisposable
     /// Makes <paramref name="owner"/> the resource's owner under a new epoch, and reads its state as of that moment (every
     /// commit made under an earlier epoch is in it; none can follow). <c>null</c> when the resource does not exist.
     /// </summary>
-    /// <remarks>The snapshot's <see cref="GrainSnapshot.SavedAt"/> is the last moment the resource is known to have run:
+    /// <remarks>The snapshot's <see cref="ResourceSnapshot.SavedAt"/> is the last moment the resource is known to have run:
     /// the later of its last commit and its previous owner's last heartbeat (<see cref="HeartbeatAsync"/>), or 0 when no
     /// owner held it (it gave its claim up idle). The scheduler does not count the time since then against waits and leases.</remarks>
     Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken);
@@ -44,7 +44,7 @@ public interface IGrainStore : IAsyncDisposable
     /// <summary>Writes one turn's changes atomically, if <paramref name="epoch"/> is still the resource's epoch.
     /// Changes for a deleted resource are dropped.</summary>
     /// <exception cref="OwnershipLostException">Another claim came after <paramref name="epoch"/>; nothing was written.</exception>
-    Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken);
+    Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken cancellationToken);
 
     /// <summary>Proves that <paramref name="epoch"/> is still the resource's: no later claim has happened and the resource
     /// still exists. An activation calls it before it answers from memory alone (a call that changed nothing), so that an
@@ -63,9 +63,9 @@ public interface IGrainStore : IAsyncDisposable
 }
 
 /// <summary>A resource's state as claimed, and the epoch its owner must commit under.</summary>
-public sealed record ClaimedGrain(GrainSnapshot Snapshot, long Epoch)
+public sealed record ClaimedGrain(ResourceSnapshot Snapshot, long Epoch)
 {
-    /// <summary>The snapshot's <see cref="GrainSnapshot.SavedAt"/>: the later of the resource's last commit and its previous
+    /// <summary>The snapshot's <see cref="ResourceSnapshot.SavedAt"/>: the later of the resource's last commit and its previous
     /// owner's last heartbeat (0 when that owner never beat), or 0 when no owner held it (<paramref name="previousOwnerAlive"/> -1).</summary>
     public static long LastAlive(long savedAt, long previousOwnerAlive) => previousOwnerAlive < 0 ? 0 : Math.Max(savedAt, previousOwnerAlive);
 }

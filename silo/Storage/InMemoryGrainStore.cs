@@ -1,4 +1,4 @@
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling.Persistence;
 
 namespace OrleansQueue.Silo.Storage;
 
@@ -37,7 +37,7 @@ public sealed class InMemoryGrainStore : IGrainStore
                 existing.Definition = definition;
                 return Task.FromResult(false);
             }
-            _resources[definition.Name] = new Entry(definition, new StoredGrainState(definition.Policy));
+            _resources[definition.Name] = new Entry(definition, new StoredResourceState(definition.Policy));
             return Task.FromResult(true);
         }
     }
@@ -79,7 +79,7 @@ public sealed class InMemoryGrainStore : IGrainStore
         }
     }
 
-    public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken)
+    public Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -112,10 +112,10 @@ public sealed class InMemoryGrainStore : IGrainStore
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private sealed class Entry(ResourceDefinition definition, StoredGrainState state)
+    private sealed class Entry(ResourceDefinition definition, StoredResourceState state)
     {
         public ResourceDefinition Definition { get; set; } = definition;
-        public StoredGrainState State { get; } = state;
+        public StoredResourceState State { get; } = state;
         public string? Owner { get; set; }
         public long Epoch { get; set; }
         public ResourceDefinition Current => Definition with { Policy = State.Policy };

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 
 namespace OrleansQueue.Silo.Storage;
 

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 using Npgsql;
-using OrleansQueue.Grains;
-using Priority = OrleansQueue.Grains.Priority; // the scheduler's, not the wire's
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling;
+using Priority = OrleansQueue.Scheduling.Priority; // the scheduler's, not the wire's
+using OrleansQueue.Scheduling.Persistence;
 using OrleansQueue.Silo.Observability;
 
 namespace OrleansQueue.Silo.Storage;
@@ -135,7 +135,7 @@ public sealed class PostgresGrainStore : IGrainStore
             }
         }
         await transaction.CommitAsync(cancellationToken);
-        var snapshot = new GrainSnapshot
+        var snapshot = new ResourceSnapshot
         {
             Policy = head.Policy, LastId = head.LastId, LastFencingToken = head.Fencing, WindowNextSeq = head.NextSeq, SavedAt = head.SavedAt,
             Requests = requests, Jobs = jobs, Window = window, Idempotency = idempotency,
@@ -162,7 +162,7 @@ public sealed class PostgresGrainStore : IGrainStore
 
     /// <summary>Queues the turn's changes for the committer, which writes every commit pending at that moment in one
     /// transaction; after the store is closed, the task fails (it never throws here).</summary>
-    public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken)
+    public Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken cancellationToken)
     {
         var commit = new PendingCommit(name, epoch, changes);
         return _commits.Writer.TryWrite(commit)
@@ -365,7 +365,7 @@ public sealed class PostgresGrainStore : IGrainStore
 
     private const int MaxCommitsPerTransaction = 256;
 
-    private static List<(string Name, long Epoch, T Row)> Rows<T>(List<PendingCommit> group, Func<GrainChanges, IEnumerable<T>> rows) =>
+    private static List<(string Name, long Epoch, T Row)> Rows<T>(List<PendingCommit> group, Func<ResourceChanges, IEnumerable<T>> rows) =>
         [.. group.SelectMany(g => rows(g.Changes).Select(row => (g.Name, g.Epoch, row)))];
 
     private static TValue[] Column<TRow, TValue>(List<TRow> rows, Func<TRow, TValue> value)
@@ -376,11 +376,11 @@ public sealed class PostgresGrainStore : IGrainStore
         return column;
     }
 
-    private sealed class PendingCommit(string name, long epoch, GrainChanges changes)
+    private sealed class PendingCommit(string name, long epoch, ResourceChanges changes)
     {
         public string Name { get; } = name;
         public long Epoch { get; } = epoch;
-        public GrainChanges Changes { get; } = changes;
+        public ResourceChanges Changes { get; } = changes;
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using OrleansQueue.Grains;
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling;
+using OrleansQueue.Scheduling.Persistence;
 using StackExchange.Redis;
 
 namespace OrleansQueue.Silo.Storage;
@@ -81,7 +81,7 @@ public sealed partial class RedisGrainStore(string configuration, ILogger<RedisG
             return null;
         var parts = (RedisResult[])result!;
         var meta = ((RedisResult[])parts[0]!).Chunk(2).ToDictionary(p => (string)p[0]!, p => (string)p[1]!, StringComparer.Ordinal);
-        var snapshot = new GrainSnapshot
+        var snapshot = new ResourceSnapshot
         {
             Policy = PolicyJson.Deserialize(meta["policy"]),
             LastId = long.Parse(meta["last_id"], System.Globalization.CultureInfo.InvariantCulture),
@@ -111,7 +111,7 @@ public sealed partial class RedisGrainStore(string configuration, ILogger<RedisG
         await Db.ScriptEvaluateAsync(RedisScripts.Heartbeat, [_heartbeats, _owners], [owner, aliveAt, pruneBefore]);
     }
 
-    public async Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken)
+    public async Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken cancellationToken)
     {
         var args = new List<RedisValue>
         {

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using OrleansQueue.Grains;
-using Priority = OrleansQueue.Grains.Priority; // the scheduler's, not the wire's
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling;
+using Priority = OrleansQueue.Scheduling.Priority; // the scheduler's, not the wire's
+using OrleansQueue.Scheduling.Persistence;
 
 namespace OrleansQueue.Silo.Storage;
 
@@ -187,7 +187,7 @@ public sealed partial class SqliteGrainStore
             return list;
         }, cancellationToken);
 
-    private async Task<GrainSnapshot?> LoadAsync(string name, CancellationToken cancellationToken) =>
+    private async Task<ResourceSnapshot?> LoadAsync(string name, CancellationToken cancellationToken) =>
         await ReadAsync(connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: true);
@@ -224,7 +224,7 @@ public sealed partial class SqliteGrainStore
                 "SELECT key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at FROM idempotency WHERE resource = $name",
                 r => new IdempotencyRecord(r.GetString(0), r.GetInt64(1), (AcquireOutcome)r.GetInt32(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5),
                     r.GetString(6), r.GetInt64(7), (Priority)r.GetInt32(8), r.GetInt64(9)));
-            return new GrainSnapshot
+            return new ResourceSnapshot
             {
                 Policy = policy, LastId = lastId, LastFencingToken = fencing, WindowNextSeq = nextSeq, SavedAt = savedAt,
                 Requests = requests, Jobs = jobs, Window = window, Idempotency = idempotency,

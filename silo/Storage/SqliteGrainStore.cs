@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
-using OrleansQueue.Grains;
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling;
+using OrleansQueue.Scheduling.Persistence;
 using OrleansQueue.Silo.Observability;
 
 namespace OrleansQueue.Silo.Storage;
@@ -62,7 +62,7 @@ public sealed partial class SqliteGrainStore : IGrainStore
         return connection;
     }
 
-    public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken cancellationToken) =>
+    public Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken cancellationToken) =>
         Enqueue(PendingWrite.Commit(name, epoch, changes));
 
     public async Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken)
@@ -206,7 +206,7 @@ public sealed partial class SqliteGrainStore : IGrainStore
     {
         public required string Kind { get; init; }
         public string Name { get; init; } = "";
-        public GrainChanges? Changes { get; init; }
+        public ResourceChanges? Changes { get; init; }
         public ResourceDefinition? Definition { get; init; }
         public string Owner { get; init; } = "";
         /// <summary>For a commit or release: the epoch it is made under. For a claim: the new epoch.</summary>
@@ -220,7 +220,7 @@ public sealed partial class SqliteGrainStore : IGrainStore
         public Exception? Refused { get; set; }
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public static PendingWrite Commit(string name, long epoch, GrainChanges changes) => new() { Kind = "commit", Name = name, Epoch = epoch, Changes = changes };
+        public static PendingWrite Commit(string name, long epoch, ResourceChanges changes) => new() { Kind = "commit", Name = name, Epoch = epoch, Changes = changes };
         public static PendingWrite Claim(string name, string owner) => new() { Kind = "claim", Name = name, Owner = owner };
         public static PendingWrite Release(string name, long epoch) => new() { Kind = "release", Name = name, Epoch = epoch };
         public static PendingWrite Put(ResourceDefinition definition) => new() { Kind = "put", Name = definition.Name, Definition = definition };

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 
 namespace OrleansQueue.Benchmarks;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting;
 using OrleansQueue.Client;
 using Orleans.Core.Internal;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using JobState = OrleansQueue.Contracts.JobState;
 using Priority = OrleansQueue.Contracts.Priority;
 

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using JobState = OrleansQueue.Contracts.JobState;
 using Priority = OrleansQueue.Contracts.Priority;
 using OrleansQueue.Silo.Gateway;

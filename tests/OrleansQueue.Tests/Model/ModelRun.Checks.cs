@@ -1,4 +1,4 @@
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 
 namespace OrleansQueue.Tests.Model;
 

@@ -1,5 +1,5 @@
-using OrleansQueue.Grains;
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling;
+using OrleansQueue.Scheduling.Persistence;
 
 namespace OrleansQueue.Tests.Model;
 
@@ -14,7 +14,7 @@ internal sealed partial class ModelRun
     private readonly int _seed;
     private readonly Random _rng;
     private readonly ManualClock _clock = new();
-    private readonly StoredGrainState _store;
+    private readonly StoredResourceState _store;
     private ResourceScheduler _grain;
     private readonly ReferenceModel _model;
     private readonly bool _equalLoads;
@@ -35,7 +35,7 @@ internal sealed partial class ModelRun
         var policy = RandomPolicy(aging: !_equalLoads && seed % 3 == 0);
         _grain = new ResourceScheduler("model", policy, _clock);
         _grain.TrackChanges();
-        _store = new StoredGrainState(policy);
+        _store = new StoredResourceState(policy);
         _model = new ReferenceModel(policy);
         for (int i = 0; i < _levelLoads.Length; i++)
             _levelLoads[i] = RandomLoad();

@@ -1,5 +1,5 @@
 using OrleansQueue.Silo.Grains;
-using Scheduling = OrleansQueue.Grains;
+using Scheduler = OrleansQueue.Scheduling;
 using Wire = OrleansQueue.Contracts;
 
 namespace OrleansQueue.Tests.Silo;
@@ -33,33 +33,33 @@ public sealed class EnumValuesTests
     [Fact]
     public void TheStoredEnumsKeepTheirNumbersAndMatchTheWire()
     {
-        Pinned<Scheduling.Priority>(Priorities);
-        Pinned<Scheduling.JobState>(JobStates);
-        Pinned<Scheduling.RejectionReason>(Reasons);
-        Pinned<Scheduling.AdaptiveMode>(AdaptiveModes);
-        Pinned<Scheduling.ActivityKind>(ActivityKinds);
-        Pinned<Scheduling.RequestStatusKind>(["Unknown", "Waiting", "Granted", "Held"]);
-        Pinned<Scheduling.AcquireOutcome>(["Granted", "Queued", "Rejected"]);
-        Assert.Equal(Wire.Limits.MaxLoad, Scheduling.ResourcePolicy.MaxLoad);
-        Assert.Equal(Wire.Limits.MaxIdempotencyKeyLength, Scheduling.ResourceScheduler.MaxIdempotencyKeyLength);
+        Pinned<Scheduler.Priority>(Priorities);
+        Pinned<Scheduler.JobState>(JobStates);
+        Pinned<Scheduler.RejectionReason>(Reasons);
+        Pinned<Scheduler.AdaptiveMode>(AdaptiveModes);
+        Pinned<Scheduler.ActivityKind>(ActivityKinds);
+        Pinned<Scheduler.RequestStatusKind>(["Unknown", "Waiting", "Granted", "Held"]);
+        Pinned<Scheduler.AcquireOutcome>(["Granted", "Queued", "Rejected"]);
+        Assert.Equal(Wire.Limits.MaxLoad, Scheduler.ResourcePolicy.MaxLoad);
+        Assert.Equal(Wire.Limits.MaxIdempotencyKeyLength, Scheduler.ResourceScheduler.MaxIdempotencyKeyLength);
     }
 
     [Fact]
     public void TheGrainMapsEveryValueToTheSameName()
     {
-        foreach (var p in Enum.GetValues<Scheduling.Priority>())
+        foreach (var p in Enum.GetValues<Scheduler.Priority>())
             Assert.Equal(p.ToString(), p.ToWire().ToString());
         foreach (var p in Enum.GetValues<Wire.Priority>())
             Assert.Equal(p.ToString(), p.ToScheduler().ToString());
-        foreach (var s in Enum.GetValues<Scheduling.JobState>())
+        foreach (var s in Enum.GetValues<Scheduler.JobState>())
             Assert.Equal(s.ToString(), s.ToWire().ToString());
-        foreach (var r in Enum.GetValues<Scheduling.RejectionReason>())
+        foreach (var r in Enum.GetValues<Scheduler.RejectionReason>())
             Assert.Equal(r.ToString(), r.ToWire().ToString());
-        foreach (var m in Enum.GetValues<Scheduling.AdaptiveMode>())
+        foreach (var m in Enum.GetValues<Scheduler.AdaptiveMode>())
             Assert.Equal(m.ToString(), m.ToWire().ToString());
         foreach (var m in Enum.GetValues<Wire.AdaptiveMode>())
             Assert.Equal(m.ToString(), m.ToScheduler().ToString());
-        foreach (var k in Enum.GetValues<Scheduling.ActivityKind>())
+        foreach (var k in Enum.GetValues<Scheduler.ActivityKind>())
             Assert.Equal(k.ToString(), k.ToWire().ToString());
     }
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Hosting;
 using OrleansQueue.Silo.Storage;

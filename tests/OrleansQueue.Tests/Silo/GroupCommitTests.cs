@@ -1,5 +1,5 @@
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling.Persistence;
 using OrleansQueue.Silo.Grains;
 using OrleansQueue.Silo.Storage;
 
@@ -11,7 +11,7 @@ public sealed class GroupCommitTests
     private readonly ScriptedStore _store = new();
     private readonly List<string> _published = [];
     private readonly List<Problem> _failures = [];
-    private GrainChanges _pending = new();
+    private ResourceChanges _pending = new();
     private readonly GroupCommit<string> _commit;
 
     public GroupCommitTests() => _commit = new GroupCommit<string>("r", 7, TakeChanges, _store, _published.AddRange, (_, p) => _failures.Add(p));
@@ -99,10 +99,10 @@ public sealed class GroupCommitTests
         return _commit.CommitAsync();
     }
 
-    private GrainChanges TakeChanges()
+    private ResourceChanges TakeChanges()
     {
         var taken = _pending;
-        _pending = new GrainChanges();
+        _pending = new ResourceChanges();
         return taken;
     }
 
@@ -111,17 +111,17 @@ public sealed class GroupCommitTests
     {
         public enum Kind { Commit, Confirm }
 
-        public List<(Kind What, GrainChanges? Changes, TaskCompletionSource Done)> Writes { get; } = [];
+        public List<(Kind What, ResourceChanges? Changes, TaskCompletionSource Done)> Writes { get; } = [];
 
         public void Answer(int write) => Writes[write].Done.SetResult();
 
         public void Fail(int write, Exception error) => Writes[write].Done.SetException(error);
 
-        public Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken ct) => Add(Kind.Commit, changes);
+        public Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken ct) => Add(Kind.Commit, changes);
 
         public Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken ct) => Add(Kind.Confirm, null);
 
-        private Task Add(Kind what, GrainChanges? changes)
+        private Task Add(Kind what, ResourceChanges? changes)
         {
             // Continuations run inline: when Answer or Fail returns, the group commit has done all it does next.
             var done = new TaskCompletionSource();

@@ -1,8 +1,8 @@
 using OrleansQueue.Contracts;
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using JobState = OrleansQueue.Contracts.JobState;
 using Priority = OrleansQueue.Contracts.Priority;
-using OrleansQueue.Grains.Persistence;
+using OrleansQueue.Scheduling.Persistence;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Tests.Silo;
@@ -239,7 +239,7 @@ public sealed class ResourceGrainTests
         /// <summary>The next commit lands, and its answer is lost (the connection drops after the store wrote it).</summary>
         public volatile bool LoseNextAnswer;
 
-        public async Task CommitAsync(string name, long epoch, GrainChanges changes, CancellationToken ct)
+        public async Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken ct)
         {
             Interlocked.Increment(ref Commits);
             if (Gate is { } gate)

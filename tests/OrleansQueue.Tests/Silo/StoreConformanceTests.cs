@@ -1,4 +1,4 @@
-using OrleansQueue.Grains;
+using OrleansQueue.Scheduling;
 using OrleansQueue.Silo.Storage;
 
 namespace OrleansQueue.Tests.Silo;
@@ -248,7 +248,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         await store.PutResourceAsync(Definition("never-beat"), CancellationToken.None);
         var first = await store.ClaimAsync("last-ran", "silo-a", CancellationToken.None);
         Assert.Equal(0, first!.Snapshot.SavedAt); // never owned before: nothing ran it, nothing to discount
-        await store.CommitAsync("last-ran", first.Epoch, new OrleansQueue.Grains.Persistence.GrainChanges { SavedAt = 1_000 }, CancellationToken.None);
+        await store.CommitAsync("last-ran", first.Epoch, new OrleansQueue.Scheduling.Persistence.ResourceChanges { SavedAt = 1_000 }, CancellationToken.None);
         await store.HeartbeatAsync("silo-a", 5_000, CancellationToken.None);
         await store.HeartbeatAsync("silo-a", 4_000, CancellationToken.None); // a late beat never moves it back
 
@@ -263,7 +263,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(0, (await store.ClaimAsync("last-ran", "silo-d", CancellationToken.None))!.Snapshot.SavedAt); // given up idle
 
         var neverBeat = await store.ClaimAsync("never-beat", "silo-e", CancellationToken.None);
-        await store.CommitAsync("never-beat", neverBeat!.Epoch, new OrleansQueue.Grains.Persistence.GrainChanges { SavedAt = 2_000 }, CancellationToken.None);
+        await store.CommitAsync("never-beat", neverBeat!.Epoch, new OrleansQueue.Scheduling.Persistence.ResourceChanges { SavedAt = 2_000 }, CancellationToken.None);
         Assert.Equal(2_000, (await store.ClaimAsync("never-beat", "silo-f", CancellationToken.None))!.Snapshot.SavedAt);
     }
 

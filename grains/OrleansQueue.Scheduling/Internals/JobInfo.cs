@@ -1,0 +1,18 @@
+namespace OrleansQueue.Scheduling.Internals;
+
+/// <summary>What a job carries beyond a plain request. Allocated only for jobs, so acquires stay small.</summary>
+internal sealed class JobInfo(string payload, int maxAttempts)
+{
+    public readonly string Payload = payload;
+    public readonly int MaxAttempts = maxAttempts;
+    public JobState State = JobState.Queued;
+    public int Attempts;
+    public string? WorkerId;
+    public double? Progress;
+    public string? ProgressMessage;
+    public string? Result;
+    public string? Error;
+    public long FirstEnqueuedAt;
+    public long StartedAt;
+    public long FinishedAt;
+}

@@ -1,0 +1,365 @@
+using OrleansQueue.Scheduling.Persistence;
+using OrleansQueue.Scheduling.Internals;
+
+namespace OrleansQueue.Scheduling;
+
+/// <summary>
+/// Job mode: callers enqueue payloads; workers ask for the next job and run it under the resource's budget. Jobs wait
+/// in a waitlist of their own with the same order as acquires (strict priority, fair across clients by load, FIFO
+/// within a client); a job competes with acquires for the budget only while a worker is waiting for one, and then in
+/// priority order, the older first at equal priority. A running job holds a lease for its visibility timeout, renewed
+/// by heartbeats and progress; a worker that falls silent loses the job, which goes back to the head of its client's
+/// queue. Failures retry with exponential backoff up to the policy's attempts, then the job is dead-lettered.
+/// </summary>
+public sealed partial class ResourceScheduler
+{
+    private readonly Waitlist _jobWaitlist = new();
+    private readonly ClientQueue _polls = new(new ClientState("workers"), 0);
+    private readonly LatencyHistogram _jobQueueTimes = new();
+    private readonly LatencyHistogram _jobRunTimes = new();
+    private Request? _takingPoll;
+    private Request? _taken;
+    private int _jobsRunning, _jobsRetrying, _jobsFinished;
+    private long _jobsEnqueued, _jobsCompleted, _jobsFailed, _jobsRetried, _jobsRecovered, _jobsDeadLettered;
+
+    /// <summary>Jobs queued now.</summary>
+    public int QueuedJobCount => _jobWaitlist.Count;
+
+    /// <summary>Whether anything waits on time or a worker: requests, leases, queued or retrying jobs, waiting workers.
+    /// A host may put a grain without pending work to sleep; finished jobs' retention ends at its next activation.</summary>
+    public bool HasPendingWork => _waitlist.Count + _jobWaitlist.Count + _leases + _polls.Count + _jobsRetrying > 0;
+
+    /// <summary>
+    /// Enqueues a job. Answers <see cref="AcquireOutcome.Queued"/> with the job's id and position, or a typed rejection as
+    /// for acquires. A worker may take it at once (a <see cref="ResourceEventKind.JobAssigned"/> event).
+    /// </summary>
+    /// <param name="payload">Opaque to the resource; handed to the worker.</param>
+    /// <param name="deadline">When set, a job no worker has taken within this time is dead-lettered.</param>
+    /// <param name="idempotencyKey">A retry with the same client and key within a day answers the same job.</param>
+    public AcquireResult EnqueueJob(string clientId, string payload, long load = 1, Priority priority = Priority.Normal,
+        TimeSpan? deadline = null, string? idempotencyKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        var result = EnqueueJobChecked(clientId, payload, load, priority, deadline, idempotencyKey);
+        if (result.Outcome == AcquireOutcome.Rejected)
+            RecordRejection(clientId, load, priority, result.Rejection);
+        return result;
+    }
+
+    private AcquireResult EnqueueJobChecked(string clientId, string payload, long load, Priority priority, TimeSpan? deadline, string? idempotencyKey)
+    {
+        if (ValidateAcquire(clientId, load, priority, null, idempotencyKey) is { } invalid)
+            return Reject(invalid);
+        if (deadline is { } d && (d <= TimeSpan.Zero || d > ResourcePolicy.MaxDuration))
+        {
+            return Reject(new(RejectionReason.InvalidRequest,
+                $"deadline must be above zero and at most {ResourcePolicy.MaxDuration}; it is {d}.", Field: "deadline"));
+        }
+        long now = Now();
+        Advance(now);
+        string? key = idempotencyKey is null ? null : IdempotencyKeyOf("job/" + clientId, idempotencyKey);
+        if (key is not null && _idempotency.TryGet(key, now, out var earlier))
+        {
+            return _requests.TryGetValue(earlier.RequestId, out var same) && same.State == RequestState.Waiting
+                ? AcquireResult.Queued(same.Id, _jobWaitlist.Position(same))
+                : AcquireResult.Queued(earlier.RequestId, 0);
+        }
+        if (_jobWaitlist.Count >= _policy.MaxQueueLength)
+            return RejectFull(_jobWaitlist, RejectionReason.QueueFull, clientId, now, "jobs");
+        if (_jobWaitlist.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
+            return RejectFull(_jobWaitlist, RejectionReason.ClientQuotaExceeded, clientId, now, "jobs");
+        if (_jobWaitlist.WaitingOfTenant(clientId) >= _policy.MaxQueuedPerTenant)
+            return RejectFull(_jobWaitlist, RejectionReason.TenantQuotaExceeded, clientId, now, "jobs");
+        var job = Rent(clientId, load, priority, now);
+        job.Job = new JobInfo(payload, _policy.JobMaxAttempts) { FirstEnqueuedAt = now };
+        job.WaitDeadline = deadline is { } after ? now + after.Ticks : long.MaxValue;
+        QueueJob(job, front: false);
+        _jobsEnqueued++;
+        TryGrant(now);
+        if (key is not null)
+            _idempotency.Add(new IdempotencyRecord(key, job.Id, AcquireOutcome.Queued, 0, 0, now));
+        return AcquireResult.Queued(job.Id, job.State == RequestState.Waiting ? _jobWaitlist.Position(job) : 0);
+    }
+
+    /// <summary>
+    /// A worker asks for the next job. Answers the job at once when one is queued and the budget allows; otherwise, with a
+    /// <paramref name="wait"/>, the worker waits (the answer carries its poll id, and a JobAssigned or PollExpired event follows).
+    /// </summary>
+    /// <exception cref="ArgumentException">The worker id is blank or too long, or the wait is negative or above MaxWait.</exception>
+    public TakeJobResult TakeJob(string workerId, TimeSpan? wait = null)
+    {
+        if (string.IsNullOrWhiteSpace(workerId) || workerId.Length > MaxClientIdLength)
+            throw new ArgumentException($"workerId must be a non-blank string of at most {MaxClientIdLength} characters.", nameof(workerId));
+        long waitTicks = wait?.Ticks ?? 0;
+        if (waitTicks < 0 || waitTicks > _maxWait)
+            throw new ArgumentOutOfRangeException(nameof(wait), wait, $"wait must be between zero and MaxWait ({_policy.MaxWait}).");
+        long now = Now();
+        Advance(now);
+        var poll = Rent(workerId, 0, Priority.Normal, now);
+        poll.State = RequestState.Polling;
+        poll.WaitDeadline = now + waitTicks;
+        _polls.Append(poll);
+        _takingPoll = poll;
+        TryGrant(now);
+        _takingPoll = null;
+        if (_taken is { } job)
+        {
+            _taken = null;
+            return new TakeJobResult(JobStatusOf(job));
+        }
+        if (waitTicks == 0)
+        {
+            // While the worker was there, a job it could not take (no budget) may have held up acquires behind it.
+            EndPoll(poll);
+            TryGrant(now);
+            return new TakeJobResult(null);
+        }
+        Arm(poll, poll.WaitDeadline);
+        return new TakeJobResult(null, poll.Id);
+    }
+
+    /// <summary>Ends a worker's wait for a job (its connection went away).</summary>
+    public bool CancelPoll(long pollId)
+    {
+        if (!_requests.TryGetValue(pollId, out var poll) || poll.State != RequestState.Polling)
+            return false;
+        EndPoll(poll);
+        Advance(Now());
+        return true;
+    }
+
+    /// <summary>The worker is alive: its job stays invisible for another visibility timeout.</summary>
+    public JobOutcome Heartbeat(long jobId, string workerId)
+    {
+        long now = Now();
+        Advance(now);
+        if (RunningJob(jobId, workerId, out var job) is { } refused)
+            return refused;
+        Arm(job, now + _policy.JobVisibilityTimeout.Ticks);
+        return JobOutcome.Ok;
+    }
+
+    /// <summary>Records progress (also a heartbeat); subscribers hear of it (a JobChanged event).</summary>
+    public JobOutcome ReportProgress(long jobId, string workerId, double progress, string? message = null)
+    {
+        long now = Now();
+        Advance(now);
+        if (RunningJob(jobId, workerId, out var job) is { } refused)
+            return refused;
+        job.Job!.Progress = progress;
+        job.Job.ProgressMessage = message;
+        Arm(job, now + _policy.JobVisibilityTimeout.Ticks);
+        JobChanged(job, now);
+        return JobOutcome.Ok;
+    }
+
+    /// <summary>Completes a job with its result; the lease is released (its window spending corrected by
+    /// <paramref name="actualLoad"/>). A completion reported again by the same worker is accepted once and answers Ok.</summary>
+    public JobOutcome CompleteJob(long jobId, string workerId, string? result, long? actualLoad = null)
+    {
+        if (actualLoad is < 0 or > ResourcePolicy.MaxLoad)
+            throw new ArgumentOutOfRangeException(nameof(actualLoad), actualLoad, $"actualLoad must be between 0 and {ResourcePolicy.MaxLoad}.");
+        long now = Now();
+        Advance(now);
+        if (_requests.TryGetValue(jobId, out var done) && done.Job is { State: JobState.Completed } info && info.WorkerId == workerId)
+            return JobOutcome.Ok;
+        if (RunningJob(jobId, workerId, out var job) is { } refused)
+            return refused;
+        if (actualLoad is { } actual && HasRateLimits)
+        {
+            _rate.Correct(job.WindowSeq, actual - job.Load, now, _window);
+            _dirtyWindow?.Add(job.WindowSeq);
+        }
+        ReleaseBudget(job);
+        job.Job!.Result = result;
+        _jobsCompleted++;
+        _jobRunTimes.Record((now - job.Job.StartedAt) / TimeSpan.TicksPerMicrosecond);
+        Finish(job, JobState.Completed, now);
+        TryGrant(now);
+        return JobOutcome.Ok;
+    }
+
+    /// <summary>Reports a failed attempt: the job retries after its backoff, or is dead-lettered after its last attempt.</summary>
+    public JobOutcome FailJob(long jobId, string workerId, string error)
+    {
+        long now = Now();
+        Advance(now);
+        if (RunningJob(jobId, workerId, out var job) is { } refused)
+            return refused;
+        ReleaseBudget(job);
+        job.Job!.Error = error;
+        _jobsFailed++;
+        _jobRunTimes.Record((now - job.Job.StartedAt) / TimeSpan.TicksPerMicrosecond);
+        if (job.Job.Attempts >= job.Job.MaxAttempts)
+        {
+            Finish(job, JobState.DeadLettered, now);
+        }
+        else
+        {
+            _jobsRunning--;
+            _jobsRetrying++;
+            _jobsRetried++;
+            job.State = RequestState.Retrying;
+            job.Job.State = JobState.Retrying;
+            job.Job.WorkerId = null;
+            Arm(job, now + RetryDelay(job.Job.Attempts));
+            JobChanged(job, now);
+        }
+        TryGrant(now);
+        return JobOutcome.Ok;
+    }
+
+    /// <summary>Cancels a queued job; a running job cannot be cancelled (answers <see cref="JobOutcome.NotYours"/>).</summary>
+    public JobOutcome CancelJob(long jobId)
+    {
+        long now = Now();
+        Advance(now);
+        if (!_requests.TryGetValue(jobId, out var job) || job.Job is null)
+            return JobOutcome.NotFound;
+        if (job.State == RequestState.Finished)
+            return JobOutcome.Finished;
+        if (job.State != RequestState.Waiting && job.State != RequestState.Retrying)
+            return JobOutcome.NotYours;
+        if (job.State == RequestState.Waiting)
+            Unqueue(job);
+        else
+            _jobsRetrying--;
+        Finish(job, JobState.Cancelled, now, wasRunning: false);
+        TryGrant(now);
+        return JobOutcome.Ok;
+    }
+
+    /// <summary>A job as it stands, or <c>null</c> when unknown (never enqueued, or finished longer ago than the retention).</summary>
+    public JobStatus? GetJob(long jobId) =>
+        _requests.TryGetValue(jobId, out var job) && job.Job is not null ? JobStatusOf(job) : null;
+
+    private JobStatus JobStatusOf(Request job)
+    {
+        var info = job.Job!;
+        return new JobStatus(job.Id, job.ClientId, info.State, job.Priority, job.Load, info.Payload, info.Attempts, info.MaxAttempts,
+            job.State == RequestState.Waiting ? _jobWaitlist.Position(job) : 0,
+            info.WorkerId, info.Progress, info.ProgressMessage, info.Result, info.Error,
+            info.State == JobState.Running ? job.FencingToken : 0,
+            info.State == JobState.Running ? ToTime(job.TimerAt) : null,
+            ToTime(info.FirstEnqueuedAt),
+            info.FinishedAt > 0 ? ToTime(info.FinishedAt) : null,
+            info.StartedAt > 0 ? ToTime(info.StartedAt) : null);
+    }
+
+    private JobOutcome? RunningJob(long jobId, string workerId, out Request job)
+    {
+        if (!_requests.TryGetValue(jobId, out job!) || job.Job is null)
+            return JobOutcome.NotFound;
+        if (job.State == RequestState.Finished)
+            return JobOutcome.Finished;
+        return job.Job.State == JobState.Running && job.Job.WorkerId == workerId ? null : JobOutcome.NotYours;
+    }
+
+    private void QueueJob(Request job, bool front)
+    {
+        job.State = RequestState.Waiting;
+        job.Job!.State = JobState.Queued;
+        job.Job.WorkerId = null;
+        // A job put back (worker silent, or retrying) keeps its old sequence: it is older than what queued since.
+        if (!front)
+            job.QueueSeq = ++_queueSeq;
+        _jobWaitlist.Enqueue(job, front);
+        ArmWaitTimer(job);
+    }
+
+    /// <summary>Hands the job at the head of the job waitlist to the longest-waiting worker, under a lease.</summary>
+    private void AssignJob(Request job, long now)
+    {
+        var poll = _polls.Head!;
+        _polls.Unlink(poll);
+        var info = job.Job!;
+        info.State = JobState.Running;
+        info.Attempts++;
+        info.WorkerId = poll.ClientId;
+        info.StartedAt = now;
+        _jobsRunning++;
+        _jobQueueTimes.Record((now - info.FirstEnqueuedAt) / TimeSpan.TicksPerMicrosecond);
+        Grant(job, now, claimed: true);
+        if (poll == _takingPoll)
+            _taken = job;
+        else
+            _events.Add(new(ResourceEventKind.JobAssigned, poll.Id, poll.ClientId, job.Load, ToTime(now), job.FencingToken, JobId: job.Id));
+        Recycle(poll);
+        JobChanged(job, now);
+    }
+
+    /// <summary>A running job whose worker fell silent: back to the head of its client's queue, or dead-lettered after its last attempt.</summary>
+    private void RecoverStale(Request job, long now)
+    {
+        ReleaseBudget(job);
+        _jobsRecovered++;
+        if (job.Job!.Attempts >= job.Job.MaxAttempts)
+        {
+            job.Job.Error = $"Worker \"{job.Job.WorkerId}\" stopped answering on the last of {job.Job.MaxAttempts} attempts.";
+            Finish(job, JobState.DeadLettered, now);
+            return;
+        }
+        _jobsRunning--;
+        QueueJob(job, front: true);
+        JobChanged(job, now);
+    }
+
+    private void Finish(Request job, JobState state, long now, bool wasRunning = true)
+    {
+        if (wasRunning && job.Job!.State == JobState.Running)
+            _jobsRunning--;
+        if (state == JobState.DeadLettered)
+        {
+            _jobsDeadLettered++;
+            _activity.Record(now, ActivityKind.DeadLettered, job.Id, job.ClientId, job.Load, job.Priority, detail: job.Job!.Error);
+        }
+        job.Job!.State = state;
+        job.Job.FinishedAt = now;
+        job.State = RequestState.Finished;
+        _jobsFinished++;
+        Arm(job, now + _policy.JobRetention.Ticks);
+        JobChanged(job, now);
+    }
+
+    private void JobChanged(Request job, long now) =>
+        _events.Add(new(ResourceEventKind.JobChanged, job.Id, job.ClientId, job.Load, ToTime(now), Priority: job.Priority));
+
+    private void EndPoll(Request poll)
+    {
+        _polls.Unlink(poll);
+        Recycle(poll);
+    }
+
+    private long RetryDelay(int attempts)
+    {
+        long delay = _policy.JobRetryDelay.Ticks;
+        for (int i = 1; i < attempts && delay < TimeSpan.TicksPerHour; i++)
+            delay *= 2;
+        return Math.Min(delay, TimeSpan.TicksPerHour);
+    }
+
+    private Waitlist WaitlistOf(Request request) => request.Job is null ? _waitlist : _jobWaitlist;
+
+    /// <summary>The most urgent level whose head could be granted: acquires always, jobs only while a worker waits.</summary>
+    private int TopEligibleLevel() =>
+        Math.Min(_waitlist.TopLevel(), _polls.Count > 0 ? _jobWaitlist.TopLevel() : PriorityLevels.Count);
+
+    /// <summary>The next request to serve: the head of a level owed its minimum share, else the more urgent of the two heads,
+    /// the older at equal priority.</summary>
+    private Request? NextToServe()
+    {
+        var head = StrictHead();
+        return head is not null && _hasMinShares ? OwedHeadBelow(head.Level) ?? head : head;
+    }
+
+    private Request? StrictHead()
+    {
+        var acquire = _waitlist.Head;
+        var job = _polls.Count > 0 ? _jobWaitlist.Head : null;
+        if (acquire is null || job is null)
+            return acquire ?? job;
+        if (acquire.Level != job.Level)
+            return acquire.Level < job.Level ? acquire : job;
+        return acquire.QueueSeq <= job.QueueSeq ? acquire : job;
+    }
+}
