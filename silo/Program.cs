@@ -10,7 +10,7 @@ try
 }
 catch (Exception refused) when (StartRefusal.Of(refused) is { } reason)
 {
-    // A refusal a user acts on (the data folder is another silo's): its message, not a stack trace.
+    // A refusal a user acts on (a setting that breaks a rule, a data folder that is another silo's): its message, not a stack trace.
     Console.Error.WriteLine(reason);
     return 1;
 }

@@ -99,6 +99,8 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
 
     public static Problem BareRefusal(int status, string method, string path) => status switch
     {
+        404 when path == "/" => new(404, Prefix + "not-found", "Nothing is here.",
+            "The dashboard is at /dashboard; the API is under /v1 (GET /v1/resources lists the resources), described in /openapi/v1.json."),
         404 => new(404, Prefix + "not-found", "Nothing is here.",
             $"No endpoint answers {method} {path} (an id in the path must be a number); the API is under /v1, described in /openapi/v1.json."),
         405 => new(405, Prefix + "method-not-allowed", "The method is not allowed here.",

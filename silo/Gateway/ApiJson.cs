@@ -60,6 +60,10 @@ public static class ApiJson
         {
             string? field = ex.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
             string rule = Rule(ex.Message.Split(" Path:")[0]);
+            if (rule.StartsWith("has a value of the wrong JSON type", StringComparison.Ordinal) && ExpectedOf(typeof(T), field) is { } expected)
+                rule = expected; // a record's constructor parameter: the message names the record, not the field's type
+            if (field is not null && field.EndsWith("Ms", StringComparison.Ordinal) && rule.StartsWith("must be a JSON integer", StringComparison.Ordinal))
+                rule = "must be a whole number of milliseconds: a JSON integer such as 30000 (not a string, not a fraction).";
             return Problem.InvalidJson(field, field is null ? rule : $"{field}: {rule}");
         }
     }
@@ -88,12 +92,32 @@ public static class ApiJson
                 _ when type.Contains("Double", StringComparison.Ordinal) => "must be a JSON number (not a string).",
                 _ when type.Contains("Boolean", StringComparison.Ordinal) => "must be true or false.",
                 _ when type.StartsWith("System.String", StringComparison.Ordinal) => "must be a JSON string.",
-                _ => "has a value of the wrong JSON type.",
+                _ => "has a value of the wrong JSON type: /openapi/v1.json gives each field's type.",
             };
         }
         return message.Contains("System.", StringComparison.Ordinal) || message.Contains("OrleansQueue.", StringComparison.Ordinal)
             ? "is not valid JSON for this field."
             : message;
+    }
+
+    /// <summary>What field <paramref name="path"/> (a top-level one) of <paramref name="body"/> takes, in the API's words.</summary>
+    private static string? ExpectedOf(Type body, string? path)
+    {
+        if (path is null || path.Contains('.') || path.Contains('['))
+            return null;
+        var property = body.GetProperty(path, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase);
+        var type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        return type switch
+        {
+            null => null,
+            _ when type == typeof(long) || type == typeof(int) => "must be a JSON integer (not a string).",
+            _ when type == typeof(double) => "must be a JSON number (not a string).",
+            _ when type == typeof(bool) => "must be true or false.",
+            _ when type == typeof(string) => "must be a JSON string.",
+            _ when type == typeof(JsonElement) => null,
+            _ when type.IsEnum => $"must be one of {string.Join(", ", Enum.GetNames(type).Select(JsonNamingPolicy.CamelCase.ConvertName))}.",
+            _ => "must be a JSON object.",
+        };
     }
 
     private static async Task<byte[]> ReadLimitedAsync(Stream stream, int limit, CancellationToken cancellationToken)

@@ -24,7 +24,7 @@ public static class SiloBuilderExtensions
         var options = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
         var errors = options.Validate().ToList();
         if (errors.Count > 0)
-            throw new InvalidOperationException("Invalid silo configuration: " + string.Join(" ", errors));
+            throw new SiloConfigurationException(errors);
         if (options.Store.Provider == "sqlite")
         {
             // The embedded store is this process's before anything starts: a second silo on the folder stops here, having

@@ -26,7 +26,7 @@ internal sealed partial class StoreLifetime(IGrainStore store, IOptions<SiloOpti
     {
         var errors = options.Value.Validate().ToList();
         if (errors.Count > 0)
-            throw new InvalidOperationException("Invalid silo configuration: " + string.Join(" ", errors));
+            throw new SiloConfigurationException(errors);
         await store.InitializeAsync(cancellationToken);
         await BeatAsync();
         _beats = time.CreateTimer(_ => Beat(), null, BeatEvery, BeatEvery);

@@ -59,7 +59,7 @@ public sealed class SiloOptions
     public int MaxLongPollSeconds { get; set; } = 60;
 
     /// <summary>Resources to create (or whose policy to set) at start, by name: the same fields as PUT /v1/resources/{name}.</summary>
-    public Dictionary<string, Gateway.ResourceBody> Resources { get; set; } = [];
+    public Dictionary<string, ResourceBody> Resources { get; set; } = [];
 
     public IEnumerable<string> Validate()
     {

@@ -10,13 +10,13 @@ import asyncio
 import os
 import uuid
 from datetime import datetime
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
 from ._http import Http
 from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobsMixin
 from ._times import parse_time as _time
-from .errors import OrleansQueueError, RequestEnded, Unavailable, UnknownRequest, from_ending, from_problem
+from .errors import OrleansQueueError, RequestEnded, Unavailable, UnknownRequest, UnknownResource, from_ending, from_problem
 from .upstream import Headers, parse_headers
 
 __all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobFailed", "JobCancelled"]
@@ -74,8 +74,8 @@ class Lease:
             body["upstream"] = upstream
         try:
             await self._client._call_until_answered("POST", self._path("/release"), body)
-        except RequestEnded:
-            self.lost = True  # it had expired: its concurrency came back already
+        except (RequestEnded, UnknownRequest, UnknownResource):
+            self.lost = True  # it had expired, or its resource was deleted: its concurrency came back already
 
     async def _renew_loop(self) -> None:
         while True:
@@ -130,6 +130,36 @@ class Client(JobsMixin):
                 await asyncio.shield(self._cancel(resource, view["id"]))
                 raise
         return Lease(self, resource, view)
+
+    # ---- resources (an admin key, when the silo has keys) ----
+
+    async def put_resource(self, name: str, **policy: Any) -> Dict[str, Any]:
+        """Creates resource ``name`` or replaces its policy; returns it as the silo stored it. The policy's fields are
+        those of ``PUT /v1/resources/{name}`` in snake_case, durations in milliseconds: ``max_concurrent=20``,
+        ``requests_per_window=500``, ``load_per_window=90000``, ``window_ms=60000``, ``lease_ttl_ms=…``,
+        ``push_enabled=False``, … Omitted limits are unlimited; a field that breaks a rule raises :class:`InvalidRequest`
+        naming it."""
+        return await self._call("PUT", self._resource_path(name), {_camel(k): v for k, v in policy.items()})
+
+    async def get_resource(self, name: str) -> Dict[str, Any]:
+        """Resource ``name``: its policy and whether it pushes; :class:`UnknownResource` when there is none."""
+        return await self._call("GET", self._resource_path(name))
+
+    async def list_resources(self) -> List[Dict[str, Any]]:
+        """Every resource, by name."""
+        return await self._call("GET", "/v1/resources")
+
+    async def delete_resource(self, name: str) -> None:
+        """Deletes resource ``name``: its waiting requests are refused as deleted."""
+        await self._call("DELETE", self._resource_path(name))
+
+    async def stats(self, name: str) -> Dict[str, Any]:
+        """Resource ``name``'s figures now: waiting by priority and client, leases, budget left, totals, wait percentiles."""
+        return await self._call("GET", self._resource_path(name) + "/stats")
+
+    @staticmethod
+    def _resource_path(name: str) -> str:
+        return f"/v1/resources/{quote(name, safe='')}"
 
     async def _wait(self, resource: str, id: int) -> Dict[str, Any]:
         """Waits for the ticket to leave the waitlist: pushed by server-sent events, or long-polled on a polling-only
@@ -254,3 +284,9 @@ def _ended(view: Dict[str, Any]) -> OrleansQueueError:
     """The exception for a request that left the waitlist without a grant, through the problem-type table."""
     state = view["state"]
     return from_ending(state, view.get("reason"), view.get("detail") or f"The request ended as {state}.")
+
+
+def _camel(name: str) -> str:
+    """``max_concurrent`` as the API spells it: ``maxConcurrent`` (a name already in camelCase is kept)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)

@@ -220,6 +220,30 @@ public sealed class ClientTests(KestrelSilo silo) : ClientContract(silo)
     }
 
     [Fact]
+    public async Task AResourceIsCreatedReadListedChangedCountedAndDeletedThroughTheClient()
+    {
+        var client = NewClient("admin");
+
+        var created = await client.PutResourceAsync("client-admin", new ResourceBody(MaxConcurrent: 2, LoadPerWindow: 9000, WindowMs: 60_000));
+        Assert.Equal(("client-admin", 2, 9000L, 60_000L), (created.Name, created.Policy.MaxConcurrent, created.Policy.LoadPerWindow, created.Policy.WindowMs));
+        Assert.Equal(created.Policy.MaxConcurrent, (await client.GetResourceAsync("client-admin")).Policy.MaxConcurrent);
+        Assert.Contains(await client.ListResourcesAsync(), r => r.Name == "client-admin");
+        var changed = await client.PutResourceAsync("client-admin", new ResourceBody(MaxConcurrent: 1, PushEnabled: false));
+        Assert.Equal((1, false), (changed.Policy.MaxConcurrent, changed.PushEnabled));
+        await using (await client.AcquireAsync("client-admin"))
+        {
+            var stats = await client.GetStatsAsync("client-admin");
+            Assert.Equal((1, 1L), (stats.Leases, stats.Granted));
+        }
+
+        var refused = await Assert.ThrowsAsync<InvalidRequestException>(() => client.PutResourceAsync("client-admin-bad", new ResourceBody(WindowMs: -5)));
+        Assert.Equal("windowMs", refused.Field);
+        await client.DeleteResourceAsync("client-admin");
+        await Assert.ThrowsAsync<UnknownResourceException>(() => client.GetResourceAsync("client-admin"));
+        await Assert.ThrowsAsync<UnknownResourceException>(() => client.GetResourceAsync("client-admin-bad"));
+    }
+
+    [Fact]
     public async Task AGrantMadeWhileTheClientWasDisconnectedIsDeliveredWhenItReattaches()
     {
         await _http.CreateResource("client-away", """{"maxConcurrent":1,"claimWindowMs":60000}""");
@@ -259,4 +283,12 @@ public sealed class OrleansClientTests(KestrelSilo silo) : ClientContract(silo)
 {
     protected override OrleansQueueClient Create(OrleansQueueClientOptions options) =>
         new(Silo.Services.GetRequiredService<IGrainFactory>(), options);
+
+    [Fact]
+    public async Task ManagingResourcesThroughOrleansAloneIsRefusedSayingWhatToDo()
+    {
+        var refused = await Assert.ThrowsAsync<NotSupportedException>(() => NewClient().PutResourceAsync("orleans-admin", new ResourceBody(MaxConcurrent: 1)));
+        Assert.Contains("BaseAddress", refused.Message);
+        Assert.Contains("Silo:Resources", refused.Message);
+    }
 }

@@ -174,6 +174,20 @@ public sealed class BadInputTests(SiloFactory factory) : IClassFixture<SiloFacto
         (await _http.Get(url)).AssertProblem(HttpStatusCode.BadRequest, "api-key-in-url", parameter);
     }
 
+    [Fact]
+    public async Task ADurationOfTheWrongTypeSaysItIsMillisecondsAndTheRootPointsToTheDashboardAndTheApi()
+    {
+        var wrong = await _http.Post("/v1/resources/strict/acquire", """{"maxWaitMs":"30s"}""");
+        wrong.AssertProblem(HttpStatusCode.BadRequest, "invalid-json", "maxWaitMs");
+        Assert.Equal("maxWaitMs: must be a whole number of milliseconds: a JSON integer such as 30000 (not a string, not a fraction).",
+            wrong.Body.GetProperty("detail").GetString());
+
+        var root = await _http.Get("/");
+        root.AssertProblem(HttpStatusCode.NotFound, "not-found");
+        Assert.Contains("/dashboard", root.Body.GetProperty("detail").GetString());
+        Assert.DoesNotContain("id in the path", root.Body.GetProperty("detail").GetString());
+    }
+
     [Theory]
     [InlineData("GET", "/v2/nothing", HttpStatusCode.NotFound, "not-found")]
     [InlineData("GET", "/v1/resources/strict/requests/abc", HttpStatusCode.NotFound, "not-found")]

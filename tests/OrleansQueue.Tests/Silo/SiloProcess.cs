@@ -113,7 +113,10 @@ public sealed class SiloProcess : IAsyncDisposable
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
+            {
+                _process.WaitForExit(); // returns once its redirected output has all been read
                 throw new InvalidOperationException($"The silo exited with {_process.ExitCode}:\n{Log}");
+            }
             try
             {
                 if ((await http.GetAsync("healthz")).StatusCode == HttpStatusCode.OK)

@@ -1,5 +1,5 @@
 
-namespace OrleansQueue.Silo.Gateway;
+namespace OrleansQueue.Contracts;
 
 /// <summary>A resource's definition. Durations are milliseconds; omitted fields take their defaults; limits omitted are unlimited.</summary>
 public sealed record ResourceBody(

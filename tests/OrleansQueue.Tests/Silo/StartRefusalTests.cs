@@ -2,8 +2,9 @@ using System.Net;
 
 namespace OrleansQueue.Tests.Silo;
 
-/// <summary>A second silo process started by mistake on a running silo's data folder.</summary>
-public sealed class DataFolderTests : IDisposable
+/// <summary>A silo process that must not start (a second one on a running silo's data folder, a setting that breaks a rule)
+/// says why in a line, with no stack trace, and touches nothing.</summary>
+public sealed class StartRefusalTests : IDisposable
 {
     private readonly TempDirectory _folder = new("oq-folder-");
 
@@ -28,5 +29,16 @@ public sealed class DataFolderTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await http.Post($"v1/resources/mine/requests/{lease}/release")).Status);
         await http.Acquire("mine", """{"clientId":"b"}""", "held");
         Assert.DoesNotContain("moved", first.Log, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task AnApiKeyTooShortStopsTheStartWithTheSettingAndItsRule()
+    {
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => SiloProcess.StartAsync(_folder.Path, null,
+            "--Silo:ApiKeys:0:Key", "tiny-key-x7", "--Silo:ApiKeys:0:Tenant", "t", "--Silo:ApiKeys:0:Admin", "true"));
+
+        Assert.Contains("Invalid silo configuration: Silo:ApiKeys:0:Key must be at least 16 characters.", refused.Message);
+        Assert.DoesNotContain("   at ", refused.Message);
+        Assert.DoesNotContain("tiny-key-x7", refused.Message); // the key itself is never printed
     }
 }
