@@ -33,6 +33,18 @@ public static class SiloBuilderExtensions
             builder.Services.AddSingleton(_ => folder);
         }
 
+        // A healthy start is a few lines (StartupSummary says what a user needs): Orleans' option dumps and placement lines,
+        // Polly's and ASP.NET Core's per-request lines are kept for warnings, unless configuration says otherwise.
+        // ("Orleans" is a prefix of the silo's own "OrleansQueue" categories too: those stay at Information.)
+        // Orleans' watchdog warns at start that its check "has not completed" for as long as the machine has been up (its
+        // first check has nothing to compare with): not actionable, so only its errors are shown.
+        foreach (var (category, level) in new[] { ("Orleans", LogLevel.Warning), ("Orleans.Runtime.Watchdog", LogLevel.Error), ("OrleansQueue", LogLevel.Information),
+            ("Polly", LogLevel.Warning), ("Microsoft.AspNetCore", LogLevel.Warning) })
+        {
+            if (builder.Configuration[$"Logging:LogLevel:{category}"] is null)
+                builder.Logging.AddFilter(category, level);
+        }
+
         string urls = builder.Configuration["urls"] ?? "";
         if (string.IsNullOrWhiteSpace(urls) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
             builder.WebHost.UseUrls(urls = DefaultUrl);
@@ -53,6 +65,7 @@ public static class SiloBuilderExtensions
         // Orleans' own dashboard, mounted behind the admin key (it profiles grain calls only while someone looks).
         builder.Services.AddOrleansQueueSiloCore(builder.Configuration, silo => silo.AddDashboard());
         builder.Services.AddSingleton<OrleansDashboardGate>();
+        builder.Services.AddHostedService<StartupSummary>();
         builder.Services.AddOpenApi(OpenApiDocumentation.Configure);
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         // /metrics: the silo's meter and Orleans' own, in Prometheus text, through OpenTelemetry.

@@ -65,7 +65,7 @@ internal sealed partial class StoreLifetime(IGrainStore store, IOptions<SiloOpti
         }
     }
 
-    [LoggerMessage(LogLevel.Information, "Silo store ready: {Store}")]
+    [LoggerMessage(LogLevel.Debug, "Silo store ready: {Store}")]
     private partial void LogStarted(string store);
 
     [LoggerMessage(LogLevel.Warning, "The silo's heartbeat could not be written to the store")]

@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+
+namespace OrleansQueue.Silo.Hosting;
+
+/// <summary>
+/// One line when the silo is ready, saying what a user needs to start: where it listens, its store, its clustering, whether
+/// keys are required, and where the dashboard is. Orleans' own start-up lines are at Warning in appsettings.json, so a
+/// healthy start is a few lines, not a few hundred.
+/// </summary>
+internal sealed partial class StartupSummary(IHostApplicationLifetime lifetime, IServer server, IOptions<SiloOptions> options,
+    ILogger<StartupSummary> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            var o = options.Value;
+            string urls = string.Join(", ", server.Features.Get<IServerAddressesFeature>()?.Addresses ?? []);
+            string store = o.Store.Provider == "sqlite" ? $"sqlite at {Path.GetFullPath(o.Store.Path)}" : o.Store.Provider;
+            string clustering = o.Clustering.Provider == "redis" ? $"redis (cluster {o.Clustering.ClusterId})" : "localhost (one silo)";
+            string keys = o.ApiKeys.Count > 0 ? $"{o.ApiKeys.Count} API key(s) required" : "no API keys (loopback only)";
+            string first = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()?.TrimEnd('/') ?? "";
+            LogReady(urls, store, clustering, keys, first + "/dashboard");
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(LogLevel.Information, "OrleansQueue silo ready: HTTP on {Urls}; store {Store}; clustering {Clustering}; {Keys}; dashboard at {Dashboard}")]
+    private partial void LogReady(string urls, string store, string clustering, string keys, string dashboard);
+}
