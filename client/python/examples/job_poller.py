@@ -1,5 +1,6 @@
 """Enqueues a long-running job, watches its progress and partial output as the worker reports them, then reads the
-result. With --poll it asks every few seconds instead of watching. Start job_worker.py first.
+result. With --poll it asks every second and a half instead of watching (the job takes about six seconds, so a poll
+sees it move). Start job_worker.py first.
 
     PYTHONPATH=client/python python3 client/python/examples/job_poller.py [--url http://127.0.0.1:5080] [--poll]
 """
@@ -14,13 +15,13 @@ from job_worker import RESOURCE, define
 
 
 async def main(url: str, poll: bool) -> None:
-    define(url)
     async with oq.Client(url, client_id="poller") as client:
+        await define(client)
         job = await client.enqueue(RESOURCE, {"text": "orleans queue owns every rate limited budget"})
         print(f"enqueued job {job.id}: {job.state}")
         if poll:
             while not job.finished:
-                await asyncio.sleep(2)
+                await asyncio.sleep(1.5)
                 job = await client.get_job(RESOURCE, job.id)
                 print(f"  {job.state:<9} {job.progress or 0:4.0%}  {job.progress_message or ''}")
         else:

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import urllib.request
 
 import orleansqueue.aio as oq
 
 RESOURCE = "py-example-jobs"
 
 
-def define(url: str) -> None:
-    body = json.dumps({"maxConcurrent": 2, "jobVisibilityTimeoutMs": 30_000}).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{url}/v1/resources/{RESOURCE}", data=body, method="PUT",
-                                                  headers={"Content-Type": "application/json"})).read()
+async def define(client: oq.Client) -> None:
+    """The resource the jobs run under: two at a time (an admin key, when the silo has keys)."""
+    await client.put_resource(RESOURCE, max_concurrent=2, job_visibility_timeout_ms=30_000)
 
 
 async def summarise(context: oq.JobContext):
@@ -26,15 +23,15 @@ async def summarise(context: oq.JobContext):
     words = text.split()
     summary = []
     for n, word in enumerate(words, 1):
-        await asyncio.sleep(0.2)  # one slow step of a long request
+        await asyncio.sleep(0.8)  # one slow step of a long request: the job takes a few seconds
         summary.append(word[0].upper())
         await context.report_progress(n / len(words), "".join(summary))  # partial output, as it grows
     return {"summary": "".join(summary), "words": len(words)}
 
 
 async def main(url: str) -> None:
-    define(url)
     async with oq.Client(url) as client:
+        await define(client)
         print(f"working on {RESOURCE} (Ctrl+C to stop)")
         await client.run_worker(RESOURCE, summarise, concurrency=2)
 
