@@ -28,12 +28,30 @@ public sealed class ObserverRegistration : IDisposable
     /// <summary>What grains are handed to push to.</summary>
     public IResourceObserver Reference { get; }
 
+    /// <summary>How long the object stays reachable after its follower left: a push a grain sent just before it heard of
+    /// the unsubscribe (a grant racing a cancel, an update racing the end of a stream) still finds it and is dropped,
+    /// instead of reaching an object Orleans no longer knows (which it logs as a failure).</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromSeconds(2);
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _deaths.Dispose();
+            _ = DeleteLaterAsync();
+        }
+    }
+
+    private async Task DeleteLaterAsync()
+    {
+        await Task.Delay(Linger).ConfigureAwait(false);
+        try
+        {
             _grains.DeleteObjectReference<IResourceObserver>(Reference);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The silo stopped meanwhile: its objects went with it.
         }
     }
 }
