@@ -11,7 +11,7 @@ public static class ProblemTypes
 {
     private const string Prefix = "urn:orleansqueue:problem:";
 
-    private static readonly Lazy<(Dictionary<string, (int Status, string Error)> Types, Dictionary<string, string> Endings)> Table = new(Load);
+    private static readonly Lazy<(Dictionary<string, (int Status, string Error, string? Field)> Types, Dictionary<string, string> Endings)> Table = new(Load);
 
     /// <summary>This SDK's exception for each error of the table.</summary>
     private static readonly Dictionary<string, Func<string, int, string, string?, TimeSpan?, OrleansQueueException>> Exceptions = new(StringComparer.Ordinal)
@@ -38,6 +38,9 @@ public static class ProblemTypes
     /// <summary>The problem types of the table (without the urn prefix), with their errors.</summary>
     public static IReadOnlyDictionary<string, string> Errors => Table.Value.Types.ToDictionary(t => t.Key, t => t.Value.Error);
 
+    /// <summary>The problem types of the table, with the HTTP status the silo answers them with.</summary>
+    public static IReadOnlyDictionary<string, int> Statuses => Table.Value.Types.ToDictionary(t => t.Key, t => t.Value.Status);
+
     /// <summary>The errors this SDK has an exception class for.</summary>
     public static IReadOnlyCollection<string> KnownErrors => Exceptions.Keys;
 
@@ -56,18 +59,18 @@ public static class ProblemTypes
     {
         var endings = Table.Value.Endings;
         string type = endings.GetValueOrDefault(reason is null ? state : $"{state}/{reason}") ?? endings.GetValueOrDefault(state) ?? endings["*"];
-        var (status, _) = Table.Value.Types[type];
-        string? field = type switch { "timed-out" => "maxWaitMs", "invalid-load" => "load", "resource-deleted" => "resource", _ => "id" };
+        var (status, _, field) = Table.Value.Types[type];
         return Create(Prefix + type, status, detail, field);
     }
 
-    private static (Dictionary<string, (int, string)>, Dictionary<string, string>) Load()
+    private static (Dictionary<string, (int, string, string?)>, Dictionary<string, string>) Load()
     {
         using var stream = typeof(ProblemTypes).Assembly.GetManifestResourceStream("OrleansQueue.Client.problem_types.json")
             ?? throw new InvalidOperationException("problem_types.json is not embedded in OrleansQueue.Client.");
         using var document = JsonDocument.Parse(stream);
         var types = document.RootElement.GetProperty("types").EnumerateObject()
-            .ToDictionary(p => p.Name, p => (p.Value.GetProperty("status").GetInt32(), p.Value.GetProperty("error").GetString()!), StringComparer.Ordinal);
+            .ToDictionary(p => p.Name, p => (p.Value.GetProperty("status").GetInt32(), p.Value.GetProperty("error").GetString()!,
+                p.Value.TryGetProperty("field", out var field) ? field.GetString() : null), StringComparer.Ordinal);
         var endings = document.RootElement.GetProperty("endings").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal);
         return (types, endings);
     }

@@ -59,11 +59,7 @@ public static class ApiJson
         catch (JsonException ex)
         {
             string? field = ex.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
-            string rule = Rule(ex.Message.Split(" Path:")[0]);
-            if (rule.StartsWith("has a value of the wrong JSON type", StringComparison.Ordinal) && ExpectedOf(typeof(T), field) is { } expected)
-                rule = expected; // a record's constructor parameter: the message names the record, not the field's type
-            if (field is not null && field.EndsWith("Ms", StringComparison.Ordinal) && rule.StartsWith("must be a JSON integer", StringComparison.Ordinal))
-                rule = "must be a whole number of milliseconds: a JSON integer such as 30000 (not a string, not a fraction).";
+            string rule = Rule(ex.Message.Split(" Path:")[0], typeof(T), field);
             return Problem.InvalidJson(field, field is null ? rule : $"{field}: {rule}");
         }
     }
@@ -76,7 +72,7 @@ public static class ApiJson
                 || media.MediaType.Value!.EndsWith("+json", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>The rule a parse error broke, in the API's words: never a .NET type name.</summary>
-    private static string Rule(string message)
+    private static string Rule(string message, Type body, string? field)
     {
         if (message.StartsWith("must be one of", StringComparison.Ordinal))
             return message; // an enum: our own converter's words
@@ -85,40 +81,48 @@ public static class ApiJson
         int converted = message.IndexOf("could not be converted to ", StringComparison.Ordinal);
         if (converted >= 0)
         {
-            string type = message[(converted + "could not be converted to ".Length)..];
-            return type switch
-            {
-                _ when type.Contains("Int64", StringComparison.Ordinal) || type.Contains("Int32", StringComparison.Ordinal) => "must be a JSON integer (not a string).",
-                _ when type.Contains("Double", StringComparison.Ordinal) => "must be a JSON number (not a string).",
-                _ when type.Contains("Boolean", StringComparison.Ordinal) => "must be true or false.",
-                _ when type.StartsWith("System.String", StringComparison.Ordinal) => "must be a JSON string.",
-                _ => "has a value of the wrong JSON type: /openapi/v1.json gives each field's type.",
-            };
+            // For a record's constructor parameter the message names the record, not the field: the field's own type first.
+            var type = FieldType(body, field) ?? TypeNamed(message[(converted + "could not be converted to ".Length)..]);
+            return Expected(type, field);
         }
         return message.Contains("System.", StringComparison.Ordinal) || message.Contains("OrleansQueue.", StringComparison.Ordinal)
             ? "is not valid JSON for this field."
             : message;
     }
 
-    /// <summary>What field <paramref name="path"/> (a top-level one) of <paramref name="body"/> takes, in the API's words.</summary>
-    private static string? ExpectedOf(Type body, string? path)
+    /// <summary>What a value of <paramref name="type"/> must be, in the API's words (durations, named …Ms, are milliseconds).</summary>
+    private static string Expected(Type? type, string? field) => type switch
+    {
+        _ when type == typeof(long) || type == typeof(int) => field is not null && field.EndsWith("Ms", StringComparison.Ordinal)
+            ? "must be a whole number of milliseconds: a JSON integer such as 30000 (not a string, not a fraction)."
+            : "must be a JSON integer (not a string).",
+        _ when type == typeof(double) => "must be a JSON number (not a string).",
+        _ when type == typeof(bool) => "must be true or false.",
+        _ when type == typeof(string) => "must be a JSON string.",
+        { IsEnum: true } => $"must be one of {string.Join(", ", Enum.GetNames(type).Select(JsonNamingPolicy.CamelCase.ConvertName))}.",
+        null or { IsValueType: true } => "has a value of the wrong JSON type: /openapi/v1.json gives each field's type.",
+        _ when type == typeof(JsonElement) => "has a value of the wrong JSON type: /openapi/v1.json gives each field's type.",
+        _ => "must be a JSON object.",
+    };
+
+    /// <summary>The type of top-level field <paramref name="path"/> of <paramref name="body"/>, or <c>null</c>.</summary>
+    private static Type? FieldType(Type body, string? path)
     {
         if (path is null || path.Contains('.') || path.Contains('['))
             return null;
         var property = body.GetProperty(path, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase);
-        var type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-        return type switch
-        {
-            null => null,
-            _ when type == typeof(long) || type == typeof(int) => "must be a JSON integer (not a string).",
-            _ when type == typeof(double) => "must be a JSON number (not a string).",
-            _ when type == typeof(bool) => "must be true or false.",
-            _ when type == typeof(string) => "must be a JSON string.",
-            _ when type == typeof(JsonElement) => null,
-            _ when type.IsEnum => $"must be one of {string.Join(", ", Enum.GetNames(type).Select(JsonNamingPolicy.CamelCase.ConvertName))}.",
-            _ => "must be a JSON object.",
-        };
+        return property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
     }
+
+    /// <summary>The type a serializer message names (for nested fields, whose message does name the field's type).</summary>
+    private static Type? TypeNamed(string name) => name switch
+    {
+        _ when name.Contains("Int64", StringComparison.Ordinal) || name.Contains("Int32", StringComparison.Ordinal) => typeof(long),
+        _ when name.Contains("Double", StringComparison.Ordinal) => typeof(double),
+        _ when name.Contains("Boolean", StringComparison.Ordinal) => typeof(bool),
+        _ when name.StartsWith("System.String", StringComparison.Ordinal) => typeof(string),
+        _ => null,
+    };
 
     private static async Task<byte[]> ReadLimitedAsync(Stream stream, int limit, CancellationToken cancellationToken)
     {

@@ -463,7 +463,7 @@ public sealed partial class ResourceGrain(
             var update = WireMapping.UpdateOf(_name, e);
             if (update.IsFinal)
                 _outcomes.Record(update);
-            _commit?.Announce(new Notice(update, e));
+            _commit!.Announce(new Notice(update, e));
         }
         scheduler.ClearEvents();
     }

@@ -17,12 +17,12 @@ internal sealed partial class StartupSummary(IHostApplicationLifetime lifetime, 
         lifetime.ApplicationStarted.Register(() =>
         {
             var o = options.Value;
-            string urls = string.Join(", ", server.Features.Get<IServerAddressesFeature>()?.Addresses ?? []);
+            var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            string urls = string.Join(", ", addresses);
             string store = o.Store.Provider == "sqlite" ? $"sqlite at {Path.GetFullPath(o.Store.Path)}" : o.Store.Provider;
             string clustering = o.Clustering.Provider == "redis" ? $"redis (cluster {o.Clustering.ClusterId})" : "localhost (one silo)";
             string keys = o.ApiKeys.Count > 0 ? $"{o.ApiKeys.Count} API key(s) required" : "no API keys (loopback only)";
-            string first = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()?.TrimEnd('/') ?? "";
-            LogReady(urls, store, clustering, keys, first + "/dashboard");
+            LogReady(urls, store, clustering, keys, addresses.FirstOrDefault()?.TrimEnd('/') + "/dashboard");
         });
         return Task.CompletedTask;
     }

@@ -129,5 +129,5 @@ def from_ending(state: str, reason: Optional[str], detail: str) -> OrleansQueueE
     """The exception for a request that left the waitlist as ``state`` (with ``reason`` when rejected) without a lease."""
     endings = _TABLE["endings"]
     kind = endings.get(f"{state}/{reason}" if reason else state) or endings.get(state) or endings["*"]
-    field = {"timed-out": "maxWaitMs", "invalid-load": "load", "resource-deleted": "resource"}.get(kind, "id")
-    return from_problem(_TABLE["types"][kind]["status"], {"type": PREFIX + kind, "field": field, "detail": detail})
+    entry = _TABLE["types"][kind]
+    return from_problem(entry["status"], {"type": PREFIX + kind, "field": entry.get("field"), "detail": detail})

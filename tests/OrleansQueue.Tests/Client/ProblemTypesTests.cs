@@ -38,6 +38,8 @@ public sealed partial class ProblemTypesTests
         Assert.True(answered.Count > 25, $"only {answered.Count} problem types found in Problem.cs");
         Assert.Empty(answered.Except(ProblemTypes.Errors.Keys));
         Assert.Empty(ProblemTypes.Errors.Keys.Except(answered)); // nor one the silo no longer answers
+        foreach (var (type, status) in StatusesOfTheSilo())
+            Assert.True(ProblemTypes.Statuses[type] == status, $"{type}: the table says {ProblemTypes.Statuses[type]}, the silo answers {status}");
     }
 
     [Fact]
@@ -66,15 +68,23 @@ public sealed partial class ProblemTypesTests
     }
 
     /// <summary>The problem types the silo defines, read from the one place that defines them.</summary>
-    private static HashSet<string> ProblemTypesOfTheSilo()
+    private static HashSet<string> ProblemTypesOfTheSilo() => [.. TypeInSource().Matches(ProblemSource()).Select(m => m.Groups[1].Value)];
+
+    /// <summary>The types the silo answers with a fixed status (new(429, Prefix + "queue-full", …)), with that status.</summary>
+    private static IEnumerable<(string Type, int Status)> StatusesOfTheSilo() =>
+        StatusInSource().Matches(ProblemSource()).Select(m => (m.Groups[2].Value, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+
+    private static string ProblemSource()
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (!File.Exists(Path.Combine(root.FullName, "OrleansQueue.sln")))
             root = root.Parent ?? throw new InvalidOperationException("No OrleansQueue.sln above the test assembly.");
-        string source = File.ReadAllText(Path.Combine(root.FullName, "grains", "OrleansQueue.Contracts", "Problem.cs"));
-        return [.. TypeInSource().Matches(source).Select(m => m.Groups[1].Value)];
+        return File.ReadAllText(Path.Combine(root.FullName, "grains", "OrleansQueue.Contracts", "Problem.cs"));
     }
 
     [GeneratedRegex("Prefix \\+ \"([a-z-]+)\"")]
     private static partial Regex TypeInSource();
+
+    [GeneratedRegex("new\\((\\d{3}), Prefix \\+ \"([a-z-]+)\"")]
+    private static partial Regex StatusInSource();
 }
