@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using OrleansQueue.Silo.Grains;
-using OrleansQueue.Silo.Hosting;
+using Microsoft.Extensions.Hosting;
+using Orleans.Hosting;
+using OrleansQueue.Grains;
+using OrleansQueue.Grains.Hosting;
 
 namespace OrleansQueue.Client;
 
@@ -13,11 +15,26 @@ public static class CohostingExtensions
     /// pushed to the client's observer, and a resource active on another silo of the cluster is reached through Orleans.
     /// The embedded default for a single application; move to a standalone silo by replacing this call with
     /// <see cref="ServiceCollectionExtensions.AddOrleansQueueClient"/> and a base address, or an Orleans client.
+    /// An application that runs its own silo adds <c>ISiloBuilder.AddOrleansQueue</c> there and
+    /// <see cref="AddOrleansQueueCohostedClient"/> here instead.
     /// </summary>
     public static IServiceCollection AddOrleansQueueSilo(this IServiceCollection services, IConfiguration configuration,
         Action<OrleansQueueClientOptions>? configureClient = null)
     {
-        services.AddOrleansQueueSiloCore(configuration);
+        var section = configuration.GetSection("Silo");
+        var clustering = section.GetSection("Clustering").Get<ClusteringOptions>() ?? new ClusteringOptions();
+        if (clustering.Validate("Silo:Clustering").ToList() is { Count: > 0 } errors)
+            throw new InvalidOperationException("Invalid OrleansQueue configuration: " + string.Join(" ", errors));
+        services.AddOrleans(silo => silo.UseOrleansQueueClustering(clustering).AddOrleansQueue(section));
+        return services.AddOrleansQueueCohostedClient(configureClient);
+    }
+
+    /// <summary>
+    /// Points the <see cref="OrleansQueueClient"/> at the grains of the silo this application runs, to which it added
+    /// OrleansQueue with <c>ISiloBuilder.AddOrleansQueue</c>.
+    /// </summary>
+    public static IServiceCollection AddOrleansQueueCohostedClient(this IServiceCollection services, Action<OrleansQueueClientOptions>? configureClient = null)
+    {
         // Membership says when a silo died: what the client followed on it is followed again where its grains now live.
         services.AddSingleton(sp => new SiloLosses(sp.GetRequiredService<SiloDeaths>().OnSiloDeath));
         services.AddOrleansQueueClient(o => configureClient?.Invoke(o));

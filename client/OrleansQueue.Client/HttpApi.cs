@@ -1,39 +1,49 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Nodes;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
 
-/// <summary>The same operations as the WebSocket protocol, over plain HTTP: the fallback when push is unavailable.</summary>
+/// <summary>The same operations as the WebSocket protocol, over plain HTTP: the fallback when push is unavailable, and the
+/// way to the endpoints the WebSocket does not carry (long-poll, workers, resources). All its JSON is here.</summary>
 internal sealed class HttpApi(HttpClient http)
 {
     /// <summary>Long-poll was refused (a proxy that does not allow it); plain polling from now on.</summary>
     public bool LongPollRefused { get; private set; }
 
-    /// <summary>Runs a WebSocket-protocol message as the equivalent HTTP call; returns the "request" object or throws the problem.</summary>
-    public async Task<JsonElement> CallAsync(JsonObject m, CancellationToken ct)
+    /// <summary>Runs a request operation as the equivalent HTTP call: the request's view, or the problem thrown typed.</summary>
+    public async Task<RequestView> CallAsync(SocketRequest m, CancellationToken ct)
     {
-        string resource = Uri.EscapeDataString((string)m["resource"]!);
-        string op = (string)m["op"]!;
-        string requests = $"v1/resources/{resource}/requests/{m["id"]}";
-        using var request = op switch
+        string resource = Uri.EscapeDataString(m.Resource ?? "");
+        string requests = $"v1/resources/{resource}/requests/{m.Id}";
+        using var request = m.Op switch
         {
-            "acquire" => Post($"v1/resources/{resource}/acquire", Body(m, "clientId", "load", "priority", "maxWaitMs", "idempotencyKey")),
-            "status" => new HttpRequestMessage(HttpMethod.Get, requests),
-            "wait" => new HttpRequestMessage(HttpMethod.Get, $"{requests}/wait?timeoutMs={m["timeoutMs"]}"),
-            "release" => Post($"{requests}/release", Body(m, "actualLoad", "idempotencyKey", "upstream")),
-            "report" => Post($"{requests}/report", m["upstream"]?.DeepClone().AsObject() ?? []),
-            "renew" or "claim" => Post($"{requests}/renew", null),
-            "cancel" => new HttpRequestMessage(HttpMethod.Delete, requests),
-            _ => throw new ArgumentException($"No HTTP form for op \"{op}\".", nameof(m)),
+            SocketOps.Acquire => Message(HttpMethod.Post, $"v1/resources/{resource}/acquire", new AcquireBody(m.ClientId, m.Load, m.Priority, m.MaxWaitMs, m.IdempotencyKey)),
+            SocketOps.Status => Message(HttpMethod.Get, requests),
+            SocketOps.Release => Message(HttpMethod.Post, $"{requests}/release", new ReleaseBody(m.ActualLoad, m.IdempotencyKey, m.Upstream)),
+            SocketOps.Report => Message(HttpMethod.Post, $"{requests}/report", m.Upstream ?? new UpstreamBody()),
+            SocketOps.Renew or SocketOps.Claim => Message(HttpMethod.Post, $"{requests}/renew"),
+            SocketOps.Cancel => Message(HttpMethod.Delete, requests),
+            _ => throw new ArgumentException($"No HTTP form for op \"{m.Op}\".", nameof(m)),
         };
-        return await SendAsync(request, ct, refusedLongPoll: op == "wait") ?? default;
+        return await SendAsync<RequestView>(request, ct) ?? throw new ConnectionLostException($"{m.Op} was answered with no content.");
     }
 
-    /// <summary>Sends one request: the JSON answer, <c>null</c> for 204, a typed exception for a problem, and
-    /// <see cref="ConnectionLostException"/> when the silo cannot be reached or answers 5xx without a problem.</summary>
-    public async Task<JsonElement?> SendAsync(HttpRequestMessage request, CancellationToken ct, bool refusedLongPoll = false)
+    /// <summary>Long-polls a request: its view once it has left the waitlist, or after <paramref name="timeout"/>.</summary>
+    public async Task<RequestView> WaitAsync(string resource, long id, TimeSpan timeout, CancellationToken ct)
+    {
+        using var request = Message(HttpMethod.Get,
+            $"v1/resources/{Uri.EscapeDataString(resource)}/requests/{id}/wait?timeoutMs={(long)timeout.TotalMilliseconds}");
+        return await SendAsync<RequestView>(request, ct, refusedLongPoll: true) ?? throw new ConnectionLostException("The long-poll was answered with no content.");
+    }
+
+    /// <summary>A request to <paramref name="path"/>, with <paramref name="body"/> as the API's JSON.</summary>
+    public static HttpRequestMessage Message(HttpMethod method, string path, object? body = null) =>
+        new(method, path) { Content = body is null ? null : JsonContent.Create(body, body.GetType(), options: WireJson.Options) };
+
+    /// <summary>Sends one request: the answer as <typeparamref name="T"/>, <c>null</c> for 204, a typed exception for a
+    /// problem, and <see cref="ConnectionLostException"/> when the silo cannot be reached or answers 5xx without a problem.</summary>
+    public async Task<T?> SendAsync<T>(HttpRequestMessage request, CancellationToken ct, bool refusedLongPoll = false) where T : class
     {
         HttpResponseMessage response;
         try
@@ -54,26 +64,15 @@ internal sealed class HttpApi(HttpClient http)
             }
             if ((int)response.StatusCode >= 500 && !problem)
                 throw new ConnectionLostException($"The silo answered {(int)response.StatusCode}.");
+            if (!response.IsSuccessStatusCode)
+            {
+                var refusal = await response.Content.ReadFromJsonAsync<ProblemBody>(WireJson.Options, ct)
+                    ?? throw new ConnectionLostException($"The silo answered {(int)response.StatusCode} with no problem.");
+                throw OrleansQueueException.FromProblem(refusal);
+            }
             if (response.StatusCode == HttpStatusCode.NoContent)
                 return null;
-            var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
-            if (!response.IsSuccessStatusCode)
-                throw OrleansQueueException.FromProblem(body);
-            return body;
+            return await response.Content.ReadFromJsonAsync<T>(WireJson.Options, ct);
         }
-    }
-
-    private static HttpRequestMessage Post(string path, JsonObject? body) =>
-        new(HttpMethod.Post, path) { Content = body is null ? null : JsonContent.Create(body) };
-
-    private static JsonObject Body(JsonObject m, params string[] fields)
-    {
-        var body = new JsonObject();
-        foreach (string field in fields)
-        {
-            if (m[field] is { } value)
-                body[field] = value.DeepClone();
-        }
-        return body;
     }
 }

@@ -26,25 +26,8 @@ public sealed record QueueJob(
 {
     public bool IsFinished => State is JobState.Completed or JobState.DeadLettered or JobState.Cancelled;
 
-    internal static QueueJob From(JsonElement v) => new(
-        v.GetProperty("resource").GetString()!,
-        v.GetProperty("id").GetInt64(),
-        Enum.Parse<JobState>(v.GetProperty("state").GetString()!, ignoreCase: true),
-        v.GetProperty("clientId").GetString()!,
-        Enum.Parse<Priority>(v.GetProperty("priority").GetString()!, ignoreCase: true),
-        v.GetProperty("load").GetInt64(),
-        v.GetProperty("attempts").GetInt32(),
-        v.GetProperty("maxAttempts").GetInt32(),
-        v.TryGetProperty("position", out var p) ? p.GetInt32() : null,
-        v.TryGetProperty("workerId", out var w) ? w.GetString() : null,
-        v.TryGetProperty("progress", out var pr) ? pr.GetDouble() : null,
-        v.TryGetProperty("progressMessage", out var pm) ? pm.GetString() : null,
-        v.TryGetProperty("result", out var r) ? r.Clone() : null,
-        v.TryGetProperty("error", out var e) ? e.GetString() : null,
-        v.TryGetProperty("payload", out var pl) ? pl.Clone() : null,
-        v.TryGetProperty("fencingToken", out var f) ? f.GetInt64() : null,
-        v.TryGetProperty("visibleUntil", out var vu) ? vu.GetDateTimeOffset() : null,
-        v.TryGetProperty("startedAt", out var sa) ? sa.GetDateTimeOffset() : null);
+    internal static QueueJob From(JobView v) => new(v.Resource, v.Id, v.State, v.ClientId, v.Priority, v.Load, v.Attempts, v.MaxAttempts,
+        v.Position, v.WorkerId, v.Progress, v.ProgressMessage, v.Result, v.Error, v.Payload, v.FencingToken, v.VisibleUntil, v.StartedAt);
 }
 
 /// <summary>A job being run by <see cref="OrleansQueueClient.RunWorkerAsync"/>: its payload, and a way to report progress.</summary>

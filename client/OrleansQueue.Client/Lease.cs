@@ -1,5 +1,4 @@
 using OrleansQueue.Contracts;
-using System.Text.Json;
 
 namespace OrleansQueue.Client;
 
@@ -18,16 +17,16 @@ public sealed class Lease : IAsyncDisposable
     private int _releasing;
     private bool _claimAtOnce;
 
-    internal Lease(OrleansQueueClient client, string resource, JsonElement view, bool claimAtOnce = false)
+    internal Lease(OrleansQueueClient client, string resource, RequestView view, bool claimAtOnce = false)
     {
         _claimAtOnce = claimAtOnce;
         _client = client;
         Resource = resource;
-        Id = view.GetProperty("id").GetInt64();
-        FencingToken = view.GetProperty("fencingToken").GetInt64();
-        Load = view.GetProperty("load").GetInt64();
-        ExpiresAt = view.GetProperty("expiresAt").GetDateTimeOffset();
-        GrantedAt = view.TryGetProperty("grantedAt", out var at) ? at.GetDateTimeOffset() : DateTimeOffset.UtcNow;
+        Id = view.Id;
+        FencingToken = view.FencingToken ?? throw new InvalidOperationException($"Request {view.Id} of \"{resource}\" was granted without a fencing token.");
+        Load = view.Load;
+        ExpiresAt = view.ExpiresAt ?? throw new InvalidOperationException($"Request {view.Id} of \"{resource}\" was granted without an expiry.");
+        GrantedAt = view.GrantedAt ?? DateTimeOffset.UtcNow;
         _renewal = Task.Run(RenewLoopAsync);
     }
 

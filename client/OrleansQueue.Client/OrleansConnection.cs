@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
@@ -17,8 +15,6 @@ namespace OrleansQueue.Client;
 /// </summary>
 internal sealed class OrleansConnection : IConnection, IResourceObserver
 {
-    private static UpstreamBody? Upstream(JsonObject m) => m["upstream"]?.Deserialize<UpstreamBody>(WireJson.Options);
-
     private static readonly Caller Trusted = new("default", IsAdmin: true);
 
     private readonly IGrainFactory _grains;
@@ -38,39 +34,38 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         _siloLost = siloLost?.Invoke(Moved);
     }
 
-    public Action<JsonElement>? Updated { get; set; }
-    public Action<JsonElement>? JobUpdated { get; set; }
+    public Action<RequestView>? Updated { get; set; }
+    public Action<JobView>? JobUpdated { get; set; }
     public Func<Task>? Reconnected { get; set; }
 
-    public async Task<JsonElement> CallAsync(JsonObject m, CancellationToken ct, Action<JsonElement>? inline = null)
+    public async Task<SocketMessage> CallAsync(SocketRequest m, CancellationToken ct, Action<SocketMessage>? inline = null)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         ct.ThrowIfCancellationRequested();
-        string op = (string)m["op"]!;
-        string resource = (string?)m["resource"] ?? "";
-        long id = (long?)m["id"] ?? 0;
+        string resource = m.Resource ?? "";
+        long id = m.Id ?? 0;
         var grain = Grain(resource);
         int moves = Volatile.Read(ref _moves);
-        object reply;
+        SocketMessage reply;
         try
         {
-            reply = op switch
+            reply = m.Op switch
             {
-                "acquire" => Request(await grain.Requests.Acquire(Trusted, new AcquireBody((string?)m["clientId"], (long?)m["load"], PriorityOf(m),
-                    (long?)m["maxWaitMs"], (string?)m["idempotencyKey"]), _self).WaitAsync(ct)),
-                "status" => Request(await grain.Requests.Status(Trusted, id, null).WaitAsync(ct)),
-                "release" => Request(await grain.Requests.Release(Trusted, id, new ReleaseBody((long?)m["actualLoad"], (string?)m["idempotencyKey"], Upstream(m))).WaitAsync(ct)),
-                "report" => Request(await grain.Requests.ReportUpstream(Trusted, id, Upstream(m) ?? new UpstreamBody()).WaitAsync(ct)),
-                "renew" or "claim" => Request(await grain.Requests.Renew(Trusted, id).WaitAsync(ct)),
-                "cancel" => Request(await grain.Requests.Cancel(Trusted, id).WaitAsync(ct)),
-                "attach" => await AttachAsync(grain, m["ids"]!.AsArray().Select(n => (long)n!).ToList(), ct),
-                "enqueueJob" => Job(await grain.Jobs.Enqueue(Trusted, new EnqueueBody(
-                    m["payload"] is { } payload ? JsonSerializer.SerializeToElement(payload) : JsonDocument.Parse("null").RootElement,
-                    (string?)m["clientId"], (long?)m["load"], PriorityOf(m), (long?)m["deadlineMs"], (string?)m["idempotencyKey"])).WaitAsync(ct)),
-                "job" => Job(await grain.Jobs.GetJob(Trusted, id, withPayload: false).WaitAsync(ct)),
-                "watchJob" => Job(await grain.Jobs.WatchJob(Trusted, id, _self, requirePush: true).WaitAsync(ct)),
-                "cancelJob" => Job(await grain.Jobs.CancelJob(Trusted, id).WaitAsync(ct)),
-                _ => throw new ArgumentException($"No grain call for op \"{op}\".", nameof(m)),
+                SocketOps.Acquire => SocketMessage.Reply(m.Corr, await grain.Requests.Acquire(Trusted,
+                    new AcquireBody(m.ClientId, m.Load, m.Priority, m.MaxWaitMs, m.IdempotencyKey), _self).WaitAsync(ct)),
+                SocketOps.Status => SocketMessage.Reply(m.Corr, await grain.Requests.Status(Trusted, id, null).WaitAsync(ct)),
+                SocketOps.Release => SocketMessage.Reply(m.Corr, await grain.Requests.Release(Trusted, id,
+                    new ReleaseBody(m.ActualLoad, m.IdempotencyKey, m.Upstream)).WaitAsync(ct)),
+                SocketOps.Report => SocketMessage.Reply(m.Corr, await grain.Requests.ReportUpstream(Trusted, id, m.Upstream ?? new UpstreamBody()).WaitAsync(ct)),
+                SocketOps.Renew or SocketOps.Claim => SocketMessage.Reply(m.Corr, await grain.Requests.Renew(Trusted, id).WaitAsync(ct)),
+                SocketOps.Cancel => SocketMessage.Reply(m.Corr, await grain.Requests.Cancel(Trusted, id).WaitAsync(ct)),
+                SocketOps.Attach => new SocketMessage(SocketMessageTypes.Reply, m.Corr, Results: await AttachAsync(grain, m.Ids ?? [], ct)),
+                SocketOps.EnqueueJob => SocketMessage.Reply(m.Corr, await grain.Jobs.Enqueue(Trusted,
+                    new EnqueueBody(m.Payload, m.ClientId, m.Load, m.Priority, m.DeadlineMs, m.IdempotencyKey)).WaitAsync(ct)),
+                SocketOps.Job => SocketMessage.Reply(m.Corr, await grain.Jobs.GetJob(Trusted, id, withPayload: false).WaitAsync(ct)),
+                SocketOps.WatchJob => SocketMessage.Reply(m.Corr, await grain.Jobs.WatchJob(Trusted, id, _self, requirePush: true).WaitAsync(ct)),
+                SocketOps.CancelJob => SocketMessage.Reply(m.Corr, await grain.Jobs.CancelJob(Trusted, id).WaitAsync(ct)),
+                _ => throw new ArgumentException($"No grain call for op \"{m.Op}\".", nameof(m)),
             };
         }
         catch (Exception ex) when (ex is not (OperationCanceledException or ArgumentException or ObjectDisposedException))
@@ -79,21 +74,20 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
             // like a lost connection, retried by the client; idempotency keys make that safe.
             throw new ConnectionLostException($"The call to resource \"{resource}\" failed ({ex.GetType().Name}).", ex);
         }
-        var element = JsonSerializer.SerializeToElement(reply, WireJson.Options);
-        inline?.Invoke(element);
+        inline?.Invoke(reply);
         // A move heard of while this call was out may have come before its answer was followed (a ticket answered by the
         // activation that then left): attach once more, now that the caller follows it.
         if (Volatile.Read(ref _moves) != moves)
             QueueReattach();
-        return element;
+        return reply;
     }
 
-    private async Task<object> AttachAsync(ResourceGrainReference grain, List<long> ids, CancellationToken ct)
+    private async Task<List<SocketResult>> AttachAsync(ResourceGrainReference grain, long[] ids, CancellationToken ct)
     {
-        var results = new List<object>(ids.Count);
+        var results = new List<SocketResult>(ids.Length);
         foreach (long id in ids)
-            results.Add(Request(await grain.Requests.Attach(Trusted, id, _self).WaitAsync(ct)));
-        return new { results };
+            results.Add(SocketResult.Of(await grain.Requests.Attach(Trusted, id, _self).WaitAsync(ct)));
+        return results;
     }
 
     /// <summary>A push from a grain (through Orleans, on its thread pool).</summary>
@@ -110,7 +104,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
             case RequestPhase.JobAssigned or RequestPhase.PollExpired:
                 break; // workers take jobs over the gateway
             default:
-                Updated?.Invoke(JsonSerializer.SerializeToElement(RequestView.Of(update, Trusted), WireJson.Options));
+                Updated?.Invoke(RequestView.Of(update, Trusted));
                 break;
         }
         return Task.CompletedTask;
@@ -123,7 +117,7 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         {
             var job = await Grain(resource).Jobs.GetJob(Trusted, id, withPayload: false);
             if (job.Value is { } view)
-                JobUpdated?.Invoke(JsonSerializer.SerializeToElement(view, WireJson.Options));
+                JobUpdated?.Invoke(view);
         }
         catch (Exception)
         {
@@ -151,15 +145,6 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
     }
 
     private ResourceGrainReference Grain(string resource) => _references.Get(resource);
-
-    private static Priority? PriorityOf(JsonObject m) =>
-        (string?)m["priority"] is { } p ? Enum.Parse<Priority>(p, ignoreCase: true) : null;
-
-    private static object Request(Outcome<RequestView> outcome) =>
-        outcome.Problem is { } problem ? new { problem = WireJson.Body(problem) } : new { request = outcome.Value };
-
-    private static object Job(Outcome<JobView> outcome) =>
-        outcome.Problem is { } problem ? new { problem = WireJson.Body(problem) } : new { job = outcome.Value };
 
     /// <summary>Plays a grain move: the client re-attaches everything it follows.</summary>
     public void Abort() => Moved();

@@ -1,36 +1,23 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
 
 public sealed partial class OrleansQueueClient
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Resource, long Id), TaskCompletionSource<JsonElement>> _jobWaiters = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Resource, long Id), TaskCompletionSource<JobView>> _jobWaiters = new();
 
     /// <summary>Enqueues a job whose <paramref name="payload"/> (serialised as JSON) a worker will run under the resource's limits.</summary>
     /// <param name="idempotencyKey">A retry with the same key answers the same job; one is generated when none is given.</param>
     public async Task<QueueJob> EnqueueAsync<T>(string resource, T payload, long load = 1, Priority priority = Priority.Normal, string? clientId = null,
         TimeSpan? deadline = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {
-        var body = new JsonObject
-        {
-            ["payload"] = JsonSerializer.SerializeToNode(payload),
-            ["clientId"] = clientId ?? Options.ClientId,
-            ["load"] = load,
-            ["priority"] = JsonNamingPolicy.CamelCase.ConvertName(priority.ToString()),
-            ["idempotencyKey"] = idempotencyKey ?? Guid.NewGuid().ToString("N"),
-        };
-        if (deadline is { } d)
-            body["deadlineMs"] = (long)d.TotalMilliseconds;
+        var body = new EnqueueBody(JsonSerializer.SerializeToElement(payload), clientId ?? Options.ClientId, load, priority,
+            deadline is { } d ? (long)d.TotalMilliseconds : null, idempotencyKey ?? Guid.NewGuid().ToString("N"));
         if (await SocketAsync(cancellationToken) is not null)
         {
-            var message = (JsonObject)body.DeepClone();
-            message["op"] = "enqueueJob";
-            message["resource"] = resource;
-            return QueueJob.From(await CallAsync(message, cancellationToken, field: "job"));
+            return QueueJob.From(await JobOpAsync(new SocketRequest(SocketOps.EnqueueJob, Resource: resource, ClientId: body.ClientId, Load: body.Load,
+                Priority: body.Priority, IdempotencyKey: body.IdempotencyKey, Payload: body.Payload, DeadlineMs: body.DeadlineMs), cancellationToken));
         }
         return QueueJob.From(await JobCallAsync(HttpMethod.Post, $"v1/resources/{Uri.EscapeDataString(resource)}/jobs", body, cancellationToken));
     }
@@ -38,13 +25,13 @@ public sealed partial class OrleansQueueClient
     /// <summary>A job as it stands.</summary>
     public async Task<QueueJob> GetJobAsync(string resource, long jobId, CancellationToken cancellationToken = default) =>
         await SocketAsync(cancellationToken) is not null
-            ? QueueJob.From(await CallAsync(Op("job", resource, jobId), cancellationToken, field: "job"))
+            ? QueueJob.From(await JobOpAsync(Op(SocketOps.Job, resource, jobId), cancellationToken))
             : QueueJob.From(await JobCallAsync(HttpMethod.Get, JobPath(resource, jobId), null, cancellationToken));
 
     /// <summary>Cancels a job that no worker has taken yet; a running or finished job is refused (typed).</summary>
     public async Task<QueueJob> CancelJobAsync(string resource, long jobId, CancellationToken cancellationToken = default) =>
         await SocketAsync(cancellationToken) is not null
-            ? QueueJob.From(await CallAsync(Op("cancelJob", resource, jobId), cancellationToken, field: "job"))
+            ? QueueJob.From(await JobOpAsync(Op(SocketOps.CancelJob, resource, jobId), cancellationToken))
             : QueueJob.From(await JobCallAsync(HttpMethod.Delete, JobPath(resource, jobId), null, cancellationToken));
 
     /// <summary>Waits for a job to finish and returns its result: pushed over the WebSocket the moment it finishes, or by
@@ -55,11 +42,11 @@ public sealed partial class OrleansQueueClient
         if (await SocketAsync(cancellationToken) is not null)
         {
             var key = (resource, jobId);
-            var finished = _jobWaiters.GetOrAdd(key, _ => new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
+            var finished = _jobWaiters.GetOrAdd(key, _ => new TaskCompletionSource<JobView>(TaskCreationOptions.RunContinuationsAsynchronously));
             try
             {
                 // Registered before the watch goes out, so a push that overtakes the reply still lands.
-                OnJobUpdate(await CallAsync(Op("watchJob", resource, jobId), cancellationToken, field: "job"));
+                OnJobUpdate(await JobOpAsync(Op(SocketOps.WatchJob, resource, jobId), cancellationToken));
                 return Finished(QueueJob.From(await finished.Task.WaitAsync(cancellationToken)));
             }
             catch (OrleansQueueException ex) when (ex.Type.EndsWith(":push-disabled", StringComparison.Ordinal))
@@ -102,10 +89,10 @@ public sealed partial class OrleansQueueClient
         var backoff = new Backoff(Options);
         while (!stop.IsCancellationRequested)
         {
-            JsonElement? taken;
+            JobView? taken;
             try
             {
-                taken = await JobCallOrNoContentAsync(HttpMethod.Post, jobs + "/take", new JsonObject { ["workerId"] = worker, ["waitMs"] = 30_000 }, stop);
+                taken = await JobCallOrNoContentAsync(HttpMethod.Post, jobs + "/take", new TakeBody(worker, 30_000), stop);
                 backoff.Reset();
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -137,7 +124,7 @@ public sealed partial class OrleansQueueClient
                 await Task.Delay(interval, running.Token);
                 try
                 {
-                    await JobCallAsync(HttpMethod.Post, path + "/heartbeat", new JsonObject { ["workerId"] = worker }, running.Token);
+                    await JobCallAsync(HttpMethod.Post, path + "/heartbeat", new WorkerReport(worker), running.Token);
                 }
                 catch (OrleansQueueException)
                 {
@@ -149,14 +136,14 @@ public sealed partial class OrleansQueueClient
                 }
             }
         });
-        JsonObject report;
+        WorkerReport report;
         string outcome;
         try
         {
             var context = new JobContext(job, (p, m, ct) => JobCallAsync(HttpMethod.Post, path + "/progress",
-                new JsonObject { ["workerId"] = worker, ["progress"] = p, ["message"] = m }, ct));
+                new WorkerReport(worker, p, m), ct));
             var result = await handler(context, running.Token);
-            (outcome, report) = ("complete", new JsonObject { ["workerId"] = worker, ["result"] = JsonSerializer.SerializeToNode(result) });
+            (outcome, report) = ("complete", new WorkerReport(worker, Result: JsonSerializer.SerializeToElement(result)));
         }
         catch (OperationCanceledException) when (running.IsCancellationRequested)
         {
@@ -164,7 +151,7 @@ public sealed partial class OrleansQueueClient
         }
         catch (Exception ex)
         {
-            (outcome, report) = ("fail", new JsonObject { ["workerId"] = worker, ["error"] = $"{ex.GetType().Name}: {ex.Message}" });
+            (outcome, report) = ("fail", new WorkerReport(worker, Error: $"{ex.GetType().Name}: {ex.Message}"));
         }
         finally
         {
@@ -206,25 +193,44 @@ public sealed partial class OrleansQueueClient
     private static JsonElement? Finished(QueueJob job) =>
         job.State == JobState.Completed ? job.Result : throw new JobFailedException(job);
 
-    private void OnJobUpdate(JsonElement view)
+    private void OnJobUpdate(JobView view)
     {
-        if (view.GetProperty("state").GetString() is "completed" or "deadLettered" or "cancelled"
-            && _jobWaiters.TryRemove((view.GetProperty("resource").GetString()!, view.GetProperty("id").GetInt64()), out var waiter))
+        if (view.IsFinished && _jobWaiters.TryRemove((view.Resource, view.Id), out var waiter))
             waiter.TrySetResult(view);
+    }
+
+    /// <summary>One job operation over the connection (the WebSocket, or Orleans), retried after a lost connection or while
+    /// the resource moves (503): each is idempotent, an enqueue by its key. Returns the job.</summary>
+    private async Task<JobView> JobOpAsync(SocketRequest message, CancellationToken ct)
+    {
+        var backoff = new Backoff(Options);
+        while (true)
+        {
+            try
+            {
+                var connection = await SocketAsync(ct) ?? throw new InvalidOperationException("Job operations over the connection need one.");
+                return Answer(await connection.CallAsync(message, ct)).Job
+                    ?? throw new ConnectionLostException($"{message.Op} was answered without its job.");
+            }
+            catch (Exception ex) when (ex is ConnectionLostException || (ex is OrleansQueueException { Status: 503 } && !ct.IsCancellationRequested))
+            {
+                await backoff.WaitAsync(ct);
+            }
+        }
     }
 
     private async Task<IConnection?> SocketAsync(CancellationToken ct) => await _socket.Value.WaitAsync(ct);
 
     private static string JobPath(string resource, long id) => $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/{id}";
 
-    private async Task<JsonElement> JobCallAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct) =>
+    private async Task<JobView> JobCallAsync(HttpMethod method, string path, object? body, CancellationToken ct) =>
         await JobCallOrNoContentAsync(method, path, body, ct) ?? throw new OrleansQueueException("urn:orleansqueue:problem:no-content", 204, $"{path} answered no content.");
 
-    private async Task<JsonElement?> JobCallOrNoContentAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
+    private async Task<JobView?> JobCallOrNoContentAsync(HttpMethod method, string path, object? body, CancellationToken ct)
     {
         if (_http.BaseAddress is null)
             throw new NotSupportedException("Running a worker needs the silo's HTTP address (OrleansQueueClientOptions.BaseAddress): workers take and report jobs over the gateway; enqueue, get, wait for and cancel jobs over Orleans.");
-        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
-        return await _httpApi.SendAsync(request, ct);
+        using var request = HttpApi.Message(method, path, body);
+        return await _httpApi.SendAsync<JobView>(request, ct);
     }
 }

@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
@@ -22,7 +20,7 @@ public sealed partial class OrleansQueueClient
 
     /// <summary>Deletes resource <paramref name="name"/>: its waiting requests are refused as deleted.</summary>
     public async Task DeleteResourceAsync(string name, CancellationToken cancellationToken = default) =>
-        await ResourceCallAsync<JsonElement>(HttpMethod.Delete, ResourcePath(name), null, cancellationToken);
+        await ResourceCallAsync<object>(HttpMethod.Delete, ResourcePath(name), null, cancellationToken);
 
     /// <summary>Resource <paramref name="name"/>'s figures now: waiting by priority and client, leases, budget left, totals,
     /// wait percentiles.</summary>
@@ -33,7 +31,7 @@ public sealed partial class OrleansQueueClient
 
     /// <summary>A call of the resources' API; answered 503 (the resource moving, the store unreachable) or unreachable, it is
     /// made again with backoff (each is safe to repeat).</summary>
-    private async Task<T> ResourceCallAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct)
+    private async Task<T> ResourceCallAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct) where T : class
     {
         if (_http.BaseAddress is null)
             throw new NotSupportedException("Managing resources goes through the silo's HTTP API (OrleansQueueClientOptions.BaseAddress); a co-hosted silo defines its resources in configuration (Silo:Resources).");
@@ -42,9 +40,8 @@ public sealed partial class OrleansQueueClient
         {
             try
             {
-                using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body, options: WireJson.Options) };
-                var answer = await _httpApi.SendAsync(request, ct);
-                return answer is { } json ? json.Deserialize<T>(WireJson.Options)! : default!;
+                using var request = HttpApi.Message(method, path, body);
+                return (await _httpApi.SendAsync<T>(request, ct))!;
             }
             catch (Exception ex) when (!ct.IsCancellationRequested && ex is ConnectionLostException or UnavailableException)
             {

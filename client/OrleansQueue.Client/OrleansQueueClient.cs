@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
@@ -23,9 +21,9 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     private readonly Lazy<Task<IConnection?>> _socket;
     private readonly Func<IConnection>? _orleans;
     private readonly object _listening = new();
-    private readonly ConcurrentDictionary<(string Resource, long Id), TaskCompletionSource<JsonElement>> _waiters = new();
+    private readonly ConcurrentDictionary<(string Resource, long Id), TaskCompletionSource<RequestView>> _waiters = new();
     private readonly ConcurrentDictionary<(string Resource, long Id), Lease> _leases = new();
-    private readonly ConcurrentDictionary<(string Resource, long Id), JsonElement> _early = new();
+    private readonly ConcurrentDictionary<(string Resource, long Id), RequestView> _early = new();
 
     /// <exception cref="ArgumentException"><paramref name="options"/> break a rule; the message names each.</exception>
     public OrleansQueueClient(OrleansQueueClientOptions options)
@@ -84,30 +82,21 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         TimeSpan? maxWait = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(resource);
-        var message = new JsonObject
-        {
-            ["op"] = "acquire",
-            ["resource"] = resource,
-            ["clientId"] = clientId ?? Options.ClientId,
-            ["load"] = load,
-            ["priority"] = JsonNamingPolicy.CamelCase.ConvertName(priority.ToString()),
-            ["idempotencyKey"] = Guid.NewGuid().ToString("N"), // makes retries after a lost connection safe
-        };
-        if (maxWait is { } wait)
-            message["maxWaitMs"] = (long)wait.TotalMilliseconds;
+        var message = new SocketRequest(SocketOps.Acquire, Resource: resource, ClientId: clientId ?? Options.ClientId, Load: load, Priority: priority,
+            MaxWaitMs: maxWait is { } wait ? (long)wait.TotalMilliseconds : null,
+            IdempotencyKey: Guid.NewGuid().ToString("N")); // makes retries after a lost connection safe
 
-        TaskCompletionSource<JsonElement>? pushed = null;
+        TaskCompletionSource<RequestView>? pushed = null;
         // The acquire itself is not abandoned when the caller gives up: it may already be queued on the silo, and
         // only its answer tells which ticket to withdraw.
         var answered = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var acquiring = CallAsync(message, answered.Token, reply =>
         {
             // On the receive loop, before any later message: the grant cannot be pushed before we listen for it.
-            if (reply.TryGetProperty("request", out var r) && r.GetProperty("state").GetString() == "waiting"
-                && r.TryGetProperty("push", out var push) && push.GetBoolean())
-                pushed = Listen(resource, r.GetProperty("id").GetInt64());
+            if (reply.Request is { State: RequestPhase.Waiting, Push: true } waiting)
+                pushed = Listen(resource, waiting.Id);
         });
-        JsonElement view;
+        RequestView view;
         try
         {
             view = await acquiring.WaitAsync(cancellationToken);
@@ -119,20 +108,20 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
             await WithdrawWhenAnsweredAsync(resource, acquiring, answered);
             throw;
         }
-        long id = view.GetProperty("id").GetInt64();
+        long id = view.Id;
         try
         {
             while (true)
             {
-                switch (view.GetProperty("state").GetString())
+                switch (view.State)
                 {
-                    case "held":
+                    case RequestPhase.Held:
                         return Track(new Lease(this, resource, view));
-                    case "granted":
+                    case RequestPhase.Granted:
                         // The slot is ours from the grant; the claim (the lease's first renewal) goes out at once
                         // without holding the caller back a round trip.
                         return Track(new Lease(this, resource, view, claimAtOnce: true));
-                    case "waiting":
+                    case RequestPhase.Waiting:
                         try
                         {
                             view = pushed is not null
@@ -163,26 +152,15 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         }
     }
 
-    internal async Task ReleaseAsync(string resource, long id, long? actualLoad, string idempotencyKey, UpstreamBody? upstream, CancellationToken ct)
-    {
-        var message = Op("release", resource, id);
-        message["idempotencyKey"] = idempotencyKey;
-        if (actualLoad is { } actual)
-            message["actualLoad"] = actual;
-        if (upstream is not null)
-            message["upstream"] = JsonSerializer.SerializeToNode(upstream, WireJson.Options);
-        await CallAsync(message, ct);
-    }
+    internal Task ReleaseAsync(string resource, long id, long? actualLoad, string idempotencyKey, UpstreamBody? upstream, CancellationToken ct) =>
+        CallAsync(Op(SocketOps.Release, resource, id) with { ActualLoad = actualLoad, IdempotencyKey = idempotencyKey, Upstream = upstream }, ct);
 
-    internal async Task ReportAsync(string resource, long id, UpstreamBody upstream, CancellationToken ct)
-    {
-        var message = Op("report", resource, id);
-        message["upstream"] = JsonSerializer.SerializeToNode(upstream, WireJson.Options);
-        await CallAsync(message, ct);
-    }
+    internal Task ReportAsync(string resource, long id, UpstreamBody upstream, CancellationToken ct) =>
+        CallAsync(Op(SocketOps.Report, resource, id) with { Upstream = upstream }, ct);
 
     internal async Task<DateTimeOffset> RenewAsync(string resource, long id, CancellationToken ct) =>
-        (await CallAsync(Op("renew", resource, id), ct)).GetProperty("expiresAt").GetDateTimeOffset();
+        (await CallAsync(Op(SocketOps.Renew, resource, id), ct)).ExpiresAt
+            ?? throw new InvalidOperationException($"The silo renewed request {id} of \"{resource}\" without saying until when.");
 
     internal void Forget(Lease lease) => _leases.TryRemove((lease.Resource, lease.Id), out _);
 
@@ -192,14 +170,14 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         return lease;
     }
 
-    private TaskCompletionSource<JsonElement> Listen(string resource, long id)
+    private TaskCompletionSource<RequestView> Listen(string resource, long id)
     {
         // Under the same lock as OnUpdate: a push on another thread (Orleans) lands either before, in _early, or after, in the waiter.
         lock (_listening)
         {
-            var waiter = _waiters.GetOrAdd((resource, id), _ => new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
+            var waiter = _waiters.GetOrAdd((resource, id), _ => new TaskCompletionSource<RequestView>(TaskCreationOptions.RunContinuationsAsynchronously));
             // The silo may push a grant made in the same turn as the acquire before the acquire's own reply.
-            if (_early.TryRemove((resource, id), out var early) && early.GetProperty("state").GetString() != "waiting")
+            if (_early.TryRemove((resource, id), out var early) && early.State != RequestPhase.Waiting)
             {
                 _waiters.TryRemove((resource, id), out _);
                 waiter.TrySetResult(early);
@@ -211,7 +189,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     /// <summary>Without push: long-poll until the request leaves the waitlist, or poll if long-poll is refused. A resource
     /// moving between silos (503) or a lost connection is waited out; a ticket called unknown is asked about once more,
     /// after a pause, before the wait gives up (the answer may have come from an activation that was just replaced).</summary>
-    private async Task<JsonElement> PollAsync(string resource, long id, CancellationToken ct)
+    private async Task<RequestView> PollAsync(string resource, long id, CancellationToken ct)
     {
         var backoff = new Backoff(Options);
         bool askedAgain = false;
@@ -221,12 +199,10 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
             {
                 if (Options.Transport != ClientTransport.Poll && !_httpApi.LongPollRefused && _http.BaseAddress is not null)
                 {
-                    var wait = Op("wait", resource, id);
-                    wait["timeoutMs"] = 30_000;
                     try
                     {
-                        var view = await _httpApi.CallAsync(wait, ct);
-                        if (view.GetProperty("state").GetString() != "waiting")
+                        var view = await _httpApi.WaitAsync(resource, id, TimeSpan.FromSeconds(30), ct);
+                        if (view.State != RequestPhase.Waiting)
                             return view;
                         backoff.Reset();
                         continue;
@@ -235,8 +211,8 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                     {
                     }
                 }
-                var status = await CallAsync(Op("status", resource, id), ct);
-                if (status.GetProperty("state").GetString() != "waiting")
+                var status = await CallAsync(Op(SocketOps.Status, resource, id), ct);
+                if (status.State != RequestPhase.Waiting)
                     return status;
                 backoff.Reset();
                 await Task.Delay(Options.PollInterval, ct);
@@ -252,13 +228,13 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
 
     private static bool IsUnknownRequest(OrleansQueueException ex) => ex.Type.EndsWith(":unknown-request", StringComparison.Ordinal);
 
-    private async Task WithdrawWhenAnsweredAsync(string resource, Task<JsonElement> acquiring, CancellationTokenSource answered)
+    private async Task WithdrawWhenAnsweredAsync(string resource, Task<RequestView> acquiring, CancellationTokenSource answered)
     {
         try
         {
             var view = await acquiring;
-            _waiters.TryRemove((resource, view.GetProperty("id").GetInt64()), out _);
-            await WithdrawAsync(resource, view.GetProperty("id").GetInt64());
+            _waiters.TryRemove((resource, view.Id), out _);
+            await WithdrawAsync(resource, view.Id);
         }
         catch (Exception ex) when (ex is OrleansQueueException or OperationCanceledException)
         {
@@ -276,7 +252,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {
-            await CallAsync(Op("cancel", resource, id), timeout.Token);
+            await CallAsync(Op(SocketOps.Cancel, resource, id), timeout.Token);
         }
         catch (Exception ex) when (ex is OrleansQueueException or OperationCanceledException)
         {
@@ -284,9 +260,9 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         }
     }
 
-    /// <summary>One operation, over the WebSocket when there is one, else over HTTP; retried after a lost connection
-    /// (acquire and release carry idempotency keys, the rest are idempotent). Returns the "request" object.</summary>
-    private async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null, string field = "request")
+    /// <summary>One request operation, over the WebSocket when there is one, else over HTTP; retried after a lost
+    /// connection (acquire and release carry idempotency keys, the rest are idempotent). Returns the request's view.</summary>
+    private async Task<RequestView> CallAsync(SocketRequest message, CancellationToken ct, Action<SocketMessage>? inline = null)
     {
         var backoff = new Backoff(Options);
         while (true)
@@ -296,10 +272,8 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                 var socket = await _socket.Value.WaitAsync(ct);
                 if (socket is null)
                     return await _httpApi.CallAsync(message, ct);
-                var reply = await socket.CallAsync((JsonObject)message.DeepClone(), ct, inline);
-                if (reply.TryGetProperty("problem", out var problem))
-                    throw OrleansQueueException.FromProblem(problem);
-                return reply.GetProperty(field);
+                return Answer(await socket.CallAsync(message, ct, inline)).Request
+                    ?? throw new ConnectionLostException($"{message.Op} was answered without its request.");
             }
             catch (Exception ex) when (ex is ConnectionLostException || (ex is OrleansQueueException { Status: 503 } && !ct.IsCancellationRequested))
             {
@@ -333,24 +307,28 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         return null;
     }
 
-    private void OnUpdate(JsonElement view)
+    /// <summary>The reply itself, or its problem thrown typed.</summary>
+    private static SocketMessage Answer(SocketMessage reply) =>
+        reply.Problem is { } problem ? throw OrleansQueueException.FromProblem(problem) : reply;
+
+    private void OnUpdate(RequestView view)
     {
         lock (_listening)
             OnUpdateListened(view);
     }
 
-    private void OnUpdateListened(JsonElement view)
+    private void OnUpdateListened(RequestView view)
     {
-        var key = (view.GetProperty("resource").GetString()!, view.GetProperty("id").GetInt64());
-        string? state = view.GetProperty("state").GetString();
-        if (state != "waiting" && _waiters.TryRemove(key, out var waiter))
+        var key = (view.Resource, view.Id);
+        var state = view.State;
+        if (state != RequestPhase.Waiting && _waiters.TryRemove(key, out var waiter))
             waiter.TrySetResult(view);
         else if (_leases.TryGetValue(key, out var lease))
         {
-            if (state is "expired" or "reclaimed")
+            if (state is RequestPhase.Expired or RequestPhase.Reclaimed)
                 lease.MarkLost();
         }
-        else if (state is "granted" or "timedOut" or "rejected" or "reclaimed")
+        else if (state is RequestPhase.Granted or RequestPhase.TimedOut or RequestPhase.Rejected or RequestPhase.Reclaimed)
         {
             // An update that overtook the reply of its acquire: kept until the acquire listens (bounded).
             _early[key] = view;
@@ -383,22 +361,22 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         var backoff = new Backoff(Options);
         for (int attempt = 0; ; attempt++)
         {
-            JsonElement reply;
+            SocketMessage reply;
             try
             {
-                reply = await socket.CallAsync(Op("watchJob", resource, id), CancellationToken.None);
+                reply = await socket.CallAsync(Op(SocketOps.WatchJob, resource, id), CancellationToken.None);
             }
             catch (ConnectionLostException)
             {
                 return false;
             }
-            if (reply.TryGetProperty("job", out var job))
+            if (reply.Job is { } job)
             {
                 OnJobUpdate(job);
                 return true;
             }
-            var problem = reply.GetProperty("problem");
-            if (problem.GetProperty("status").GetInt32() != 503 || attempt >= MovingAttempts)
+            var problem = reply.Problem ?? new ProblemBody("", "", 500, $"watchJob of job {id} was answered with neither job nor problem.");
+            if (problem.Status != 503 || attempt >= MovingAttempts)
             {
                 if (_jobWaiters.TryRemove((resource, id), out var waiter))
                     waiter.TrySetException(OrleansQueueException.FromProblem(problem));
@@ -415,35 +393,34 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         var backoff = new Backoff(Options);
         for (int attempt = 0; ids.Count > 0; attempt++)
         {
-            JsonElement reply;
+            SocketMessage reply;
             try
             {
-                var message = new JsonObject { ["op"] = "attach", ["resource"] = resource, ["ids"] = new JsonArray(ids.Select(id => (JsonNode)id).ToArray()) };
-                reply = await socket.CallAsync(message, CancellationToken.None);
+                reply = await socket.CallAsync(new SocketRequest(SocketOps.Attach, Resource: resource, Ids: [.. ids]), CancellationToken.None);
             }
             catch (ConnectionLostException)
             {
                 return false;
             }
             var retry = new List<long>();
-            if (reply.TryGetProperty("problem", out var whole))
+            if (reply.Problem is { } whole)
             {
-                if (whole.GetProperty("status").GetInt32() == 503 && attempt < MovingAttempts)
+                if (whole.Status == 503 && attempt < MovingAttempts)
                     retry = ids;
                 else
                     ids.ForEach(id => Detached((resource, id), whole));
             }
             else
             {
-                var results = reply.GetProperty("results").EnumerateArray().ToList();
+                var results = reply.Results ?? [];
                 for (int i = 0; i < results.Count; i++)
                 {
-                    if (results[i].TryGetProperty("request", out var view))
+                    if (results[i].Request is { } view)
                         OnUpdate(view);
-                    else if (results[i].GetProperty("problem") is var problem && problem.GetProperty("status").GetInt32() == 503 && attempt < MovingAttempts)
+                    else if (results[i].Problem is { Status: 503 } && attempt < MovingAttempts)
                         retry.Add(ids[i]);
                     else
-                        Detached((resource, ids[i]), problem);
+                        Detached((resource, ids[i]), results[i].Problem ?? new ProblemBody("", "", 500, $"Attach of request {ids[i]} was answered with neither request nor problem."));
                 }
             }
             ids = retry;
@@ -454,7 +431,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     }
 
     /// <summary>A request the silo no longer knows: its waiter fails with the problem, its lease is lost.</summary>
-    private void Detached((string Resource, long Id) key, JsonElement problem)
+    private void Detached((string Resource, long Id) key, ProblemBody problem)
     {
         if (_waiters.TryRemove(key, out var waiter))
             waiter.TrySetException(OrleansQueueException.FromProblem(problem));
@@ -462,16 +439,11 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
             lease.MarkLost();
     }
 
-    private static JsonObject Op(string op, string resource, long id) => new() { ["op"] = op, ["resource"] = resource, ["id"] = id };
+    private static SocketRequest Op(string op, string resource, long id) => new(op, Resource: resource, Id: id);
 
-    /// <summary>The exception for a request that ended without a lease (<see cref="ProblemTypes.Ended"/>).</summary>
-    private static OrleansQueueException Ended(JsonElement view)
-    {
-        string state = view.GetProperty("state").GetString() ?? "unknown";
-        string detail = view.TryGetProperty("detail", out var d) ? d.GetString() ?? state : $"The request ended: {state}.";
-        string? reason = view.TryGetProperty("reason", out var r) ? r.GetString() : null;
-        return ProblemTypes.Ended(state, reason, detail);
-    }
+    /// <summary>The exception for a request that ended without a lease (from the problem table's endings).</summary>
+    private static OrleansQueueException Ended(RequestView view) =>
+        ProblemTypes.Ended(view.State, view.Reason, view.Detail ?? $"The request ended: {view.State}.");
 
     public async ValueTask DisposeAsync()
     {

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
 
@@ -27,15 +27,9 @@ public class OrleansQueueException : Exception
     public TimeSpan? RetryAfter { get; }
 
     /// <summary>The typed exception for a problem object of the API (its type's error in <see cref="ProblemTypes"/>).</summary>
-    internal static OrleansQueueException FromProblem(JsonElement problem)
-    {
-        string type = problem.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
-        int status = problem.TryGetProperty("status", out var s) ? s.GetInt32() : 500;
-        string detail = problem.TryGetProperty("detail", out var d) ? d.GetString() ?? type : type;
-        string? field = problem.TryGetProperty("field", out var f) ? f.GetString() : null;
-        TimeSpan? retry = problem.TryGetProperty("retryAfterMs", out var r) ? TimeSpan.FromMilliseconds(r.GetInt64()) : null;
-        return ProblemTypes.Create(type, status, detail, field, retry);
-    }
+    internal static OrleansQueueException FromProblem(ProblemBody problem) =>
+        ProblemTypes.Create(problem.Type ?? "", problem.Status == 0 ? 500 : problem.Status, problem.Detail ?? problem.Type ?? "", problem.Field,
+            problem.RetryAfterMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
 }
 
 /// <summary>The resource's waitlist is full.</summary>

@@ -63,6 +63,13 @@ public static class ProblemTypes
         return Create(Prefix + type, status, detail, field);
     }
 
+    /// <summary>The exception for a request that left the waitlist as <paramref name="state"/> without a lease: the table is
+    /// keyed by the wire's names of the phase and the reason.</summary>
+    internal static OrleansQueueException Ended(OrleansQueue.Contracts.RequestPhase state, OrleansQueue.Contracts.RejectionReason? reason, string detail) =>
+        Ended(WireName(state), reason is { } r ? WireName(r) : null, detail);
+
+    private static string WireName<T>(T value) where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
+
     private static (Dictionary<string, (int, string, string?)>, Dictionary<string, string>) Load()
     {
         using var stream = typeof(ProblemTypes).Assembly.GetManifestResourceStream("OrleansQueue.Client.problem_types.json")

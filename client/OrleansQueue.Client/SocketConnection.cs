@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
 
@@ -32,11 +32,11 @@ internal sealed class SocketConnection : IConnection
         _options = options;
     }
 
-    /// <summary>Pushed updates ("request" objects), on the receive loop: handlers must not block.</summary>
-    public Action<JsonElement>? Updated { get; set; }
+    /// <summary>Pushed changes of followed requests, on the receive loop: handlers must not block.</summary>
+    public Action<RequestView>? Updated { get; set; }
 
-    /// <summary>Pushed job views of watched jobs, on the receive loop.</summary>
-    public Action<JsonElement>? JobUpdated { get; set; }
+    /// <summary>Pushed changes of watched jobs, on the receive loop.</summary>
+    public Action<JobView>? JobUpdated { get; set; }
 
     /// <summary>Runs after each reconnection, before new calls go out on it.</summary>
     public Func<Task>? Reconnected { get; set; }
@@ -65,14 +65,14 @@ internal sealed class SocketConnection : IConnection
         return true;
     }
 
-    /// <summary>Sends <paramref name="message"/> and returns the reply. <paramref name="inline"/> runs on the receive loop
+    /// <summary>Sends <paramref name="request"/> and returns the reply. <paramref name="inline"/> runs on the receive loop
     /// before any later message is handled, so a caller can register for updates without missing one.</summary>
-    public async Task<JsonElement> CallAsync(JsonObject message, CancellationToken ct, Action<JsonElement>? inline = null)
+    public async Task<SocketMessage> CallAsync(SocketRequest request, CancellationToken ct, Action<SocketMessage>? inline = null)
     {
         // Throws ObjectDisposedException once disposed: unlike a lost connection, that is not worth a retry.
         var socket = await Volatile.Read(ref _open).Task.WaitAsync(ct);
         long corr = Interlocked.Increment(ref _corr);
-        message["corr"] = corr;
+        var message = request with { Corr = corr };
         var pending = new Pending(inline);
         _pending[corr] = pending;
         try
@@ -80,7 +80,7 @@ internal sealed class SocketConnection : IConnection
             await _sendLock.WaitAsync(ct);
             try
             {
-                await socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message), WebSocketMessageType.Text, true, ct);
+                await socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message, WireJson.Options), WebSocketMessageType.Text, true, ct);
             }
             finally
             {
@@ -164,8 +164,8 @@ internal sealed class SocketConnection : IConnection
                 message.Write(buffer, 0, result.Count);
                 if (!result.EndOfMessage)
                     continue;
-                using (var document = JsonDocument.Parse(message.GetBuffer().AsMemory(0, (int)message.Length)))
-                    Dispatch(document.RootElement.Clone());
+                Dispatch(JsonSerializer.Deserialize<SocketMessage>(message.GetBuffer().AsSpan(0, (int)message.Length), WireJson.Options)
+                    ?? throw new JsonException("A WebSocket message was null."));
                 message.SetLength(0);
             }
         }
@@ -179,21 +179,18 @@ internal sealed class SocketConnection : IConnection
         }
     }
 
-    private void Dispatch(JsonElement message)
+    private void Dispatch(SocketMessage message)
     {
-        string? type = message.GetProperty("type").GetString();
-        if (type == "update")
+        switch (message.Type)
         {
-            Updated?.Invoke(message.GetProperty("request"));
-            return;
+            case SocketMessageTypes.Update when message.Request is { } update:
+                Updated?.Invoke(update);
+                return;
+            case SocketMessageTypes.Job when message.Job is { } job:
+                JobUpdated?.Invoke(job);
+                return;
         }
-        if (type == "job")
-        {
-            JobUpdated?.Invoke(message.GetProperty("job"));
-            return;
-        }
-        long corr = message.GetProperty("corr").GetInt64();
-        if (_pending.TryGetValue(corr, out var pending))
+        if (message.Corr is { } corr && _pending.TryGetValue(corr, out var pending))
         {
             try
             {
@@ -206,9 +203,6 @@ internal sealed class SocketConnection : IConnection
         }
     }
 
-    /// <summary>Drops the open socket, if any, as a network failure would (for tests, failover and disposal).
-    /// <see cref="_open"/> is replaced by the run loop whenever a connection is lost, so it is read once: reading it twice
-    /// (check, then <c>.Result</c>) could block forever on the new, still incomplete task that the loop swapped in between.</summary>
     public void Abort()
     {
         var open = Volatile.Read(ref _open).Task;
@@ -231,10 +225,10 @@ internal sealed class SocketConnection : IConnection
         Volatile.Read(ref _open).TrySetException(new ObjectDisposedException(nameof(SocketConnection)));
     }
 
-    private sealed class Pending(Action<JsonElement>? inline)
+    private sealed class Pending(Action<SocketMessage>? inline)
     {
-        public Action<JsonElement>? Inline { get; } = inline;
-        public TaskCompletionSource<JsonElement> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Action<SocketMessage>? Inline { get; } = inline;
+        public TaskCompletionSource<SocketMessage> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>The default connector: a <see cref="ClientWebSocket"/> to the silo's /v1/ws, with the API key; each attempt

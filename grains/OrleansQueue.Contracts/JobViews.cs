@@ -12,6 +12,9 @@ public sealed record EnqueueBody([property: Id(0)] JsonElement? Payload = null, 
 public sealed record WorkerReport([property: Id(0)] string? WorkerId = null, [property: Id(1)] double? Progress = null, [property: Id(2)] string? Message = null, [property: Id(3)] JsonElement? Result = null,
     [property: Id(4)] string? Error = null, [property: Id(5)] long? ActualLoad = null);
 
+/// <summary>A worker asks for the next job, waiting up to <see cref="WaitMs"/> for one.</summary>
+public sealed record TakeBody(string? WorkerId = null, long? WaitMs = null);
+
 /// <summary>A job as callers and workers see it.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.JobView")]
 public sealed record JobView(

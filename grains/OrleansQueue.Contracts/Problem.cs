@@ -97,14 +97,15 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
     public static Problem HeadersTooLarge(string detail) =>
         new(431, Prefix + "headers-too-large", "The request headers are too large.", detail, "headers");
 
-    public static Problem BareRefusal(int status, string method, string path) => status switch
+    /// <param name="prefix">Where the gateway is mounted ("" at the root): the places the answer points to are under it.</param>
+    public static Problem BareRefusal(int status, string method, string path, string prefix = "") => status switch
     {
-        404 when path == "/" => new(404, Prefix + "not-found", "Nothing is here.",
-            "The dashboard is at /dashboard; the API is under /v1 (GET /v1/resources lists the resources), described in /openapi/v1.json."),
+        404 when path == prefix + "/" || path == prefix => new(404, Prefix + "not-found", "Nothing is here.",
+            $"The dashboard is at {prefix}/dashboard; the API is under {prefix}/v1 (GET {prefix}/v1/resources lists the resources)."),
         404 => new(404, Prefix + "not-found", "Nothing is here.",
-            $"No endpoint answers {method} {path} (an id in the path must be a number); the API is under /v1, described in /openapi/v1.json."),
+            $"No endpoint answers {method} {path} (an id in the path must be a number); the API is under {prefix}/v1."),
         405 => new(405, Prefix + "method-not-allowed", "The method is not allowed here.",
-            $"{path} does not take {method}; /openapi/v1.json lists what it takes."),
+            $"{path} does not take {method}."),
         400 => new(400, Prefix + "invalid-request", "The request is invalid.",
             $"A value in the path or query of {path} does not parse (numbers are digits only)."),
         _ => new(status, Prefix + "refused", "The request was refused.", $"{method} {path} was refused with HTTP {status}."),

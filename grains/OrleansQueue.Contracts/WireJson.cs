@@ -16,21 +16,4 @@ public static class WireJson
         options.Converters.Add(new StrictEnumConverter());
         return options;
     }
-
-    /// <summary>A problem as the JSON object both HTTP (RFC 7807) and WebSocket answers carry.</summary>
-    public static Dictionary<string, object?> Body(Problem problem)
-    {
-        var body = new Dictionary<string, object?>
-        {
-            ["type"] = problem.Type,
-            ["title"] = problem.Title,
-            ["status"] = problem.Status,
-            ["detail"] = problem.Detail,
-        };
-        if (problem.Field is not null)
-            body["field"] = problem.Field;
-        if (problem.RetryAfter is { } retry)
-            body["retryAfterMs"] = (long)Math.Ceiling(retry.TotalMilliseconds);
-        return body;
-    }
 }

@@ -30,7 +30,7 @@ internal sealed class Report(Settings settings)
         md.AppendLine($"    {settings.Command}");
         md.AppendLine();
         md.AppendLine("Three transports, each with its own floors. The WebSocket gateway and the external Orleans client run against a silo");
-        md.AppendLine("in a process of its own (the tool started with `--serve`: the silo as `dotnet run --project silo` runs it, plus an");
+        md.AppendLine("in a process of its own (the tool started with `--serve`: the silo as `dotnet run --project silo/OrleansQueue.Silo` runs it, plus an");
         md.AppendLine("empty HTTP endpoint, a raw WebSocket echo and a bare grain, which are floors); the co-hosted suite runs the silo in");
         md.AppendLine("the tool's process. The load is the real `OrleansQueueClient` in the tool's process. Load and silo share the");
         md.AppendLine("machine's two cores, so a figure includes the load's own cost. Floors and coordinator runs alternate; a figure is");

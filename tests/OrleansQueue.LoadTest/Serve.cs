@@ -1,11 +1,11 @@
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using OrleansQueue.Silo.Hosting;
+using OrleansQueue.Silo;
 
 namespace OrleansQueue.LoadTest;
 
-/// <summary>The --serve mode: a silo as `dotnet run --project silo` runs it, plus the two floors on the same Kestrel: an
+/// <summary>The --serve mode: a silo as `dotnet run --project silo/OrleansQueue.Silo` runs it, plus the two floors on the same Kestrel: an
 /// empty HTTP endpoint and a raw WebSocket echo. Prints "listening {address}" once it takes requests.</summary>
 internal static class Serve
 {

@@ -58,7 +58,7 @@ internal sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
         };
         // The silo's own project runs the server GC (the web SDK's default) and this tool's process does not: the silo
-        // processes get the silo's setting, so their memory and CPU are what `dotnet run --project silo` would show.
+        // processes get the silo's setting, so their memory and CPU are what `dotnet run --project silo/OrleansQueue.Silo` would show.
         start.Environment["DOTNET_gcServer"] = "1";
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             start.ArgumentList.Add(typeof(SiloProcess).Assembly.Location);

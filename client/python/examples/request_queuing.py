@@ -1,7 +1,7 @@
 """Many simulated LLM calls from four clients at mixed priorities against a requests- and tokens-per-window budget.
 Prints the grant order as it happens, then the rates observed per window and the mean wait per priority.
 
-    dotnet run --project silo                       # in one terminal
+    dotnet run --project silo/OrleansQueue.Silo     # in one terminal
     PYTHONPATH=client/python python3 client/python/examples/request_queuing.py [--url http://127.0.0.1:5080]
 """
 from __future__ import annotations

@@ -12,13 +12,13 @@ import urllib.request
 from typing import Any, Optional
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-DLL = os.path.join(ROOT, "silo", "bin", "Debug", "net10.0", "OrleansQueue.Silo.dll")
+DLL = os.path.join(ROOT, "silo", "OrleansQueue.Silo", "bin", "Debug", "net10.0", "OrleansQueue.Silo.dll")
 
 
 class Silo:
     def __init__(self, data_dir: Optional[str] = None) -> None:
         if not os.path.exists(DLL):
-            subprocess.run(["dotnet", "build", os.path.join(ROOT, "silo"), "-v", "q"], check=True)
+            subprocess.run(["dotnet", "build", os.path.join(ROOT, "silo", "OrleansQueue.Silo"), "-v", "q"], check=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]

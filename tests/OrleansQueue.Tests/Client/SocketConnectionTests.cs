@@ -1,5 +1,5 @@
 using System.Net.WebSockets;
-using System.Text.Json.Nodes;
+using OrleansQueue.Contracts;
 using OrleansQueue.Client;
 
 namespace OrleansQueue.Tests.Client;
@@ -47,7 +47,7 @@ public sealed class SocketConnectionTests
         var connection = new SocketConnection(_ => Task.FromException<WebSocket>(new HttpRequestException("refused")),
             new OrleansQueueClientOptions { ReconnectMinDelay = TimeSpan.FromMilliseconds(1) });
         Assert.True(await connection.StartAsync(CancellationToken.None));
-        var call = connection.CallAsync(new JsonObject { ["op"] = "ping" }, CancellationToken.None);
+        var call = connection.CallAsync(new SocketRequest(SocketOps.Ping), CancellationToken.None);
         Assert.False(call.IsCompleted);
 
         await connection.DisposeAsync().AsTask().WaitAsync(Generous);

@@ -3,9 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
 using Orleans.TestingHost;
 using OrleansQueue.Scheduling;
-using OrleansQueue.Silo.Gateway;
-using OrleansQueue.Silo.Hosting;
-using OrleansQueue.Silo.Storage;
+using OrleansQueue.Gateway;
+using OrleansQueue.Grains.Hosting;
+using OrleansQueue.Grains.Storage;
 
 namespace OrleansQueue.Tests.Cluster;
 
@@ -29,10 +29,10 @@ public sealed class ClusterHost : IAsyncDisposable
             ["Silo:Store:Provider"] = "memory",
         }).Build();
         var builder = new InProcessTestClusterBuilder((short)silos);
-        builder.ConfigureSiloHost((_, host) => host.Services.AddSingleton(_ => storePerSilo?.Invoke() ?? shared));
+        builder.ConfigureSiloHost((_, host) => host.Services.AddSingleton(_ => storePerSilo?.Invoke() ?? shared).AddOrleansQueueGateway());
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddOrleansQueue(configuration);
+            silo.AddOrleansQueue(configuration.GetSection("Silo"));
             silo.DetectFailuresFast();
         });
         if (clientHost is not null)
@@ -49,7 +49,7 @@ public sealed class ClusterHost : IAsyncDisposable
     public JobOperations Jobs(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<JobOperations>();
 
     public Task DefineAsync(InProcessSiloHandle silo, string name, ResourcePolicy policy) =>
-        silo.ServiceProvider.GetRequiredService<OrleansQueue.Silo.Grains.ResourceCatalog>().PutAsync(new ResourceDefinition(name, policy), CancellationToken.None);
+        silo.ServiceProvider.GetRequiredService<OrleansQueue.Grains.ResourceCatalog>().PutAsync(new ResourceDefinition(name, policy), CancellationToken.None);
 
     public async ValueTask DisposeAsync()
     {

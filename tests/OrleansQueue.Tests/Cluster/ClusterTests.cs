@@ -4,7 +4,7 @@ using OrleansQueue.Contracts;
 using OrleansQueue.Scheduling;
 using JobState = OrleansQueue.Contracts.JobState;
 using Priority = OrleansQueue.Contracts.Priority;
-using OrleansQueue.Silo.Gateway;
+using OrleansQueue.Gateway;
 
 namespace OrleansQueue.Tests.Cluster;
 

@@ -19,10 +19,13 @@ public abstract class ProcessChaosTests(ITestOutputHelper output) : IAsyncLifeti
     private const int WindowMs = 1000;
     private const int Jobs = 120;
 
-    /// <summary>What this test holds the cluster to, from a kill -9 to the next grant of every resource: its silo's
-    /// connections reset at once, Orleans declares it dead on the first failed probes, the resource is activated elsewhere
-    /// from the store, and the clients reconnect and retry.</summary>
-    private static readonly TimeSpan KillFailoverTime = TimeSpan.FromSeconds(2);
+    /// <summary>What this test holds the cluster to, from the moment a kill -9 has ended the process to the next grant of
+    /// every resource: its silo's connections reset at once, its peers probe it every second and declare it dead at the
+    /// second failed probe (1 to 2 s after the kill, by the phase of their probes), the resource is activated elsewhere
+    /// from the store, and the clients, retrying at most 500 ms apart here, reach it.</summary>
+    /// <remarks>Measured here at 0.07 to 2.05 s (the low end when a grant came in before detection, from a resource the
+    /// dead silo did not hold); the detector alone can take 2 s, so 3 s leaves its retry and activation room.</remarks>
+    private static readonly TimeSpan KillFailoverTime = TimeSpan.FromSeconds(3);
 
     /// <summary>From a SIGSTOP to the next grant of every resource. A frozen silo keeps its connections open: Orleans must
     /// first miss two probes of a second each after its last message (about 3 s), and the clients connected through the
@@ -145,8 +148,8 @@ public abstract class ProcessChaosTests(ITestOutputHelper output) : IAsyncLifeti
         // The faults, while the loops run. Each is followed by time enough for the resources to come back.
         var faults = new List<(TimeSpan At, TimeSpan Bound)>();
         await Task.Delay(1500);
-        faults.Add((clock.Elapsed, KillFailoverTime));
         await silos[1].KillAsync();
+        faults.Add((clock.Elapsed, KillFailoverTime)); // from its death: a grant in the moments the kill takes is no failover
         output.WriteLine($"{clock.Elapsed}: killed silo 1");
         await Task.Delay(4000);
         faults.Add((clock.Elapsed, FreezeFailoverTime));

@@ -1,4 +1,4 @@
-using OrleansQueue.Silo.Grains;
+using OrleansQueue.Grains;
 using Scheduler = OrleansQueue.Scheduling;
 using Wire = OrleansQueue.Contracts;
 

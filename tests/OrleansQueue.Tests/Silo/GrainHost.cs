@@ -3,9 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OrleansQueue.Contracts;
 using OrleansQueue.Scheduling;
-using OrleansQueue.Silo.Grains;
-using OrleansQueue.Silo.Hosting;
-using OrleansQueue.Silo.Storage;
+using OrleansQueue.Grains;
+using OrleansQueue.Grains.Hosting;
+using OrleansQueue.Grains.Storage;
 
 namespace OrleansQueue.Tests.Silo;
 
@@ -37,7 +37,7 @@ public sealed class GrainHost : IAsyncDisposable
         builder.Services.AddKeyedSingleton<TimeProvider>(TimeProviderNames.Grains, clock); // the grains' clock: schedulers and grain timers
         if (store is not null)
             builder.Services.AddSingleton(store);
-        builder.Services.AddOrleansQueueSiloCore(builder.Configuration);
+        builder.UseOrleans(silo => silo.UseOrleansQueueClustering(new ClusteringOptions()).AddOrleansQueue(builder.Configuration.GetSection("Silo")));
         var host = builder.Build();
         await host.StartAsync();
         return new GrainHost(host) { Clock = clock };

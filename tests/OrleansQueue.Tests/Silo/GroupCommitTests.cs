@@ -1,7 +1,7 @@
 using OrleansQueue.Contracts;
 using OrleansQueue.Scheduling.Persistence;
-using OrleansQueue.Silo.Grains;
-using OrleansQueue.Silo.Storage;
+using OrleansQueue.Grains;
+using OrleansQueue.Grains.Storage;
 
 namespace OrleansQueue.Tests.Silo;
 

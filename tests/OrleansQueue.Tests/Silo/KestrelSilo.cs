@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
-using OrleansQueue.Silo.Hosting;
+using OrleansQueue.Silo;
 
 namespace OrleansQueue.Tests.Silo;
 

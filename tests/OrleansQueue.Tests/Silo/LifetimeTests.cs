@@ -1,6 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using OrleansQueue.Silo.Storage;
+using OrleansQueue.Grains.Storage;
 
 namespace OrleansQueue.Tests.Silo;
 

@@ -3,7 +3,7 @@ using OrleansQueue.Scheduling;
 using JobState = OrleansQueue.Contracts.JobState;
 using Priority = OrleansQueue.Contracts.Priority;
 using OrleansQueue.Scheduling.Persistence;
-using OrleansQueue.Silo.Storage;
+using OrleansQueue.Grains.Storage;
 
 namespace OrleansQueue.Tests.Silo;
 

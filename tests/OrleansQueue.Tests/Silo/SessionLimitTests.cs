@@ -153,8 +153,8 @@ public sealed class TenantStreamLimitTests : IAsyncLifetime
     [Fact]
     public async Task ATenantWhoseStreamsAllEndedMayOpenAgain()
     {
-        var streams = new OrleansQueue.Silo.Gateway.TenantStreams(Microsoft.Extensions.Options.Options.Create(
-            new OrleansQueue.Silo.Hosting.SiloOptions { MaxStreamsPerTenant = 1 }));
+        var streams = new OrleansQueue.Gateway.TenantStreams(Microsoft.Extensions.Options.Options.Create(
+            new OrleansQueue.Gateway.GatewayOptions { MaxStreamsPerTenant = 1 }));
         Assert.True(streams.TryEnter("a"));
         Assert.False(streams.TryEnter("a"));
         streams.Leave("a");
@@ -167,8 +167,8 @@ public sealed class TenantStreamLimitTests : IAsyncLifetime
     [Fact]
     public async Task ATenantsCallsBeyondItsLimitWaitTheirTurnWhileOtherTenantsGoOn()
     {
-        var calls = new OrleansQueue.Silo.Gateway.TenantCalls(Microsoft.Extensions.Options.Options.Create(
-            new OrleansQueue.Silo.Hosting.SiloOptions { MaxCallsInFlightPerTenant = 1 }));
+        var calls = new OrleansQueue.Gateway.TenantCalls(Microsoft.Extensions.Options.Options.Create(
+            new OrleansQueue.Gateway.GatewayOptions { MaxCallsInFlightPerTenant = 1 }));
         var first = await calls.EnterAsync("flooder", CancellationToken.None);
 
         var second = calls.EnterAsync("flooder", CancellationToken.None);

@@ -5,7 +5,8 @@ using System.Text;
 
 namespace OrleansQueue.Tests.Silo;
 
-/// <summary>The silo as a separate process (the built OrleansQueue.Silo.dll), on a free loopback port, over a data folder.</summary>
+/// <summary>The silo as a separate process (the built OrleansQueue.Silo.dll), on a free loopback port, over a data folder;
+/// or another built application of the repository (an example) the same way.</summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -32,7 +33,21 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <param name="settings">More command-line settings, e.g. "--Silo:Store:Provider", "redis".</param>
-    public static async Task<SiloProcess> StartAsync(string dataDirectory, int? port = null, params string[] settings)
+    public static Task<SiloProcess> StartAsync(string dataDirectory, int? port = null, params string[] settings) =>
+        LaunchAsync(BuiltDll(Path.Combine("silo", "OrleansQueue.Silo"), "OrleansQueue.Silo"), dataDirectory, port, "healthz",
+            ["--Silo:Store:Path", Path.Combine(dataDirectory, "silo.db"), .. settings]);
+
+    /// <summary>A built application of the repository (<paramref name="project"/>: its folder from the root, named as its
+    /// assembly), started in <paramref name="workingDirectory"/>; it is up when <paramref name="readyPath"/> answers 200.</summary>
+    public static Task<SiloProcess> StartAppAsync(string project, string workingDirectory, string readyPath, params string[] settings) =>
+        StartDllAsync(BuiltDll(project, Path.GetFileName(project)), workingDirectory, readyPath, settings);
+
+    /// <summary>A built application (<paramref name="dll"/>), started in <paramref name="workingDirectory"/> on a free loopback
+    /// port; it is up when <paramref name="readyPath"/> answers 200.</summary>
+    public static Task<SiloProcess> StartDllAsync(string dll, string workingDirectory, string readyPath, params string[] settings) =>
+        LaunchAsync(dll, workingDirectory, null, readyPath, settings);
+
+    private static async Task<SiloProcess> LaunchAsync(string dll, string dataDirectory, int? port, string readyPath, string[] settings)
     {
         int chosen = port ?? Cluster.PostgresServer.FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -42,7 +57,7 @@ public sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in new[] { SiloDll(), "--urls", $"http://127.0.0.1:{chosen}", "--Silo:Store:Path", Path.Combine(dataDirectory, "silo.db") }.Concat(settings))
+        foreach (string arg in new[] { dll, "--urls", $"http://127.0.0.1:{chosen}" }.Concat(settings))
             start.ArgumentList.Add(arg);
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
         var silo = new SiloProcess(process, new Uri($"http://127.0.0.1:{chosen}/"));
@@ -50,7 +65,7 @@ public sealed class SiloProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => silo.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await silo.WaitHealthyAsync();
+        await silo.WaitHealthyAsync(readyPath);
         return silo;
     }
 
@@ -106,7 +121,7 @@ public sealed class SiloProcess : IAsyncDisposable
             _log.AppendLine(line);
     }
 
-    private async Task WaitHealthyAsync()
+    private async Task WaitHealthyAsync(string readyPath)
     {
         using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
@@ -119,7 +134,7 @@ public sealed class SiloProcess : IAsyncDisposable
             }
             try
             {
-                if ((await http.GetAsync("healthz")).StatusCode == HttpStatusCode.OK)
+                if ((await http.GetAsync(readyPath)).StatusCode == HttpStatusCode.OK)
                     return;
             }
             catch (HttpRequestException)
@@ -133,8 +148,8 @@ public sealed class SiloProcess : IAsyncDisposable
         throw new TimeoutException($"The silo did not become healthy within 60 s:\n{Log}");
     }
 
-    /// <summary>The silo built beside this test assembly's configuration (Debug or Release).</summary>
-    private static string SiloDll()
+    /// <summary>The application built beside this test assembly's configuration (Debug or Release).</summary>
+    private static string BuiltDll(string project, string assembly)
     {
         var here = new DirectoryInfo(AppContext.BaseDirectory);
         string configuration = here.Parent!.Name; // bin/<Configuration>/net10.0
@@ -143,7 +158,7 @@ public sealed class SiloProcess : IAsyncDisposable
             root = root.Parent;
         if (root is null)
             throw new InvalidOperationException($"No OrleansQueue.sln above {AppContext.BaseDirectory}.");
-        string dll = Path.Combine(root.FullName, "silo", "bin", configuration, "net10.0", "OrleansQueue.Silo.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the silo first.", dll);
+        string dll = Path.Combine(root.FullName, project, "bin", configuration, "net10.0", assembly + ".dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build {project} first (dotnet build OrleansQueue.sln).", dll);
     }
 }

@@ -1,5 +1,5 @@
 using OrleansQueue.Scheduling;
-using OrleansQueue.Silo.Storage;
+using OrleansQueue.Grains.Storage;
 
 namespace OrleansQueue.Tests.Silo;
 

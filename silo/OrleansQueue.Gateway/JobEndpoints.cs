@@ -1,0 +1,73 @@
+using Microsoft.Extensions.Options;
+
+namespace OrleansQueue.Gateway;
+
+/// <summary>Job mode over HTTP: callers enqueue and follow jobs; workers (admin keys) take them and report.</summary>
+public static class JobEndpoints
+{
+    public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder v1)
+    {
+        var group = v1.MapGroup("/resources/{resource}/jobs").WithTags("Jobs");
+        group.MapPost("/", Enqueue).WithJsonBody<EnqueueBody>().Produces<JobView>(202).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429)
+            .WithSummary("Enqueues a job: payload (any JSON), clientId, load, priority, deadlineMs, idempotencyKey.");
+        group.MapGet("/{id:long}", Get).Produces<JobView>().ProducesProblem(404).WithSummary("A job's state, progress, attempts, result or error.");
+        group.MapGet("/{id:long}/wait", Wait).Produces<JobView>().ProducesProblem(404)
+            .WithSummary("Long-poll: answers when the job finishes, or after timeoutMs as it stands.");
+        group.MapGet("/{id:long}/events", JobEvents.Stream).CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
+            .WithSummary("Server-sent events of a job: the job now, then after every change, until it finishes.");
+        group.MapDelete("/{id:long}", Cancel).Produces<JobView>().ProducesProblem(404).ProducesProblem(409).WithSummary("Cancels a queued job.");
+        group.MapPost("/take", Take).WithJsonBody<TakeBody>().Produces<JobView>(200).Produces(204).ProducesProblem(403)
+            .WithSummary("A worker takes the next job (with its payload), waiting up to waitMs; 204 when none came.");
+        foreach (string kind in new[] { "heartbeat", "progress", "complete", "fail" })
+        {
+            group.MapPost($"/{{id:long}}/{kind}", (string resource, long id, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options) =>
+                    Report(resource, id, kind, context, jobs, options))
+                .WithJsonBody<WorkerReport>().Produces<JobView>().ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410)
+                .WithSummary($"A worker's {kind} report (workerId required).");
+        }
+        return v1;
+    }
+
+    private static async Task<IResult> Enqueue(string resource, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options)
+    {
+        var body = await ApiJson.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, new EnqueueBody(), context.RequestAborted);
+        if (body.Problem is not null)
+            return HttpResults.Problem(body.Problem);
+        return HttpResults.From(await jobs.EnqueueAsync(context.Caller(), resource, body.Value!, context.RequestAborted), _ => 202); // queued for a worker
+    }
+
+    private static async Task<IResult> Get(string resource, long id, HttpContext context, JobOperations jobs) =>
+        HttpResults.From(await jobs.GetAsync(context.Caller(), resource, id, context.RequestAborted));
+
+    private static async Task<IResult> Wait(string resource, long id, long? timeoutMs, HttpContext context, JobOperations jobs)
+    {
+        long maxMs = (long)jobs.MaxWait.TotalMilliseconds;
+        if (timeoutMs is < 0 || timeoutMs > maxMs)
+            return HttpResults.Problem(Problem.Invalid("timeoutMs", $"timeoutMs must be between 0 and {maxMs}; it is {timeoutMs}."));
+        var timeout = TimeSpan.FromMilliseconds(timeoutMs ?? Math.Min(30_000, maxMs));
+        return HttpResults.From(await jobs.WaitAsync(context.Caller(), resource, id, timeout, context.RequestAborted));
+    }
+
+    private static async Task<IResult> Cancel(string resource, long id, HttpContext context, JobOperations jobs) =>
+        HttpResults.From(await jobs.CancelAsync(context.Caller(), resource, id, context.RequestAborted));
+
+    private static async Task<IResult> Take(string resource, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options)
+    {
+        var body = await ApiJson.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, new TakeBody(), context.RequestAborted);
+        if (body.Problem is not null)
+            return HttpResults.Problem(body.Problem);
+        long maxMs = (long)jobs.MaxWait.TotalMilliseconds;
+        if (body.Value!.WaitMs is < 0 || body.Value.WaitMs > maxMs)
+            return HttpResults.Problem(Problem.Invalid("waitMs", $"waitMs must be between 0 and {maxMs}; it is {body.Value.WaitMs}."));
+        var outcome = await jobs.TakeAsync(context.Caller(), resource, body.Value.WorkerId ?? "", TimeSpan.FromMilliseconds(body.Value.WaitMs ?? 0), context.RequestAborted);
+        return outcome is { Problem: null, Value: null } ? Results.NoContent() : HttpResults.From(outcome);
+    }
+
+    private static async Task<IResult> Report(string resource, long id, string kind, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options)
+    {
+        var body = await ApiJson.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, new WorkerReport(), context.RequestAborted);
+        if (body.Problem is not null)
+            return HttpResults.Problem(body.Problem);
+        return HttpResults.From(await jobs.ReportAsync(context.Caller(), resource, id, kind, body.Value!, context.RequestAborted));
+    }
+}
