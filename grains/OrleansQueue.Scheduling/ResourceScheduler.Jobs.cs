@@ -17,8 +17,6 @@ public sealed partial class ResourceScheduler
     private readonly ClientQueue _polls = new(new ClientState("workers"), 0);
     private readonly LatencyHistogram _jobQueueTimes = new();
     private readonly LatencyHistogram _jobRunTimes = new();
-    private Request? _takingPoll;
-    private Request? _taken;
     private int _jobsRunning, _jobsRetrying, _jobsFinished;
     private long _jobsEnqueued, _jobsCompleted, _jobsFailed, _jobsRetried, _jobsRecovered, _jobsDeadLettered;
 
@@ -99,14 +97,8 @@ public sealed partial class ResourceScheduler
         poll.State = RequestState.Polling;
         poll.WaitDeadline = now + waitTicks;
         _polls.Append(poll);
-        _takingPoll = poll;
-        TryGrant(now);
-        _takingPoll = null;
-        if (_taken is { } job)
-        {
-            _taken = null;
+        if (TryGrant(now, present: poll) is { } job)
             return new TakeJobResult(JobStatusOf(job));
-        }
         if (waitTicks == 0)
         {
             // While the worker was there, a job it could not take (no budget) may have held up acquires behind it.
@@ -267,8 +259,9 @@ public sealed partial class ResourceScheduler
         ArmWaitTimer(job);
     }
 
-    /// <summary>Hands the job at the head of the job waitlist to the longest-waiting worker, under a lease.</summary>
-    private void AssignJob(Request job, long now)
+    /// <summary>Hands the job at the head of the job waitlist to the longest-waiting worker, under a lease; a worker not
+    /// <paramref name="present"/> is told by an event. Returns whether the job went to <paramref name="present"/>.</summary>
+    private bool AssignJob(Request job, long now, Request? present)
     {
         var poll = _polls.Head!;
         _polls.Unlink(poll);
@@ -280,12 +273,12 @@ public sealed partial class ResourceScheduler
         _jobsRunning++;
         _jobQueueTimes.Record((now - info.FirstEnqueuedAt) / TimeSpan.TicksPerMicrosecond);
         Grant(job, now, claimed: true);
-        if (poll == _takingPoll)
-            _taken = job;
-        else
+        bool toPresent = poll == present;
+        if (!toPresent)
             _events.Add(new(ResourceEventKind.JobAssigned, poll.Id, poll.ClientId, job.Load, ToTime(now), job.FencingToken, JobId: job.Id));
         Recycle(poll);
         JobChanged(job, now);
+        return toPresent;
     }
 
     /// <summary>A running job whose worker fell silent: back to the head of its client's queue, or dead-lettered after its last attempt.</summary>

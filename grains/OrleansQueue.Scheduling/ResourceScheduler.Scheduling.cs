@@ -20,7 +20,6 @@ public sealed partial class ResourceScheduler
     private long _leasedLoad;
     private long _rateReadyAt = long.MaxValue;
     private bool _budgetFreed;
-    private Request? _acquiring;
 
     /// <summary>Clients the scheduler keeps state for: those waiting, and idle ones it still owes fairness debt to.</summary>
     internal int TrackedClients => _waitlist.TrackedClients;
@@ -133,26 +132,36 @@ public sealed partial class ResourceScheduler
     }
 
     /// <summary>Grants waiting requests in order while the head fits; head-of-line blocking keeps big requests from starving.</summary>
-    private void TryGrant(long now)
+    /// <param name="present">The caller whose call this is, if it is waiting here: an acquire (a grant to it is claimed at once,
+    /// its reply being the news) or a worker's poll (a job assigned to it is returned, not announced).</param>
+    /// <returns>The job assigned to <paramref name="present"/>'s poll, if one was.</returns>
+    private Request? TryGrant(long now, Request? present = null)
     {
+        Request? taken = null;
         _budgetFreed = false;
         while (NextToServe() is { } head)
         {
             if (!Fits(now, head.Load))
             {
                 _rateReadyAt = ReadyAt(now, head.Load);
-                return;
+                return taken;
             }
             var served = WaitlistOf(head);
             served.Serve(head);
             served.Drain.Record(now);
             _budgetFreed = true;
             if (head.Job is not null)
-                AssignJob(head, now);
+            {
+                if (AssignJob(head, now, present))
+                    taken = head;
+            }
             else
-                Grant(head, now, claimed: head == _acquiring);
+            {
+                Grant(head, now, claimed: head == present);
+            }
         }
         _rateReadyAt = long.MaxValue;
+        return taken;
     }
 
     private void Grant(Request request, long now, bool claimed)

@@ -122,9 +122,7 @@ public sealed partial class ResourceScheduler
         var request = Rent(clientId, load, priority, now);
         request.WaitDeadline = now + wait;
         Enqueue(request);
-        _acquiring = request;
-        TryGrant(now);
-        _acquiring = null;
+        TryGrant(now, present: request);
         return request.IsLease
             ? AcquireResult.Granted(request.Id, request.FencingToken, ToTime(request.TimerAt))
             : AcquireResult.Queued(request.Id, Position(request));
