@@ -45,8 +45,8 @@ public sealed partial class ResourceGrain(
     ILocalSiloDetails silo,
     ILogger<ResourceGrain> logger) : Grain, IResourceRequests, IResourceJobs, IResourceAdministration
 {
-    private readonly RequestObservers _observers = new((observer, update) => Push(observer, update, logger));
     private readonly RecentOutcomes _outcomes = new();
+    private ResourcePublisher? _publisher;
     private GroupCommit<Notice>? _commit;
     private string _name = "";
     private ResourceScheduler? _scheduler;
@@ -58,12 +58,13 @@ public sealed partial class ResourceGrain(
     private Task? _lookingAgain;
     private IGrainTimer? _deadlineTimer;
     private IGrainTimer? _idleTimer;
-    private Task _jobStreamTail = Task.CompletedTask;
-    private static readonly Caller Everyone = new("", IsAdmin: true);
+
+    private RequestObservers Observers => _publisher!.Observers;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _name = this.GetPrimaryKeyString();
+        _publisher = new ResourcePublisher(_name, metrics, live, id => JobStreams.Of(this, _name, id), logger);
         await LoadAsync(cancellationToken);
     }
 
@@ -92,7 +93,8 @@ public sealed partial class ResourceGrain(
             DeactivateOnIdle();
             return;
         }
-        _commit = new GroupCommit<Notice>(_name, _epoch, _scheduler.TakeChanges, store, Publish, OnCommitFailed);
+        var scheduler = _scheduler;
+        _commit = new GroupCommit<Notice>(_name, _epoch, scheduler.TakeChanges, store, notices => _publisher!.Publish(notices, scheduler), OnCommitFailed);
         // Orleans grain timers on the grains' clock, armed at the next deadline: a tick is a turn like a call (the grain
         // is reentrant, so it interleaves at awaits); the deadline timer keeps the activation alive, the idle one does not.
         _deadlineTimer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true, KeepAlive = true });
@@ -121,7 +123,7 @@ public sealed partial class ResourceGrain(
             }
         }
         // Whoever still listens (the grain moves, the silo stops) hears so, and attaches again wherever it now lives.
-        _observers.TellMoved(_name);
+        _publisher?.Observers.TellMoved(_name);
         LogDeactivated(_name, reason.ReasonCode.ToString());
     }
 
@@ -144,7 +146,7 @@ public sealed partial class ResourceGrain(
             if (result.Outcome == AcquireOutcome.Granted)
                 metrics.Granted(_name, TimeSpan.Zero);
             else if (observer is not null && _definition!.PushEnabled)
-                _observers.Subscribe(result.RequestId, observer);
+                Observers.Subscribe(result.RequestId, observer);
             var status = StatusOf(result.RequestId);
             var view = RequestView.Of(status, caller);
             if (observer is not null)
@@ -157,7 +159,7 @@ public sealed partial class ResourceGrain(
     {
         // Counted here, whoever asks (gateway or Orleans client): a poll. The end of a long-poll, which unsubscribes, is not one.
         if (unsubscribe is not null)
-            _observers.Unsubscribe(id, unsubscribe);
+            Observers.Unsubscribe(id, unsubscribe);
         else
             metrics.StatusCalled(_name);
         return Owned(caller, id, out var status) ?? View(caller, Claim(s, status));
@@ -168,7 +170,7 @@ public sealed partial class ResourceGrain(
         if (Owned(caller, id, out var status) is { } missing)
             return missing;
         if (status.Phase == RequestPhase.Waiting)
-            _observers.Subscribe(id, observer);
+            Observers.Subscribe(id, observer);
         return View(caller, Claim(s, status));
     });
 
@@ -179,13 +181,13 @@ public sealed partial class ResourceGrain(
         if (Owned(caller, id, out var status) is { } missing)
             return missing;
         if (!status.IsFinal)
-            _observers.Subscribe(id, observer);
+            Observers.Subscribe(id, observer);
         return View(caller, status);
     });
 
     public Task Detach(long id, IResourceObserver observer)
     {
-        _observers.Unsubscribe(id, observer);
+        Observers.Unsubscribe(id, observer);
         return Task.CompletedTask;
     }
 
@@ -279,7 +281,7 @@ public sealed partial class ResourceGrain(
             return Problem.PollingOnly(_name);
         var own = OwnJob(s, caller, id);
         if (own.Value is { IsFinished: false } && observer is not null)
-            _observers.Subscribe(id, observer);
+            Observers.Subscribe(id, observer);
         return own;
     });
 
@@ -308,7 +310,7 @@ public sealed partial class ResourceGrain(
                 return new Outcome<JobView>(WireMapping.ViewOf(_name, job, caller, withPayload: true), null);
             pollId = taken.PollId;
             if (pollId != 0)
-                _observers.Subscribe(pollId, observer);
+                Observers.Subscribe(pollId, observer);
             return new Outcome<JobView>(null, null); // nothing to take now
         });
         return new TakeAnswer(outcome, outcome.Problem is null ? pollId : 0);
@@ -389,7 +391,7 @@ public sealed partial class ResourceGrain(
 
     private Task IdleCheckAsync(CancellationToken cancellationToken)
     {
-        if (_scheduler is { HasPendingWork: false } && _observers.Count == 0 && _commit is { IsIdle: true })
+        if (_scheduler is { HasPendingWork: false } && Observers.Count == 0 && _commit is { IsIdle: true })
         {
             _wentIdle = true;
             DeactivateOnIdle();
@@ -477,58 +479,6 @@ public sealed partial class ResourceGrain(
         _commit!.Announce(new Notice(update, null));
     }
 
-    /// <summary>What a batch announced, now that it is durable: metrics, job streams, observers.</summary>
-    private void Publish(List<Notice> notices)
-    {
-        live.Update(_name, _scheduler!.WaitingCount, _scheduler.LeaseCount, _scheduler.WorkingFactor);
-        foreach (var (update, cause) in notices)
-        {
-            if (cause is { } e)
-            {
-                if (e.Kind == ResourceEventKind.Granted)
-                    metrics.Granted(_name, e.Waited);
-                else if (e.Rejection is { } rejection)
-                    metrics.Rejected(_name, rejection.Reason.ToWire());
-                else if (e.Kind == ResourceEventKind.JobChanged && _scheduler.GetJob(e.RequestId) is { } job)
-                    PublishJob(WireMapping.ViewOf(_name, job, Everyone, withPayload: false));
-            }
-            _observers.Publish(update);
-        }
-    }
-
-    /// <summary>Puts a job's change on its stream, after the ones before it (one at a time, so watchers see them in order).
-    /// The view names the client as the scheduler does (tenant included): the gateway shows each watcher its own name.</summary>
-    private void PublishJob(JobView view)
-    {
-        var previous = _jobStreamTail;
-        _jobStreamTail = PublishAfterAsync(previous, view);
-
-        async Task PublishAfterAsync(Task before, JobView change)
-        {
-            await before;
-            try
-            {
-                await JobStreams.Of(this, _name, change.Id).OnNextAsync(change);
-            }
-            catch (Exception ex)
-            {
-                LogJobStreamFailed(ex, _name, change.Id);
-            }
-        }
-    }
-
-    private static void Push(IResourceObserver observer, RequestUpdate update, ILogger logger)
-    {
-        try
-        {
-            _ = observer.OnUpdate(update); // one-way: completes at once
-        }
-        catch (Exception ex)
-        {
-            LogObserverFailed(logger, ex, update.Resource, update.Id);
-        }
-    }
-
     /// <summary>Arms the deadline timer at the scheduler's next deadline (never polled) and the idle timer when nothing is pending.</summary>
     private void ArmTimers(ResourceScheduler scheduler)
     {
@@ -595,9 +545,6 @@ public sealed partial class ResourceGrain(
             ? new Outcome<JobView>(WireMapping.ViewOf(_name, job, caller, withPayload), null)
             : Problem.UnknownJob(_name, id);
 
-    /// <summary>An update to announce once durable, and the scheduler event it came from (none for a claim or a release).</summary>
-    private readonly record struct Notice(RequestUpdate Update, ResourceEvent? Cause);
-
     [LoggerMessage(LogLevel.Information, "Resource {Resource} activated under epoch {Epoch} with {Waiting} waiting and {Leases} leases")]
     private partial void LogActivated(string resource, long epoch, int waiting, int leases);
 
@@ -612,12 +559,6 @@ public sealed partial class ResourceGrain(
 
     [LoggerMessage(LogLevel.Warning, "Resource {Resource}: giving up the claim failed")]
     private partial void LogReleaseFailed(Exception ex, string resource);
-
-    [LoggerMessage(LogLevel.Warning, "Resource {Resource}: the change of job {JobId} could not be put on its stream")]
-    private partial void LogJobStreamFailed(Exception ex, string resource, long jobId);
-
-    [LoggerMessage(LogLevel.Warning, "Resource {Resource}: observer of request {RequestId} failed")]
-    private static partial void LogObserverFailed(ILogger logger, Exception ex, string resource, long requestId);
 
     [LoggerMessage(LogLevel.Warning, "Resource {Resource}: the deadline timer's turn was refused ({Type}: {Detail})")]
     private partial void LogTickRefused(string resource, string type, string detail);
