@@ -7,7 +7,7 @@ namespace OrleansQueue.Grains;
 /// follows (the gateway's SSE and WebSocket watches). Memory streams: a change in flight when a silo dies is lost, and a
 /// watcher that attaches again reads the job as it stands first.
 /// </summary>
-public static class JobStreams
+internal static class JobStreams
 {
     public const string Provider = "jobs";
     public const string PubSubStore = "PubSubStore";

@@ -4,7 +4,7 @@ namespace OrleansQueue.Grains;
 
 /// <summary>The resources active on this silo with their depths (and the share of their configured limits in force) as of
 /// their last commit, for the gauges.</summary>
-public sealed class LiveResources
+internal sealed class LiveResources
 {
     private readonly ConcurrentDictionary<string, (int Waiting, int Leases, double Working)> _depths = new(StringComparer.Ordinal);
 

@@ -5,7 +5,7 @@ using OrleansQueue.Grains.Storage;
 namespace OrleansQueue.Grains;
 
 /// <summary>Between the API's <see cref="ResourceBody"/> (milliseconds, camelCase) and the core's <see cref="ResourcePolicy"/>.</summary>
-public static class PolicyMapping
+internal static class PolicyMapping
 {
     private static readonly long MaxMs = (long)ResourcePolicy.MaxDuration.TotalMilliseconds;
 

@@ -7,7 +7,7 @@ namespace OrleansQueue.Grains;
 /// The resources' definitions: kept in the store, and handed to a resource's grain (wherever Orleans has it active)
 /// when they change, so that a live grain takes a new policy at once.
 /// </summary>
-public sealed partial class ResourceCatalog(IGrainStore store, IGrainFactory grains, ILogger<ResourceCatalog> logger)
+internal sealed partial class ResourceCatalog(IGrainStore store, IGrainFactory grains, ILogger<ResourceCatalog> logger)
 {
     public Task<IReadOnlyList<ResourceDefinition>> ListAsync(CancellationToken cancellationToken) => store.ListResourcesAsync(cancellationToken);
 

@@ -36,7 +36,7 @@ namespace OrleansQueue.Grains;
 /// </remarks>
 [Reentrant]
 [Orleans.Placement.PreferLocalPlacement]
-public sealed partial class ResourceGrain(
+internal sealed partial class ResourceGrain(
     IGrainStore store,
     [FromKeyedServices(TimeProviderNames.Grains)] TimeProvider time,
     SiloMetrics metrics,

@@ -7,7 +7,7 @@ namespace OrleansQueue.Grains;
 /// (their next activation restores their waiters and leases from the store, and their timers go on), and whoever on this
 /// silo follows requests hears so, to attach again: observers subscribed on the dead silo's grains were lost with it.
 /// </summary>
-public sealed partial class SiloDeaths(IClusterMembershipService membership, ResourceCatalog catalog, ILogger<SiloDeaths> logger) : BackgroundService
+internal sealed partial class SiloDeaths(IClusterMembershipService membership, ResourceCatalog catalog, ILogger<SiloDeaths> logger) : BackgroundService
 {
     private readonly HashSet<SiloAddress> _dead = [];
     private readonly ConcurrentDictionary<Registration, Action> _listeners = new();

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace OrleansQueue.Grains;
 
 /// <summary>The silo's instruments, on the "OrleansQueue" meter. <c>/metrics</c> renders them for Prometheus.</summary>
-public sealed class SiloMetrics : IDisposable
+internal sealed class SiloMetrics : IDisposable
 {
     public const string MeterName = "OrleansQueue";
 

@@ -9,7 +9,7 @@ namespace OrleansQueue.Grains;
 /// scheduler owns its own, and the grain maps one to the other here. Both sides pin the same numbers (a test holds them
 /// equal), so each mapping is a checked conversion.
 /// </summary>
-public static class WireMapping
+internal static class WireMapping
 {
     public static Contracts.Priority ToWire(this Scheduling.Priority priority) => (Contracts.Priority)(byte)priority;
 

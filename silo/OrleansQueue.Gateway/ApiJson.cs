@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace OrleansQueue.Gateway;
 
 /// <summary>The JSON rules of the API: camelCase, enums as camelCase strings (numbers accepted), unknown fields refused.</summary>
-public static class ApiJson
+internal static class ApiJson
 {
     public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
 

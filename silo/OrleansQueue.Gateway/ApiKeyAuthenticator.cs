@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace OrleansQueue.Gateway;
 
 /// <summary>Maps the API key of a request to its <see cref="Caller"/>.</summary>
-public sealed class ApiKeyAuthenticator(IOptions<GatewayOptions> options)
+internal sealed class ApiKeyAuthenticator(IOptions<GatewayOptions> options)
 {
     public const string Header = "X-Api-Key";
     private static readonly Caller OpenCaller = new("default", IsAdmin: true);

@@ -1,6 +1,6 @@
 namespace OrleansQueue.Gateway;
 
-public static class CallerExtensions
+internal static class CallerExtensions
 {
     private const string Key = "OrleansQueue.Caller";
 

@@ -7,7 +7,7 @@ namespace OrleansQueue.Gateway;
 /// that carries the overview (and a resource's detail) about once a second while the page is open. The page itself is
 /// static (<see cref="DashboardPage"/>); everything it shows comes through these, under the caller's own key.
 /// </summary>
-public static class DashboardEndpoints
+internal static class DashboardEndpoints
 {
     /// <summary>At most this many leases and jobs in a resource's detail.</summary>
     public const int MaxRows = 200;
@@ -91,10 +91,10 @@ public static class DashboardEndpoints
 
 /// <summary>Who a key belongs to.</summary>
 /// <param name="OrleansDashboard">Where Orleans' own dashboard is, for an admin of a silo that serves it; otherwise null.</param>
-public sealed record DashboardSession(string Tenant, bool Admin, string? OrleansDashboard);
+internal sealed record DashboardSession(string Tenant, bool Admin, string? OrleansDashboard);
 
 /// <summary>The feed's overview: every resource, and the silo's time (which the page counts "3 s ago" from).</summary>
-public sealed record DashboardOverview(DateTimeOffset Now, OverviewRow[] Resources);
+internal sealed record DashboardOverview(DateTimeOffset Now, OverviewRow[] Resources);
 
 /// <summary>A resource on the dashboard's overview: its definition, and its figures unless they could not be had.</summary>
-public sealed record OverviewRow(ResourceView Resource, StatsView? Stats, string? Problem);
+internal sealed record OverviewRow(ResourceView Resource, StatsView? Stats, string? Problem);

@@ -4,7 +4,7 @@ namespace OrleansQueue.Gateway;
 /// The gateway's way to the resources' grains: calls them, and answers a call that did not reach its grain or failed on
 /// its way (the silo stops, the grain could not activate) as a retryable problem, so that callers only ever see problems.
 /// </summary>
-public sealed partial class ResourceGrains(IGrainFactory factory, TenantCalls tenants, ILogger<ResourceGrains> logger)
+internal sealed partial class ResourceGrains(IGrainFactory factory, TenantCalls tenants, ILogger<ResourceGrains> logger)
 {
     private readonly ResourceGrainReferences _references = new(factory);
 

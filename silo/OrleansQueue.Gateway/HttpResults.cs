@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace OrleansQueue.Gateway;
 
 /// <summary>Turns gateway outcomes into HTTP responses: JSON values, or RFC 7807 problem details with Retry-After.</summary>
-public static class HttpResults
+internal static class HttpResults
 {
     /// <summary>The value as JSON with 200, or <paramref name="status"/>'s choice for it (202 for what was accepted to wait), or the problem.</summary>
     public static IResult From<T>(Outcome<T> outcome, Func<T, int>? status = null) =>

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace OrleansQueue.Gateway;
 
 /// <summary>Job mode over HTTP: callers enqueue and follow jobs; workers (admin keys) take them and report.</summary>
-public static class JobEndpoints
+internal static class JobEndpoints
 {
     public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder v1)
     {

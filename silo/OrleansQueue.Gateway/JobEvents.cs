@@ -5,7 +5,7 @@ namespace OrleansQueue.Gateway;
 
 /// <summary>Server-sent events of one job, following its Orleans stream: the job when the stream opens, then the job
 /// after each change (event name = its state), until it finishes or the caller goes.</summary>
-public static class JobEvents
+internal static class JobEvents
 {
     public static async Task Stream(string resource, long id, HttpContext context, JobOperations jobs)
     {

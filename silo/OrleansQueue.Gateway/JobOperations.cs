@@ -10,7 +10,7 @@ namespace OrleansQueue.Gateway;
 /// Job mode over the gateway. Callers (any key) enqueue, read, wait for and cancel their own jobs; workers (admin keys:
 /// they see every tenant's payloads) take jobs and report on them.
 /// </summary>
-public sealed class JobOperations(ResourceGrains grains, IClusterClient client, SiloDeaths deaths, IOptions<GatewayOptions> options)
+internal sealed class JobOperations(ResourceGrains grains, IClusterClient client, SiloDeaths deaths, IOptions<GatewayOptions> options)
 {
     private readonly TimeSpan _maxWait = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 
@@ -146,7 +146,7 @@ public sealed class JobOperations(ResourceGrains grains, IClusterClient client, 
 }
 
 /// <summary>A watch of a job's stream; disposing it leaves the stream.</summary>
-public sealed class JobWatch(StreamSubscriptionHandle<JobView> handle, IDisposable deaths) : IAsyncDisposable
+internal sealed class JobWatch(StreamSubscriptionHandle<JobView> handle, IDisposable deaths) : IAsyncDisposable
 {
     private int _disposed;
 

@@ -8,7 +8,7 @@ namespace OrleansQueue.Gateway;
 /// the gateway reads the body itself, so that a body that is not JSON is refused with a 415 problem naming the
 /// Content-Type (routing's own refusal would be an empty 415), and bad JSON with a problem that names the field.
 /// </summary>
-public sealed record JsonBodyMetadata(Type BodyType)
+internal sealed record JsonBodyMetadata(Type BodyType)
 {
     public static async Task Transform(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken ct)
     {
@@ -24,7 +24,7 @@ public sealed record JsonBodyMetadata(Type BodyType)
     }
 }
 
-public static class JsonBodyExtensions
+internal static class JsonBodyExtensions
 {
     public static RouteHandlerBuilder WithJsonBody<T>(this RouteHandlerBuilder builder) =>
         builder.WithMetadata(new JsonBodyMetadata(typeof(T)));

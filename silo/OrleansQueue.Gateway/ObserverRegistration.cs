@@ -8,7 +8,7 @@ namespace OrleansQueue.Gateway;
 /// When a silo dies, the object is told <see cref="RequestPhase.Moved"/>: what it followed there is followed no more,
 /// and it attaches again (the grains it followed are activated elsewhere from the store).
 /// </summary>
-public sealed class ObserverRegistration : IDisposable
+internal sealed class ObserverRegistration : IDisposable
 {
     private static readonly RequestUpdate SiloDied = new("", 0, RequestPhase.Moved, "");
 

@@ -10,7 +10,7 @@ namespace OrleansQueue.Gateway;
 /// header on a page it navigates to). The cookie is signed with a key this silo draws at start, lives
 /// <see cref="Lifetime"/>, is sent only to <see cref="Path"/>, and is invisible to scripts.
 /// </summary>
-public sealed class OrleansDashboardGate(ApiKeyAuthenticator keys, TimeProvider time)
+internal sealed class OrleansDashboardGate(ApiKeyAuthenticator keys, TimeProvider time)
 {
     public const string Path = "/orleans";
     public const string CookieName = "oq-orleans";

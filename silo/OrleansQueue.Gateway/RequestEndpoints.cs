@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace OrleansQueue.Gateway;
 
 /// <summary>Tickets and leases over HTTP: acquire, poll, long-poll, release, renew (claim), cancel.</summary>
-public static class RequestEndpoints
+internal static class RequestEndpoints
 {
     public static RouteGroupBuilder MapRequestEndpoints(this RouteGroupBuilder v1)
     {

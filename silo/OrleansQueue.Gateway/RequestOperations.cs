@@ -9,7 +9,7 @@ namespace OrleansQueue.Gateway;
 /// The operations on tickets and leases, shared by the HTTP endpoints and the WebSocket session: the input rules, then
 /// the resource's grain (which keeps tenants apart: a tenant only ever sees its own requests, others' look unknown).
 /// </summary>
-public sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, IOptions<GatewayOptions> options)
+internal sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths, IOptions<GatewayOptions> options)
 {
     private readonly TimeSpan _maxLongPoll = TimeSpan.FromSeconds(options.Value.MaxLongPollSeconds);
 

@@ -6,7 +6,7 @@ using OrleansQueue.Grains;
 namespace OrleansQueue.Gateway;
 
 /// <summary>Resources: any key may list and read them; only an admin key creates, changes or deletes.</summary>
-public static class ResourceEndpoints
+internal static class ResourceEndpoints
 {
     public static RouteGroupBuilder MapResourceEndpoints(this RouteGroupBuilder v1)
     {

@@ -9,7 +9,7 @@ namespace OrleansQueue.Gateway;
 /// move of its grain (or the death of its silo) by attaching again. A comment every 15 seconds
 /// keeps proxies from closing a quiet stream.
 /// </summary>
-public static class ServerSentEvents
+internal static class ServerSentEvents
 {
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
 

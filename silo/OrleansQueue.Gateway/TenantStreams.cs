@@ -8,7 +8,7 @@ namespace OrleansQueue.Gateway;
 /// <see cref="GatewayOptions.MaxStreamsPerTenant"/>, so that one tenant cannot take every connection and thread of the silo
 /// from the others. A refused stream answers 429 <c>too-many-streams</c>.
 /// </summary>
-public sealed class TenantStreams(IOptions<GatewayOptions> options)
+internal sealed class TenantStreams(IOptions<GatewayOptions> options)
 {
     private readonly ConcurrentDictionary<string, int> _open = new(StringComparer.Ordinal);
     private readonly int _limit = options.Value.MaxStreamsPerTenant;
@@ -36,7 +36,7 @@ public sealed class TenantStreams(IOptions<GatewayOptions> options)
     public int Limit => _limit;
 }
 
-public static class TenantStreamsExtensions
+internal static class TenantStreamsExtensions
 {
     /// <summary>The endpoint holds one of its tenant's stream places for as long as it runs.</summary>
     public static RouteHandlerBuilder CountsAsTenantStream(this RouteHandlerBuilder builder) => builder.AddEndpointFilter(async (invocation, next) =>
@@ -62,7 +62,7 @@ public static class TenantStreamsExtensions
 /// <see cref="GatewayOptions.MaxCallsInFlightPerTenant"/>; further calls of that tenant wait their turn, in order. One
 /// tenant's flood then queues behind itself instead of in front of every other tenant's calls.
 /// </summary>
-public sealed class TenantCalls(IOptions<GatewayOptions> options)
+internal sealed class TenantCalls(IOptions<GatewayOptions> options)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _tenants = new(StringComparer.Ordinal);
     private readonly int _limit = options.Value.MaxCallsInFlightPerTenant;

@@ -23,7 +23,7 @@ namespace OrleansQueue.Gateway;
 /// <see cref="GatewayOptions.MaxSessionOutboxBytes"/> wait to be sent: a client that does not read its replies is closed
 /// with 1008, so one session cannot grow the silo's memory without bound.</para>
 /// </summary>
-public sealed partial class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs,
+internal sealed partial class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs,
     GatewayOptions limits, SiloMetrics metrics, ILogger<WebSocketSession> logger) : IResourceObserver
 {
     public const int MaxAttachIds = 1000;

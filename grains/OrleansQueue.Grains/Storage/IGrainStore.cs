@@ -11,7 +11,7 @@ namespace OrleansQueue.Grains.Storage;
 /// commit names the epoch it was made under and is refused once a later claim has happened, so a stale or paused
 /// owner can never write (and so never announce) a grant. The store, not the silos, decides who won.
 /// </remarks>
-public interface IGrainStore : IAsyncDisposable
+internal interface IGrainStore : IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
@@ -63,7 +63,7 @@ public interface IGrainStore : IAsyncDisposable
 }
 
 /// <summary>A resource's state as claimed, and the epoch its owner must commit under.</summary>
-public sealed record ClaimedGrain(ResourceSnapshot Snapshot, long Epoch)
+internal sealed record ClaimedGrain(ResourceSnapshot Snapshot, long Epoch)
 {
     /// <summary>The snapshot's <see cref="ResourceSnapshot.SavedAt"/>: the later of the resource's last commit and its previous
     /// owner's last heartbeat (0 when that owner never beat), or 0 when no owner held it (<paramref name="previousOwnerAlive"/> -1).</summary>
@@ -71,7 +71,7 @@ public sealed record ClaimedGrain(ResourceSnapshot Snapshot, long Epoch)
 }
 
 /// <summary>A later claim took the resource: the write under the old epoch was refused and nothing of it took effect.</summary>
-public sealed class OwnershipLostException(string resource, long epoch)
+internal sealed class OwnershipLostException(string resource, long epoch)
     : Exception($"Resource \"{resource}\" was claimed by another owner after epoch {epoch}; the write was refused.")
 {
     public string Resource { get; } = resource;

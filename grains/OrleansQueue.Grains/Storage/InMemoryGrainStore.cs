@@ -6,7 +6,7 @@ namespace OrleansQueue.Grains.Storage;
 /// A store that keeps everything in memory: for tests, and for a silo that needs no durability. One instance shared by
 /// several silos in a process is a cluster store too (ownership epochs), as the test cluster uses.
 /// </summary>
-public sealed class InMemoryGrainStore : IGrainStore
+internal sealed class InMemoryGrainStore : IGrainStore
 {
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, Entry> _resources = new(StringComparer.Ordinal);

@@ -16,7 +16,7 @@ namespace OrleansQueue.Grains.Storage;
 /// refused whatever the silos believe. Commits are grouped: every commit pending when the last transaction ended, from
 /// any grain, goes into the next one (one WAL flush for all), each still under its own epoch.
 /// </summary>
-public sealed class PostgresGrainStore : IGrainStore
+internal sealed class PostgresGrainStore : IGrainStore
 {
     private readonly NpgsqlDataSource _data;
     private readonly TimeProvider _time;

@@ -14,7 +14,7 @@ namespace OrleansQueue.Grains.Storage;
 /// </summary>
 /// <remarks>One Redis server (or a primary with replicas), not Redis Cluster: a resource's scripts also touch the global
 /// keys (definitions, owners, the epoch sequence).</remarks>
-public sealed partial class RedisGrainStore(string configuration, ILogger<RedisGrainStore> logger, string keyPrefix = "oq") : IGrainStore
+internal sealed partial class RedisGrainStore(string configuration, ILogger<RedisGrainStore> logger, string keyPrefix = "oq") : IGrainStore
 {
     private readonly string _definitions = keyPrefix + ":resources";
     private readonly string _owners = keyPrefix + ":owners";

@@ -6,4 +6,4 @@ namespace OrleansQueue.Grains.Storage;
 /// <param name="Name">The resource's name.</param>
 /// <param name="Policy">Its budget and waitlist rules.</param>
 /// <param name="PushEnabled">Whether grants are pushed (SSE, WebSocket); when false, callers poll.</param>
-public sealed record ResourceDefinition(string Name, ResourcePolicy Policy, bool PushEnabled = true);
+internal sealed record ResourceDefinition(string Name, ResourcePolicy Policy, bool PushEnabled = true);

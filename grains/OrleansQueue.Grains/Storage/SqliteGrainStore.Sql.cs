@@ -6,7 +6,7 @@ using OrleansQueue.Scheduling.Persistence;
 
 namespace OrleansQueue.Grains.Storage;
 
-public sealed partial class SqliteGrainStore
+internal sealed partial class SqliteGrainStore
 {
     private void Apply(PendingWrite write, SqliteTransaction transaction)
     {

@@ -11,7 +11,7 @@ namespace OrleansQueue.Grains.Storage;
 /// The embedded durable store: one SQLite database in WAL mode. All writes go through one writer loop that puts
 /// every commit waiting at that moment, from any grain, into one transaction (group commit across grains).
 /// </summary>
-public sealed partial class SqliteGrainStore : IGrainStore
+internal sealed partial class SqliteGrainStore : IGrainStore
 {
     private readonly string _connectionString;
     private bool _pruned; // only the writer loop touches it

@@ -13,7 +13,7 @@ namespace OrleansQueue.Tests.Cluster;
 /// Orleans' <see cref="InProcessTestCluster"/> with OrleansQueue on every silo, over one store all of them share (a
 /// store per silo over one database, for PostgreSQL), and failure detection tuned as the silo tunes it for Redis.
 /// </summary>
-public sealed class ClusterHost : IAsyncDisposable
+internal sealed class ClusterHost : IAsyncDisposable
 {
     private ClusterHost(InProcessTestCluster cluster) => Cluster = cluster;
 

@@ -13,7 +13,7 @@ namespace OrleansQueue.Tests.Silo;
 /// One Orleans silo in this process with the resource grains, no HTTP: the schedulers' clock is a <see cref="ManualClock"/>
 /// (Orleans itself keeps real time), and the store is whatever the test hands in.
 /// </summary>
-public sealed class GrainHost : IAsyncDisposable
+internal sealed class GrainHost : IAsyncDisposable
 {
     private readonly IHost _host;
 

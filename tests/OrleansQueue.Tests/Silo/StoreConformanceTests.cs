@@ -12,7 +12,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
 {
     private readonly List<IAsyncDisposable> _disposables = [];
 
-    protected abstract Task<IGrainStore> OpenStoreAsync();
+    internal abstract Task<IGrainStore> OpenStoreAsync();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -298,14 +298,14 @@ public sealed class InMemoryStoreConformanceTests : StoreConformanceTests
 {
     private readonly InMemoryGrainStore _store = new();
 
-    protected override Task<IGrainStore> OpenStoreAsync() => Task.FromResult<IGrainStore>(_store);
+    internal override Task<IGrainStore> OpenStoreAsync() => Task.FromResult<IGrainStore>(_store);
 }
 
 public sealed class SqliteStoreConformanceTests : StoreConformanceTests
 {
     private readonly string _path = Path.Combine(Directory.CreateTempSubdirectory("oq-store-").FullName, "silo.db");
 
-    protected override async Task<IGrainStore> OpenStoreAsync()
+    internal override async Task<IGrainStore> OpenStoreAsync()
     {
         var store = new SqliteGrainStore(_path);
         await store.InitializeAsync(CancellationToken.None);
@@ -332,7 +332,7 @@ public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Clust
 {
     private string? _connectionString;
 
-    protected override async Task<IGrainStore> OpenStoreAsync()
+    internal override async Task<IGrainStore> OpenStoreAsync()
     {
         _connectionString ??= await Cluster.PostgresServer.CreateDatabaseAsync();
         var store = new PostgresGrainStore(_connectionString);
@@ -346,7 +346,7 @@ public sealed class RedisStoreConformanceTests : StoreConformanceTests, Cluster.
 {
     private string? _prefix;
 
-    protected override async Task<IGrainStore> OpenStoreAsync()
+    internal override async Task<IGrainStore> OpenStoreAsync()
     {
         _prefix ??= Cluster.RedisServer.NewPrefix();
         var store = new RedisGrainStore(await Cluster.RedisServer.AddressAsync(), Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance, _prefix);
