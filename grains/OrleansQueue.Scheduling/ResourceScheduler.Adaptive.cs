@@ -62,7 +62,7 @@ public sealed partial class ResourceScheduler
                 _factor = Math.Max(MinFactor, _factor * _policy.AimdDecrease);
                 _factorSince = now;
             }
-            _activity.Record(now, ActivityKind.Throttled, leaseId ?? 0, "upstream", 0, Priority.Normal, detail:
+            Note(now, ActivityKind.Throttled, null, leaseId ?? 0, "upstream", 0, Priority.Normal, detail:
                 $"No grant until {ToTime(_pausedUntil):HH:mm:ss.fff} ({_pauseReason})" +
                 (_policy.Adaptive == AdaptiveMode.Aimd ? $"; working limits at {_factor:P0} of the configured." : "."));
         }

@@ -275,7 +275,7 @@ public sealed partial class ResourceScheduler
         Grant(job, now, claimed: true);
         bool toPresent = poll == present;
         if (!toPresent)
-            _events.Add(new(ResourceEventKind.JobAssigned, poll.Id, poll.ClientId, job.Load, ToTime(now), job.FencingToken, JobId: job.Id));
+            Note(now, null, new(ResourceEventKind.JobAssigned, poll.Id, poll.ClientId, job.Load, ToTime(now), job.FencingToken, JobId: job.Id), poll);
         Recycle(poll);
         JobChanged(job, now);
         return toPresent;
@@ -304,7 +304,7 @@ public sealed partial class ResourceScheduler
         if (state == JobState.DeadLettered)
         {
             _jobsDeadLettered++;
-            _activity.Record(now, ActivityKind.DeadLettered, job.Id, job.ClientId, job.Load, job.Priority, detail: job.Job!.Error);
+            Note(now, ActivityKind.DeadLettered, null, job, detail: job.Job!.Error);
         }
         job.Job!.State = state;
         job.Job.FinishedAt = now;
@@ -315,7 +315,7 @@ public sealed partial class ResourceScheduler
     }
 
     private void JobChanged(Request job, long now) =>
-        _events.Add(new(ResourceEventKind.JobChanged, job.Id, job.ClientId, job.Load, ToTime(now), Priority: job.Priority));
+        Note(now, null, new(ResourceEventKind.JobChanged, job.Id, job.ClientId, job.Load, ToTime(now), Priority: job.Priority), job);
 
     private void EndPoll(Request poll)
     {

@@ -100,7 +100,7 @@ public sealed partial class ResourceScheduler
                     TimeOut(request, now);
                     break;
                 case RequestState.Polling:
-                    _events.Add(new(ResourceEventKind.PollExpired, request.Id, request.ClientId, 0, ToTime(now)));
+                    Note(now, null, new(ResourceEventKind.PollExpired, request.Id, request.ClientId, 0, ToTime(now)), request);
                     EndPoll(request);
                     break;
                 case RequestState.Retrying:
@@ -121,9 +121,8 @@ public sealed partial class ResourceScheduler
                     }
                     bool claimed = request.State == RequestState.Active;
                     if (claimed) _expired++; else _reclaimed++;
-                    _activity.Record(now, claimed ? ActivityKind.Expired : ActivityKind.Reclaimed, request.Id, request.ClientId, request.Load, request.Priority);
-                    _events.Add(new(claimed ? ResourceEventKind.LeaseExpired : ResourceEventKind.GrantReclaimed,
-                        request.Id, request.ClientId, request.Load, ToTime(now), request.FencingToken, Priority: request.Priority));
+                    Note(now, claimed ? ActivityKind.Expired : ActivityKind.Reclaimed, new(claimed ? ResourceEventKind.LeaseExpired : ResourceEventKind.GrantReclaimed,
+                        request.Id, request.ClientId, request.Load, ToTime(now), request.FencingToken, Priority: request.Priority), request);
                     EndLease(request);
                     break;
             }
@@ -175,14 +174,10 @@ public sealed partial class ResourceScheduler
         _granted++;
         SpendUpstream(request.Load);
         CreditShares(request.Level, request.Load);
-        _activity.Record(now, ActivityKind.Granted, request.Id, request.ClientId, request.Load, request.Priority);
         _waits.Record((now - request.EnqueuedAt) / TimeSpan.TicksPerMicrosecond);
         Arm(request, now + (request.Job is not null ? _policy.JobVisibilityTimeout.Ticks : claimed ? _leaseTtl : _claimWindow));
-        if (!claimed)
-        {
-            _events.Add(new(ResourceEventKind.Granted, request.Id, request.ClientId, request.Load, ToTime(now),
-                request.FencingToken, ToTime(request.TimerAt), Waited: TimeSpan.FromTicks(now - request.EnqueuedAt), Priority: request.Priority));
-        }
+        Note(now, ActivityKind.Granted, claimed ? null : new(ResourceEventKind.Granted, request.Id, request.ClientId, request.Load, ToTime(now),
+            request.FencingToken, ToTime(request.TimerAt), Waited: TimeSpan.FromTicks(now - request.EnqueuedAt), Priority: request.Priority), request);
     }
 
     private void EndLease(Request lease)
@@ -250,8 +245,8 @@ public sealed partial class ResourceScheduler
         _timedOut++;
         var timedOut = new Rejection(RejectionReason.TimedOut,
             $"Request {request.Id} for load {request.Load} on resource \"{Name}\" was not granted within its maximum wait of {TimeSpan.FromTicks(request.WaitDeadline - request.EnqueuedAt)}.");
-        _activity.Record(now, ActivityKind.TimedOut, request.Id, request.ClientId, request.Load, request.Priority, timedOut.Reason, timedOut.Message);
-        _events.Add(new(ResourceEventKind.TimedOut, request.Id, request.ClientId, request.Load, ToTime(now), Rejection: timedOut, Priority: request.Priority));
+        Note(now, ActivityKind.TimedOut, new(ResourceEventKind.TimedOut, request.Id, request.ClientId, request.Load, ToTime(now), Rejection: timedOut,
+            Priority: request.Priority), request, timedOut);
         Recycle(request);
     }
 
@@ -277,8 +272,8 @@ public sealed partial class ResourceScheduler
                 Unqueue(request);
                 _rejected[(int)RejectionReason.InvalidLoad]++;
                 var never = NeverFits(request.Load, limit);
-                _activity.Record(now, ActivityKind.Rejected, request.Id, request.ClientId, request.Load, request.Priority, never.Reason, never.Message);
-                _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now), Rejection: never, Priority: request.Priority));
+                Note(now, ActivityKind.Rejected, new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now), Rejection: never,
+                    Priority: request.Priority), request, never);
                 Recycle(request);
             }
             else

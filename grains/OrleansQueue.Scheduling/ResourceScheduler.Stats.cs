@@ -105,8 +105,9 @@ public sealed partial class ResourceScheduler
         .Select(JobStatusOf)
         .ToList();
 
+    /// <summary>An acquire refused outright: the log keeps it; its reply is the news.</summary>
     private void RecordRejection(string clientId, long load, Priority priority, Rejection rejection) =>
-        _activity.Record(Now(), ActivityKind.Rejected, 0, clientId, load, priority, rejection.Reason, rejection.Message);
+        Note(Now(), ActivityKind.Rejected, null, 0, clientId, load, priority, rejection);
 
     private JobStats JobStatsNow()
     {

@@ -43,6 +43,24 @@ public sealed partial class ResourceScheduler
     public void ClearEvents() => _events.Clear();
 
     /// <summary>
+    /// The one place a moment of the resource is written down: kept in the activity log (what the dashboard shows) when
+    /// <paramref name="shown"/> names its kind, and announced as an event (what the grain publishes once durable) when there
+    /// is <paramref name="announced"/> one: not when the caller's own reply carries the news (a grant it claims at once, a
+    /// refusal of its acquire).
+    /// </summary>
+    private void Note(long now, ActivityKind? shown, ResourceEvent? announced, long id, string clientId, long load, Priority priority,
+        Rejection? rejection = null, string? detail = null)
+    {
+        if (shown is { } kind)
+            _activity.Record(now, kind, id, clientId, load, priority, rejection?.Reason, detail ?? rejection?.Message);
+        if (announced is { } e)
+            _events.Add(e);
+    }
+
+    private void Note(long now, ActivityKind? shown, ResourceEvent? announced, Request request, Rejection? rejection = null, string? detail = null) =>
+        Note(now, shown, announced, request.Id, request.ClientId, request.Load, request.Priority, rejection, detail);
+
+    /// <summary>
     /// Asks for a slot of <paramref name="load"/>. Granted at once when the budget allows and nothing more
     /// deserving waits; otherwise queued (a <see cref="ResourceEventKind.Granted"/> or
     /// <see cref="ResourceEventKind.TimedOut"/> event follows) or rejected with a typed reason.
@@ -295,12 +313,12 @@ public sealed partial class ResourceScheduler
             {
                 case RequestState.Waiting:
                     Unqueue(request);
-                    _events.Add(new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
-                        Rejection: new Rejection(reason, $"Resource \"{Name}\" was deleted while request {request.Id} waited."), Priority: request.Priority));
+                    Note(now, null, new(ResourceEventKind.Rejected, request.Id, request.ClientId, request.Load, ToTime(now),
+                        Rejection: new Rejection(reason, $"Resource \"{Name}\" was deleted while request {request.Id} waited."), Priority: request.Priority), request);
                     Recycle(request);
                     break;
                 case RequestState.Polling:
-                    _events.Add(new(ResourceEventKind.PollExpired, request.Id, request.ClientId, 0, ToTime(now)));
+                    Note(now, null, new(ResourceEventKind.PollExpired, request.Id, request.ClientId, 0, ToTime(now)), request);
                     EndPoll(request);
                     break;
                 case RequestState.Pending or RequestState.Active:
