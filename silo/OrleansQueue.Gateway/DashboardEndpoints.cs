@@ -17,12 +17,12 @@ internal static class DashboardEndpoints
 
     public static RouteGroupBuilder MapDashboardApi(this RouteGroupBuilder v1)
     {
-        v1.MapGet("/resources/{resource}/detail", Detail).WithTags("Dashboard").Produces<ResourceDetailView>().ProducesProblem(404)
+        v1.MapGet("/resources/{resource}/detail", Detail).WithOperationId("getResourceDetail").WithTags("Dashboard").Produces<ResourceDetailView>().ProducesProblem(404)
             .WithSummary("A resource's figures, leases with age and TTL, recent events, a timeline of grants and refusals, and its jobs.");
         var group = v1.MapGroup("/dashboard").WithTags("Dashboard");
-        group.MapPost("/session", Session).Produces<DashboardSession>()
+        group.MapPost("/session", Session).WithOperationId("openDashboardSession").Produces<DashboardSession>()
             .WithSummary("Who the key belongs to. An admin key also gets a short-lived cookie that opens Orleans' own dashboard at /orleans.");
-        group.MapGet("/feed", Feed).CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
+        group.MapGet("/feed", Feed).WithOperationId("followDashboardFeed").CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
             .WithSummary("Server-sent events about once a second: 'overview' (every resource with its figures) and, with ?resource=, 'detail'.");
         return v1;
     }

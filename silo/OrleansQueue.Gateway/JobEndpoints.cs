@@ -8,21 +8,21 @@ internal static class JobEndpoints
     public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder v1)
     {
         var group = v1.MapGroup("/resources/{resource}/jobs").WithTags("Jobs");
-        group.MapPost("/", Enqueue).WithJsonBody<EnqueueBody>().Produces<JobView>(202).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429)
+        group.MapPost("/", Enqueue).WithOperationId("enqueueJob").WithJsonBody<EnqueueBody>().Produces<JobView>(202).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429)
             .WithSummary("Enqueues a job: payload (any JSON), clientId, load, priority, deadlineMs, idempotencyKey.");
-        group.MapGet("/{id:long}", Get).Produces<JobView>().ProducesProblem(404).WithSummary("A job's state, progress, attempts, result or error.");
-        group.MapGet("/{id:long}/wait", Wait).Produces<JobView>().ProducesProblem(404)
+        group.MapGet("/{id:long}", Get).WithOperationId("getJob").Produces<JobView>().ProducesProblem(404).WithSummary("A job's state, progress, attempts, result or error.");
+        group.MapGet("/{id:long}/wait", Wait).WithOperationId("waitForJob").Produces<JobView>().ProducesProblem(404)
             .WithSummary("Long-poll: answers when the job finishes, or after timeoutMs as it stands.");
-        group.MapGet("/{id:long}/events", JobEvents.Stream).CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
+        group.MapGet("/{id:long}/events", JobEvents.Stream).WithOperationId("followJob").CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
             .WithSummary("Server-sent events of a job: the job now, then after every change, until it finishes.");
-        group.MapDelete("/{id:long}", Cancel).Produces<JobView>().ProducesProblem(404).ProducesProblem(409).WithSummary("Cancels a queued job.");
-        group.MapPost("/take", Take).WithJsonBody<TakeBody>().Produces<JobView>(200).Produces(204).ProducesProblem(403)
+        group.MapDelete("/{id:long}", Cancel).WithOperationId("cancelJob").Produces<JobView>().ProducesProblem(404).ProducesProblem(409).WithSummary("Cancels a queued job.");
+        group.MapPost("/take", Take).WithOperationId("takeJob").WithJsonBody<TakeBody>().Produces<JobView>(200).Produces(204).ProducesProblem(403)
             .WithSummary("A worker takes the next job (with its payload), waiting up to waitMs; 204 when none came.");
         foreach (string kind in new[] { "heartbeat", "progress", "complete", "fail" })
         {
             group.MapPost($"/{{id:long}}/{kind}", (string resource, long id, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options) =>
                     Report(resource, id, kind, context, jobs, options))
-                .WithJsonBody<WorkerReport>().Produces<JobView>().ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410)
+                .WithOperationId(kind + "Job").WithJsonBody<WorkerReport>().Produces<JobView>().ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410)
                 .WithSummary($"A worker's {kind} report (workerId required).");
         }
         return v1;

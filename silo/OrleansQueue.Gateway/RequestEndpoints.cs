@@ -9,32 +9,32 @@ internal static class RequestEndpoints
     {
         var group = v1.MapGroup("/resources/{resource}").WithTags("Requests");
 
-        group.MapPost("/acquire", Acquire)
+        group.MapPost("/acquire", Acquire).WithOperationId("acquire")
             .WithJsonBody<AcquireBody>()
             .Produces<RequestView>(200).Produces<RequestView>(202)
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(413).ProducesProblem(429)
             .WithSummary("Asks for a slot: 200 with a held lease, or 202 with a waiting ticket.");
-        group.MapGet("/requests/{id:long}", Status)
+        group.MapGet("/requests/{id:long}", Status).WithOperationId("getRequest")
             .Produces<RequestView>().ProducesProblem(404)
             .WithSummary("Where a ticket or lease stands; learning of a grant this way claims it.");
-        group.MapGet("/requests/{id:long}/wait", Wait)
+        group.MapGet("/requests/{id:long}/wait", Wait).WithOperationId("waitForRequest")
             .Produces<RequestView>().ProducesProblem(400).ProducesProblem(404)
             .WithSummary("Long-poll: answers when the ticket leaves the waitlist, or after timeoutMs with it still waiting.");
-        group.MapPost("/requests/{id:long}/release", Release)
+        group.MapPost("/requests/{id:long}/release", Release).WithOperationId("releaseRequest")
             .WithJsonBody<ReleaseBody>()
             .Produces<RequestView>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410)
             .WithSummary("Releases a lease, optionally reporting the load actually used and what the upstream answered (upstream).");
-        group.MapPost("/requests/{id:long}/report", Report)
+        group.MapPost("/requests/{id:long}/report", Report).WithOperationId("reportUpstream")
             .WithJsonBody<UpstreamBody>()
             .Produces<RequestView>().ProducesProblem(400).ProducesProblem(404)
             .WithSummary("Reports what the upstream answered a call made under the lease: status, retryAfterMs, and requests/load budgets (limit, remaining, resetMs). An adaptive resource learns from it.");
-        group.MapPost("/requests/{id:long}/renew", Renew)
+        group.MapPost("/requests/{id:long}/renew", Renew).WithOperationId("renewRequest")
             .Produces<RequestView>().ProducesProblem(404).ProducesProblem(409).ProducesProblem(410)
             .WithSummary("Claims a pushed grant, or extends a held lease by one TTL.");
-        group.MapDelete("/requests/{id:long}", Cancel)
+        group.MapDelete("/requests/{id:long}", Cancel).WithOperationId("cancelRequest")
             .Produces<RequestView>().ProducesProblem(404)
             .WithSummary("Cancels a waiting ticket (or releases a grant that raced the cancel).");
-        group.MapGet("/requests/{id:long}/events", ServerSentEvents.Stream).CountsAsTenantStream()
+        group.MapGet("/requests/{id:long}/events", ServerSentEvents.Stream).WithOperationId("followRequest").CountsAsTenantStream()
             .Produces(200, contentType: "text/event-stream").ProducesProblem(404).ProducesProblem(409)
             .WithSummary("Server-sent events of one ticket or lease: its state now, then every change, until it ends.");
         return v1;

@@ -11,15 +11,15 @@ internal static class ResourceEndpoints
     public static RouteGroupBuilder MapResourceEndpoints(this RouteGroupBuilder v1)
     {
         var group = v1.MapGroup("/resources").WithTags("Resources");
-        group.MapGet("/", List).Produces<ResourceView[]>().WithSummary("Every resource.");
-        group.MapGet("/{resource}", Get).Produces<ResourceView>().ProducesProblem(404).WithSummary("One resource's definition.");
-        group.MapPut("/{resource}", Put)
+        group.MapGet("/", List).WithOperationId("listResources").Produces<ResourceView[]>().WithSummary("Every resource.");
+        group.MapGet("/{resource}", Get).WithOperationId("getResource").Produces<ResourceView>().ProducesProblem(404).WithSummary("One resource's definition.");
+        group.MapPut("/{resource}", Put).WithOperationId("putResource")
             .WithJsonBody<ResourceBody>()
             .Produces<ResourceView>(200).Produces<ResourceView>(201).ProducesProblem(400).ProducesProblem(403)
             .WithSummary("Creates a resource or replaces its policy; a lowered limit never revokes granted leases.");
-        group.MapDelete("/{resource}", Delete).Produces(204).ProducesProblem(403).ProducesProblem(404)
+        group.MapDelete("/{resource}", Delete).WithOperationId("deleteResource").Produces(204).ProducesProblem(403).ProducesProblem(404)
             .WithSummary("Deletes a resource; its waiting requests are refused as resourceDeleted.");
-        group.MapGet("/{resource}/stats", Stats).Produces<StatsView>().ProducesProblem(404)
+        group.MapGet("/{resource}/stats", Stats).WithOperationId("getResourceStats").Produces<StatsView>().ProducesProblem(404)
             .WithSummary("Waitlist depth by priority and client, leases, budget left, totals and wait times.");
         return v1;
     }
