@@ -17,6 +17,13 @@ public sealed class Packages : IAsyncLifetime
         "OrleansQueue.Client", "OrleansQueue.Client.Cohosting",
     ];
 
+    /// <summary>The libraries' projects, from the repository's root.</summary>
+    private static readonly string[] Projects =
+    [
+        "grains/OrleansQueue.Contracts", "grains/OrleansQueue.Scheduling", "grains/OrleansQueue.Grains", "silo/OrleansQueue.Gateway",
+        "client/OrleansQueue.Client", "client/OrleansQueue.Client.Cohosting",
+    ];
+
     private readonly TempDirectory _folder = new("oq-packages-");
 
     public string Folder => _folder.Path;
@@ -33,8 +40,13 @@ public sealed class Packages : IAsyncLifetime
         string suffix = $"check.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         Version = $"{VersionPrefix}-{suffix}";
         string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0
-        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "OrleansQueue.sln"), "--no-build", "-c", configuration,
-            "-o", Folder, $"-p:VersionSuffix={suffix}", "-v", "q", "-nologo");
+        // Each library as the tests' build left it (they are all its references), not the solution: its other projects
+        // may still be building while tests run.
+        foreach (string project in Projects)
+        {
+            await RunAsync(root, "dotnet", "pack", Path.Combine(root, project), "--no-build", "-c", configuration,
+                "-o", Folder, $"-p:VersionSuffix={suffix}", "-v", "q", "-nologo");
+        }
     }
 
     /// <summary>The .nuspec of package <paramref name="id"/>.</summary>
