@@ -37,6 +37,7 @@ public sealed partial class ResourceScheduler
     private void ApplyPolicy(ResourcePolicy policy)
     {
         _policy = policy;
+        _adaptation.Apply(policy);
         _window = policy.Window.Ticks;
         _leaseTtl = policy.LeaseTtl.Ticks;
         _claimWindow = policy.ClaimWindow.Ticks;
@@ -50,30 +51,31 @@ public sealed partial class ResourceScheduler
     /// ones, or the working ones an adaptive resource has lowered them to) and what the upstream said.</summary>
     private bool Fits(long now, long load)
     {
-        ClimbBack(now);
-        if (WorkingMaxConcurrent is { } maxConcurrent && _leases >= maxConcurrent)
+        _adaptation.ClimbBack(now);
+        if (_adaptation.WorkingMaxConcurrent is { } maxConcurrent && _leases >= maxConcurrent)
             return false;
-        if (!UpstreamAllows(now, load))
+        if (!_adaptation.Allows(now, load))
             return false;
         if (!HasRateLimits)
             return true;
         _rate.Prune(now, _window);
-        return (WorkingRequestsPerWindow is not { } rpw || _rate.Requests + 1 <= rpw)
-            && (WorkingLoadPerWindow is not { } lpw || _rate.Load + load <= lpw);
+        return (_adaptation.WorkingRequestsPerWindow is not { } rpw || _rate.Requests + 1 <= rpw)
+            && (_adaptation.WorkingLoadPerWindow is not { } lpw || _rate.Load + load <= lpw);
     }
 
     /// <summary>When budget for <paramref name="load"/> comes back by time alone, or <see cref="long.MaxValue"/> when only a release
     /// brings it back.</summary>
     private long ReadyAt(long now, long load)
     {
-        if (UpstreamReadyAt(now, load) is { } upstream)
+        if (_adaptation.ReadyAt(now, load) is { } upstream)
             return upstream;
-        if (WorkingMaxConcurrent is { } mc && _leases >= mc)
-            return NextClimb;
+        long nextClimb = _adaptation.NextClimb;
+        if (_adaptation.WorkingMaxConcurrent is { } mc && _leases >= mc)
+            return nextClimb;
         // A load above the working limit waits for the limit to climb back, not for the window to empty.
-        if (WorkingLoadPerWindow is { } lpw && load > lpw)
-            return NextClimb;
-        return Math.Min(NextClimb, _rate.ReadyAt(now, _window, WorkingRequestsPerWindow, WorkingLoadPerWindow, load));
+        if (_adaptation.WorkingLoadPerWindow is { } lpw && load > lpw)
+            return nextClimb;
+        return Math.Min(nextClimb, _rate.ReadyAt(now, _window, _adaptation.WorkingRequestsPerWindow, _adaptation.WorkingLoadPerWindow, load));
     }
 
     /// <summary>Applies due timers in deadline order, then grants what fits.</summary>
@@ -172,7 +174,7 @@ public sealed partial class ResourceScheduler
         _leases++;
         _leasedLoad += request.Load;
         _granted++;
-        SpendUpstream(request.Load);
+        _adaptation.Spend(request.Load);
         CreditShares(request.Level, request.Load);
         _waits.Record((now - request.EnqueuedAt) / TimeSpan.TicksPerMicrosecond);
         Arm(request, now + (request.Job is not null ? _policy.JobVisibilityTimeout.Ticks : claimed ? _leaseTtl : _claimWindow));

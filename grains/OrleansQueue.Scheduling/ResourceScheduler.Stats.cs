@@ -18,10 +18,10 @@ public sealed partial class ResourceScheduler
         if (HasRateLimits)
         {
             _rate.Prune(now, _window);
-            ClimbBack(now);
-            if (WorkingRequestsPerWindow is { } rpw)
+            _adaptation.ClimbBack(now);
+            if (_adaptation.WorkingRequestsPerWindow is { } rpw)
                 requestsLeft = Math.Max(0, rpw - _rate.Requests);
-            if (WorkingLoadPerWindow is { } lpw)
+            if (_adaptation.WorkingLoadPerWindow is { } lpw)
                 loadLeft = Math.Max(0, lpw - _rate.Load);
         }
         var byPriority = new int[PriorityLevels.Count];

@@ -262,8 +262,6 @@ public sealed partial class ResourceScheduler
         var old = _policy;
         ApplyPolicy(policy);
         _policyDirty = true;
-        if (old.Adaptive != policy.Adaptive)
-            ResetAdaptation();
         if (!ReferenceEquals(old.MinShares, policy.MinShares))
             Array.Clear(_shareCredit);
         if (!HasRateLimits)
