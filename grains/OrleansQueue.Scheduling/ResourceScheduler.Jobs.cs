@@ -160,7 +160,7 @@ public sealed partial class ResourceScheduler
         if (actualLoad is { } actual && HasRateLimits)
         {
             _rate.Correct(job.WindowSeq, actual - job.Load, now, _window);
-            _dirtyWindow?.Add(job.WindowSeq);
+            _changes.WindowChanged(job.WindowSeq);
         }
         ReleaseBudget(job);
         job.Job!.Result = result;

@@ -9,30 +9,26 @@ public sealed partial class ResourceScheduler
     public const int MaxIdempotencyKeyLength = 200;
 
     private readonly IdempotencyTable _idempotency = new();
-    private HashSet<long>? _dirtyRequests;
-    private List<long>? _dirtyWindow;
-    private long _persistedWindowNextSeq;
-    private bool _policyDirty;
+    private readonly ChangeTracker _changes = new();
     private long _queueSeq;
 
     /// <summary>Starts recording changes for <see cref="TakeChanges"/>. A host that persists calls it once, at activation.</summary>
     public void TrackChanges()
     {
-        if (_dirtyRequests is not null)
+        if (_changes.IsOn)
             return;
-        _dirtyRequests ??= [];
-        _dirtyWindow ??= [];
+        _changes.Start(_rate.NextSeq);
         _idempotency.Added ??= [];
         _idempotency.Removed ??= [];
-        _persistedWindowNextSeq = _rate.NextSeq;
     }
 
     /// <summary>What changed since the last call: the host writes it in one transaction before announcing results.</summary>
     /// <exception cref="InvalidOperationException"><see cref="TrackChanges"/> was not called.</exception>
     public ResourceChanges TakeChanges()
     {
-        if (_dirtyRequests is null || _dirtyWindow is null)
+        if (!_changes.IsOn)
             throw new InvalidOperationException($"Resource \"{Name}\" does not track changes; call TrackChanges() at activation.");
+        long writtenUpTo = _changes.WrittenWindowUpTo;
         var changes = new ResourceChanges
         {
             LastId = _nextId,
@@ -40,9 +36,9 @@ public sealed partial class ResourceScheduler
             WindowHeadSeq = _rate.HeadSeq,
             WindowNextSeq = _rate.NextSeq,
             SavedAt = Now(),
-            Policy = _policyDirty ? _policy : null,
+            Policy = _changes.PolicyDirty ? _policy : null,
         };
-        foreach (long id in _dirtyRequests)
+        foreach (long id in _changes.Requests)
         {
             // Workers' polls are not stored: after a restart, workers ask again.
             if (_requests.TryGetValue(id, out var request))
@@ -55,21 +51,18 @@ public sealed partial class ResourceScheduler
             else
                 changes.DeleteRequests.Add(id);
         }
-        _dirtyRequests.Clear();
-        for (long seq = Math.Max(_persistedWindowNextSeq, _rate.HeadSeq); seq < _rate.NextSeq; seq++)
+        for (long seq = Math.Max(writtenUpTo, _rate.HeadSeq); seq < _rate.NextSeq; seq++)
             changes.UpsertWindow.Add(WindowRecordOf(seq));
-        foreach (long seq in _dirtyWindow)
+        foreach (long seq in _changes.CorrectedWindow)
         {
-            if (seq >= _rate.HeadSeq && seq < _persistedWindowNextSeq)
+            if (seq >= _rate.HeadSeq && seq < writtenUpTo)
                 changes.UpsertWindow.Add(WindowRecordOf(seq));
         }
-        _dirtyWindow.Clear();
-        _persistedWindowNextSeq = _rate.NextSeq;
         changes.AddIdempotency.AddRange(_idempotency.Added!);
         _idempotency.Added!.Clear();
         changes.DeleteIdempotency.AddRange(_idempotency.Removed!);
         _idempotency.Removed!.Clear();
-        _policyDirty = false;
+        _changes.Written(_rate.NextSeq);
         return changes;
     }
 
@@ -212,7 +205,7 @@ public sealed partial class ResourceScheduler
     private void Arm(Request request, long at)
     {
         _timers.Schedule(request, at, LiveTimers);
-        _dirtyRequests?.Add(request.Id);
+        _changes.RequestChanged(request.Id);
     }
 
     private static string IdempotencyKeyOf(string scope, string key) => scope + "\u001f" + key;

@@ -335,7 +335,7 @@ public sealed partial class ResourceScheduler
 
     private void Recycle(Request request)
     {
-        _dirtyRequests?.Add(request.Id);
+        _changes.RequestChanged(request.Id);
         _requests.Remove(request.Id);
         TimerQueue.Cancel(request);
         request.State = RequestState.Free;

@@ -199,7 +199,7 @@ public sealed partial class ResourceScheduler
         if (actualLoad is { } actual && HasRateLimits)
         {
             _rate.Correct(lease.WindowSeq, actual - lease.Load, now, _window);
-            _dirtyWindow?.Add(lease.WindowSeq);
+            _changes.WindowChanged(lease.WindowSeq);
         }
         _released++;
         EndLease(lease);
@@ -261,7 +261,7 @@ public sealed partial class ResourceScheduler
         Advance(now);
         var old = _policy;
         ApplyPolicy(policy);
-        _policyDirty = true;
+        _changes.PolicyChanged();
         if (!ReferenceEquals(old.MinShares, policy.MinShares))
             Array.Clear(_shareCredit);
         if (!HasRateLimits)
