@@ -122,7 +122,14 @@ class Client(JobsMixin):
             body["maxWaitMs"] = int(max_wait * 1000)
         # With a key, an acquire whose answer was lost (or told "moved") is asked again and answers the same ticket.
         body["idempotencyKey"] = idempotency_key if idempotency_key is not None else uuid.uuid4().hex
-        view = await self._call_until_answered("POST", f"/v1/resources/{quote(resource, safe='')}/acquire", body)
+        acquiring = asyncio.ensure_future(self._call_until_answered("POST", f"/v1/resources/{quote(resource, safe='')}/acquire", body))
+        try:
+            view = await asyncio.shield(acquiring)
+        except asyncio.CancelledError:
+            # The silo may have queued the ticket already, its answer still on the way: once it comes, the ticket is
+            # withdrawn (a grant that raced the cancel is released), so a cancelled acquire never waits out its max wait.
+            await asyncio.shield(self._withdraw_when_answered(resource, acquiring))
+            raise
         if view["state"] == "waiting":
             try:
                 view = await self._wait(resource, view["id"])
@@ -208,6 +215,13 @@ class Client(JobsMixin):
         if view["state"] != "held":
             raise _ended(view)
         return view
+
+    async def _withdraw_when_answered(self, resource: str, acquiring: "asyncio.Future[Dict[str, Any]]") -> None:
+        try:
+            view = await asyncio.wait_for(acquiring, 30)
+        except Exception:  # refused, unreachable or never answered: there is no ticket to withdraw
+            return
+        await self._cancel(resource, view["id"])
 
     async def _cancel(self, resource: str, id: int) -> None:
         try:
