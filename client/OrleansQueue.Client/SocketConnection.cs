@@ -169,8 +169,11 @@ internal sealed class SocketConnection : IConnection
                 message.SetLength(0);
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or JsonException or ObjectDisposedException)
+        catch (Exception)
         {
+            // Lost, closed, or a message this client cannot read (or a handler of it failed): whatever it was, the loop
+            // ends as a lost connection does, so that the connection is made again and what it follows re-attached.
+            // (A fault escaping here would end the reconnect loop and leave every pending call waiting for ever.)
         }
         finally
         {
