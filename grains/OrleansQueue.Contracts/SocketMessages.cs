@@ -78,6 +78,4 @@ public sealed record ProblemBody(string Type, string Title, int Status, string D
 {
     public static ProblemBody? Of(Problem? problem) => problem is null ? null : new(problem.Type, problem.Title, problem.Status, problem.Detail,
         problem.Field, problem.RetryAfter is { } retry ? (long)Math.Ceiling(retry.TotalMilliseconds) : null);
-
-    public Problem ToProblem() => new(Status, Type, Title, Detail, Field, RetryAfterMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
 }

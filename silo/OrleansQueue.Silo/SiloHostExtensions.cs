@@ -122,8 +122,7 @@ public static class SiloHostExtensions
         foreach (string url in urls.Where(u => u.Length > 0))
         {
             string host = Uri.TryCreate(url.Replace("*", "wildcard").Replace("+", "wildcard"), UriKind.Absolute, out var uri) ? uri.Host : url;
-            bool loopback = host == "localhost" || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
-            if (!loopback)
+            if (!Loopback.Is(host))
             {
                 throw new InvalidOperationException(
                     $"The silo would listen on {url}, beyond loopback, with no API keys: anyone could use it. " +

@@ -53,9 +53,12 @@ public sealed class ClusteringOptions
         if (string.IsNullOrWhiteSpace(ClusterId))
             yield return $"{section}:ClusterId must not be empty.";
     }
+}
 
-    /// <summary>Whether the silo is reached only on this machine.</summary>
-    public bool IsLoopback => IPAddress.TryParse(AdvertisedHost, out var ip) ? IPAddress.IsLoopback(ip) : AdvertisedHost == "localhost";
+/// <summary>Whether a host name or address is this machine's loopback (where no one else can reach).</summary>
+internal static class Loopback
+{
+    public static bool Is(string host) => host == "localhost" || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 }
 
 public static class OrleansQueueClusteringExtensions
@@ -71,7 +74,7 @@ public static class OrleansQueueClusteringExtensions
         {
             silo.UseRedisClustering(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(clustering.ConnectionString!));
             silo.Configure<ClusterOptions>(o => { o.ClusterId = clustering.ClusterId; o.ServiceId = clustering.ClusterId; });
-            bool loopback = clustering.IsLoopback;
+            bool loopback = Loopback.Is(clustering.AdvertisedHost);
             silo.ConfigureEndpoints(clustering.AdvertisedHost, siloPort, clustering.GatewayPort, listenOnAnyHostAddress: !loopback);
             if (clustering.ListenPort != 0)
                 silo.Configure<EndpointOptions>(o => o.SiloListeningEndpoint = new IPEndPoint(loopback ? IPAddress.Loopback : IPAddress.Any, clustering.ListenPort));
