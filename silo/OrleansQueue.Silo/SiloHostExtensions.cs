@@ -90,9 +90,6 @@ public static class SiloHostExtensions
             .AddMeter(SiloMetrics.MeterName, "Microsoft.Orleans")
             .AddView("orleansqueue_wait_seconds", new ExplicitBucketHistogramConfiguration { Boundaries = seconds })
             .AddView("orleansqueue_store_commit_seconds", new ExplicitBucketHistogramConfiguration { Boundaries = seconds })
-            // Many silos in one process (the tests) each add Orleans' instruments to every provider listening by name: past
-            // OpenTelemetry's default of 1,000 streams a later silo's own instruments would be dropped from its /metrics.
-            .SetMaxMetricStreams(10_000)
             .AddPrometheusExporter());
         return builder;
     }
