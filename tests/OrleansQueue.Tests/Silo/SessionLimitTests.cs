@@ -19,7 +19,7 @@ public sealed class SessionLimitTests(SmallOutboxSilo silo) : IClassFixture<Smal
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
 
-    [Fact(Skip = "Fails in about 3 of 4 full runs since 2026-12-07 00:40 (its silo's unread-session counter never shows on /metrics within 60 s), never alone or with the Silo tests; cause not found yet, see the closing note of stop 33")]
+    [Fact]
     public async Task ASessionThatDoesNotReadItsRepliesIsClosedWith1008AndTheSiloGoesOn()
     {
         using var http = silo.CreateClient();
@@ -29,27 +29,27 @@ public sealed class SessionLimitTests(SmallOutboxSilo silo) : IClassFixture<Smal
         // Each names 1,000 requests of a resource name that cannot exist: about 250 KB of problems in its reply, answered
         // without a grain call, so the replies pile up at once. How much loopback's socket buffers take before the silo's
         // sends block depends on the machine (a receive buffer here may grow to 32 MB): so they are sent, without reading
-        // a reply, until the silo counts the session as closed for it.
+        // a reply, until the silo counts the session as closed for it. The sends run on their own and are never timed
+        // out: a send that waits (the silo reads no faster than it answers) is not a sign of anything.
         var attach = Encoding.UTF8.GetBytes($$"""{"op":"attach","corr":1,"resource":"no such name!","ids":[{{string.Join(",", Enumerable.Range(1, 1000))}}]}""");
+        int sent = 0;
+        bool bounded = false;
+        var sender = Task.Run(async () =>
+        {
+            while (!Volatile.Read(ref bounded))
+            {
+                await ws.SendAsync(attach, WebSocketMessageType.Text, true, CancellationToken.None);
+                Interlocked.Increment(ref sent);
+            }
+        });
         var deadline = DateTime.UtcNow + Generous;
-        bool sending = true;
         while (PrometheusText.Total(await http.GetStringAsync("/metrics"), "orleansqueue_sessions_closed_unread_total") < 1)
         {
-            Assert.True(DateTime.UtcNow < deadline, "the silo never bounded the session");
-            for (int i = 0; i < 20 && sending; i++)
-            {
-                try
-                {
-                    await ws.SendAsync(attach, WebSocketMessageType.Text, true, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(1));
-                }
-                catch (Exception ex) when (ex is TimeoutException or WebSocketException)
-                {
-                    sending = false; // the silo stopped reading this session (bounded, or its own buffers full): enough
-                }
-            }
-            if (!sending)
-                await Task.Delay(50); // the metrics endpoint has no push
+            Assert.True(DateTime.UtcNow < deadline,
+                $"the silo never bounded the session: {Volatile.Read(ref sent)} attaches sent, the sender {(sender.IsFaulted ? "failed: " + sender.Exception!.GetBaseException().Message : sender.IsCompleted ? "ended" : "still sending")}");
+            await Task.Delay(50); // the metrics endpoint has no push
         }
+        Volatile.Write(ref bounded, true);
 
         // Now read: what was queued comes first, then the close, with its code.
         var buffer = new byte[1 << 16];
@@ -60,6 +60,9 @@ public sealed class SessionLimitTests(SmallOutboxSilo silo) : IClassFixture<Smal
         while (result.MessageType != WebSocketMessageType.Close);
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, ws.CloseStatus);
         Assert.Contains("unread", ws.CloseStatusDescription);
+        // A send still waiting ends with the socket (the silo stops reading a session it closes).
+        ws.Abort();
+        await sender.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(Generous);
         // Everyone else is still served.
         Assert.Equal(HttpStatusCode.OK, (await http.Post("v1/resources/flood/acquire", "{}")).Status);
     }
