@@ -13,19 +13,14 @@ namespace OrleansQueue.Scheduling;
 /// </summary>
 public sealed partial class ResourceScheduler
 {
-    private readonly Waitlist _jobWaitlist = new();
-    private readonly ClientQueue _polls = new(new ClientState("workers"), 0);
-    private readonly LatencyHistogram _jobQueueTimes = new();
-    private readonly LatencyHistogram _jobRunTimes = new();
-    private int _jobsRunning, _jobsRetrying, _jobsFinished;
-    private long _jobsEnqueued, _jobsCompleted, _jobsFailed, _jobsRetried, _jobsRecovered, _jobsDeadLettered;
+    private readonly JobMode _jobs = new();
 
     /// <summary>Jobs queued now.</summary>
-    public int QueuedJobCount => _jobWaitlist.Count;
+    public int QueuedJobCount => _jobs.Queue.Count;
 
     /// <summary>Whether anything waits on time or a worker: requests, leases, queued or retrying jobs, waiting workers.
     /// A host may put a grain without pending work to sleep; finished jobs' retention ends at its next activation.</summary>
-    public bool HasPendingWork => _waitlist.Count + _jobWaitlist.Count + _leases + _polls.Count + _jobsRetrying > 0;
+    public bool HasPendingWork => _waitlist.Count + _leases + _jobs.Pending > 0;
 
     /// <summary>
     /// Enqueues a job. Answers <see cref="AcquireOutcome.Queued"/> with the job's id and position, or a typed rejection as
@@ -59,24 +54,24 @@ public sealed partial class ResourceScheduler
         if (key is not null && _idempotency.TryGet(key, now, out var earlier))
         {
             return _requests.TryGetValue(earlier.RequestId, out var same) && same.State == RequestState.Waiting
-                ? AcquireResult.Queued(same.Id, _jobWaitlist.Position(same))
+                ? AcquireResult.Queued(same.Id, _jobs.Queue.Position(same))
                 : AcquireResult.Queued(earlier.RequestId, 0);
         }
-        if (_jobWaitlist.Count >= _policy.MaxQueueLength)
-            return RejectFull(_jobWaitlist, RejectionReason.QueueFull, clientId, now, "jobs");
-        if (_jobWaitlist.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
-            return RejectFull(_jobWaitlist, RejectionReason.ClientQuotaExceeded, clientId, now, "jobs");
-        if (_jobWaitlist.WaitingOfTenant(clientId) >= _policy.MaxQueuedPerTenant)
-            return RejectFull(_jobWaitlist, RejectionReason.TenantQuotaExceeded, clientId, now, "jobs");
+        var queue = _jobs.Queue;
+        if (queue.Count >= _policy.MaxQueueLength)
+            return RejectFull(queue, RejectionReason.QueueFull, clientId, now, "jobs");
+        if (queue.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
+            return RejectFull(queue, RejectionReason.ClientQuotaExceeded, clientId, now, "jobs");
+        if (queue.WaitingOfTenant(clientId) >= _policy.MaxQueuedPerTenant)
+            return RejectFull(queue, RejectionReason.TenantQuotaExceeded, clientId, now, "jobs");
         var job = Rent(clientId, load, priority, now);
-        job.Job = new JobInfo(payload, _policy.JobMaxAttempts) { FirstEnqueuedAt = now };
+        _jobs.Created(job, payload, _policy.JobMaxAttempts, now);
         job.WaitDeadline = deadline is { } after ? now + after.Ticks : long.MaxValue;
         QueueJob(job, front: false);
-        _jobsEnqueued++;
         TryGrant(now);
         if (key is not null)
             _idempotency.Add(new IdempotencyRecord(key, job.Id, AcquireOutcome.Queued, 0, 0, now));
-        return AcquireResult.Queued(job.Id, job.State == RequestState.Waiting ? _jobWaitlist.Position(job) : 0);
+        return AcquireResult.Queued(job.Id, job.State == RequestState.Waiting ? queue.Position(job) : 0);
     }
 
     /// <summary>
@@ -96,9 +91,9 @@ public sealed partial class ResourceScheduler
         var poll = Rent(workerId, 0, Priority.Normal, now);
         poll.State = RequestState.Polling;
         poll.WaitDeadline = now + waitTicks;
-        _polls.Append(poll);
+        _jobs.WorkerWaits(poll);
         if (TryGrant(now, present: poll) is { } job)
-            return new TakeJobResult(JobStatusOf(job));
+            return new TakeJobResult(_jobs.StatusOf(job));
         if (waitTicks == 0)
         {
             // While the worker was there, a job it could not take (no budget) may have held up acquires behind it.
@@ -163,10 +158,8 @@ public sealed partial class ResourceScheduler
             _changes.WindowChanged(job.WindowSeq);
         }
         ReleaseBudget(job);
-        job.Job!.Result = result;
-        _jobsCompleted++;
-        _jobRunTimes.Record((now - job.Job.StartedAt) / TimeSpan.TicksPerMicrosecond);
-        Finish(job, JobState.Completed, now);
+        _jobs.Completed(job, result, now);
+        Retain(job, now);
         TryGrant(now);
         return JobOutcome.Ok;
     }
@@ -179,23 +172,14 @@ public sealed partial class ResourceScheduler
         if (RunningJob(jobId, workerId, out var job) is { } refused)
             return refused;
         ReleaseBudget(job);
-        job.Job!.Error = error;
-        _jobsFailed++;
-        _jobRunTimes.Record((now - job.Job.StartedAt) / TimeSpan.TicksPerMicrosecond);
-        if (job.Job.Attempts >= job.Job.MaxAttempts)
+        if (_jobs.Failed(job, error, now))
         {
-            Finish(job, JobState.DeadLettered, now);
+            Arm(job, now + JobMode.RetryDelay(_policy, job.Job!.Attempts));
+            JobChanged(job, now);
         }
         else
         {
-            _jobsRunning--;
-            _jobsRetrying++;
-            _jobsRetried++;
-            job.State = RequestState.Retrying;
-            job.Job.State = JobState.Retrying;
-            job.Job.WorkerId = null;
-            Arm(job, now + RetryDelay(job.Job.Attempts));
-            JobChanged(job, now);
+            Retain(job, now);
         }
         TryGrant(now);
         return JobOutcome.Ok;
@@ -214,48 +198,28 @@ public sealed partial class ResourceScheduler
             return JobOutcome.NotYours;
         if (job.State == RequestState.Waiting)
             Unqueue(job);
-        else
-            _jobsRetrying--;
-        Finish(job, JobState.Cancelled, now, wasRunning: false);
+        Finish(job, JobState.Cancelled, now);
         TryGrant(now);
         return JobOutcome.Ok;
     }
 
     /// <summary>A job as it stands, or <c>null</c> when unknown (never enqueued, or finished longer ago than the retention).</summary>
     public JobStatus? GetJob(long jobId) =>
-        _requests.TryGetValue(jobId, out var job) && job.Job is not null ? JobStatusOf(job) : null;
-
-    private JobStatus JobStatusOf(Request job)
-    {
-        var info = job.Job!;
-        return new JobStatus(job.Id, job.ClientId, info.State, job.Priority, job.Load, info.Payload, info.Attempts, info.MaxAttempts,
-            job.State == RequestState.Waiting ? _jobWaitlist.Position(job) : 0,
-            info.WorkerId, info.Progress, info.ProgressMessage, info.Result, info.Error,
-            info.State == JobState.Running ? job.FencingToken : 0,
-            info.State == JobState.Running ? ToTime(job.TimerAt) : null,
-            ToTime(info.FirstEnqueuedAt),
-            info.FinishedAt > 0 ? ToTime(info.FinishedAt) : null,
-            info.StartedAt > 0 ? ToTime(info.StartedAt) : null);
-    }
+        _requests.TryGetValue(jobId, out var job) && job.Job is not null ? _jobs.StatusOf(job) : null;
 
     private JobOutcome? RunningJob(long jobId, string workerId, out Request job)
     {
-        if (!_requests.TryGetValue(jobId, out job!) || job.Job is null)
-            return JobOutcome.NotFound;
-        if (job.State == RequestState.Finished)
-            return JobOutcome.Finished;
-        return job.Job.State == JobState.Running && job.Job.WorkerId == workerId ? null : JobOutcome.NotYours;
+        _requests.TryGetValue(jobId, out job!);
+        return JobMode.CheckRunning(job, workerId);
     }
 
     private void QueueJob(Request job, bool front)
     {
         job.State = RequestState.Waiting;
-        job.Job!.State = JobState.Queued;
-        job.Job.WorkerId = null;
         // A job put back (worker silent, or retrying) keeps its old sequence: it is older than what queued since.
         if (!front)
             job.QueueSeq = ++_queueSeq;
-        _jobWaitlist.Enqueue(job, front);
+        _jobs.Queued(job, front);
         ArmWaitTimer(job);
     }
 
@@ -263,15 +227,7 @@ public sealed partial class ResourceScheduler
     /// <paramref name="present"/> is told by an event. Returns whether the job went to <paramref name="present"/>.</summary>
     private bool AssignJob(Request job, long now, Request? present)
     {
-        var poll = _polls.Head!;
-        _polls.Unlink(poll);
-        var info = job.Job!;
-        info.State = JobState.Running;
-        info.Attempts++;
-        info.WorkerId = poll.ClientId;
-        info.StartedAt = now;
-        _jobsRunning++;
-        _jobQueueTimes.Record((now - info.FirstEnqueuedAt) / TimeSpan.TicksPerMicrosecond);
+        var poll = _jobs.Start(job, now);
         Grant(job, now, claimed: true);
         bool toPresent = poll == present;
         if (!toPresent)
@@ -285,31 +241,27 @@ public sealed partial class ResourceScheduler
     private void RecoverStale(Request job, long now)
     {
         ReleaseBudget(job);
-        _jobsRecovered++;
-        if (job.Job!.Attempts >= job.Job.MaxAttempts)
+        if (!_jobs.Recovered(job, now))
         {
-            job.Job.Error = $"Worker \"{job.Job.WorkerId}\" stopped answering on the last of {job.Job.MaxAttempts} attempts.";
-            Finish(job, JobState.DeadLettered, now);
+            Retain(job, now);
             return;
         }
-        _jobsRunning--;
         QueueJob(job, front: true);
         JobChanged(job, now);
     }
 
-    private void Finish(Request job, JobState state, long now, bool wasRunning = true)
+    /// <summary>Ends a job that is not running (cancelled, or dead-lettered while it waited).</summary>
+    private void Finish(Request job, JobState state, long now)
     {
-        if (wasRunning && job.Job!.State == JobState.Running)
-            _jobsRunning--;
-        if (state == JobState.DeadLettered)
-        {
-            _jobsDeadLettered++;
-            Note(now, ActivityKind.DeadLettered, null, job, detail: job.Job!.Error);
-        }
-        job.Job!.State = state;
-        job.Job.FinishedAt = now;
-        job.State = RequestState.Finished;
-        _jobsFinished++;
+        _jobs.Finish(job, state, now);
+        Retain(job, now);
+    }
+
+    /// <summary>After a job has ended: the log keeps a dead letter, and the job is kept for its retention.</summary>
+    private void Retain(Request job, long now)
+    {
+        if (job.Job!.State == JobState.DeadLettered)
+            Note(now, ActivityKind.DeadLettered, null, job, detail: job.Job.Error);
         Arm(job, now + _policy.JobRetention.Ticks);
         JobChanged(job, now);
     }
@@ -319,23 +271,15 @@ public sealed partial class ResourceScheduler
 
     private void EndPoll(Request poll)
     {
-        _polls.Unlink(poll);
+        _jobs.WorkerLeaves(poll);
         Recycle(poll);
     }
 
-    private long RetryDelay(int attempts)
-    {
-        long delay = _policy.JobRetryDelay.Ticks;
-        for (int i = 1; i < attempts && delay < TimeSpan.TicksPerHour; i++)
-            delay *= 2;
-        return Math.Min(delay, TimeSpan.TicksPerHour);
-    }
-
-    private Waitlist WaitlistOf(Request request) => request.Job is null ? _waitlist : _jobWaitlist;
+    private Waitlist WaitlistOf(Request request) => request.Job is null ? _waitlist : _jobs.Queue;
 
     /// <summary>The most urgent level whose head could be granted: acquires always, jobs only while a worker waits.</summary>
     private int TopEligibleLevel() =>
-        Math.Min(_waitlist.TopLevel(), _polls.Count > 0 ? _jobWaitlist.TopLevel() : PriorityLevels.Count);
+        Math.Min(_waitlist.TopLevel(), _jobs.EligibleTopLevel);
 
     /// <summary>The next request to serve: the head of a level owed its minimum share, else the more urgent of the two heads,
     /// the older at equal priority.</summary>
@@ -348,7 +292,7 @@ public sealed partial class ResourceScheduler
     private Request? StrictHead()
     {
         var acquire = _waitlist.Head;
-        var job = _polls.Count > 0 ? _jobWaitlist.Head : null;
+        var job = _jobs.EligibleHead;
         if (acquire is null || job is null)
             return acquire ?? job;
         if (acquire.Level != job.Level)

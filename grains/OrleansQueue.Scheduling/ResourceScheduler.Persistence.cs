@@ -152,6 +152,7 @@ public sealed partial class ResourceScheduler
         _requests.Add(job.Id, job);
         _nextId = Math.Max(_nextId, job.Id);
         _lastFencingToken = Math.Max(_lastFencingToken, job.FencingToken);
+        _jobs.Restored(job);
         switch (record.State)
         {
             case JobState.Queued:
@@ -161,17 +162,14 @@ public sealed partial class ResourceScheduler
                 job.State = RequestState.Active;
                 _leases++;
                 _leasedLoad += job.Load;
-                _jobsRunning++;
                 Arm(job, record.TimerAt + downtime);
                 break;
             case JobState.Retrying:
                 job.State = RequestState.Retrying;
-                _jobsRetrying++;
                 Arm(job, record.TimerAt + downtime);
                 break;
             default:
                 job.State = RequestState.Finished;
-                _jobsFinished++;
                 Arm(job, record.TimerAt + downtime);
                 break;
         }

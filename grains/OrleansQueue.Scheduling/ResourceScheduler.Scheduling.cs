@@ -32,7 +32,7 @@ public sealed partial class ResourceScheduler
 
     private bool HasRateLimits => _policy.RequestsPerWindow is not null || _policy.LoadPerWindow is not null;
 
-    private int LiveTimers => _waitlist.Count + _jobWaitlist.Count + _leases + _polls.Count + _jobsRetrying + _jobsFinished;
+    private int LiveTimers => _waitlist.Count + _leases + _jobs.Timed;
 
     private void ApplyPolicy(ResourcePolicy policy)
     {
@@ -106,12 +106,11 @@ public sealed partial class ResourceScheduler
                     EndPoll(request);
                     break;
                 case RequestState.Retrying:
-                    _jobsRetrying--;
                     QueueJob(request, front: true);
                     JobChanged(request, now);
                     break;
                 case RequestState.Finished:
-                    _jobsFinished--;
+                    _jobs.Forgotten(request);
                     Recycle(request);
                     break;
                 default:
@@ -241,7 +240,7 @@ public sealed partial class ResourceScheduler
         if (request.Job is not null)
         {
             request.Job.Error = "No worker took the job before its deadline.";
-            Finish(request, JobState.DeadLettered, now, wasRunning: false);
+            Finish(request, JobState.DeadLettered, now);
             return;
         }
         _timedOut++;
@@ -267,7 +266,7 @@ public sealed partial class ResourceScheduler
             {
                 Unqueue(request);
                 request.Job.Error = NeverFits(request.Load, lpw).Message;
-                Finish(request, JobState.DeadLettered, now, wasRunning: false);
+                Finish(request, JobState.DeadLettered, now);
             }
             else if (_policy.LoadPerWindow is { } limit && request.Load > limit)
             {

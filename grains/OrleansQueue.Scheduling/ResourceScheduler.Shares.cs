@@ -25,7 +25,7 @@ public sealed partial class ResourceScheduler
         _hasMinShares = _minShares.Any(s => s > 0);
         var weights = policy.ClientWeights is { Count: > 0 } ? WeightOf : (Func<string, int>?)null;
         _waitlist.Reweigh(weights);
-        _jobWaitlist.Reweigh(weights);
+        _jobs.Queue.Reweigh(weights);
     }
 
     /// <summary>A client's weight: by its id, or by its name within its tenant (the part after the first colon); else 1.</summary>
@@ -39,7 +39,7 @@ public sealed partial class ResourceScheduler
     }
 
     /// <summary>Whether anything at <paramref name="level"/> could be served: acquires always, jobs while a worker waits.</summary>
-    private bool BackloggedAt(int level) => _waitlist.WaitingAt(level) > 0 || (_polls.Count > 0 && _jobWaitlist.WaitingAt(level) > 0);
+    private bool BackloggedAt(int level) => _waitlist.WaitingAt(level) > 0 || _jobs.BackloggedAt(level);
 
     /// <summary>Whether a level with a minimum share waits and is owed load.</summary>
     private bool AnyLevelOwed()
@@ -69,7 +69,7 @@ public sealed partial class ResourceScheduler
     private Request? HeadAt(int level)
     {
         var acquire = _waitlist.HeadAt(level);
-        var job = _polls.Count > 0 ? _jobWaitlist.HeadAt(level) : null;
+        var job = _jobs.EligibleHeadAt(level);
         if (acquire is null || job is null)
             return acquire ?? job;
         return acquire.QueueSeq <= job.QueueSeq ? acquire : job;

@@ -57,7 +57,7 @@ public sealed partial class ResourceScheduler
             WaitP90 = Micros(_waits.Percentile(0.90)),
             WaitP99 = Micros(_waits.Percentile(0.99)),
             WaitMax = Micros(_waits.Max),
-            Jobs = JobStatsNow(),
+            Jobs = _jobs.Stats(),
             GrantsPerSecond = _activity.GrantsPerSecond(now),
             Adaptive = GetAdaptiveState(),
         };
@@ -102,39 +102,12 @@ public sealed partial class ResourceScheduler
         })
         .ThenByDescending(r => r.Id)
         .Take(max)
-        .Select(JobStatusOf)
+        .Select(_jobs.StatusOf)
         .ToList();
 
     /// <summary>An acquire refused outright: the log keeps it; its reply is the news.</summary>
     private void RecordRejection(string clientId, long load, Priority priority, Rejection rejection) =>
         Note(Now(), ActivityKind.Rejected, null, 0, clientId, load, priority, rejection);
-
-    private JobStats JobStatsNow()
-    {
-        var byState = Enum.GetValues<JobState>().ToDictionary(s => s, _ => 0);
-        foreach (var request in _requests.Values)
-        {
-            if (request.Job is { } job)
-                byState[job.State]++;
-        }
-        return new JobStats
-        {
-            ByState = byState,
-            QueuedByPriority = Enumerable.Range(0, PriorityLevels.Count).Select(_jobWaitlist.WaitingAt).ToArray(),
-            QueuedByClient = _jobWaitlist.WaitingByClient(),
-            WaitingWorkers = _polls.Count,
-            Enqueued = _jobsEnqueued,
-            Completed = _jobsCompleted,
-            Failed = _jobsFailed,
-            Retried = _jobsRetried,
-            Recovered = _jobsRecovered,
-            DeadLettered = _jobsDeadLettered,
-            QueueTimeP50 = Micros(_jobQueueTimes.Percentile(0.5)),
-            QueueTimeP99 = Micros(_jobQueueTimes.Percentile(0.99)),
-            RunTimeP50 = Micros(_jobRunTimes.Percentile(0.5)),
-            RunTimeP99 = Micros(_jobRunTimes.Percentile(0.99)),
-        };
-    }
 
     private static TimeSpan Micros(long micros) => TimeSpan.FromTicks(micros * TimeSpan.TicksPerMicrosecond);
 
