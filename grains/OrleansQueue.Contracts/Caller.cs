@@ -5,11 +5,12 @@ namespace OrleansQueue.Contracts;
 public sealed record Caller([property: Id(0)] string Tenant, [property: Id(1)] bool IsAdmin)
 {
     /// <summary>The client id the scheduler sees: tenant and client, so tenants never share fairness or requests.</summary>
-    public string GrainClientId(string clientId) => Tenant + ":" + clientId;
+    public string GrainClientId(string clientId) => new ClientKey(Tenant, clientId).ToString();
 
     /// <summary>Whether a scheduler client id belongs to this tenant.</summary>
-    public bool Owns(string grainClientId) => grainClientId.StartsWith(Tenant + ":", StringComparison.Ordinal);
+    public bool Owns(string grainClientId) => ClientKey.TryParse(grainClientId, out var key) && key.Tenant == Tenant;
 
     /// <summary>The client id as the tenant named it.</summary>
-    public string ClientIdOf(string grainClientId) => Owns(grainClientId) ? grainClientId[(Tenant.Length + 1)..] : grainClientId;
+    public string ClientIdOf(string grainClientId) =>
+        ClientKey.TryParse(grainClientId, out var key) && key.Tenant == Tenant ? key.Name : grainClientId;
 }

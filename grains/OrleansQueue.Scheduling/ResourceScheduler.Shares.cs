@@ -34,8 +34,7 @@ public sealed partial class ResourceScheduler
         var weights = _policy.ClientWeights!;
         if (weights.TryGetValue(clientId, out int weight))
             return weight;
-        int colon = clientId.IndexOf(':');
-        return colon > 0 && weights.TryGetValue(clientId[(colon + 1)..], out weight) ? weight : 1;
+        return ClientKey.TryParse(clientId, out var key) && weights.TryGetValue(key.Name, out weight) ? weight : 1;
     }
 
     /// <summary>Whether anything at <paramref name="level"/> could be served: acquires always, jobs while a worker waits.</summary>

@@ -35,9 +35,7 @@ internal sealed class Waitlist
     public int WaitingOf(string clientId) => _clients.TryGetValue(clientId, out var c) ? c.Waiting : 0;
 
     /// <summary>Requests waiting from the clients of <paramref name="clientId"/>'s tenant (the part before its first colon).</summary>
-    public int WaitingOfTenant(string clientId) => _tenants.GetValueOrDefault(TenantOf(clientId));
-
-    private static string TenantOf(string clientId) => clientId.IndexOf(':') is > 0 and var colon ? clientId[..colon] : clientId;
+    public int WaitingOfTenant(string clientId) => _tenants.GetValueOrDefault(ClientKey.TenantOf(clientId));
 
     /// <summary>Clients with requests waiting, and how many (a fresh dictionary, for stats).</summary>
     public Dictionary<string, int> WaitingByClient() =>
@@ -85,7 +83,7 @@ internal sealed class Waitlist
             _levels[request.Level].Enqueue(client.At(request.Level), request);
         if (client.Waiting++ == 0)
             WaitingClients++;
-        string tenant = TenantOf(request.ClientId);
+        string tenant = ClientKey.TenantOf(request.ClientId);
         _tenants[tenant] = _tenants.GetValueOrDefault(tenant) + 1;
         Count++;
     }
@@ -127,7 +125,7 @@ internal sealed class Waitlist
     private void Left(Request request)
     {
         var client = _clients[request.ClientId];
-        string tenant = TenantOf(request.ClientId);
+        string tenant = ClientKey.TenantOf(request.ClientId);
         if (_tenants[tenant] == 1)
             _tenants.Remove(tenant);
         else
