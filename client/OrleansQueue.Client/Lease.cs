@@ -54,6 +54,14 @@ public sealed class Lease : IAsyncDisposable
     public ValueTask ReleaseAsync(HttpResponseMessage response, long? actualLoad = null, CancellationToken cancellationToken = default) =>
         ReleaseAsync(actualLoad, UpstreamHeaders.Parse(response), cancellationToken);
 
+    /// <summary>Releases the lease, reporting an upstream's answer already read (see <see cref="ReportAsync(UpstreamBody, CancellationToken)"/>)
+    /// and the load really used if known.</summary>
+    public ValueTask ReleaseAsync(UpstreamBody upstream, long? actualLoad = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(upstream);
+        return ReleaseAsync(actualLoad, upstream, cancellationToken);
+    }
+
     /// <summary>Reports what the upstream answered a call made under the lease, which stays held: <c>await lease.ReportAsync(response)</c>.</summary>
     public Task ReportAsync(HttpResponseMessage response, CancellationToken cancellationToken = default) =>
         ReportAsync(UpstreamHeaders.Parse(response), cancellationToken);

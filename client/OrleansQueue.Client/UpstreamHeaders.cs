@@ -7,8 +7,11 @@ namespace OrleansQueue.Client;
 /// Reads what an upstream said about its rate limits from its response: OpenAI's (and Azure OpenAI's)
 /// <c>x-ratelimit-limit|remaining|reset-requests|tokens</c>, with resets as durations such as <c>6m0s</c> or <c>20ms</c>;
 /// Anthropic's <c>anthropic-ratelimit-requests|tokens|input-tokens|output-tokens-limit|remaining|reset</c>, with resets as
-/// RFC 3339 times; and <c>retry-after</c> (seconds or an HTTP date) or <c>retry-after-ms</c>. A figure that is missing,
-/// negative (Azure's <c>-1</c>), a limit of 0, or unparsable is left out rather than guessed.
+/// RFC 3339 times; the IETF's RateLimit fields (draft-ietf-httpapi-ratelimit-headers: <c>RateLimit-Policy</c> and
+/// <c>RateLimit</c> as lists of named policies with <c>q</c>, <c>w</c>, <c>r</c>, <c>t</c>, the tightest one read; the older
+/// <c>RateLimit: limit=…, remaining=…, reset=…</c>, and <c>RateLimit-Limit|Remaining|Reset</c>), as a request budget
+/// unless a policy counts another unit; and <c>retry-after</c> (seconds or an HTTP date) or <c>retry-after-ms</c>. A figure
+/// that is missing, negative (Azure's <c>-1</c>), a limit of 0, or unparsable is left out rather than guessed.
 /// </summary>
 public static class UpstreamHeaders
 {
@@ -32,7 +35,8 @@ public static class UpstreamHeaders
                 h[name] = value.Trim();
         }
         var requests = Budget(h, at, "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")
-            ?? Budget(h, at, "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset");
+            ?? Budget(h, at, "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset")
+            ?? IetfBudget(h);
         var load = Budget(h, at, "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
             ?? Budget(h, at, "anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset")
             ?? Tighter(Budget(h, at, "anthropic-ratelimit-input-tokens-limit", "anthropic-ratelimit-input-tokens-remaining", "anthropic-ratelimit-input-tokens-reset"),
@@ -82,6 +86,76 @@ public static class UpstreamHeaders
             remaining = null;
         long? resetMs = h.GetValueOrDefault(resetName) is { } reset ? ResetMs(reset, now) : null;
         return limit is null && remaining is null && resetMs is null ? null : new UpstreamBudgetBody(limit, remaining, resetMs);
+    }
+
+    /// <summary>
+    /// The IETF's fields: <c>RateLimit: "name";r=remaining;t=seconds</c> beside <c>RateLimit-Policy: "name";q=quota;w=seconds</c>
+    /// (the policy with the least remaining when several are named, one counting another unit than requests left out);
+    /// or the older <c>RateLimit: limit=…, remaining=…, reset=…</c>; or <c>RateLimit-Limit</c>, <c>-Remaining</c>, <c>-Reset</c>.
+    /// </summary>
+    private static UpstreamBudgetBody? IetfBudget(Dictionary<string, string> h)
+    {
+        if (h.GetValueOrDefault("ratelimit") is { } field)
+        {
+            var members = StructuredList(field);
+            if (members.Count > 0 && members.All(m => m.Item is "limit" or "remaining" or "reset" && m.Parameters.Count == 0 && m.Value is not null))
+            {
+                var d = members.ToDictionary(m => m.Item, m => m.Value);
+                return Ietf(Count(d.GetValueOrDefault("limit")), Count(d.GetValueOrDefault("remaining")), Count(d.GetValueOrDefault("reset")));
+            }
+            var policies = StructuredList(h.GetValueOrDefault("ratelimit-policy") ?? "").ToDictionary(p => p.Item, p => p.Parameters);
+            UpstreamBudgetBody? tightest = null;
+            foreach (var member in members)
+            {
+                var policy = policies.GetValueOrDefault(member.Item);
+                if (policy?.GetValueOrDefault("qu") is { } unit && unit != "requests")
+                    continue;
+                tightest = Tighter(tightest, Ietf(Count(policy?.GetValueOrDefault("q")), Count(member.Parameters.GetValueOrDefault("r")),
+                    Count(member.Parameters.GetValueOrDefault("t"))));
+            }
+            return tightest;
+        }
+        return Ietf(Count(h.GetValueOrDefault("ratelimit-limit")), Count(h.GetValueOrDefault("ratelimit-remaining")), Count(h.GetValueOrDefault("ratelimit-reset")));
+    }
+
+    private static UpstreamBudgetBody? Ietf(long? limit, long? remaining, long? resetSeconds)
+    {
+        if (limit == 0)
+            limit = null;
+        if (limit is { } l && remaining > l)
+            remaining = null;
+        long? resetMs = resetSeconds is { } seconds ? Clamp(seconds * 1000.0) : null;
+        return limit is null && remaining is null && resetMs is null ? null : new UpstreamBudgetBody(limit, remaining, resetMs);
+    }
+
+    /// <summary>
+    /// A structured-field list or dictionary (RFC 8941), as far as rate-limit fields use it: members split at commas, each an
+    /// item (a token or a quoted string, unquoted) or a <c>key=value</c>, then <c>;key=value</c> parameters (quotes dropped).
+    /// </summary>
+    private static List<(string Item, string? Value, Dictionary<string, string> Parameters)> StructuredList(string field)
+    {
+        var members = new List<(string, string?, Dictionary<string, string>)>();
+        foreach (string member in field.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = member.Split(';', StringSplitOptions.TrimEntries);
+            var (item, value) = KeyValue(parts[0]);
+            var parameters = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (string parameter in parts.Skip(1))
+            {
+                var (key, v) = KeyValue(parameter);
+                if (key.Length > 0)
+                    parameters[key] = v ?? "?1";
+            }
+            if (item.Length > 0)
+                members.Add((item, value, parameters));
+        }
+        return members;
+
+        static (string, string?) KeyValue(string text)
+        {
+            int eq = text.IndexOf('=');
+            return eq < 0 ? (text.Trim('"'), null) : (text[..eq].Trim(), text[(eq + 1)..].Trim().Trim('"'));
+        }
     }
 
     /// <summary>Of two budgets, the one with less remaining (for Anthropic's separate input and output tokens).</summary>

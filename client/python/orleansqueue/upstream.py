@@ -2,7 +2,10 @@
 
 OpenAI's (and Azure OpenAI's) ``x-ratelimit-limit|remaining|reset-requests|tokens`` with resets as durations such as
 ``6m0s`` or ``20ms``; Anthropic's ``anthropic-ratelimit-requests|tokens|input-tokens|output-tokens-limit|remaining|reset``
-with resets as RFC 3339 times; ``retry-after`` (seconds or an HTTP date) or ``retry-after-ms``. A figure that is missing,
+with resets as RFC 3339 times; the IETF's RateLimit fields (draft-ietf-httpapi-ratelimit-headers: ``RateLimit-Policy`` and
+``RateLimit`` as lists of named policies with ``q``, ``w``, ``r``, ``t``, the tightest one read; the older
+``RateLimit: limit=..., remaining=..., reset=...``, and ``RateLimit-Limit|Remaining|Reset``), as a request budget unless a
+policy counts another unit; ``retry-after`` (seconds or an HTTP date) or ``retry-after-ms``. A figure that is missing,
 negative (Azure's ``-1``), a limit of 0, or unparsable is left out rather than guessed.
 """
 from __future__ import annotations
@@ -47,7 +50,8 @@ def parse_headers(status: Optional[int], headers: Headers, now: Optional[datetim
     h = {str(name).lower(): str(value).strip() for name, value in items}
     requests = (_budget(h, at, "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")
                 or _budget(h, at, "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
-                           "anthropic-ratelimit-requests-reset"))
+                           "anthropic-ratelimit-requests-reset")
+                or _ietf_budget(h))
     load = (_budget(h, at, "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
             or _budget(h, at, "anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining",
                        "anthropic-ratelimit-tokens-reset")
@@ -77,6 +81,61 @@ def _budget(h: Dict[str, str], now: datetime, limit_name: str, remaining_name: s
     reset = _reset_ms(h[reset_name], now) if reset_name in h else None
     budget = {k: v for k, v in (("limit", limit), ("remaining", remaining), ("resetMs", reset)) if v is not None}
     return budget or None
+
+
+def _ietf_budget(h: Dict[str, str]) -> Optional[Dict[str, int]]:
+    """``RateLimit: "name";r=remaining;t=seconds`` beside ``RateLimit-Policy: "name";q=quota;w=seconds`` (the policy with the
+    least remaining when several are named, one counting another unit than requests left out); or the older
+    ``RateLimit: limit=..., remaining=..., reset=...``; or ``RateLimit-Limit``, ``-Remaining``, ``-Reset``."""
+    field = h.get("ratelimit")
+    if field is None:
+        return _ietf(_count(h.get("ratelimit-limit")), _count(h.get("ratelimit-remaining")), _count(h.get("ratelimit-reset")))
+    members = _structured_list(field)
+    if members and all(item in ("limit", "remaining", "reset") and value is not None and not params
+                       for item, value, params in members):
+        d = {item: value for item, value, _ in members}
+        return _ietf(_count(d.get("limit")), _count(d.get("remaining")), _count(d.get("reset")))
+    policies = {item: params for item, _, params in _structured_list(h.get("ratelimit-policy", ""))}
+    tightest: Optional[Dict[str, int]] = None
+    for item, _, params in members:
+        policy = policies.get(item, {})
+        if policy.get("qu", "requests") != "requests":
+            continue
+        tightest = _tighter(tightest, _ietf(_count(policy.get("q")), _count(params.get("r")), _count(params.get("t"))))
+    return tightest
+
+
+def _ietf(limit: Optional[int], remaining: Optional[int], reset_seconds: Optional[int]) -> Optional[Dict[str, int]]:
+    if limit == 0:
+        limit = None
+    if limit is not None and remaining is not None and remaining > limit:
+        remaining = None
+    reset = _clamp(reset_seconds * 1000.0) if reset_seconds is not None else None
+    budget = {k: v for k, v in (("limit", limit), ("remaining", remaining), ("resetMs", reset)) if v is not None}
+    return budget or None
+
+
+def _structured_list(field: str):
+    """A structured-field list or dictionary (RFC 8941), as far as rate-limit fields use it: members split at commas, each
+    an item (a token or a quoted string, unquoted) or a ``key=value``, then ``;key=value`` parameters (quotes dropped)."""
+    def key_value(text: str):
+        key, eq, value = text.partition("=")
+        return (key.strip().strip('"'), None) if not eq else (key.strip(), value.strip().strip('"'))
+
+    members = []
+    for member in (m.strip() for m in field.split(",")):
+        if not member:
+            continue
+        parts = [p.strip() for p in member.split(";")]
+        item, value = key_value(parts[0])
+        params = {}
+        for part in parts[1:]:
+            key, v = key_value(part)
+            if key:
+                params[key] = v if v is not None else "?1"
+        if item:
+            members.append((item, value, params))
+    return members
 
 
 def _tighter(a: Optional[Dict[str, int]], b: Optional[Dict[str, int]]) -> Optional[Dict[str, int]]:

@@ -1,9 +1,11 @@
 """The Python SDK reads both providers' rate-limit headers, and a lease reports them to the silo in one line."""
 from __future__ import annotations
 
+import json
 import unittest
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 
 import orleansqueue.aio as oq
 from orleansqueue import TimedOut, parse_duration, parse_headers
@@ -70,6 +72,18 @@ class HeaderTests(unittest.TestCase):
             self.assertAlmostEqual(seconds, parse_duration(text), msg=text)
         for text in ("", "5", "5x", "m5", "1.2.3s"):
             self.assertIsNone(parse_duration(text), msg=text)
+
+
+class SharedCaseTests(unittest.TestCase):
+    """The cases of tests/shared/upstream-headers.json, which the .NET SDK's tests run too: the two read a response alike."""
+
+    def test_every_shared_case(self) -> None:
+        path = Path(__file__).resolve().parents[3] / "tests" / "shared" / "upstream-headers.json"
+        table = json.loads(path.read_text(encoding="utf-8"))
+        now = datetime.fromisoformat(table["now"].replace("Z", "+00:00"))
+        for case in table["cases"]:
+            with self.subTest(case["name"]):
+                self.assertEqual(case["expect"], parse_headers(case["status"], case["headers"], now))
 
 
 class ReportTests(unittest.IsolatedAsyncioTestCase):

@@ -45,34 +45,56 @@ public sealed class FakeUpstream(int limit, TimeSpan window) : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         _app = builder.Build();
-        _app.MapGet("/v1/call", (HttpContext context) =>
+        _app.MapGet("/v1/call", (HttpContext context) => Answer(context, () => Results.Ok()));
+        // OpenAI's chat completions, as its SDKs read them: the same hidden limit and headers.
+        // A stream is two chunks of text and a last one with the usage (11 tokens), as with stream_options.include_usage.
+        _app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         {
-            var now = DateTimeOffset.UtcNow;
-            lock (_lock)
-            {
-                while (_calls.Count > 0 && now - _calls.Peek() >= window)
-                    _calls.Dequeue();
-                var headers = context.Response.Headers;
-                headers["x-ratelimit-limit-requests"] = limit.ToString(CultureInfo.InvariantCulture);
-                if (_calls.Count >= limit)
-                {
-                    _refused.Add(now);
-                    long wait = (long)Math.Ceiling((_calls.Peek() + window - now).TotalMilliseconds);
-                    headers["retry-after-ms"] = wait.ToString(CultureInfo.InvariantCulture);
-                    headers["x-ratelimit-remaining-requests"] = "0";
-                    headers["x-ratelimit-reset-requests"] = wait + "ms";
-                    return Results.StatusCode(429);
-                }
-                _calls.Enqueue(now);
-                _accepted.Add(now);
-                headers["x-ratelimit-remaining-requests"] = (limit - _calls.Count).ToString(CultureInfo.InvariantCulture);
-                headers["x-ratelimit-reset-requests"] = (long)Math.Ceiling(window.TotalMilliseconds) + "ms"; // the newest is this call
-                return Results.Ok();
-            }
+            using var request = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+            bool stream = request.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == System.Text.Json.JsonValueKind.True;
+            return Answer(context, () => stream
+                ? Results.Text(string.Concat(
+                    """data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}""", "\n\n",
+                    """data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"lo."},"finish_reason":"stop"}]}""", "\n\n",
+                    """data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}""", "\n\n",
+                    "data: [DONE]\n\n"), "text/event-stream")
+                : Results.Text(
+                    """{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}""",
+                    "application/json"));
         });
         await _app.StartAsync();
         string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Address = new Uri(address.TrimEnd('/') + "/v1/call");
+        OpenAiEndpoint = new Uri(address.TrimEnd('/') + "/v1");
+    }
+
+    /// <summary>Where an OpenAI SDK finds this upstream (its <c>Endpoint</c>).</summary>
+    public Uri OpenAiEndpoint { get; private set; } = null!;
+
+    private IResult Answer(HttpContext context, Func<IResult> ok)
+    {
+        var now = DateTimeOffset.UtcNow;
+        lock (_lock)
+        {
+            while (_calls.Count > 0 && now - _calls.Peek() >= window)
+                _calls.Dequeue();
+            var headers = context.Response.Headers;
+            headers["x-ratelimit-limit-requests"] = limit.ToString(CultureInfo.InvariantCulture);
+            if (_calls.Count >= limit)
+            {
+                _refused.Add(now);
+                long wait = (long)Math.Ceiling((_calls.Peek() + window - now).TotalMilliseconds);
+                headers["retry-after-ms"] = wait.ToString(CultureInfo.InvariantCulture);
+                headers["x-ratelimit-remaining-requests"] = "0";
+                headers["x-ratelimit-reset-requests"] = wait + "ms";
+                return Results.StatusCode(429);
+            }
+            _calls.Enqueue(now);
+            _accepted.Add(now);
+            headers["x-ratelimit-remaining-requests"] = (limit - _calls.Count).ToString(CultureInfo.InvariantCulture);
+            headers["x-ratelimit-reset-requests"] = (long)Math.Ceiling(window.TotalMilliseconds) + "ms"; // the newest is this call
+            return ok();
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -12,6 +12,33 @@ public sealed class UpstreamHeadersTests
     private static UpstreamBody Parse(int status, params (string Name, string Value)[] headers) =>
         UpstreamHeaders.Parse(status, headers.Select(h => new KeyValuePair<string, IEnumerable<string>>(h.Name, [h.Value])), Now);
 
+    /// <summary>The cases of tests/shared/upstream-headers.json, which the Python SDK's tests run too.</summary>
+    public static TheoryData<string> SharedCases() => [.. SharedTable().GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+
+    [Theory]
+    [MemberData(nameof(SharedCases))]
+    public void EverySharedCaseIsReadAsThePythonSdkReadsIt(string name)
+    {
+        var table = SharedTable();
+        var now = DateTimeOffset.Parse(table.GetProperty("now").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        var c = table.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+        var headers = c.GetProperty("headers").EnumerateArray()
+            .Select(h => new KeyValuePair<string, IEnumerable<string>>(h[0].GetString()!, [h[1].GetString()!]));
+
+        var report = UpstreamHeaders.Parse(c.GetProperty("status").GetInt32(), headers, now);
+
+        var expected = System.Text.Json.JsonSerializer.Deserialize<UpstreamBody>(c.GetProperty("expect"), new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
+        Assert.Equal(expected with { Requests = null, Load = null }, report with { Requests = null, Load = null });
+        Assert.Equal(expected.Requests, report.Requests);
+        Assert.Equal(expected.Load, report.Load);
+    }
+
+    private static System.Text.Json.JsonElement SharedTable()
+    {
+        string path = Path.Combine(Examples.QueueInYourAppTests.RepositoryRoot(), "tests", "shared", "upstream-headers.json");
+        return System.Text.Json.JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
+    }
+
     [Fact]
     public void OpenAIsHeadersWithDurationsAsResets()
     {

@@ -14,14 +14,14 @@ public sealed class Packages : IAsyncLifetime
     public static readonly string[] Libraries =
     [
         "OrleansQueue.Contracts", "OrleansQueue.Scheduling", "OrleansQueue.Grains", "OrleansQueue.Gateway",
-        "OrleansQueue.Client", "OrleansQueue.Client.Cohosting",
+        "OrleansQueue.Client", "OrleansQueue.Client.Cohosting", "OrleansQueue.Client.AI",
     ];
 
     /// <summary>The libraries' projects, from the repository's root.</summary>
     private static readonly string[] Projects =
     [
         "grains/OrleansQueue.Contracts", "grains/OrleansQueue.Scheduling", "grains/OrleansQueue.Grains", "silo/OrleansQueue.Gateway",
-        "client/OrleansQueue.Client", "client/OrleansQueue.Client.Cohosting",
+        "client/OrleansQueue.Client", "client/OrleansQueue.Client.Cohosting", "client/OrleansQueue.Client.AI",
     ];
 
     private readonly TempDirectory _folder = new("oq-packages-");
