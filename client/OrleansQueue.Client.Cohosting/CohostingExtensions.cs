@@ -25,7 +25,7 @@ public static class CohostingExtensions
         var clustering = section.GetSection("Clustering").Get<ClusteringOptions>() ?? new ClusteringOptions();
         if (clustering.Validate("Silo:Clustering").ToList() is { Count: > 0 } errors)
             throw new InvalidOperationException("Invalid OrleansQueue configuration: " + string.Join(" ", errors));
-        services.AddOrleans(silo => silo.UseOrleansQueueClustering(clustering).AddOrleansQueue(section));
+        services.AddOrleans(silo => silo.UseOrleansQueueClustering(clustering).AddOrleansQueue(section).AddActivityPropagation());
         return services.AddOrleansQueueCohostedClient(configureClient);
     }
 

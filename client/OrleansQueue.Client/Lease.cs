@@ -27,7 +27,9 @@ public sealed class Lease : IAsyncDisposable
         Load = view.Load;
         ExpiresAt = view.ExpiresAt ?? throw new InvalidOperationException($"Request {view.Id} of \"{resource}\" was granted without an expiry.");
         GrantedAt = view.GrantedAt ?? DateTimeOffset.UtcNow;
-        _renewal = Task.Run(RenewLoopAsync);
+        // Renewals belong to no caller's trace: the acquire's span must not be their parent for the lease's whole life.
+        using (ExecutionContext.SuppressFlow())
+            _renewal = Task.Run(RenewLoopAsync);
     }
 
     public string Resource { get; }
@@ -77,6 +79,8 @@ public sealed class Lease : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _releasing, 1) == 1)
             return;
+        using var activity = ClientTelemetry.Source.StartActivity($"release {Resource}", System.Diagnostics.ActivityKind.Client);
+        activity?.SetTag("orleansqueue.resource", Resource).SetTag("orleansqueue.lease_id", Id);
         await _released.CancelAsync();
         if (_lost.IsCancellationRequested)
             return;

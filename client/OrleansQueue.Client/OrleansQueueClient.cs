@@ -12,6 +12,12 @@ namespace OrleansQueue.Client;
 /// </summary>
 public sealed partial class OrleansQueueClient : IAsyncDisposable
 {
+    /// <summary>The client's <see cref="System.Diagnostics.ActivitySource"/>: a span per acquire (its wait) and per release.</summary>
+    public const string ActivitySourceName = "OrleansQueue.Client";
+
+    /// <summary>The client's meter: <c>orleansqueue.client.wait</c>, <c>.leases</c>, <c>.refusals</c>.</summary>
+    public const string MeterName = "OrleansQueue.Client";
+
     /// <summary>How often re-subscribing after a reconnect tries a resource that is moving between silos (503) before
     /// giving the request up: with the backoff, far longer than a failover.</summary>
     private const int MovingAttempts = 20;
@@ -82,6 +88,24 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         TimeSpan? maxWait = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(resource);
+        using var activity = ClientTelemetry.StartAcquire(resource, load, priority, clientId ?? Options.ClientId);
+        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var lease = await WaitForLeaseAsync(resource, load, priority, clientId, maxWait, activity, cancellationToken);
+            ClientTelemetry.Granted(activity, resource, priority, lease, startedAt);
+            return lease;
+        }
+        catch (Exception error)
+        {
+            ClientTelemetry.Refused(activity, resource, error);
+            throw;
+        }
+    }
+
+    private async Task<Lease> WaitForLeaseAsync(string resource, long load, Priority priority, string? clientId, TimeSpan? maxWait,
+        System.Diagnostics.Activity? activity, CancellationToken cancellationToken)
+    {
         var message = new SocketRequest(SocketOps.Acquire, Resource: resource, ClientId: clientId ?? Options.ClientId, Load: load, Priority: priority,
             MaxWaitMs: maxWait is { } wait ? (long)wait.TotalMilliseconds : null,
             IdempotencyKey: Guid.NewGuid().ToString("N")); // makes retries after a lost connection safe
@@ -109,6 +133,8 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
             throw;
         }
         long id = view.Id;
+        if (view.State == RequestPhase.Waiting)
+            ClientTelemetry.Queued(activity, view.Position);
         try
         {
             while (true)
@@ -162,7 +188,11 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         (await CallAsync(Op(SocketOps.Renew, resource, id), ct)).ExpiresAt
             ?? throw new InvalidOperationException($"The silo renewed request {id} of \"{resource}\" without saying until when.");
 
-    internal void Forget(Lease lease) => _leases.TryRemove((lease.Resource, lease.Id), out _);
+    internal void Forget(Lease lease)
+    {
+        if (_leases.TryRemove((lease.Resource, lease.Id), out _))
+            ClientTelemetry.LeaseEnded(lease.Resource);
+    }
 
     private Lease Track(Lease lease)
     {

@@ -72,7 +72,8 @@ internal sealed class SocketConnection : IConnection
         // Throws ObjectDisposedException once disposed: unlike a lost connection, that is not worth a retry.
         var socket = await Volatile.Read(ref _open).Task.WaitAsync(ct);
         long corr = Interlocked.Increment(ref _corr);
-        var message = request with { Corr = corr };
+        var (traceparent, tracestate) = ClientTelemetry.Context();
+        var message = request with { Corr = corr, Traceparent = traceparent, Tracestate = tracestate };
         var pending = new Pending(inline);
         _pending[corr] = pending;
         try

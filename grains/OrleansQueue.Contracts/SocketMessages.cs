@@ -41,7 +41,9 @@ public sealed record SocketRequest(
     string? IdempotencyKey = null,
     JsonElement? Payload = null,
     long? DeadlineMs = null,
-    UpstreamBody? Upstream = null);
+    UpstreamBody? Upstream = null,
+    string? Traceparent = null,
+    string? Tracestate = null);
 
 /// <summary>
 /// One message from the gateway on the WebSocket: a reply (<see cref="SocketMessageTypes.Reply"/>: a request, a job, the

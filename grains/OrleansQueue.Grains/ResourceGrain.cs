@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using OrleansQueue.Contracts;
@@ -402,8 +404,10 @@ internal sealed partial class ResourceGrain(
     // ---- the turn and its commit ----
 
     /// <summary>Runs <paramref name="operation"/> on the scheduler at once, then answers once its changes are committed.</summary>
-    private async Task<Outcome<T>> Run<T>(Func<ResourceScheduler, Outcome<T>> operation)
+    private async Task<Outcome<T>> Run<T>(Func<ResourceScheduler, Outcome<T>> operation, [CallerMemberName] string name = "")
     {
+        using var activity = SiloTelemetry.Source.StartActivity($"{name} {_name}");
+        activity?.SetTag("orleansqueue.resource", _name);
         if (_absent)
             await LookAgainAsync();
         if (_refusal is { } refused || _scheduler is not { } scheduler)
@@ -420,12 +424,16 @@ internal sealed partial class ResourceGrain(
         }
         try
         {
+            using var commit = SiloTelemetry.Source.StartActivity("commit");
             await _commit!.CommitAsync();
         }
         catch (CommitFailedException failed)
         {
+            activity?.SetStatus(ActivityStatusCode.Error, failed.Problem.Detail);
             return failed.Problem;
         }
+        if (outcome.Problem is { } problem)
+            activity?.SetTag("orleansqueue.problem", problem.Type);
         return outcome;
     }
 

@@ -77,6 +77,8 @@ public static class SiloHostExtensions
         builder.UseOrleans(silo => silo
             .UseOrleansQueueClustering(clustering)
             .AddOrleansQueue(section)
+            // A caller's trace context rides on each grain call, so the grain's spans join the caller's trace.
+            .AddActivityPropagation()
             // Orleans' own dashboard, mounted behind the admin key (it profiles grain calls only while someone looks).
             .AddDashboard());
         builder.Services.AddOrleansQueueGateway(section);
