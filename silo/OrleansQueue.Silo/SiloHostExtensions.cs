@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using Orleans.Dashboard;
 using OrleansQueue.Gateway;
 using OrleansQueue.Grains;
@@ -31,7 +32,9 @@ public static class SiloHostExtensions
         var queue = section.Get<OrleansQueueOptions>() ?? new OrleansQueueOptions();
         var gateway = section.Get<GatewayOptions>() ?? new GatewayOptions();
         var clustering = section.GetSection("Clustering").Get<ClusteringOptions>() ?? new ClusteringOptions();
-        var errors = queue.Validate(Section).Concat(gateway.Validate(Section)).Concat(clustering.Validate(Section + ":Clustering")).ToList();
+        var telemetry = section.GetSection("Telemetry").Get<TelemetryOptions>() ?? new TelemetryOptions();
+        var errors = queue.Validate(Section).Concat(gateway.Validate(Section)).Concat(clustering.Validate(Section + ":Clustering"))
+            .Concat(telemetry.Validate(Section + ":Telemetry")).ToList();
         if (clustering.Provider == "redis" && queue.Store.Provider is "sqlite" or "memory")
             errors.Add($"{Section}:Store:Provider \"{queue.Store.Provider}\" cannot be shared by the silos of a cluster: with {Section}:Clustering:Provider \"redis\" use \"redis\" or \"postgres\".");
         if (errors.Count > 0)
@@ -88,12 +91,39 @@ public static class SiloHostExtensions
         // /metrics: the silo's meter and Orleans' own, in Prometheus text, through OpenTelemetry.
         // Latencies here are sub-millisecond to seconds: the default buckets (0, 5, 10, 25 … s) would put them all in one.
         double[] seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(SiloMetrics.MeterName, "Microsoft.Orleans")
-            .AddView("orleansqueue_wait_seconds", new ExplicitBucketHistogramConfiguration { Boundaries = seconds })
-            .AddView("orleansqueue_store_commit_seconds", new ExplicitBucketHistogramConfiguration { Boundaries = seconds })
-            .AddPrometheusExporter());
+        var otel = builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddMeter(SiloMetrics.MeterName, "Microsoft.Orleans")
+                .AddView("orleansqueue_wait_seconds", new ExplicitBucketHistogramConfiguration { Boundaries = seconds })
+                .AddView("orleansqueue_store_commit_seconds", new ExplicitBucketHistogramConfiguration { Boundaries = seconds })
+                .AddPrometheusExporter();
+            if (telemetry.OtlpEndpoint is not null)
+            {
+                metrics.AddOtlpExporter((exporter, reader) =>
+                {
+                    Otlp(exporter, telemetry, "metrics");
+                    reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = telemetry.MetricsIntervalMs;
+                });
+            }
+        });
+        // Traces over OTLP when asked for: the gateway's and grains' spans join the callers' traces (W3C context from HTTP
+        // headers and WebSocket messages, Orleans' activity propagation between silos).
+        if (telemetry.OtlpEndpoint is not null)
+        {
+            otel.WithTracing(tracing => tracing
+                .AddSource(SiloTelemetry.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                .AddAspNetCoreInstrumentation()
+                .AddOtlpExporter(o => Otlp(o, telemetry, "traces")));
+        }
         return builder;
+    }
+
+    private static void Otlp(OpenTelemetry.Exporter.OtlpExporterOptions exporter, TelemetryOptions telemetry, string signal)
+    {
+        exporter.Endpoint = telemetry.EndpointFor(signal);
+        exporter.Protocol = telemetry.OtlpProtocol == TelemetryOptions.HttpProtobuf
+            ? OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf
+            : OpenTelemetry.Exporter.OtlpExportProtocol.Grpc;
     }
 
     /// <summary>Maps the silo's endpoints: the gateway at the root (/v1, /dashboard, /healthz, /openapi/v1.json), /metrics,

@@ -41,4 +41,14 @@ public sealed class StartRefusalTests : IDisposable
         Assert.DoesNotContain("   at ", refused.Message);
         Assert.DoesNotContain("tiny-key-x7", refused.Message); // the key itself is never printed
     }
+
+    [Fact]
+    public async Task ATelemetryEndpointThatIsNoUrlStopsTheStartNamingTheSetting()
+    {
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => SiloProcess.StartAsync(_folder.Path, null,
+            "--Silo:Telemetry:OtlpEndpoint", "collector:4317", "--Silo:Telemetry:OtlpProtocol", "udp"));
+
+        Assert.Contains("Silo:Telemetry:OtlpEndpoint must be an absolute http or https URL; it is \"collector:4317\".", refused.Message);
+        Assert.Contains("Silo:Telemetry:OtlpProtocol must be \"grpc\" or \"http/protobuf\"; it is \"udp\".", refused.Message);
+    }
 }
