@@ -12,6 +12,8 @@ public sealed partial class OrleansQueueClient
     public async Task<QueueJob> EnqueueAsync<T>(string resource, T payload, long load = 1, Priority priority = Priority.Normal, string? clientId = null,
         TimeSpan? deadline = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {
+        using var activity = ClientTelemetry.Source.StartActivity($"enqueue {resource}", System.Diagnostics.ActivityKind.Producer);
+        activity?.SetTag("orleansqueue.resource", resource).SetTag("orleansqueue.load", load).SetTag("orleansqueue.priority", priority.ToString());
         var body = new EnqueueBody(JsonSerializer.SerializeToElement(payload), clientId ?? Options.ClientId, load, priority,
             deadline is { } d ? (long)d.TotalMilliseconds : null, idempotencyKey ?? Guid.NewGuid().ToString("N"));
         if (await SocketAsync(cancellationToken) is not null)
@@ -112,6 +114,8 @@ public sealed partial class OrleansQueueClient
     private async Task RunOneAsync(string resource, QueueJob job, Func<JobContext, CancellationToken, Task<object?>> handler, string worker, CancellationToken stop)
     {
         string path = JobPath(resource, job.Id);
+        using var activity = ClientTelemetry.Source.StartActivity($"run job {resource}", System.Diagnostics.ActivityKind.Consumer);
+        activity?.SetTag("orleansqueue.resource", resource).SetTag("orleansqueue.job_id", job.Id).SetTag("orleansqueue.worker_id", worker);
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stop);
         // Three heartbeats per visibility timeout: one lost or late heartbeat does not lose the job.
         var interval = job.VisibleUntil is { } until ? (until - DateTimeOffset.UtcNow) / 3 : TimeSpan.FromSeconds(5);

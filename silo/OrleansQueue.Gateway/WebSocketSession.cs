@@ -45,7 +45,9 @@ internal sealed partial class WebSocketSession(WebSocket socket, Caller caller, 
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, _drop.Token);
         using var registration = _registration = operations.Observe(this);
-        var sender = _sender = SendLoopAsync(stop.Token);
+        // The send loop ends with the outbox (or the connection), not with the session's stop: what is queued when the
+        // session ends (a rejection pushed just before the resource's "moved") still goes out.
+        var sender = _sender = SendLoopAsync(ct);
         var inFlight = new ConcurrentDictionary<Task, byte>();
         using var slots = new SemaphoreSlim(limits.MaxSessionInFlight);
         try
@@ -82,6 +84,14 @@ internal sealed partial class WebSocketSession(WebSocket socket, Caller caller, 
             foreach (var (resource, id) in _subscriptions.Keys)
                 await operations.Detach(resource, id, registration.Reference);
             _outbox.Writer.TryComplete();
+            try
+            {
+                await sender.WaitAsync(UnreadPatience);
+            }
+            catch (TimeoutException)
+            {
+                socket.Abort(); // a client that does not read what is left is not waited for
+            }
             await stop.CancelAsync();
             await sender.ContinueWith(_ => { }, TaskScheduler.Default);
         }

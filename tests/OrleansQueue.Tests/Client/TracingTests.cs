@@ -53,15 +53,88 @@ public sealed class TracingTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
         Assert.Equal(call.Root, call.Span("release traced-http").ParentSpanId);
     }
 
+    [Fact]
+    public async Task AJobsEnqueueJoinsTheCallersTraceAndItsRunIsASpanOfTheWorker()
+    {
+        var spans = new List<Activity>();
+        using var tracing = Tracing(spans);
+        using var http = silo.CreateClient();
+        await http.CreateResource("traced-jobs");
+        await using var client = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress, ClientId = "traced-app" });
+
+        ActivityTraceId trace;
+        QueueJob job;
+        using (var caller = App.StartActivity("enqueue a job")!)
+        {
+            trace = caller.TraceId;
+            job = await client.EnqueueAsync("traced-jobs", new { n = 1 });
+        }
+        using var stop = new CancellationTokenSource();
+        var worker = client.RunWorkerAsync("traced-jobs", (_, _) => Task.FromResult<object?>(42), cancellationToken: stop.Token);
+        await client.WaitForResultAsync("traced-jobs", job.Id).WaitAsync(Generous);
+        await stop.CancelAsync();
+        await worker.WaitAsync(Generous);
+        tracing.ForceFlush();
+
+        var enqueue = spans.Single(s => s.DisplayName == "enqueue traced-jobs");
+        Assert.Equal(trace, enqueue.TraceId);
+        Assert.Equal(ActivityKind.Producer, enqueue.Kind);
+        var call = new TracedCall([.. spans.Where(s => s.TraceId == trace)], default, default);
+        Assert.True(call.Descends(call.Span("Enqueue traced-jobs"), enqueue.SpanId), call.Shown);
+        var run = spans.Single(s => s.DisplayName == "run job traced-jobs");
+        Assert.Equal(ActivityKind.Consumer, run.Kind);
+        Assert.Equal(job.Id, run.GetTagItem("orleansqueue.job_id"));
+    }
+
+    [Fact]
+    public async Task TheClientsMeterCountsTheWaitTheLeasesHeldAndTheRefusalsByType()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, double Value, string? Type)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == OrleansQueueClient.MeterName)
+                l.EnableMeasurementEvents(instrument);
+        };
+        void Record(System.Diagnostics.Metrics.Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? resource = null, type = null;
+            foreach (var (key, tag) in tags)
+            {
+                if (key == "orleansqueue.resource") resource = tag as string;
+                if (key == "error.type") type = tag as string;
+            }
+            if (resource == "metered")
+                seen.Enqueue((instrument.Name, value, type));
+        }
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        listener.Start();
+        using var http = silo.CreateClient();
+        await http.CreateResource("metered");
+        await using var client = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress, ClientId = "metered-app" });
+
+        var lease = await client.AcquireAsync("metered");
+        await Assert.ThrowsAsync<AcquireTimeoutException>(() => client.AcquireAsync("metered", maxWait: TimeSpan.Zero));
+        await lease.DisposeAsync();
+
+        Assert.Single(seen, m => m.Instrument == "orleansqueue.client.wait" && m.Value >= 0);
+        Assert.Equal([1.0, -1.0], seen.Where(m => m.Instrument == "orleansqueue.client.leases").Select(m => m.Value));
+        var refusal = Assert.Single(seen, m => m.Instrument == "orleansqueue.client.refusals");
+        Assert.Equal("urn:orleansqueue:problem:timed-out", refusal.Type);
+    }
+
+    private static TracerProvider Tracing(List<Activity> spans) => Sdk.CreateTracerProviderBuilder()
+        .AddSource(App.Name, OrleansQueueClient.ActivitySourceName, "OrleansQueue", "Microsoft.Orleans.*", "System.Net.Http", "Microsoft.AspNetCore")
+        .AddInMemoryExporter(spans)
+        .Build()!;
+
     /// <summary>A caller's span around an acquire of <paramref name="resource"/> that waits (a holder outside the trace
     /// releases it) and its release; the spans of that trace.</summary>
     private async Task<TracedCall> TraceOneCall(string resource, ClientTransport transport)
     {
         var spans = new List<Activity>();
-        using var tracing = Sdk.CreateTracerProviderBuilder()
-            .AddSource(App.Name, OrleansQueueClient.ActivitySourceName, "OrleansQueue", "Microsoft.Orleans.*", "System.Net.Http", "Microsoft.AspNetCore")
-            .AddInMemoryExporter(spans)
-            .Build()!;
+        using var tracing = Tracing(spans);
         using var http = silo.CreateClient();
         await http.CreateResource(resource);
         await using var client = new OrleansQueueClient(new OrleansQueueClientOptions
