@@ -161,6 +161,13 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                             pushed = null;
                             view = await PollAsync(resource, id, cancellationToken);
                         }
+                        catch (UnknownResourceException gone)
+                        {
+                            // The silo acknowledged this ticket, so its resource existed: unknown now, it was deleted while
+                            // the ticket waited (and before this client followed it, the silo could not say so itself).
+                            throw new ResourceDeletedException("urn:orleansqueue:problem:resource-deleted", 410,
+                                $"Resource \"{resource}\" was deleted while request {id} waited. ({gone.Message})", "resource", null);
+                        }
                         continue;
                     default:
                         throw Ended(view);

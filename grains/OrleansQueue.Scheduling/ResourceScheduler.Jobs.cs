@@ -58,12 +58,8 @@ public sealed partial class ResourceScheduler
                 : AcquireResult.Queued(earlier.RequestId, 0);
         }
         var queue = _jobs.Queue;
-        if (queue.Count >= _policy.MaxQueueLength)
-            return RejectFull(queue, RejectionReason.QueueFull, clientId, now, "jobs");
-        if (queue.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
-            return RejectFull(queue, RejectionReason.ClientQuotaExceeded, clientId, now, "jobs");
-        if (queue.WaitingOfTenant(clientId) >= _policy.MaxQueuedPerTenant)
-            return RejectFull(queue, RejectionReason.TenantQuotaExceeded, clientId, now, "jobs");
+        if (NoPlaceIn(queue, clientId, now, "jobs") is { } full)
+            return full;
         var job = Rent(clientId, load, priority, now);
         _jobs.Created(job, payload, _policy.JobMaxAttempts, now);
         job.WaitDeadline = deadline is { } after ? now + after.Ticks : long.MaxValue;

@@ -294,6 +294,19 @@ public sealed partial class ResourceScheduler
         return ready > now && ready != long.MaxValue ? TimeSpan.FromTicks(ready - now) : null;
     }
 
+    /// <summary>A refusal when <paramref name="waitlist"/> has no place for <paramref name="clientId"/>: it is full, or the
+    /// client or its tenant has its quota waiting in it; null when there is a place.</summary>
+    private AcquireResult? NoPlaceIn(Waitlist waitlist, string clientId, long now, string what)
+    {
+        if (waitlist.Count >= _policy.MaxQueueLength)
+            return RejectFull(waitlist, RejectionReason.QueueFull, clientId, now, what);
+        if (waitlist.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
+            return RejectFull(waitlist, RejectionReason.ClientQuotaExceeded, clientId, now, what);
+        if (waitlist.WaitingOfTenant(clientId) >= _policy.MaxQueuedPerTenant)
+            return RejectFull(waitlist, RejectionReason.TenantQuotaExceeded, clientId, now, what);
+        return null;
+    }
+
     /// <summary>
     /// Refuses a request because <paramref name="waitlist"/> is full, or the client or its tenant has its quota waiting in
     /// it, with an

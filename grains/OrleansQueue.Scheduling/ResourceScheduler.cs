@@ -130,12 +130,8 @@ public sealed partial class ResourceScheduler
                 $"Resource \"{Name}\" has no budget for load {load} now and the request may not wait (maxWait is zero).",
                 RetryAfterFor(now, load)));
         }
-        if (_waitlist.Count >= _policy.MaxQueueLength)
-            return RejectFull(_waitlist, RejectionReason.QueueFull, clientId, now, "requests");
-        if (_waitlist.WaitingOf(clientId) >= _policy.MaxQueuedPerClient)
-            return RejectFull(_waitlist, RejectionReason.ClientQuotaExceeded, clientId, now, "requests");
-        if (_waitlist.WaitingOfTenant(clientId) >= _policy.MaxQueuedPerTenant)
-            return RejectFull(_waitlist, RejectionReason.TenantQuotaExceeded, clientId, now, "requests");
+        if (NoPlaceIn(_waitlist, clientId, now, "requests") is { } full)
+            return full;
 
         var request = Rent(clientId, load, priority, now);
         request.WaitDeadline = now + wait;

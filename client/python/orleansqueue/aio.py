@@ -16,7 +16,8 @@ from urllib.parse import quote
 from ._http import Http
 from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobsMixin
 from ._times import parse_time as _time
-from .errors import OrleansQueueError, RequestEnded, Unavailable, UnknownRequest, UnknownResource, from_ending, from_problem
+from .errors import (PREFIX, OrleansQueueError, RequestEnded, ResourceDeleted, Unavailable, UnknownRequest, UnknownResource, from_ending,
+                     from_problem)
 from .upstream import Headers, parse_headers
 
 __all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobFailed", "JobCancelled"]
@@ -136,6 +137,11 @@ class Client(JobsMixin):
             except asyncio.CancelledError:
                 await asyncio.shield(self._cancel(resource, view["id"]))
                 raise
+            except UnknownResource as gone:
+                # The silo acknowledged this ticket, so its resource existed: unknown now, it was deleted while the ticket
+                # waited (before the follower attached, the silo could not say so itself).
+                raise ResourceDeleted(410, PREFIX + "resource-deleted",
+                                      f'Resource "{resource}" was deleted while request {view["id"]} waited.', "resource") from gone
         return Lease(self, resource, view)
 
     # ---- resources (an admin key, when the silo has keys) ----

@@ -70,7 +70,7 @@ public sealed class ChatClientTests(KestrelSilo silo) : IClassFixture<KestrelSil
         }
 
         Assert.Equal("Hello.", text.ToString());
-        var stats = await WaitFor(() => _client.GetStatsAsync("chat-stream"), s => s.Leases == 0);
+        var stats = await Eventually.Value(() => _client.GetStatsAsync("chat-stream"), s => s.Leases == 0);
         Assert.Equal(10000 - 11, stats.LoadLeftInWindow);
     }
 
@@ -133,18 +133,6 @@ public sealed class ChatClientTests(KestrelSilo silo) : IClassFixture<KestrelSil
 
         public void Dispose()
         {
-        }
-    }
-
-    private static async Task<T> WaitFor<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        using var deadline = new CancellationTokenSource(Generous);
-        while (true)
-        {
-            var value = await read();
-            if (done(value))
-                return value;
-            await Task.Delay(20, deadline.Token);
         }
     }
 }

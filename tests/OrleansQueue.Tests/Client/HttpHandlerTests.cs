@@ -51,13 +51,13 @@ public sealed class HttpHandlerTests(KestrelSilo silo) : IClassFixture<KestrelSi
 
         using var first = await http.GetAsync("a", HttpCompletionOption.ResponseHeadersRead);
         var second = http.GetAsync("b");
-        await WaitUntil(async () => (await Stats("http-stream")).Waiting == 1);
+        await Eventually.True(async () => (await Stats("http-stream")).Waiting == 1);
         Assert.Equal(1, upstream.Calls); // the second waits for the slot the unread body holds
 
         Assert.Equal("body of /a", await first.Content.ReadAsStringAsync());
         using var answered = await second.WaitAsync(Generous);
         Assert.Equal("body of /b", await answered.Content.ReadAsStringAsync());
-        await WaitUntil(async () => (await Stats("http-stream")).Leases == 0); // buffered by HttpClient: released with it
+        await Eventually.True(async () => (await Stats("http-stream")).Leases == 0); // buffered by HttpClient: released with it
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class HttpHandlerTests(KestrelSilo silo) : IClassFixture<KestrelSi
 
         var unread = await http.GetAsync("a", HttpCompletionOption.ResponseHeadersRead);
         var next = http.GetAsync("b");
-        await WaitUntil(async () => (await Stats("http-dispose")).Waiting == 1);
+        await Eventually.True(async () => (await Stats("http-dispose")).Waiting == 1);
         unread.Dispose();
 
         using var answered = await next.WaitAsync(Generous);
@@ -104,7 +104,7 @@ public sealed class HttpHandlerTests(KestrelSilo silo) : IClassFixture<KestrelSi
         using var response = await http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
-        var stats = await WaitFor(() => Stats("http-report"), s => s.Adaptive?.PausedUntil is not null);
+        var stats = await Eventually.Value(() => Stats("http-report"), s => s.Adaptive?.PausedUntil is not null);
         Assert.Equal(700, stats.LoadLeftInWindow); // its load was the request's 300 tokens
         Assert.True(stats.Adaptive!.PausedUntil > DateTimeOffset.UtcNow.AddSeconds(20), "the upstream's retry-after of 30 s was reported");
         Assert.Equal(1, stats.Adaptive.Throttles);
@@ -158,25 +158,6 @@ public sealed class HttpHandlerTests(KestrelSilo silo) : IClassFixture<KestrelSi
             if (Throttle)
                 response.Headers.Add("retry-after-ms", "30000");
             return Task.FromResult(response);
-        }
-    }
-
-    private static async Task WaitUntil(Func<Task<bool>> condition)
-    {
-        using var deadline = new CancellationTokenSource(Generous);
-        while (!await condition())
-            await Task.Delay(20, deadline.Token);
-    }
-
-    private static async Task<T> WaitFor<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        using var deadline = new CancellationTokenSource(Generous);
-        while (true)
-        {
-            var value = await read();
-            if (done(value))
-                return value;
-            await Task.Delay(20, deadline.Token);
         }
     }
 }

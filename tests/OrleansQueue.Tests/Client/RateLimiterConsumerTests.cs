@@ -100,7 +100,7 @@ public sealed class RateLimiterConsumerTests(KestrelSilo silo) : IClassFixture<K
         await entered.Task.WaitAsync(Generous);
         var waiting = appB.GetAsync("/work");
         var observer = NewClient("observer");
-        await WaitUntil(async () => (await observer.GetStatsAsync("rl-web-wait")).Waiting == 1);
+        await Eventually.True(async () => (await observer.GetStatsAsync("rl-web-wait")).Waiting == 1);
         Assert.False(waiting.IsCompleted);
 
         gate.SetResult();
@@ -182,12 +182,5 @@ public sealed class RateLimiterConsumerTests(KestrelSilo silo) : IClassFixture<K
         {
             // Shared by the two apps' handler chains: it outlives each.
         }
-    }
-
-    private static async Task WaitUntil(Func<Task<bool>> condition)
-    {
-        using var deadline = new CancellationTokenSource(Generous);
-        while (!await condition())
-            await Task.Delay(20, deadline.Token);
     }
 }

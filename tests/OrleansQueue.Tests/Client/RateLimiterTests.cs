@@ -61,9 +61,9 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         var held = await limiter.AcquireAsync(1);
 
         var first = limiter.AcquireAsync(1).AsTask();
-        await WaitUntil(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
+        await Eventually.True(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
         var second = limiter.AcquireAsync(1).AsTask();
-        await WaitUntil(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 2);
+        await Eventually.True(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 2);
         Assert.False(first.IsCompleted);
 
         held.Dispose();
@@ -81,7 +81,7 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         using var limiter = await LimiterOver("""{"maxConcurrent":1,"maxQueueLength":1}""");
         using var held = await limiter.AcquireAsync(1);
         var waiting = limiter.AcquireAsync(1).AsTask();
-        await WaitUntil(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
+        await Eventually.True(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
 
         using var refused = await limiter.AcquireAsync(1);
 
@@ -152,7 +152,7 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         using var held = await limiter.AcquireAsync(1);
         using var cancel = new CancellationTokenSource();
         var waiting = limiter.AcquireAsync(1, cancel.Token).AsTask();
-        await WaitUntil(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
+        await Eventually.True(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
 
         await cancel.CancelAsync();
 
@@ -175,7 +175,7 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         var limiter = await LimiterOver("""{"maxConcurrent":1}""");
         var held = await limiter.AcquireAsync(1);
         var waiting = limiter.AcquireAsync(1).AsTask();
-        await WaitUntil(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
+        await Eventually.True(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
 
         await limiter.DisposeAsync();
 
@@ -188,7 +188,7 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         // A lease held across the limiter's disposal stays valid until disposed itself.
         Assert.Equal(1, (await _client.GetStatsAsync(limiter.Resource)).Leases);
         held.Dispose();
-        await WaitUntil(async () => (await _client.GetStatsAsync(limiter.Resource)).Leases == 0);
+        await Eventually.True(async () => (await _client.GetStatsAsync(limiter.Resource)).Leases == 0);
     }
 
     [Fact]
@@ -201,9 +201,9 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         Assert.Null(limiter.IdleDuration);
         lease.Dispose();
 
-        await WaitUntil(() => Task.FromResult(limiter.IdleDuration is not null));
+        await Eventually.True(() => limiter.IdleDuration is not null);
         var idle = limiter.IdleDuration!.Value;
-        await WaitUntil(() => Task.FromResult(limiter.IdleDuration > idle));
+        await Eventually.True(() => limiter.IdleDuration > idle);
     }
 
     [Fact]
@@ -212,11 +212,11 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         using var limiter = await LimiterOver("""{"maxConcurrent":1,"maxQueueLength":1}""", new() { StatisticsMaxAge = TimeSpan.Zero });
         using var held = await limiter.AcquireAsync(1);
         var waiting = limiter.AcquireAsync(1).AsTask();
-        await WaitUntil(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
+        await Eventually.True(async () => (await _client.GetStatsAsync(limiter.Resource)).Waiting == 1);
         using var refused = await limiter.AcquireAsync(1);
 
         // Fetched in the background: asked again until the figures have come.
-        await WaitUntil(() => Task.FromResult(limiter.GetStatistics()!.CurrentQueuedCount == 1));
+        await Eventually.True(() => limiter.GetStatistics()!.CurrentQueuedCount == 1);
         var stats = limiter.GetStatistics()!;
         Assert.Equal(1, stats.TotalSuccessfulLeases);
         Assert.Equal(1, stats.TotalFailedLeases);
@@ -239,9 +239,9 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         using var b = await limiter.AcquireAsync(("b", "bob"));
         Assert.True(a.IsAcquired && b.IsAcquired); // two resources, two budgets
         var normal = limiter.AcquireAsync(("a", "carol")).AsTask();
-        await WaitUntil(async () => (await _client.GetStatsAsync("rl-part-a")).Waiting == 1);
+        await Eventually.True(async () => (await _client.GetStatsAsync("rl-part-a")).Waiting == 1);
         var vip = limiter.AcquireAsync(("a", "vip")).AsTask();
-        var stats = await WaitFor(async () => await _client.GetStatsAsync("rl-part-a"), s => s.Waiting == 2);
+        var stats = await Eventually.Value(async () => await _client.GetStatsAsync("rl-part-a"), s => s.Waiting == 2);
         Assert.Equal(1, stats.WaitingByPriority["high"]);
         Assert.Contains("default:carol", stats.WaitingByClient.Keys); // the stats of an admin name each client with its tenant
 
@@ -250,24 +250,5 @@ public sealed class RateLimiterTests(KestrelSilo silo) : IClassFixture<KestrelSi
         Assert.Same(vip, first); // the high-priority call was granted first
         (await vip).Dispose();
         (await normal.WaitAsync(Generous)).Dispose();
-    }
-
-    private static async Task WaitUntil(Func<Task<bool>> condition)
-    {
-        using var deadline = new CancellationTokenSource(Generous);
-        while (!await condition())
-            await Task.Delay(20, deadline.Token);
-    }
-
-    private static async Task<T> WaitFor<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        using var deadline = new CancellationTokenSource(Generous);
-        while (true)
-        {
-            var value = await read();
-            if (done(value))
-                return value;
-            await Task.Delay(20, deadline.Token);
-        }
     }
 }
