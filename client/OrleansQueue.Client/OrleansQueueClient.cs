@@ -423,9 +423,19 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Attaches to one resource's requests; what is moving between silos (503) is tried again with backoff.
-    /// Returns false when the connection was lost.</summary>
+    /// <summary>Attaches to one resource's requests, at most <see cref="Limits.MaxAttachIds"/> a message; what is moving
+    /// between silos (503) is tried again with backoff. Returns false when the connection was lost.</summary>
     private async Task<bool> AttachAsync(IConnection socket, string resource, List<long> ids)
+    {
+        foreach (var chunk in ids.Chunk(Limits.MaxAttachIds))
+        {
+            if (!await AttachChunkAsync(socket, resource, [.. chunk]))
+                return false;
+        }
+        return true;
+    }
+
+    private async Task<bool> AttachChunkAsync(IConnection socket, string resource, List<long> ids)
     {
         var backoff = new Backoff(Options);
         for (int attempt = 0; ids.Count > 0; attempt++)

@@ -17,7 +17,7 @@ namespace OrleansQueue.Gateway;
 /// resource this session listens to deactivates (it moves, its silo stops), the session is dropped: the client
 /// reconnects and re-attaches, and the grain's next activation has the requests from the store.
 /// <para>Bounded: a message is at most <see cref="GatewayOptions.MaxRequestBodyBytes"/>, an attach names at most
-/// <see cref="MaxAttachIds"/> requests, at most <see cref="GatewayOptions.MaxSessionInFlight"/> grain calls run at once (an
+/// <see cref="Limits.MaxAttachIds"/> requests, at most <see cref="GatewayOptions.MaxSessionInFlight"/> grain calls run at once (an
 /// attach of n ids counts n; the next message is read when room frees, so a client that sends faster than the silo
 /// answers is slowed by TCP, and the replies being built stay bounded too), and at most
 /// <see cref="GatewayOptions.MaxSessionOutboxBytes"/> wait to be sent: a client that does not read its replies is closed
@@ -26,7 +26,6 @@ namespace OrleansQueue.Gateway;
 internal sealed partial class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs,
     GatewayOptions limits, SiloMetrics metrics, ILogger<WebSocketSession> logger) : IResourceObserver
 {
-    public const int MaxAttachIds = 1000;
     private static readonly TimeSpan UnreadPatience = TimeSpan.FromSeconds(10);
     private readonly int maxMessageBytes = limits.MaxRequestBodyBytes;
     private long _outboxBytes;
@@ -161,8 +160,8 @@ internal sealed partial class WebSocketSession(WebSocket socket, Caller caller, 
                 case SocketOps.CancelJob when m.Id is { } cancelledId:
                     ReplyJob(m.Corr, await jobs.CancelAsync(caller, resource, cancelledId, ct));
                     return;
-                case SocketOps.Attach when (m.Ids?.Length ?? 0) > MaxAttachIds:
-                    Send(SocketMessage.Refusal(m.Corr, Problem.Invalid("ids", $"An attach names at most {MaxAttachIds} requests; it names {m.Ids!.Length}.")));
+                case SocketOps.Attach when (m.Ids?.Length ?? 0) > Limits.MaxAttachIds:
+                    Send(SocketMessage.Refusal(m.Corr, Problem.Invalid("ids", $"An attach names at most {Limits.MaxAttachIds} requests; it names {m.Ids!.Length}.")));
                     return;
                 case SocketOps.Attach:
                     var results = new List<SocketResult>();

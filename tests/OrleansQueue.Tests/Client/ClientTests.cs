@@ -275,6 +275,27 @@ public sealed class ClientTests(KestrelSilo silo) : ClientContract(silo)
         await using var lease = await waiting.WaitAsync(Generous);
         Assert.Equal(2, lease.FencingToken);
     }
+
+    [Fact]
+    public async Task MoreTicketsThanOneAttachMayNameAreAllFollowedAgainAfterTheConnectionDrops()
+    {
+        await _http.CreateResource("client-many", """{"maxConcurrent":1,"maxQueuedPerClient":2000,"defaultMaxWaitMs":120000}""");
+        var holder = await NewClient("holder").AcquireAsync("client-many");
+        var many = NewClient("many");
+        int count = Limits.MaxAttachIds + 200;
+        var waiting = Enumerable.Range(0, count).Select(async _ =>
+        {
+            await using var lease = await many.AcquireAsync("client-many");
+            return lease.FencingToken;
+        }).ToList();
+        await WaitForWaiting("client-many", count);
+
+        many.DropConnection(); // it reconnects and attaches its tickets again: more than one attach may name
+        await holder.DisposeAsync();
+
+        var tokens = await Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(120));
+        Assert.Equal(count, tokens.Distinct().Count());
+    }
 }
 
 /// <summary>Through Orleans, as an application that runs an Orleans client or co-hosts a silo: grain calls and observer pushes,
