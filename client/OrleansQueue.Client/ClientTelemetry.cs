@@ -20,9 +20,12 @@ internal static class ClientTelemetry
     private static readonly UpDownCounter<long> Leases = Meter.CreateUpDownCounter<long>("orleansqueue.client.leases", "{lease}", "Leases this process holds.");
     private static readonly Counter<long> Refusals = Meter.CreateCounter<long>("orleansqueue.client.refusals", "{refusal}", "Acquires refused, by problem type.");
 
+    /// <summary>The span of an acquire; nothing is built while no one listens (this runs for every acquire).</summary>
     public static Activity? StartAcquire(string resource, long load, Priority priority, string clientId)
     {
-        var activity = Source.StartActivity($"acquire {resource}", System.Diagnostics.ActivityKind.Client);
+        if (!Source.HasListeners())
+            return null;
+        var activity = Source.StartActivity("acquire " + resource, System.Diagnostics.ActivityKind.Client);
         activity?.SetTag("orleansqueue.resource", resource).SetTag("orleansqueue.load", load)
             .SetTag("orleansqueue.priority", priority.ToString()).SetTag("orleansqueue.client_id", clientId);
         return activity;
@@ -33,7 +36,8 @@ internal static class ClientTelemetry
 
     public static void Granted(Activity? activity, string resource, Priority priority, Lease lease, long startedAt)
     {
-        Wait.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, new("orleansqueue.resource", resource), new("orleansqueue.priority", priority.ToString()));
+        if (Wait.Enabled)
+            Wait.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, new("orleansqueue.resource", resource), new("orleansqueue.priority", priority.ToString()));
         Leases.Add(1, new KeyValuePair<string, object?>("orleansqueue.resource", resource));
         activity?.AddEvent(new ActivityEvent("granted"));
         activity?.SetTag("orleansqueue.lease_id", lease.Id).SetTag("orleansqueue.fencing_token", lease.FencingToken).SetTag("orleansqueue.outcome", "granted");
@@ -46,6 +50,16 @@ internal static class ClientTelemetry
             Refusals.Add(1, new("orleansqueue.resource", resource), new("error.type", type));
         activity?.SetStatus(ActivityStatusCode.Error, error.Message);
         activity?.SetTag("error.type", type).SetTag("orleansqueue.outcome", error is OperationCanceledException ? "cancelled" : "refused");
+    }
+
+    /// <summary>The span of a release; nothing is built while no one listens.</summary>
+    public static Activity? StartRelease(string resource, long leaseId)
+    {
+        if (!Source.HasListeners())
+            return null;
+        var activity = Source.StartActivity("release " + resource, System.Diagnostics.ActivityKind.Client);
+        activity?.SetTag("orleansqueue.resource", resource).SetTag("orleansqueue.lease_id", leaseId);
+        return activity;
     }
 
     public static void LeaseEnded(string resource) => Leases.Add(-1, new KeyValuePair<string, object?>("orleansqueue.resource", resource));

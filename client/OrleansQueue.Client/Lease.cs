@@ -79,8 +79,7 @@ public sealed class Lease : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _releasing, 1) == 1)
             return;
-        using var activity = ClientTelemetry.Source.StartActivity($"release {Resource}", System.Diagnostics.ActivityKind.Client);
-        activity?.SetTag("orleansqueue.resource", Resource).SetTag("orleansqueue.lease_id", Id);
+        using var activity = ClientTelemetry.StartRelease(Resource, Id);
         await _released.CancelAsync();
         if (_lost.IsCancellationRequested)
             return;

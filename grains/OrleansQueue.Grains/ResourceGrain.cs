@@ -406,8 +406,7 @@ internal sealed partial class ResourceGrain(
     /// <summary>Runs <paramref name="operation"/> on the scheduler at once, then answers once its changes are committed.</summary>
     private async Task<Outcome<T>> Run<T>(Func<ResourceScheduler, Outcome<T>> operation, [CallerMemberName] string name = "")
     {
-        using var activity = SiloTelemetry.Source.StartActivity($"{name} {_name}");
-        activity?.SetTag("orleansqueue.resource", _name);
+        using var activity = SiloTelemetry.StartOperation(name, _name);
         if (_absent)
             await LookAgainAsync();
         if (_refusal is { } refused || _scheduler is not { } scheduler)
@@ -424,7 +423,7 @@ internal sealed partial class ResourceGrain(
         }
         try
         {
-            using var commit = SiloTelemetry.Source.StartActivity("commit");
+            using var commit = activity is null ? null : SiloTelemetry.Source.StartActivity("commit");
             await _commit!.CommitAsync();
         }
         catch (CommitFailedException failed)

@@ -13,13 +13,24 @@ internal static class SiloTelemetry
 
     public static readonly ActivitySource Source = new(SourceName, typeof(SiloTelemetry).Assembly.GetName().Version?.ToString());
 
-    /// <summary>A span of the gateway for a message that carries the caller's W3C trace context (if any).</summary>
-    public static Activity? StartGateway(string name, string? traceparent, string? tracestate, string? resource)
+    /// <summary>A span of the gateway for a WebSocket message of <paramref name="op"/> that carries the caller's W3C trace
+    /// context (if any). Nothing is built while no one listens: this runs for every message.</summary>
+    public static Activity? StartGateway(string op, string? traceparent, string? tracestate, string? resource)
     {
         if (!Source.HasListeners())
             return null;
         ActivityContext.TryParse(traceparent, tracestate, isRemote: true, out var parent);
-        var activity = Source.StartActivity(name, System.Diagnostics.ActivityKind.Server, parent);
+        var activity = Source.StartActivity("ws " + op, System.Diagnostics.ActivityKind.Server, parent);
+        activity?.SetTag("orleansqueue.resource", resource);
+        return activity;
+    }
+
+    /// <summary>A span of a resource's operation, named "{operation} {resource}"; nothing is built while no one listens.</summary>
+    public static Activity? StartOperation(string operation, string resource)
+    {
+        if (!Source.HasListeners())
+            return null;
+        var activity = Source.StartActivity(operation + " " + resource);
         activity?.SetTag("orleansqueue.resource", resource);
         return activity;
     }

@@ -167,10 +167,10 @@ internal sealed class JobMode
             job.State == RequestState.Waiting ? Queue.Position(job) : 0,
             info.WorkerId, info.Progress, info.ProgressMessage, info.Result, info.Error,
             info.State == JobState.Running ? job.FencingToken : 0,
-            info.State == JobState.Running ? ToTime(job.TimerAt) : null,
-            ToTime(info.FirstEnqueuedAt),
-            info.FinishedAt > 0 ? ToTime(info.FinishedAt) : null,
-            info.StartedAt > 0 ? ToTime(info.StartedAt) : null);
+            info.State == JobState.Running ? ResourceScheduler.ToTime(job.TimerAt) : null,
+            ResourceScheduler.ToTime(info.FirstEnqueuedAt),
+            info.FinishedAt > 0 ? ResourceScheduler.ToTime(info.FinishedAt) : null,
+            info.StartedAt > 0 ? ResourceScheduler.ToTime(info.StartedAt) : null);
     }
 
     public JobStats Stats() => new()
@@ -185,10 +185,10 @@ internal sealed class JobMode
         Retried = _retried,
         Recovered = _recovered,
         DeadLettered = _deadLettered,
-        QueueTimeP50 = Micros(_queueTimes.Percentile(0.5)),
-        QueueTimeP99 = Micros(_queueTimes.Percentile(0.99)),
-        RunTimeP50 = Micros(_runTimes.Percentile(0.5)),
-        RunTimeP99 = Micros(_runTimes.Percentile(0.99)),
+        QueueTimeP50 = _queueTimes.TimeAt(0.5),
+        QueueTimeP99 = _queueTimes.TimeAt(0.99),
+        RunTimeP50 = _runTimes.TimeAt(0.5),
+        RunTimeP99 = _runTimes.TimeAt(0.99),
     };
 
     private int In(JobState state) => _inState[(int)state];
@@ -199,8 +199,4 @@ internal sealed class JobMode
         info.State = to;
         _inState[(int)to]++;
     }
-
-    private static DateTimeOffset ToTime(long ticks) => new(ticks, TimeSpan.Zero);
-
-    private static TimeSpan Micros(long micros) => TimeSpan.FromTicks(micros * TimeSpan.TicksPerMicrosecond);
 }

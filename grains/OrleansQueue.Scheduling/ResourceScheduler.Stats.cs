@@ -53,10 +53,10 @@ public sealed partial class ResourceScheduler
             Cancelled = _cancelled,
             Promoted = _promoted,
             Rejected = rejected,
-            WaitP50 = Micros(_waits.Percentile(0.50)),
-            WaitP90 = Micros(_waits.Percentile(0.90)),
-            WaitP99 = Micros(_waits.Percentile(0.99)),
-            WaitMax = Micros(_waits.Max),
+            WaitP50 = _waits.TimeAt(0.50),
+            WaitP90 = _waits.TimeAt(0.90),
+            WaitP99 = _waits.TimeAt(0.99),
+            WaitMax = _waits.MaxTime,
             Jobs = _jobs.Stats(),
             GrantsPerSecond = _activity.GrantsPerSecond(now),
             Adaptive = GetAdaptiveState(),
@@ -108,8 +108,6 @@ public sealed partial class ResourceScheduler
     /// <summary>An acquire refused outright: the log keeps it; its reply is the news.</summary>
     private void RecordRejection(string clientId, long load, Priority priority, Rejection rejection) =>
         Note(Now(), ActivityKind.Rejected, null, 0, clientId, load, priority, rejection);
-
-    private static TimeSpan Micros(long micros) => TimeSpan.FromTicks(micros * TimeSpan.TicksPerMicrosecond);
 
     private AcquireResult Reject(Rejection rejection)
     {

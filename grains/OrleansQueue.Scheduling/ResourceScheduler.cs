@@ -330,5 +330,5 @@ public sealed partial class ResourceScheduler
 
     private long Now() => _time.GetUtcNow().UtcTicks;
 
-    private static DateTimeOffset ToTime(long ticks) => new(ticks, TimeSpan.Zero);
+    internal static DateTimeOffset ToTime(long ticks) => new(ticks, TimeSpan.Zero);
 }

@@ -124,7 +124,7 @@ internal sealed partial class WebSocketSession(WebSocket socket, Caller caller, 
         }
         var m = parsed.Value;
         string resource = m.Resource ?? "";
-        using var activity = SiloTelemetry.StartGateway($"ws {m.Op}", m.Traceparent, m.Tracestate, m.Resource);
+        using var activity = SiloTelemetry.StartGateway(m.Op, m.Traceparent, m.Tracestate, m.Resource);
         try
         {
             switch (m.Op)

@@ -31,6 +31,12 @@ internal sealed class LatencyHistogram
         Max = Math.Max(Max, micros);
     }
 
+    /// <summary><see cref="Percentile"/> as a duration.</summary>
+    public TimeSpan TimeAt(double quantile) => TimeSpan.FromTicks(Percentile(quantile) * TimeSpan.TicksPerMicrosecond);
+
+    /// <summary><see cref="Max"/> as a duration.</summary>
+    public TimeSpan MaxTime => TimeSpan.FromTicks(Max * TimeSpan.TicksPerMicrosecond);
+
     /// <summary>The value at or below which <paramref name="quantile"/> of the recordings fall (upper bucket bound).</summary>
     public long Percentile(double quantile)
     {
