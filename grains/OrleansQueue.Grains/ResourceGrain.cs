@@ -54,6 +54,7 @@ internal sealed partial class ResourceGrain(
     private ResourceScheduler? _scheduler;
     private ResourceDefinition? _definition;
     private long _epoch;
+    private long _sequence; // the last batch in the claimed state
     private Problem? _refusal;
     private bool _wentIdle;
     private bool _absent;
@@ -85,6 +86,7 @@ internal sealed partial class ResourceGrain(
             _absent = false;
             _refusal = null;
             _epoch = claimed.Epoch;
+            _sequence = claimed.Sequence;
             _scheduler = ResourceScheduler.Restore(_name, claimed.Snapshot, time);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -96,7 +98,7 @@ internal sealed partial class ResourceGrain(
             return;
         }
         var scheduler = _scheduler;
-        _commit = new GroupCommit<Notice>(_name, _epoch, scheduler.TakeChanges, store, notices => _publisher!.Publish(notices, scheduler), OnCommitFailed);
+        _commit = new GroupCommit<Notice>(_name, _epoch, _sequence, scheduler.TakeChanges, store, notices => _publisher!.Publish(notices, scheduler), OnCommitFailed);
         // Orleans grain timers on the grains' clock, armed at the next deadline: a tick is a turn like a call (the grain
         // is reentrant, so it interleaves at awaits); the deadline timer keeps the activation alive, the idle one does not.
         _deadlineTimer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true, KeepAlive = true });

@@ -56,7 +56,7 @@ public static class OrleansQueueSiloBuilderExtensions
                 // Keyed by Orleans' service id, so that services sharing one Redis never share resources.
                 "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>(),
                     sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId),
-                _ => new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<SiloMetrics>()),
+                _ => new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<SqliteGrainStore>>()),
             };
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifetime>();

@@ -41,10 +41,18 @@ internal interface IGrainStore : IAsyncDisposable
     /// <paramref name="aliveAt"/>, UTC ticks on the schedulers' clock. The silo calls it every second while it runs.</summary>
     Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken);
 
-    /// <summary>Writes one turn's changes atomically, if <paramref name="epoch"/> is still the resource's epoch.
+    /// <summary>Whether <see cref="CommitAsync"/> refuses a batch whose predecessor (by <c>sequence</c>) did not land, so that a
+    /// grain may hand over its next batch before the one before it returned (a failure can then never leave a later batch
+    /// applied over a state that never was). A store that does not can take one batch per resource at a time.</summary>
+    bool PipelinesCommits { get; }
+
+    /// <summary>Writes one batch of a grain's changes atomically, if <paramref name="epoch"/> is still the resource's epoch.
     /// Changes for a deleted resource are dropped.</summary>
+    /// <param name="sequence">The batch's number: <see cref="ClaimedGrain.Sequence"/> + 1 for the first batch after a claim, one
+    /// more for each next. A store that <see cref="PipelinesCommits"/> writes it only right after batch <c>sequence - 1</c>.</param>
     /// <exception cref="OwnershipLostException">Another claim came after <paramref name="epoch"/>; nothing was written.</exception>
-    Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken cancellationToken);
+    /// <exception cref="CommitOutOfOrderException">The batch before it did not land; nothing was written.</exception>
+    Task CommitAsync(string name, long epoch, long sequence, ResourceChanges changes, CancellationToken cancellationToken);
 
     /// <summary>Proves that <paramref name="epoch"/> is still the resource's: no later claim has happened and the resource
     /// still exists. An activation calls it before it answers from memory alone (a call that changed nothing), so that an
@@ -62,8 +70,9 @@ internal interface IGrainStore : IAsyncDisposable
     Task PingAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>A resource's state as claimed, and the epoch its owner must commit under.</summary>
-internal sealed record ClaimedGrain(ResourceSnapshot Snapshot, long Epoch)
+/// <summary>A resource's state as claimed, the epoch its owner must commit under, and the number of the last batch in it
+/// (the owner's first batch is numbered one more; 0 where the store does not number them).</summary>
+internal sealed record ClaimedGrain(ResourceSnapshot Snapshot, long Epoch, long Sequence = 0)
 {
     /// <summary>The snapshot's <see cref="ResourceSnapshot.SavedAt"/>: the later of the resource's last commit and its previous
     /// owner's last heartbeat (0 when that owner never beat), or 0 when no owner held it (<paramref name="previousOwnerAlive"/> -1).</summary>
@@ -77,3 +86,7 @@ internal sealed class OwnershipLostException(string resource, long epoch)
     public string Resource { get; } = resource;
     public long Epoch { get; } = epoch;
 }
+
+/// <summary>A batch came to the store before the batch numbered just before it had landed: nothing of it was written.</summary>
+internal sealed class CommitOutOfOrderException(string resource, long epoch, long sequence)
+    : Exception($"Batch {sequence} of resource \"{resource}\" (epoch {epoch}) was refused: the batch before it did not land.");

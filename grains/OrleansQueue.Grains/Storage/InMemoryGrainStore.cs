@@ -58,7 +58,7 @@ internal sealed class InMemoryGrainStore : IGrainStore
             long savedAt = ClaimedGrain.LastAlive(snapshot.SavedAt, r.Owner is { } previous ? _heartbeats.GetValueOrDefault(previous) : -1);
             r.Owner = owner;
             r.Epoch = ++_lastEpoch;
-            return Task.FromResult<ClaimedGrain?>(new ClaimedGrain(snapshot with { SavedAt = savedAt }, r.Epoch));
+            return Task.FromResult<ClaimedGrain?>(new ClaimedGrain(snapshot with { SavedAt = savedAt }, r.Epoch, r.Sequence));
         }
     }
 
@@ -79,7 +79,9 @@ internal sealed class InMemoryGrainStore : IGrainStore
         }
     }
 
-    public Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken cancellationToken)
+    public bool PipelinesCommits => true;
+
+    public Task CommitAsync(string name, long epoch, long sequence, ResourceChanges changes, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -87,6 +89,9 @@ internal sealed class InMemoryGrainStore : IGrainStore
                 return Task.CompletedTask;
             if (r.Epoch != epoch)
                 return Task.FromException(new OwnershipLostException(name, epoch));
+            if (r.Sequence != sequence - 1)
+                return Task.FromException(new CommitOutOfOrderException(name, epoch, sequence));
+            r.Sequence = sequence;
             r.State.Apply(changes);
         }
         return Task.CompletedTask;
@@ -118,6 +123,8 @@ internal sealed class InMemoryGrainStore : IGrainStore
         public StoredResourceState State { get; } = state;
         public string? Owner { get; set; }
         public long Epoch { get; set; }
+        /// <summary>The number of the last batch written.</summary>
+        public long Sequence { get; set; }
         public ResourceDefinition Current => Definition with { Policy = State.Policy };
     }
 }

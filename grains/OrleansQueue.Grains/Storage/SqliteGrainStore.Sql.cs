@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using OrleansQueue.Scheduling;
@@ -42,8 +43,12 @@ internal sealed partial class SqliteGrainStore
                 Run(transaction, "DELETE FROM window_log WHERE resource = $name", ("$name", write.Name));
                 Run(transaction, "DELETE FROM idempotency WHERE resource = $name", ("$name", write.Name));
                 Run(transaction, "DELETE FROM jobs WHERE resource = $name", ("$name", write.Name));
+                Run(transaction, "DELETE FROM change_log WHERE resource = $name", ("$name", write.Name));
+                _uncompacted.Remove(write.Name);
+                _dueForCompaction.Remove(write.Name);
                 break;
             case "claim":
+                Compact(write.Name, transaction); // what the new owner reads is the tables alone
                 write.PreviousOwnerAlive = Scalar(transaction, """
                     SELECT CASE WHEN r.owner IS NULL THEN -1 ELSE COALESCE(h.alive_at, 0) END
                     FROM resources r LEFT JOIN heartbeats h ON h.owner = r.owner WHERE r.name = $name
@@ -53,34 +58,91 @@ internal sealed partial class SqliteGrainStore
                 write.Epoch = Scalar(transaction, "SELECT value FROM meta WHERE key = 'last_epoch'");
                 write.Created = Run(transaction, "UPDATE resources SET owner = $owner, epoch = $epoch WHERE name = $name",
                     ("$owner", write.Owner), ("$epoch", write.Epoch), ("$name", write.Name)) > 0;
+                write.Sequence = Scalar(transaction, "SELECT COALESCE(MAX(log_seq), 0) FROM resources WHERE name = $name", ("$name", write.Name));
                 break;
             case "release":
                 Run(transaction, "UPDATE resources SET owner = NULL WHERE name = $name AND epoch = $epoch", ("$name", write.Name), ("$epoch", write.Epoch));
+                Compact(write.Name, transaction);
                 break;
             default:
-                ApplyCommit(write, transaction);
+                AppendCommit(write, transaction);
                 break;
         }
     }
 
-    private void ApplyCommit(PendingWrite write, SqliteTransaction transaction)
+    /// <summary>A grain's commit: one record appended to the change log, under the resource's current epoch only.</summary>
+    private void AppendCommit(PendingWrite write, SqliteTransaction transaction)
     {
         var (name, c) = (write.Name, write.Changes!);
-        // The gate: the head row is written only under the current epoch, and nothing else is written without it.
-        int current = Run(transaction, """
-            UPDATE resources SET last_id = $lastId, last_fencing = $fencing, window_next_seq = $next, saved_at = $saved,
-                policy = COALESCE($policy, policy)
-            WHERE name = $name AND epoch = $epoch
-            """,
-            ("$lastId", c.LastId), ("$fencing", c.LastFencingToken), ("$next", c.WindowNextSeq), ("$saved", c.SavedAt),
-            ("$policy", c.Policy is null ? DBNull.Value : PolicyJson.Serialize(c.Policy)), ("$name", name), ("$epoch", write.Epoch));
-        if (current == 0)
+        // The gate, read only (a commit writes nothing but its record): the resource's epoch must be this batch's, and its
+        // last batch the one numbered just before it, in the log or, once folded, in the head row.
+        var gate = Command(transaction, """
+            SELECT epoch, MAX(log_seq, COALESCE((SELECT MAX(seq) FROM change_log WHERE resource = $name), 0))
+            FROM resources WHERE name = $name
+            """, "$name");
+        Bind(gate, name);
+        long epoch, last;
+        using (var reader = gate.ExecuteReader())
         {
-            if (Scalar(transaction, "SELECT COUNT(*) FROM resources WHERE name = $name", ("$name", name)) > 0)
-                write.Refused = new OwnershipLostException(name, write.Epoch);
-            return; // refused, or deleted while the grain ran its last turn
+            if (!reader.Read())
+                return; // deleted while the grain ran its last turn: its changes are dropped
+            (epoch, last) = (reader.GetInt64(0), reader.GetInt64(1));
         }
+        if (epoch != write.Epoch)
+        {
+            write.Refused = new OwnershipLostException(name, write.Epoch);
+            return;
+        }
+        if (last != write.Sequence - 1)
+        {
+            write.Refused = new CommitOutOfOrderException(name, write.Epoch, write.Sequence);
+            return;
+        }
+        if (c.Policy is not null) // rare, and what the catalog reads: straight to the definition
+            Run(transaction, "UPDATE resources SET policy = $policy WHERE name = $name", ("$policy", PolicyJson.Serialize(c.Policy)), ("$name", name));
+        var append = Command(transaction, "INSERT INTO change_log(resource, seq, record) VALUES($r, $seq, $record)", "$r", "$seq", "$record");
+        Bind(append, name, write.Sequence, ChangeRecord.Encode(c));
+        append.ExecuteNonQuery();
+        int pending = CollectionsMarshal.GetValueRefOrAddDefault(_uncompacted, name, out _) += 1;
+        if (pending >= _compactAfter)
+            _dueForCompaction.Add(name);
+    }
 
+    /// <summary>
+    /// Folds the resource's change log into its tables and trims it. Any owner's records, at any time: the log holds only
+    /// what was accepted, in order, so folding it changes what is stored in form, never in content.
+    /// </summary>
+    private void Compact(string name, SqliteTransaction transaction)
+    {
+        _uncompacted.Remove(name);
+        var records = new List<ResourceChanges>();
+        long lastSeq = 0;
+        var read = Command(transaction, "SELECT seq, record FROM change_log WHERE resource = $r ORDER BY seq", "$r");
+        Bind(read, name);
+        using (var reader = read.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                lastSeq = reader.GetInt64(0);
+                records.Add(ChangeRecord.Decode((byte[])reader.GetValue(1)));
+            }
+        }
+        if (records.Count == 0)
+            return;
+        var folded = ChangeFold.Fold(records, Scalar(transaction, "SELECT COALESCE(MAX(last_id), 0) FROM resources WHERE name = $name", ("$name", name)))!;
+        Run(transaction, """
+            UPDATE resources SET last_id = $lastId, last_fencing = $fencing, window_next_seq = $next, saved_at = $saved,
+                log_seq = $seq
+            WHERE name = $name
+            """, ("$lastId", folded.LastId), ("$fencing", folded.LastFencingToken), ("$next", folded.WindowNextSeq),
+            ("$saved", folded.SavedAt), ("$seq", lastSeq), ("$name", name));
+        ApplyRows(name, folded, transaction);
+        Run(transaction, "DELETE FROM change_log WHERE resource = $r AND seq <= $seq", ("$r", name), ("$seq", lastSeq));
+    }
+
+    /// <summary>Writes the rows of <paramref name="c"/> into the resource's tables.</summary>
+    private void ApplyRows(string name, ResourceChanges c, SqliteTransaction transaction)
+    {
         if (c.UpsertRequests.Count > 0)
         {
             var upsert = Command(transaction, """

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using OrleansQueue.Scheduling;
 using OrleansQueue.Scheduling.Persistence;
 using OrleansQueue.Grains;
@@ -9,31 +10,42 @@ namespace OrleansQueue.Grains.Storage;
 
 /// <summary>
 /// The embedded durable store: one SQLite database in WAL mode. All writes go through one writer loop that puts
-/// every commit waiting at that moment, from any grain, into one transaction (group commit across grains).
+/// every commit waiting at that moment, from any grain, into one transaction (group commit across grains). A grain's
+/// commit is one record appended to the change log; between batches, the loop folds a resource's log into its tables
+/// once it holds <c>compactAfter</c> records, and whenever the resource is claimed or given up.
 /// </summary>
 internal sealed partial class SqliteGrainStore : IGrainStore
 {
     private readonly string _connectionString;
     private bool _pruned; // only the writer loop touches it
     private readonly SiloMetrics? _metrics;
-    private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
+    private readonly ILogger? _logger;
+    private readonly int _compactAfter;
+    private readonly Dictionary<string, int> _uncompacted = new(StringComparer.Ordinal); // records appended since the last fold, by resource; the writer loop's
+    private readonly HashSet<string> _dueForCompaction = new(StringComparer.Ordinal); // the writer loop's
+    private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly SemaphoreSlim _readLock = new(1, 1);
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
     private SqliteConnection? _writer;
     private SqliteConnection? _reader;
     private Task? _writerLoop;
     private Lazy<Task>? _closing;
+    private SqliteCheckpointer? _checkpointer;
     private DataFolderLock? _folderLock;
 
     /// <param name="path">The database file; its folder is created if missing.</param>
     /// <param name="synchronous">SQLite's synchronous mode: NORMAL survives a process crash, FULL also a power loss.</param>
-    public SqliteGrainStore(string path, string synchronous = "NORMAL", SiloMetrics? metrics = null)
+    /// <param name="compactAfter">How many records a resource's change log gathers before they are folded into its tables.</param>
+    public SqliteGrainStore(string path, string synchronous = "NORMAL", SiloMetrics? metrics = null, ILogger? logger = null, int compactAfter = 256)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(compactAfter, 1);
         if (synchronous is not ("NORMAL" or "FULL"))
             throw new ArgumentException($"Store:Synchronous must be NORMAL or FULL; it is \"{synchronous}\".", nameof(synchronous));
         Path = System.IO.Path.GetFullPath(path);
         Synchronous = synchronous;
         _metrics = metrics;
+        _logger = logger;
+        _compactAfter = compactAfter;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = false }.ToString();
     }
 
@@ -50,20 +62,33 @@ internal sealed partial class SqliteGrainStore : IGrainStore
             await ExecuteAsync(_writer, SqliteSchema.MigrateFrom1, cancellationToken);
         if (!await HasColumnAsync(_writer, "idempotency", "client", cancellationToken))
             await ExecuteAsync(_writer, SqliteSchema.AddIdempotencyAnswers, cancellationToken);
+        if (!await HasColumnAsync(_writer, "resources", "log_seq", cancellationToken))
+            await ExecuteAsync(_writer, SqliteSchema.AddChangeLog, cancellationToken);
         _reader = await OpenAsync(cancellationToken);
-        _writerLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
+        _checkpointer = new SqliteCheckpointer(await OpenAsync(cancellationToken), _logger);
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _writerLoop = stopped.Task;
+        // A thread of its own: a commit's wake-up and its answer never queue behind the thread pool's other work.
+        new Thread(() =>
+        {
+            WriteLoop();
+            stopped.SetResult();
+        }) { IsBackground = true, Name = "OrleansQueue SQLite writer" }.Start();
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={Synchronous}; PRAGMA busy_timeout=5000;", cancellationToken);
+        // No connection checkpoints on commit: the checkpointer does, beside the writer.
+        await ExecuteAsync(connection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={Synchronous}; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0; PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;", cancellationToken);
         return connection;
     }
 
-    public Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken cancellationToken) =>
-        Enqueue(PendingWrite.Commit(name, epoch, changes));
+    public bool PipelinesCommits => true;
+
+    public Task CommitAsync(string name, long epoch, long sequence, ResourceChanges changes, CancellationToken cancellationToken) =>
+        Enqueue(PendingWrite.Commit(name, epoch, sequence, changes));
 
     public async Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken)
     {
@@ -73,7 +98,7 @@ internal sealed partial class SqliteGrainStore : IGrainStore
             return null;
         // Claimed: every commit under an older epoch is now refused, so what is read next is final for them.
         var snapshot = await LoadAsync(name, cancellationToken);
-        return snapshot is null ? null : new ClaimedGrain(snapshot with { SavedAt = ClaimedGrain.LastAlive(snapshot.SavedAt, claim.PreviousOwnerAlive) }, claim.Epoch);
+        return snapshot is null ? null : new ClaimedGrain(snapshot with { SavedAt = ClaimedGrain.LastAlive(snapshot.SavedAt, claim.PreviousOwnerAlive) }, claim.Epoch, claim.Sequence);
     }
 
     public async Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken cancellationToken)
@@ -114,11 +139,11 @@ internal sealed partial class SqliteGrainStore : IGrainStore
     private Task Enqueue(PendingWrite write) =>
         _writes.Writer.TryWrite(write) ? write.Done.Task : Task.FromException(new ObjectDisposedException(nameof(SqliteGrainStore), "The store is shut down."));
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var batch = new List<PendingWrite>();
         var reader = _writes.Reader;
-        while (await reader.WaitToReadAsync())
+        while (reader.TryPeek(out _) || reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
             batch.Clear();
             while (batch.Count < 1024 && reader.TryRead(out var write))
@@ -133,6 +158,7 @@ internal sealed partial class SqliteGrainStore : IGrainStore
                     transaction.Commit();
                 }
                 _metrics?.StoreCommitted(Stopwatch.GetElapsedTime(started), batch.Count);
+                _checkpointer!.Committed();
                 foreach (var write in batch)
                 {
                     if (write.Refused is { } refused)
@@ -146,7 +172,27 @@ internal sealed partial class SqliteGrainStore : IGrainStore
                 foreach (var write in batch)
                     write.Done.TrySetException(ex);
             }
+            if (_dueForCompaction.Count > 0)
+                CompactDue();
         }
+    }
+
+    /// <summary>Folds the logs that reached their length, in a transaction of their own, after their batch was answered.</summary>
+    private void CompactDue()
+    {
+        try
+        {
+            using var transaction = _writer!.BeginTransaction();
+            foreach (string name in _dueForCompaction)
+                Compact(name, transaction);
+            transaction.Commit();
+        }
+        catch (Exception ex)
+        {
+            // Nothing is lost: the log stays as it was, and is folded on the next claim or the next time it is due.
+            _logger?.LogWarning(ex, "Folding the change log of {Count} resources into their tables failed; it is tried again later", _dueForCompaction.Count);
+        }
+        _dueForCompaction.Clear();
     }
 
     public Task PingAsync(CancellationToken cancellationToken) =>
@@ -169,6 +215,7 @@ internal sealed partial class SqliteGrainStore : IGrainStore
         _writes.Writer.TryComplete();
         if (_writerLoop is not null)
             await _writerLoop;
+        _checkpointer?.Dispose();
         // Closing the connection finalises the prepared statements of every command made on it.
         _prepared.Clear();
         if (_writer is not null)
@@ -216,11 +263,14 @@ internal sealed partial class SqliteGrainStore : IGrainStore
         /// <summary>For a claim: the previous owner's last heartbeat (0 if it never beat), or -1 when no owner held it.
         /// For a heartbeat: when the owner was alive.</summary>
         public long PreviousOwnerAlive { get; set; }
+        /// <summary>For a commit: the batch's number. For a claim: the number of the last batch written.</summary>
+        public long Sequence { get; set; }
         /// <summary>Why this write alone was refused, while the rest of its batch committed.</summary>
         public Exception? Refused { get; set; }
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public static PendingWrite Commit(string name, long epoch, ResourceChanges changes) => new() { Kind = "commit", Name = name, Epoch = epoch, Changes = changes };
+        public static PendingWrite Commit(string name, long epoch, long sequence, ResourceChanges changes) =>
+            new() { Kind = "commit", Name = name, Epoch = epoch, Sequence = sequence, Changes = changes };
         public static PendingWrite Claim(string name, string owner) => new() { Kind = "claim", Name = name, Owner = owner };
         public static PendingWrite Release(string name, long epoch) => new() { Kind = "release", Name = name, Epoch = epoch };
         public static PendingWrite Put(ResourceDefinition definition) => new() { Kind = "put", Name = definition.Name, Definition = definition };
@@ -228,3 +278,4 @@ internal sealed partial class SqliteGrainStore : IGrainStore
         public static PendingWrite Heartbeat(string owner, long aliveAt) => new() { Kind = "heartbeat", Owner = owner, PreviousOwnerAlive = aliveAt };
     }
 }
+

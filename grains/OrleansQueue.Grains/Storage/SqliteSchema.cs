@@ -2,7 +2,7 @@ namespace OrleansQueue.Grains.Storage;
 
 internal static class SqliteSchema
 {
-    public const int Version = 2;
+    public const int Version = 3;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS meta(
@@ -17,7 +17,13 @@ internal static class SqliteSchema
             window_next_seq INTEGER NOT NULL DEFAULT 0,
             saved_at INTEGER NOT NULL DEFAULT 0,
             owner TEXT,
-            epoch INTEGER NOT NULL DEFAULT 0);
+            epoch INTEGER NOT NULL DEFAULT 0,
+            log_seq INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS change_log(
+            resource TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            record BLOB NOT NULL,
+            PRIMARY KEY(resource, seq)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS requests(
             resource TEXT NOT NULL,
             id INTEGER NOT NULL,
@@ -62,7 +68,7 @@ internal static class SqliteSchema
         CREATE TABLE IF NOT EXISTS heartbeats(
             owner TEXT PRIMARY KEY,
             alive_at INTEGER NOT NULL) WITHOUT ROWID;
-        INSERT INTO meta(key, value) VALUES('schema_version', 2) ON CONFLICT(key) DO NOTHING;
+        INSERT INTO meta(key, value) VALUES('schema_version', 3) ON CONFLICT(key) DO NOTHING;
         DELETE FROM meta WHERE key = 'alive_at';
         INSERT INTO meta(key, value) VALUES('last_epoch', 0) ON CONFLICT(key) DO NOTHING;
         """;
@@ -81,5 +87,12 @@ internal static class SqliteSchema
         ALTER TABLE idempotency ADD COLUMN load INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE idempotency ADD COLUMN priority INTEGER NOT NULL DEFAULT 2;
         ALTER TABLE idempotency ADD COLUMN granted_at INTEGER NOT NULL DEFAULT 0;
+        """;
+
+    /// <summary>Version 3 writes a grain's commits as records of a change log (folded into the tables later); the log's
+    /// table comes with <see cref="Create"/>, the number of the last record folded into the tables here.</summary>
+    public const string AddChangeLog = """
+        ALTER TABLE resources ADD COLUMN log_seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE meta SET value = 3 WHERE key = 'schema_version';
         """;
 }

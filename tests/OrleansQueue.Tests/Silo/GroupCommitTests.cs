@@ -14,7 +14,9 @@ public sealed class GroupCommitTests
     private ResourceChanges _pending = new();
     private readonly GroupCommit<string> _commit;
 
-    public GroupCommitTests() => _commit = new GroupCommit<string>("r", 7, TakeChanges, _store, _published.AddRange, (_, p) => _failures.Add(p));
+    public GroupCommitTests() => _commit = NewCommit();
+
+    private GroupCommit<string> NewCommit() => new("r", 7, 100, TakeChanges, _store, _published.AddRange, (_, p) => _failures.Add(p));
 
     [Fact]
     public async Task CallsDuringAWriteGatherIntoTheNextOneWrittenAfterItInOrder()
@@ -64,7 +66,7 @@ public sealed class GroupCommitTests
         Assert.Equal("urn:orleansqueue:problem:unavailable", (await Assert.ThrowsAsync<CommitFailedException>(() => write)).Problem.Type);
         Assert.Contains("may or may not have taken effect", _failures.Single().Detail);
 
-        var other = new GroupCommit<string>("r", 7, TakeChanges, _store, _published.AddRange, (_, p) => _failures.Add(p));
+        var other = NewCommit();
         var read = other.CommitAsync();
         _store.Fail(1, new IOException("connection reset"));
         var failure = (await Assert.ThrowsAsync<CommitFailedException>(() => read)).Problem;
@@ -89,6 +91,65 @@ public sealed class GroupCommitTests
         var stale = _commit.CommitAsync();
         _store.Fail(2, new OwnershipLostException("r", 7));
         Assert.Equal("urn:orleansqueue:problem:moved", (await Assert.ThrowsAsync<CommitFailedException>(() => stale)).Problem.Type);
+    }
+
+    [Fact]
+    public async Task APipeliningStoreGetsNumberedBatchesAtOnceAndTheyAreAnsweredInOrder()
+    {
+        _store.PipelinesCommits = true;
+        var commit = NewCommit();
+        var calls = Enumerable.Range(1, GroupCommit<string>.PipelineDepth + 2).Select(i =>
+        {
+            _pending.DeleteRequests.Add(i);
+            commit.Announce($"n{i}");
+            return commit.CommitAsync();
+        }).ToList();
+        Assert.Equal(GroupCommit<string>.PipelineDepth, _store.Writes.Count); // the pipeline is full; the rest gathers
+        Assert.Equal([101L, 102L, 103L, 104L], _store.Sequences);
+
+        _store.Answer(1); // the second lands first: it waits for the first
+        Assert.False(calls[1].IsCompleted);
+        Assert.Empty(_published);
+        _store.Answer(0);
+        await Task.WhenAll(calls[0], calls[1]);
+        Assert.Equal(["n1", "n2"], _published);
+        Assert.Equal(GroupCommit<string>.PipelineDepth + 1, _store.Writes.Count); // the gathered ones went, as one batch
+        Assert.Equal([5L, 6L], _store.Writes[^1].Changes!.DeleteRequests);
+        Assert.Equal(105L, _store.Sequences[^1]);
+
+        for (int i = 2; i < _store.Writes.Count; i++)
+            _store.Answer(i);
+        await Task.WhenAll(calls);
+        Assert.Equal(["n1", "n2", "n3", "n4", "n5", "n6"], _published);
+        Assert.True(commit.IsIdle);
+    }
+
+    [Fact]
+    public async Task InAPipelineABatchThatLandedAfterOneThatFailedFailsTooAndNothingOfEitherIsPublished()
+    {
+        _store.PipelinesCommits = true;
+        var commit = NewCommit();
+        var first = Step(commit, 1);
+        var second = Step(commit, 2);
+        var third = Step(commit, 3);
+
+        _store.Answer(1); // landed, but after a batch that is about to fail
+        _store.Fail(0, new IOException("disk full"));
+        _store.Fail(2, new CommitOutOfOrderException("r", 7, 103)); // what a store that numbers batches answers
+
+        var problem = (await Assert.ThrowsAsync<CommitFailedException>(() => first)).Problem;
+        Assert.Equal(problem, (await Assert.ThrowsAsync<CommitFailedException>(() => second)).Problem);
+        Assert.Equal(problem, (await Assert.ThrowsAsync<CommitFailedException>(() => third)).Problem);
+        Assert.Empty(_published);
+        Assert.Single(_failures); // one failure, reported once
+        Assert.True(commit.IsIdle);
+    }
+
+    private Task Step(GroupCommit<string> commit, long id)
+    {
+        _pending.DeleteRequests.Add(id);
+        commit.Announce($"n{id}");
+        return commit.CommitAsync();
     }
 
     /// <summary>An operation: a change (a request ended) and an announcement, then its wait for the commit that holds both.</summary>
@@ -117,7 +178,15 @@ public sealed class GroupCommitTests
 
         public void Fail(int write, Exception error) => Writes[write].Done.SetException(error);
 
-        public Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken ct) => Add(Kind.Commit, changes);
+        public bool PipelinesCommits { get; set; }
+
+        public List<long> Sequences { get; } = [];
+
+        public Task CommitAsync(string name, long epoch, long sequence, ResourceChanges changes, CancellationToken ct)
+        {
+            Sequences.Add(sequence);
+            return Add(Kind.Commit, changes);
+        }
 
         public Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken ct) => Add(Kind.Confirm, null);
 

@@ -225,7 +225,7 @@ public sealed class ResourceGrainTests
         var second = ResourceScheduler.Restore(name, claimed.Snapshot, clock);
         var ticket = second.Acquire(Tenant.GrainClientId("b"));
         Assert.Equal(AcquireOutcome.Queued, ticket.Outcome);
-        await store.CommitAsync(name, claimed.Epoch, second.TakeChanges(), CancellationToken.None);
+        await store.CommitAsync(name, claimed.Epoch, claimed.Sequence + 1, second.TakeChanges(), CancellationToken.None);
         return ticket.RequestId;
     }
 
@@ -239,7 +239,10 @@ public sealed class ResourceGrainTests
         /// <summary>The next commit lands, and its answer is lost (the connection drops after the store wrote it).</summary>
         public volatile bool LoseNextAnswer;
 
-        public async Task CommitAsync(string name, long epoch, ResourceChanges changes, CancellationToken ct)
+        /// <summary>No: a held-back commit would let a later one reach the inner store first.</summary>
+        public bool PipelinesCommits => false;
+
+        public async Task CommitAsync(string name, long epoch, long sequence, ResourceChanges changes, CancellationToken ct)
         {
             Interlocked.Increment(ref Commits);
             if (Gate is { } gate)
@@ -248,7 +251,7 @@ public sealed class ResourceGrainTests
                 Waiting = true;
                 await gate.Task;
             }
-            await _inner.CommitAsync(name, epoch, changes, ct);
+            await _inner.CommitAsync(name, epoch, sequence, changes, ct);
             if (LoseNextAnswer)
             {
                 LoseNextAnswer = false;

@@ -156,14 +156,14 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         var first = (await store.ClaimAsync("fenced", "silo-a", CancellationToken.None))!;
         var grain = ResourceScheduler.Restore("fenced", first.Snapshot, TimeProvider.System);
         grain.Acquire("a", load: 400);
-        await store.CommitAsync("fenced", first.Epoch, grain.TakeChanges(), CancellationToken.None);
+        await store.CommitAsync("fenced", first.Epoch, first.Sequence + 1, grain.TakeChanges(), CancellationToken.None);
 
         var second = (await store.ClaimAsync("fenced", "silo-b", CancellationToken.None))!;
 
         Assert.True(second.Epoch > first.Epoch);
         Assert.Single(second.Snapshot.Requests); // what the first owner committed is there
         grain.Acquire("a", load: 400);
-        var refused = await Assert.ThrowsAsync<OwnershipLostException>(() => store.CommitAsync("fenced", first.Epoch, grain.TakeChanges(), CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<OwnershipLostException>(() => store.CommitAsync("fenced", first.Epoch, first.Sequence + 2, grain.TakeChanges(), CancellationToken.None));
         Assert.Equal("fenced", refused.Resource);
         var third = (await store.ClaimAsync("fenced", "silo-c", CancellationToken.None))!;
         Assert.Single(third.Snapshot.Requests); // the stale owner's second grant never landed
@@ -198,7 +198,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.NotEqual(old.Epoch, fresh.Epoch);
         var grain = ResourceScheduler.Restore("again", old.Snapshot, TimeProvider.System);
         grain.Acquire("a");
-        await Assert.ThrowsAsync<OwnershipLostException>(() => store.CommitAsync("again", old.Epoch, grain.TakeChanges(), CancellationToken.None));
+        await Assert.ThrowsAsync<OwnershipLostException>(() => store.CommitAsync("again", old.Epoch, old.Sequence + 1, grain.TakeChanges(), CancellationToken.None));
         Assert.Null(await store.ClaimAsync("missing", "silo-a", CancellationToken.None));
     }
 
@@ -206,13 +206,13 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     public async Task CommitsMadeTogetherAreEachJudgedByTheirOwnEpoch()
     {
         var store = await OpenStoreAsync();
-        var owned = new List<(string Name, long Epoch, ResourceScheduler Grain)>();
+        var owned = new List<(string Name, long Epoch, long Sequence, ResourceScheduler Grain)>();
         for (int i = 0; i < 6; i++)
         {
             string name = $"together-{i}";
             await store.PutResourceAsync(Definition(name, maxConcurrent: 10), CancellationToken.None);
             var claim = (await store.ClaimAsync(name, "silo-a", CancellationToken.None))!;
-            owned.Add((name, claim.Epoch, ResourceScheduler.Restore(name, claim.Snapshot, TimeProvider.System)));
+            owned.Add((name, claim.Epoch, claim.Sequence, ResourceScheduler.Restore(name, claim.Snapshot, TimeProvider.System)));
         }
         await store.ClaimAsync("together-0", "silo-b", CancellationToken.None); // silo-a's grain for it is now stale
         await store.DeleteResourceAsync("together-1", CancellationToken.None);
@@ -222,11 +222,11 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         var commits = owned.Select(o =>
         {
             o.Grain.Acquire("a", load: 100);
-            return store.CommitAsync(o.Name, o.Epoch, o.Grain.TakeChanges(), CancellationToken.None);
+            return store.CommitAsync(o.Name, o.Epoch, o.Sequence + 1, o.Grain.TakeChanges(), CancellationToken.None);
         }).ToList();
         var last = owned[^1];
         last.Grain.Acquire("b", load: 100);
-        commits.Add(store.CommitAsync(last.Name, last.Epoch, last.Grain.TakeChanges(), CancellationToken.None));
+        commits.Add(store.CommitAsync(last.Name, last.Epoch, last.Sequence + 2, last.Grain.TakeChanges(), CancellationToken.None));
 
         await Assert.ThrowsAsync<OwnershipLostException>(() => commits[0]);
         await Task.WhenAll(commits.Skip(1)); // the deleted resource's changes are dropped without a fault
@@ -248,7 +248,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         await store.PutResourceAsync(Definition("never-beat"), CancellationToken.None);
         var first = await store.ClaimAsync("last-ran", "silo-a", CancellationToken.None);
         Assert.Equal(0, first!.Snapshot.SavedAt); // never owned before: nothing ran it, nothing to discount
-        await store.CommitAsync("last-ran", first.Epoch, new OrleansQueue.Scheduling.Persistence.ResourceChanges { SavedAt = 1_000 }, CancellationToken.None);
+        await store.CommitAsync("last-ran", first.Epoch, first.Sequence + 1, new OrleansQueue.Scheduling.Persistence.ResourceChanges { SavedAt = 1_000 }, CancellationToken.None);
         await store.HeartbeatAsync("silo-a", 5_000, CancellationToken.None);
         await store.HeartbeatAsync("silo-a", 4_000, CancellationToken.None); // a late beat never moves it back
 
@@ -263,8 +263,32 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(0, (await store.ClaimAsync("last-ran", "silo-d", CancellationToken.None))!.Snapshot.SavedAt); // given up idle
 
         var neverBeat = await store.ClaimAsync("never-beat", "silo-e", CancellationToken.None);
-        await store.CommitAsync("never-beat", neverBeat!.Epoch, new OrleansQueue.Scheduling.Persistence.ResourceChanges { SavedAt = 2_000 }, CancellationToken.None);
+        await store.CommitAsync("never-beat", neverBeat!.Epoch, neverBeat.Sequence + 1, new OrleansQueue.Scheduling.Persistence.ResourceChanges { SavedAt = 2_000 }, CancellationToken.None);
         Assert.Equal(2_000, (await store.ClaimAsync("never-beat", "silo-f", CancellationToken.None))!.Snapshot.SavedAt);
+    }
+
+    /// <summary>For a store that <see cref="IGrainStore.PipelinesCommits"/>: a batch whose predecessor did not land is refused
+    /// and leaves nothing, and the owner's numbering goes on from the last batch that landed, across claims.</summary>
+    protected async Task ABatchWhosePredecessorDidNotLandIsRefusedAndLeavesNothing()
+    {
+        var store = await OpenStoreAsync();
+        Assert.True(store.PipelinesCommits);
+        await store.PutResourceAsync(Definition("numbered", maxConcurrent: 5), CancellationToken.None);
+        var claim = (await store.ClaimAsync("numbered", "silo-a", CancellationToken.None))!;
+        var grain = ResourceScheduler.Restore("numbered", claim.Snapshot, TimeProvider.System);
+        grain.Acquire("a");
+        await store.CommitAsync("numbered", claim.Epoch, claim.Sequence + 1, grain.TakeChanges(), CancellationToken.None);
+        grain.Acquire("b");
+        grain.TakeChanges(); // batch 2, lost on its way
+        grain.Acquire("c");
+        await Assert.ThrowsAsync<CommitOutOfOrderException>(() =>
+            store.CommitAsync("numbered", claim.Epoch, claim.Sequence + 3, grain.TakeChanges(), CancellationToken.None));
+        await Assert.ThrowsAsync<CommitOutOfOrderException>(() =>
+            store.CommitAsync("numbered", claim.Epoch, claim.Sequence + 1, new OrleansQueue.Scheduling.Persistence.ResourceChanges(), CancellationToken.None));
+
+        var next = (await store.ClaimAsync("numbered", "silo-b", CancellationToken.None))!;
+        Assert.Equal(["a"], next.Snapshot.Requests.Select(r => r.ClientId));
+        Assert.Equal(claim.Sequence + 1, next.Sequence);
     }
 
     protected void Track(IAsyncDisposable disposable) => _disposables.Add(disposable);
@@ -273,7 +297,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     /// and commits each call's changes under the claimed epoch before answering.</summary>
     private sealed class StoredResources(IGrainStore store)
     {
-        private readonly Dictionary<string, (ResourceScheduler Scheduler, long Epoch)> _claimed = [];
+        private readonly Dictionary<string, (ResourceScheduler Scheduler, long Epoch, long Sequence)> _claimed = [];
 
         public Task<bool> PutResourceAsync(ResourceDefinition definition) => store.PutResourceAsync(definition, CancellationToken.None);
         public Task<bool> DeleteResourceAsync(string name) => store.DeleteResourceAsync(name, CancellationToken.None);
@@ -285,10 +309,11 @@ public abstract class StoreConformanceTests : IAsyncLifetime
             if (!_claimed.TryGetValue(name, out var owned))
             {
                 var claim = await store.ClaimAsync(name, "test-owner", CancellationToken.None) ?? throw new KeyNotFoundException(name);
-                _claimed[name] = owned = (ResourceScheduler.Restore(name, claim.Snapshot, TimeProvider.System), claim.Epoch);
+                owned = (ResourceScheduler.Restore(name, claim.Snapshot, TimeProvider.System), claim.Epoch, claim.Sequence);
             }
             var result = call(owned.Scheduler);
-            await store.CommitAsync(name, owned.Epoch, owned.Scheduler.TakeChanges(), CancellationToken.None);
+            _claimed[name] = owned = owned with { Sequence = owned.Sequence + 1 };
+            await store.CommitAsync(name, owned.Epoch, owned.Sequence, owned.Scheduler.TakeChanges(), CancellationToken.None);
             return result;
         }
     }
@@ -299,15 +324,26 @@ public sealed class InMemoryStoreConformanceTests : StoreConformanceTests
     private readonly InMemoryGrainStore _store = new();
 
     internal override Task<IGrainStore> OpenStoreAsync() => Task.FromResult<IGrainStore>(_store);
+
+    [Fact]
+    public Task BatchesAreNumbered() => ABatchWhosePredecessorDidNotLandIsRefusedAndLeavesNothing();
 }
 
-public sealed class SqliteStoreConformanceTests : StoreConformanceTests
+/// <summary>SQLite, its change log folded into the tables only when a resource is claimed or given up (every test here
+/// commits fewer records than the store's threshold): what is read back comes from the log.</summary>
+public class SqliteStoreConformanceTests : StoreConformanceTests
 {
     private readonly string _path = Path.Combine(Directory.CreateTempSubdirectory("oq-store-").FullName, "silo.db");
 
+    /// <summary>How many records a resource's log gathers before they are folded into its tables.</summary>
+    protected virtual int CompactAfter => 256;
+
+    [Fact]
+    public Task BatchesAreNumbered() => ABatchWhosePredecessorDidNotLandIsRefusedAndLeavesNothing();
+
     internal override async Task<IGrainStore> OpenStoreAsync()
     {
-        var store = new SqliteGrainStore(_path);
+        var store = new SqliteGrainStore(_path, compactAfter: CompactAfter);
         await store.InitializeAsync(CancellationToken.None);
         Track(store);
         return store;
@@ -326,6 +362,18 @@ public sealed class SqliteStoreConformanceTests : StoreConformanceTests
         var reopened = await OpenStoreAsync();
         Assert.NotNull(await reopened.GetResourceAsync("pending", CancellationToken.None));
     }
+}
+
+/// <summary>SQLite, every record folded into the tables as soon as its batch is answered.</summary>
+public sealed class SqliteFoldingEveryRecordConformanceTests : SqliteStoreConformanceTests
+{
+    protected override int CompactAfter => 1;
+}
+
+/// <summary>SQLite, folding every third record: what is read back comes from the tables and the log after them.</summary>
+public sealed class SqliteFoldingEveryThirdRecordConformanceTests : SqliteStoreConformanceTests
+{
+    protected override int CompactAfter => 3;
 }
 
 public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Cluster.INeedsPostgres
