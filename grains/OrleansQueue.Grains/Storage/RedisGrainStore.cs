@@ -93,7 +93,8 @@ internal sealed partial class RedisGrainStore(string configuration, ILogger<Redi
             Window = Records<WindowRecord>(parts[3]),
             Idempotency = Records<IdempotencyRecord>(parts[4]),
         };
-        return new ClaimedGrain(snapshot, (long)parts[5]);
+        return new ClaimedGrain(snapshot, (long)parts[5],
+            meta.TryGetValue("seq", out string? seq) ? long.Parse(seq, System.Globalization.CultureInfo.InvariantCulture) : 0);
     }
 
     public async Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken cancellationToken)
@@ -111,15 +112,15 @@ internal sealed partial class RedisGrainStore(string configuration, ILogger<Redi
         await Db.ScriptEvaluateAsync(RedisScripts.Heartbeat, [_heartbeats, _owners], [owner, aliveAt, pruneBefore]);
     }
 
-    /// <summary>Not yet: a batch is written after the one before it returned.</summary>
-    public bool PipelinesCommits => false;
+    /// <summary>Yes: the commit script checks the batch's number, and one connection runs a resource's scripts in the order sent.</summary>
+    public bool PipelinesCommits => true;
 
     public async Task CommitAsync(string name, long epoch, long sequence, ResourceChanges changes, CancellationToken cancellationToken)
     {
         var args = new List<RedisValue>
         {
             epoch, changes.LastId, changes.LastFencingToken, changes.WindowNextSeq, changes.SavedAt,
-            changes.Policy is { } policy ? PolicyJson.Serialize(policy) : "", changes.WindowHeadSeq,
+            changes.Policy is { } policy ? PolicyJson.Serialize(policy) : "", changes.WindowHeadSeq, sequence,
         };
         AddPairs(args, changes.UpsertRequests, r => r.Id, r => JsonSerializer.Serialize(r));
         AddPairs(args, changes.UpsertJobs, j => j.Id, j => JsonSerializer.Serialize(j));
@@ -132,6 +133,8 @@ internal sealed partial class RedisGrainStore(string configuration, ILogger<Redi
         long outcome = (long)await Db.ScriptEvaluateAsync(RedisScripts.Commit, Keys(name), [.. args]);
         if (outcome == -1)
             throw new OwnershipLostException(name, epoch);
+        if (outcome == -2)
+            throw new CommitOutOfOrderException(name, epoch, sequence);
     }
 
     public async Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken) =>

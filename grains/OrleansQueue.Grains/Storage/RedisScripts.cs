@@ -58,18 +58,20 @@ internal static class RedisScripts
 
     /// <summary>
     /// ARGV: epoch, last id, last fencing token, next window sequence, saved at, policy ('' when unchanged), window head,
-    /// then counted lists: request upserts (id, record), job upserts (id, record), deletions (id), window upserts (seq,
-    /// record), idempotency additions (key, record), idempotency deletions (key). Returns 1 when written, 0 when the
-    /// resource is gone (its changes are dropped), -1 when a later claim took it (nothing written).
+    /// the batch's number, then counted lists: request upserts (id, record), job upserts (id, record), deletions (id),
+    /// window upserts (seq, record), idempotency additions (key, record), idempotency deletions (key). Returns 1 when
+    /// written, 0 when the resource is gone (its changes are dropped), -1 when a later claim took it, -2 when the batch
+    /// numbered before it did not land (nothing written for either).
     /// </summary>
     public const string Commit = """
         local current = redis.call('HGET', KEYS[1], 'epoch')
         if not current then return 0 end
         if current ~= ARGV[1] then return -1 end
-        redis.call('HSET', KEYS[1], 'last_id', ARGV[2], 'last_fencing', ARGV[3], 'window_next_seq', ARGV[4], 'saved_at', ARGV[5])
+        if tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') ~= tonumber(ARGV[8]) - 1 then return -2 end
+        redis.call('HSET', KEYS[1], 'last_id', ARGV[2], 'last_fencing', ARGV[3], 'window_next_seq', ARGV[4], 'saved_at', ARGV[5], 'seq', ARGV[8])
         if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'policy', ARGV[6]) end
         local head = ARGV[7]
-        local i = 8
+        local i = 9
         local n = tonumber(ARGV[i]); i = i + 1
         for _ = 1, n do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]); i = i + 2 end
         n = tonumber(ARGV[i]); i = i + 1

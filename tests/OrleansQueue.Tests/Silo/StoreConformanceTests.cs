@@ -394,6 +394,9 @@ public sealed class RedisStoreConformanceTests : StoreConformanceTests, Cluster.
 {
     private string? _prefix;
 
+    [Cluster.StoreFact]
+    public Task BatchesAreNumbered() => ABatchWhosePredecessorDidNotLandIsRefusedAndLeavesNothing();
+
     internal override async Task<IGrainStore> OpenStoreAsync()
     {
         _prefix ??= Cluster.RedisServer.NewPrefix();
