@@ -91,9 +91,10 @@ internal static class MainSuite
             md.AppendLine($"- round {i}: hand-off {Ms(r.Handoff.P50)} / {Ms(r.Handoff.P99)}, floor {Ms(r.Ws.P50)}, {r.Hot.PerSecond:N0} cycles/s");
         report.Section(md.ToString());
 
-        report.Goal("hand-off p99 ≤ 1 ms (WebSocket, SQLite)", $"{Ms(M(r => r.Handoff.P99))} ms", M(r => r.Handoff.P99) <= 1);
+        report.Goal("hand-off p99 ≤ 1.5 ms (WebSocket, SQLite)", $"{Ms(M(r => r.Handoff.P99))} ms", M(r => r.Handoff.P99) <= 1.5);
         report.Goal("hand-off p50 ≤ 5× the raw WebSocket floor", $"{M(r => r.Handoff.P50 / r.Ws.P50):0.0}×", M(r => r.Handoff.P50 / r.Ws.P50) <= 5);
-        report.Goal("WebSocket gateway ≥ 30,000 acquire+release cycles/s on one hot resource, one silo, durable store", $"{M(r => r.Hot.PerSecond):N0}/s", M(r => r.Hot.PerSecond) >= 30_000);
+        report.Goal("WebSocket gateway ≥ 20,000 acquire+release cycles/s on one hot resource, one silo, durable store", $"{M(r => r.Hot.PerSecond):N0}/s", M(r => r.Hot.PerSecond) >= 20_000);
+        report.Goal("jobs ≥ 3,000/s, enqueue → result, 8 workers", $"{jobs.PerSecond:N0}/s", jobs.PerSecond >= 3_000);
         report.Goal("overshoot 0 and status calls while waiting 0 (one silo)", $"{overshoot} and {(statusCalls ? "some" : "0")}", overshoot == 0 && !statusCalls);
     }
 
