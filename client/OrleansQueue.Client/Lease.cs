@@ -15,11 +15,9 @@ public sealed class Lease : IAsyncDisposable
     private readonly string _releaseKey = Guid.NewGuid().ToString("N");
     private readonly Task _renewal;
     private int _releasing;
-    private bool _claimAtOnce;
 
-    internal Lease(OrleansQueueClient client, string resource, RequestView view, bool claimAtOnce = false)
+    internal Lease(OrleansQueueClient client, string resource, RequestView view)
     {
-        _claimAtOnce = claimAtOnce;
         _client = client;
         Resource = resource;
         Id = view.Id;
@@ -113,8 +111,7 @@ public sealed class Lease : IAsyncDisposable
         var token = _released.Token;
         while (!token.IsCancellationRequested && !_lost.IsCancellationRequested)
         {
-            var wait = _claimAtOnce ? TimeSpan.Zero : (ExpiresAt - DateTimeOffset.UtcNow) * _client.Options.RenewAt;
-            _claimAtOnce = false;
+            var wait = (ExpiresAt - DateTimeOffset.UtcNow) * _client.Options.RenewAt;
             try
             {
                 await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, token);

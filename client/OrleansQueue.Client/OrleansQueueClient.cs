@@ -142,11 +142,11 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                 switch (view.State)
                 {
                     case RequestPhase.Held:
-                        return Track(new Lease(this, resource, view));
                     case RequestPhase.Granted:
-                        // The slot is ours from the grant; the claim (the lease's first renewal) goes out at once
-                        // without holding the caller back a round trip.
-                        return Track(new Lease(this, resource, view, claimAtOnce: true));
+                        // A pushed grant is ours from the grant. Whatever the lease sends next claims it: its release, a
+                        // report, or its first renewal, due halfway through the claim window (so a holder that died
+                        // still loses the grant when the window ends). A lease released quickly costs no claim.
+                        return Track(new Lease(this, resource, view));
                     case RequestPhase.Waiting:
                         try
                         {

@@ -1,3 +1,5 @@
+using OrleansQueue.Scheduling.Internals;
+
 namespace OrleansQueue.Scheduling;
 
 public sealed partial class ResourceScheduler
@@ -14,11 +16,14 @@ public sealed partial class ResourceScheduler
     /// What the upstream answered a caller (while it holds lease <paramref name="leaseId"/>, or as it releases it; or with
     /// no lease named). Ignored when the policy's <see cref="ResourcePolicy.Adaptive"/> is off; otherwise a 429 or a
     /// retry-after pauses grants, and the figures adjust the limits in force as the mode says (<see cref="Adaptation"/>).
+    /// A report naming a pushed grant not yet claimed claims it: its holder is there.
     /// </summary>
     public void ReportUpstream(UpstreamReport report, long? leaseId = null)
     {
         long now = Now();
         Advance(now);
+        if (leaseId is { } claimed && _requests.TryGetValue(claimed, out var pending) && IsAcquire(pending) && pending.State == RequestState.Pending)
+            Hold(pending, now);
         if (_adaptation.IsOff)
             return;
         // What was in flight besides the reporter's own call has probably not reached the upstream's count yet.

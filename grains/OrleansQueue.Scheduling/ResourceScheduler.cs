@@ -212,9 +212,15 @@ public sealed partial class ResourceScheduler
             return new(LeaseOutcome.NotFound);
         if (!lease.IsLease)
             return new(LeaseOutcome.NotGranted);
+        Hold(lease, now);
+        return new(LeaseOutcome.Ok, ToTime(lease.TimerAt));
+    }
+
+    /// <summary>The holder is there: a pushed grant is claimed, a lease extended, by one lease TTL from now.</summary>
+    private void Hold(Request lease, long now)
+    {
         lease.State = RequestState.Active;
         Arm(lease, now + _leaseTtl);
-        return new(LeaseOutcome.Ok, ToTime(lease.TimerAt));
     }
 
     /// <summary>

@@ -216,9 +216,9 @@ class Client(JobsMixin):
                     raise
                 asked_again = True
                 await asyncio.sleep(0.2)
-        if view["state"] == "granted":
-            view = await self._call_until_answered("POST", path + "/renew")  # claims the pushed grant
-        if view["state"] != "held":
+        # A pushed grant ("granted") is ours: the lease's release, or its first renewal halfway through the claim window,
+        # claims it. A lease released quickly costs no claim.
+        if view["state"] not in ("held", "granted"):
             raise _ended(view)
         return view
 

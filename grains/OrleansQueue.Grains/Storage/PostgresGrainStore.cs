@@ -92,10 +92,10 @@ internal sealed class PostgresGrainStore : IGrainStore
             FROM (SELECT owner AS previous FROM resources WHERE name = $1 FOR UPDATE) p
             WHERE r.name = $1
             RETURNING r.epoch, r.policy, r.last_id, r.last_fencing, r.window_next_seq, r.saved_at,
-                CASE WHEN p.previous IS NULL THEN -1 ELSE COALESCE((SELECT alive_at FROM heartbeats WHERE owner = p.previous), 0) END
+                CASE WHEN p.previous IS NULL THEN -1 ELSE COALESCE((SELECT alive_at FROM heartbeats WHERE owner = p.previous), 0) END, r.seq
             """, [name, owner],
             r => (Epoch: r.GetInt64(0), Policy: PolicyJson.Deserialize(r.GetString(1)), LastId: r.GetInt64(2), Fencing: r.GetInt64(3),
-                NextSeq: r.GetInt64(4), SavedAt: ClaimedGrain.LastAlive(r.GetInt64(5), r.GetInt64(6))), cancellationToken);
+                NextSeq: r.GetInt64(4), SavedAt: ClaimedGrain.LastAlive(r.GetInt64(5), r.GetInt64(6)), Seq: r.GetInt64(7)), cancellationToken);
         if (heads.Count == 0)
             return null;
         var head = heads[0];
@@ -140,7 +140,7 @@ internal sealed class PostgresGrainStore : IGrainStore
             Policy = head.Policy, LastId = head.LastId, LastFencingToken = head.Fencing, WindowNextSeq = head.NextSeq, SavedAt = head.SavedAt,
             Requests = requests, Jobs = jobs, Window = window, Idempotency = idempotency,
         };
-        return new ClaimedGrain(snapshot, head.Epoch);
+        return new ClaimedGrain(snapshot, head.Epoch, head.Seq);
     }
 
     public async Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken)
@@ -160,14 +160,15 @@ internal sealed class PostgresGrainStore : IGrainStore
         }
     }
 
-    /// <summary>Queues the turn's changes for the committer, which writes every commit pending at that moment in one
-    /// transaction; after the store is closed, the task fails (it never throws here).</summary>
-    /// <summary>Not yet: a batch is written after the one before it returned.</summary>
-    public bool PipelinesCommits => false;
+    /// <summary>Yes: a batch's rows are written only in the transaction that moved the resource's last batch number on to
+    /// it, and the committer writes a resource's batches in the order they came, one a transaction.</summary>
+    public bool PipelinesCommits => true;
 
+    /// <summary>Queues the batch for the committer, which writes every commit pending at that moment in one transaction;
+    /// after the store is closed, the task fails (it never throws here).</summary>
     public Task CommitAsync(string name, long epoch, long sequence, ResourceChanges changes, CancellationToken cancellationToken)
     {
-        var commit = new PendingCommit(name, epoch, changes);
+        var commit = new PendingCommit(name, epoch, sequence, changes);
         return _commits.Writer.TryWrite(commit)
             ? commit.Done.Task
             : Task.FromException(new ObjectDisposedException(nameof(PostgresGrainStore), "The store is shut down."));
@@ -213,13 +214,17 @@ internal sealed class PostgresGrainStore : IGrainStore
         {
             try
             {
-                var epochs = await WriteGroupAsync(group);
+                var heads = await WriteGroupAsync(group);
                 _metrics?.StoreCommitted(Stopwatch.GetElapsedTime(started), group.Count);
                 foreach (var commit in group)
                 {
                     // A resource missing from the answer was deleted while its grain ran its last turn: its changes were dropped.
-                    if (epochs.TryGetValue(commit.Name, out long current) && current != commit.Epoch)
+                    if (!heads.TryGetValue(commit.Name, out var head))
+                        commit.Done.TrySetResult();
+                    else if (head.Epoch != commit.Epoch)
                         commit.Done.TrySetException(new OwnershipLostException(commit.Name, commit.Epoch));
+                    else if (head.Seq != commit.Sequence - 1)
+                        commit.Done.TrySetException(new CommitOutOfOrderException(commit.Name, commit.Epoch, commit.Sequence));
                     else
                         commit.Done.TrySetResult();
                 }
@@ -245,22 +250,24 @@ internal sealed class PostgresGrainStore : IGrainStore
     /// a grain's rows only while the row's epoch is the one its commit was made under. The lock holds the epoch still until
     /// the commit, so a claim under way waits for it, and a stale grain's rows are skipped without refusing the others.
     /// </summary>
-    /// <returns>The current epoch of each resource of the group that still exists.</returns>
-    private async Task<Dictionary<string, long>> WriteGroupAsync(List<PendingCommit> group)
+    /// <returns>The epoch and last batch number, before this transaction, of each resource of the group that still exists.</returns>
+    private async Task<Dictionary<string, (long Epoch, long Seq)>> WriteGroupAsync(List<PendingCommit> group)
     {
         await using var connection = await _data.OpenConnectionAsync();
         await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(Command("SELECT name, epoch FROM resources WHERE name = ANY($1) ORDER BY name FOR UPDATE",
+        batch.BatchCommands.Add(Command("SELECT name, epoch, seq FROM resources WHERE name = ANY($1) ORDER BY name FOR UPDATE",
             (object)Column(group, g => g.Name)));
-        batch.BatchCommands.Add(Command($"""
+        // The gate: under the batch's epoch, right after the batch numbered before it. It marks the row with this
+        // transaction, and every later statement writes a batch's rows only where that mark is.
+        batch.BatchCommands.Add(Command("""
             UPDATE resources r SET last_id = u.last_id, last_fencing = u.fencing, window_next_seq = u.next_seq, saved_at = u.saved_at,
-                policy = COALESCE(u.policy, r.policy)
-            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
-                AS u(resource, epoch, last_id, fencing, next_seq, saved_at, policy)
-            WHERE {Owned}
+                policy = COALESCE(u.policy, r.policy), seq = u.seq, gate_tx = txid_current()
+            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])
+                AS u(resource, epoch, last_id, fencing, next_seq, saved_at, policy, seq)
+            WHERE r.name = u.resource AND r.epoch = u.epoch AND r.seq = u.seq - 1
             """, Column(group, g => g.Name), Column(group, g => g.Epoch), Column(group, g => g.Changes.LastId),
             Column(group, g => g.Changes.LastFencingToken), Column(group, g => g.Changes.WindowNextSeq), Column(group, g => g.Changes.SavedAt),
-            Column(group, g => g.Changes.Policy is null ? null : PolicyJson.Serialize(g.Changes.Policy))));
+            Column(group, g => g.Changes.Policy is null ? null : PolicyJson.Serialize(g.Changes.Policy)), Column(group, g => g.Sequence)));
 
         var requests = Rows(group, c => c.UpsertRequests);
         if (requests.Count > 0)
@@ -354,17 +361,18 @@ internal sealed class PostgresGrainStore : IGrainStore
                 """, Column(expired, x => x.Name), Column(expired, x => x.Epoch), Column(expired, x => x.Row)));
         }
 
-        var epochs = new Dictionary<string, long>(StringComparer.Ordinal);
+        var heads = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
         await using (var reader = await batch.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
-                epochs[reader.GetString(0)] = reader.GetInt64(1);
+                heads[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
         }
-        return epochs;
+        return heads;
     }
 
-    /// <summary>The condition every write of a group commit is under: the row's resource is still held under its commit's epoch.</summary>
-    private const string Owned = "r.name = u.resource AND r.epoch = u.epoch";
+    /// <summary>The condition every write of a group commit after the gate is under: the row's resource is still held under its
+    /// commit's epoch, and its batch passed the gate in this transaction.</summary>
+    private const string Owned = "r.name = u.resource AND r.epoch = u.epoch AND r.gate_tx = txid_current()";
 
     private const int MaxCommitsPerTransaction = 256;
 
@@ -379,10 +387,11 @@ internal sealed class PostgresGrainStore : IGrainStore
         return column;
     }
 
-    private sealed class PendingCommit(string name, long epoch, ResourceChanges changes)
+    private sealed class PendingCommit(string name, long epoch, long sequence, ResourceChanges changes)
     {
         public string Name { get; } = name;
         public long Epoch { get; } = epoch;
+        public long Sequence { get; } = sequence;
         public ResourceChanges Changes { get; } = changes;
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -66,6 +66,10 @@ internal static class PostgresSchema
         CREATE TABLE IF NOT EXISTS heartbeats(
             owner text PRIMARY KEY,
             alive_at bigint NOT NULL);
+        -- The last batch written (seq), and the transaction whose batch passed the gate (gate_tx): the rows of a batch are
+        -- written only in the transaction that moved seq on for it.
+        ALTER TABLE resources ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAULT 0;
+        ALTER TABLE resources ADD COLUMN IF NOT EXISTS gate_tx bigint NOT NULL DEFAULT 0;
         INSERT INTO meta(key, value) VALUES('schema_version', 1) ON CONFLICT(key) DO NOTHING;
         """;
 }

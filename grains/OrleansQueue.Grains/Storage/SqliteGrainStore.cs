@@ -81,7 +81,7 @@ internal sealed partial class SqliteGrainStore : IGrainStore
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
         // No connection checkpoints on commit: the checkpointer does, beside the writer.
-        await ExecuteAsync(connection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={Synchronous}; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0; PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;", cancellationToken);
+        await ExecuteAsync(connection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={Synchronous}; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;", cancellationToken);
         return connection;
     }
 

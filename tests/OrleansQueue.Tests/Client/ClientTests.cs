@@ -117,6 +117,31 @@ public abstract class ClientContract(KestrelSilo silo) : IClassFixture<KestrelSi
         Assert.Equal(1, stats.GetProperty("cancelled").GetInt64());
     }
 
+    /// <summary>A pushed grant is handed over unclaimed; the lease's renewal claims it within the claim window (so it is not
+    /// reclaimed), and a lease released before that ends with its release alone.</summary>
+    [Fact]
+    public async Task APushedGrantIsClaimedByTheLeasesRenewalWithinTheClaimWindowOrEndedByItsRelease()
+    {
+        await _http.CreateResource("client-claim", """{"maxConcurrent":1,"claimWindowMs":1500,"leaseTtlMs":60000}""");
+        var client = NewClient();
+        var first = await client.AcquireAsync("client-claim");
+        var second = client.AcquireAsync("client-claim");
+        await WaitForWaiting("client-claim", 1);
+        await first.DisposeAsync();
+
+        var lease = await second.WaitAsync(Generous);
+        await Eventually.True(() => lease.ExpiresAt > DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30)); // a lease TTL, not the window
+        Assert.Equal("held", (await _http.Get($"/v1/resources/client-claim/requests/{lease.Id}")).Body.State());
+        Assert.False(lease.Lost.IsCancellationRequested);
+
+        var third = client.AcquireAsync("client-claim");
+        await WaitForWaiting("client-claim", 1);
+        await lease.DisposeAsync();
+        var quick = await third.WaitAsync(Generous);
+        await quick.DisposeAsync(); // released unclaimed
+        Assert.Equal(0, (await _http.Get("/v1/resources/client-claim/stats")).Body.GetProperty("leases").GetInt32());
+    }
+
     [Fact]
     public async Task AClientThatLosesItsConnectionMidWaitKeepsItsPlaceAndGetsItsGrant()
     {

@@ -83,6 +83,26 @@ public sealed class ActivityTests : SchedulerTestBase
         Assert.Single(grain.GetLeases(1));
     }
 
+    /// <summary>Whatever the holder of a pushed grant sends next claims it: a report as a renewal does (and a release ends it).</summary>
+    [Fact]
+    public void AReportNamingAPushedGrantClaimsItForALeaseTtl()
+    {
+        var grain = NewScheduler(new ResourcePolicy { MaxConcurrent = 1, LeaseTtl = TimeSpan.FromSeconds(60), ClaimWindow = TimeSpan.FromSeconds(5) });
+        long first = Granted(grain.Acquire("a"));
+        long pushed = Queued(grain.Acquire("b"));
+        grain.Release(first);
+        Assert.False(grain.GetLeases(1).Single().Claimed);
+
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        grain.ReportUpstream(new UpstreamReport(Status: 200), pushed);
+
+        var lease = grain.GetLeases(1).Single();
+        Assert.True(lease.Claimed);
+        Assert.Equal(Clock.GetUtcNow() + TimeSpan.FromSeconds(60), lease.ExpiresAt);
+        Clock.Advance(TimeSpan.FromSeconds(10)); // past the claim window: still held
+        Assert.Equal(RequestStatusKind.Held, grain.GetStatus(pushed).Kind);
+    }
+
     [Fact]
     public void JobsAreListedRunningFirstThenQueuedThenDeadLettered()
     {

@@ -380,6 +380,9 @@ public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Clust
 {
     private string? _connectionString;
 
+    [Cluster.StoreFact]
+    public Task BatchesAreNumbered() => ABatchWhosePredecessorDidNotLandIsRefusedAndLeavesNothing();
+
     internal override async Task<IGrainStore> OpenStoreAsync()
     {
         _connectionString ??= await Cluster.PostgresServer.CreateDatabaseAsync();
