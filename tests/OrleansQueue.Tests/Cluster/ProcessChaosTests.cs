@@ -109,6 +109,7 @@ public abstract class ProcessChaosTests(ITestOutputHelper output) : IAsyncLifeti
         var typedErrors = new ConcurrentDictionary<string, int>();
         var untyped = new ConcurrentBag<Exception>();
         using var stop = new CancellationTokenSource();
+        var phases = new string[12]; // what each loop is doing, and since when: said if one does not stop
         var loops = Enumerable.Range(0, 12).Select(i => Task.Run(async () =>
         {
             var client = clients[i % clients.Count];
@@ -117,9 +118,14 @@ public abstract class ProcessChaosTests(ITestOutputHelper output) : IAsyncLifeti
             {
                 try
                 {
-                    await using var lease = await client.AcquireAsync(resource, maxWait: TimeSpan.FromSeconds(20));
-                    grants.Add((resource, lease.FencingToken, lease.GrantedAt, clock.Elapsed));
-                    await Task.Delay(5);
+                    Volatile.Write(ref phases[i], $"acquiring {resource} since {clock.Elapsed}");
+                    var lease = await client.AcquireAsync(resource, maxWait: TimeSpan.FromSeconds(20));
+                    await using (lease)
+                    {
+                        grants.Add((resource, lease.FencingToken, lease.GrantedAt, clock.Elapsed));
+                        await Task.Delay(5);
+                        Volatile.Write(ref phases[i], $"releasing lease {lease.Id} of {resource} since {clock.Elapsed}");
+                    }
                 }
                 catch (OrleansQueueException ex)
                 {
@@ -164,7 +170,15 @@ public abstract class ProcessChaosTests(ITestOutputHelper output) : IAsyncLifeti
         await Task.Delay(2500);
         await stop.CancelAsync();
         var loadEnded = clock.Elapsed;
-        await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"Load loops still running 60 s after the load stopped (at {loadEnded}):\n" + string.Join("\n",
+                loops.Select((l, i) => $"loop {i}: {(l.IsCompleted ? "done" : phases[i])}")) + "\n" + string.Join("\n", _silos.Select((silo, i) => $"silo {i}:\n{silo.Log}")));
+        }
 
         var results = new List<QueueJob>();
         foreach (var (n, id) in jobs)
