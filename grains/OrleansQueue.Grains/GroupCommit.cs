@@ -6,7 +6,7 @@ namespace OrleansQueue.Grains;
 
 /// <summary>
 /// One resource's group commit. Operations change the scheduler at once; their changes gather into the batch forming now,
-/// which is handed to the store as soon as fewer than <see cref="MaxInFlight"/> batches are in flight there (one, unless the
+/// which is handed to the store as soon as fewer than <see cref="PipelineDepth"/> batches are in flight there (one, unless the
 /// store <see cref="IGrainStore.PipelinesCommits">refuses a batch whose predecessor did not land</see>). Batches are numbered
 /// and answered in order: a batch is done once it landed and every batch before it is done. A batch that changed nothing is
 /// not written: the store confirms instead that its epoch is still the resource's, so that no answer comes from a memory
@@ -31,9 +31,6 @@ internal sealed class GroupCommit<TNotice>(string resource, long epoch, long seq
 
     /// <summary>Why every operation is refused from now on (a batch failed), or <c>null</c>.</summary>
     public Problem? Failure { get; private set; }
-
-    /// <summary>How many batches may be in the store's hands at once.</summary>
-    public int MaxInFlight => _maxInFlight;
 
     /// <summary>Whether nothing gathers and nothing is being written.</summary>
     public bool IsIdle => _gathering is null && _inFlight == 0;

@@ -71,8 +71,8 @@ internal interface IGrainStore : IAsyncDisposable
 }
 
 /// <summary>A resource's state as claimed, the epoch its owner must commit under, and the number of the last batch in it
-/// (the owner's first batch is numbered one more; 0 where the store does not number them).</summary>
-internal sealed record ClaimedGrain(ResourceSnapshot Snapshot, long Epoch, long Sequence = 0)
+/// (the owner's first batch is numbered one more).</summary>
+internal sealed record ClaimedGrain(ResourceSnapshot Snapshot, long Epoch, long Sequence)
 {
     /// <summary>The snapshot's <see cref="ResourceSnapshot.SavedAt"/>: the later of the resource's last commit and its previous
     /// owner's last heartbeat (0 when that owner never beat), or 0 when no owner held it (<paramref name="previousOwnerAlive"/> -1).</summary>

@@ -14,7 +14,6 @@ namespace OrleansQueue.Tests.Client;
 /// </summary>
 public sealed class ChatClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, IAsyncLifetime
 {
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
     private readonly HttpClient _admin = silo.CreateClient();
     private readonly FakeUpstream _upstream = new(limit: 100, TimeSpan.FromSeconds(1));
     private OrleansQueueClient _client = null!;
@@ -83,12 +82,12 @@ public sealed class ChatClientTests(KestrelSilo silo) : IClassFixture<KestrelSil
         const string prompt = "Count the tokens of this prompt, please: it is how the queue weighs a call.";
 
         var call = chat.GetResponseAsync(prompt, new ChatOptions { MaxOutputTokens = 200 });
-        await inner.Called.Task.WaitAsync(Generous);
+        await inner.Called.Task.WaitAsync(Eventually.Generous);
 
         long expected = TiktokenTokenizer.CreateForModel("gpt-4o").CountTokens(prompt) + 3 + 3 + 200;
         Assert.Equal(10000 - expected, (await _client.GetStatsAsync("chat-estimate")).LoadLeftInWindow);
         inner.Answer.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { TotalTokenCount = 40 } });
-        Assert.Equal("ok", (await call.WaitAsync(Generous)).Text);
+        Assert.Equal("ok", (await call.WaitAsync(Eventually.Generous)).Text);
         Assert.Equal(10000 - 40, (await _client.GetStatsAsync("chat-estimate")).LoadLeftInWindow);
     }
 

@@ -16,7 +16,6 @@ namespace OrleansQueue.Tests.Client;
 /// </summary>
 public sealed class HttpHandlerTests(KestrelSilo silo) : IClassFixture<KestrelSilo>, IAsyncLifetime
 {
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
     private readonly HttpClient _admin = silo.CreateClient();
     private ServiceProvider _services = null!;
 
@@ -55,7 +54,7 @@ public sealed class HttpHandlerTests(KestrelSilo silo) : IClassFixture<KestrelSi
         Assert.Equal(1, upstream.Calls); // the second waits for the slot the unread body holds
 
         Assert.Equal("body of /a", await first.Content.ReadAsStringAsync());
-        using var answered = await second.WaitAsync(Generous);
+        using var answered = await second.WaitAsync(Eventually.Generous);
         Assert.Equal("body of /b", await answered.Content.ReadAsStringAsync());
         await Eventually.True(async () => (await Stats("http-stream")).Leases == 0); // buffered by HttpClient: released with it
     }
@@ -71,7 +70,7 @@ public sealed class HttpHandlerTests(KestrelSilo silo) : IClassFixture<KestrelSi
         await Eventually.True(async () => (await Stats("http-dispose")).Waiting == 1);
         unread.Dispose();
 
-        using var answered = await next.WaitAsync(Generous);
+        using var answered = await next.WaitAsync(Eventually.Generous);
         Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
     }
 

@@ -14,7 +14,6 @@ namespace OrleansQueue.Tests.Client;
 public sealed class TracingTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
 {
     private static readonly ActivitySource App = new("TracingTests.App");
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task OneTraceGoesFromTheCallersAcquireThroughTheGatewayAndTheGrainToItsRelease()
@@ -71,9 +70,9 @@ public sealed class TracingTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
         }
         using var stop = new CancellationTokenSource();
         var worker = client.RunWorkerAsync("traced-jobs", (_, _) => Task.FromResult<object?>(42), cancellationToken: stop.Token);
-        await client.WaitForResultAsync("traced-jobs", job.Id).WaitAsync(Generous);
+        await client.WaitForResultAsync("traced-jobs", job.Id).WaitAsync(Eventually.Generous);
         await stop.CancelAsync();
-        await worker.WaitAsync(Generous);
+        await worker.WaitAsync(Eventually.Generous);
         tracing.ForceFlush();
 
         var enqueue = spans.Single(s => s.DisplayName == "enqueue traced-jobs");
@@ -150,7 +149,7 @@ public sealed class TracingTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
         {
             (trace, root) = (caller.TraceId, caller.SpanId);
             var waiting = client.AcquireAsync(resource, load: 1, priority: Contracts.Priority.High);
-            using (var deadline = new CancellationTokenSource(Generous))
+            using (var deadline = new CancellationTokenSource(Eventually.Generous))
             {
                 while ((await client.GetStatsAsync(resource, deadline.Token)).Waiting == 0)
                     await Task.Delay(20, deadline.Token);
@@ -160,7 +159,7 @@ public sealed class TracingTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
             using (ExecutionContext.SuppressFlow()) // the holder's release is not part of this caller's trace
                 releasing = Task.Run(() => holder.DisposeAsync().AsTask());
             await releasing;
-            await using var lease = await waiting.WaitAsync(Generous);
+            await using var lease = await waiting.WaitAsync(Eventually.Generous);
         }
         tracing.ForceFlush();
         return new TracedCall([.. spans.Where(s => s.TraceId == trace)], root, heldUntil);
