@@ -12,6 +12,7 @@ internal sealed class JobMode
 {
     private readonly ClientQueue _workers = new(new ClientState("workers"), 0);
     private readonly int[] _inState = new int[Enum.GetValues<JobState>().Length];
+    private readonly Dictionary<long, Request> _unheard = [];
     private readonly LatencyHistogram _queueTimes = new();
     private readonly LatencyHistogram _runTimes = new();
     private long _enqueued, _completed, _failed, _retried, _recovered, _deadLettered;
@@ -84,6 +85,27 @@ internal sealed class JobMode
         info.StartedAt = now;
         _queueTimes.Record((now - info.FirstEnqueuedAt) / TimeSpan.TicksPerMicrosecond);
         return poll;
+    }
+
+    /// <summary>The job went to a worker's waiting poll by an event: until the worker acts on it, the poll's end can give it back.</summary>
+    public void Pushed(Request job, Request poll)
+    {
+        job.Job!.PushedTo = poll.Id;
+        _unheard[poll.Id] = job;
+    }
+
+    /// <summary>The worker acted on its job, so the job reached it.</summary>
+    public void Heard(Request job) => Forget(job.Job!);
+
+    /// <summary>Takes back the job pushed to <paramref name="pollId"/> that its worker never acted on (null if none): the
+    /// attempt it never made is not counted. The scheduler queues it again.</summary>
+    public Request? TakeBackUnheard(long pollId)
+    {
+        if (!_unheard.Remove(pollId, out var job))
+            return null;
+        job.Job!.PushedTo = 0;
+        job.Job.Attempts--;
+        return job;
     }
 
     /// <summary>Whether <paramref name="workerId"/> runs the job now; otherwise why it may not act on it.</summary>
@@ -193,8 +215,17 @@ internal sealed class JobMode
 
     private int In(JobState state) => _inState[(int)state];
 
+    private void Forget(JobInfo info)
+    {
+        if (info.PushedTo == 0)
+            return;
+        _unheard.Remove(info.PushedTo);
+        info.PushedTo = 0;
+    }
+
     private void Move(JobInfo info, JobState to)
     {
+        Forget(info);
         _inState[(int)info.State]--;
         info.State = to;
         _inState[(int)to]++;

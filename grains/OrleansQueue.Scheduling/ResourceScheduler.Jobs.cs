@@ -101,13 +101,24 @@ public sealed partial class ResourceScheduler
         return new TakeJobResult(null, poll.Id);
     }
 
-    /// <summary>Ends a worker's wait for a job (its connection went away).</summary>
+    /// <summary>Ends a worker's wait for a job (its connection went away). A job already pushed to that wait, which the
+    /// worker has not acted on, may never have reached it: it goes back to the front of the waitlist, the attempt not counted,
+    /// instead of waiting out its visibility timeout. Returns whether the wait or such a job was found.</summary>
     public bool CancelPoll(long pollId)
     {
-        if (!_requests.TryGetValue(pollId, out var poll) || poll.State != RequestState.Polling)
+        long now = Now();
+        if (_requests.TryGetValue(pollId, out var poll) && poll.State == RequestState.Polling)
+        {
+            EndPoll(poll);
+            Advance(now);
+            return true;
+        }
+        if (_jobs.TakeBackUnheard(pollId) is not { } job)
             return false;
-        EndPoll(poll);
-        Advance(Now());
+        ReleaseBudget(job);
+        QueueJob(job, front: true);
+        JobChanged(job, now);
+        Advance(now);
         return true;
     }
 
@@ -206,7 +217,10 @@ public sealed partial class ResourceScheduler
     private JobOutcome? RunningJob(long jobId, string workerId, out Request job)
     {
         _requests.TryGetValue(jobId, out job!);
-        return JobMode.CheckRunning(job, workerId);
+        if (JobMode.CheckRunning(job, workerId) is { } refused)
+            return refused;
+        _jobs.Heard(job);
+        return null;
     }
 
     private void QueueJob(Request job, bool front)
@@ -227,7 +241,10 @@ public sealed partial class ResourceScheduler
         Grant(job, now, claimed: true);
         bool toPresent = poll == present;
         if (!toPresent)
+        {
             Note(now, null, new(ResourceEventKind.JobAssigned, poll.Id, poll.ClientId, job.Load, ToTime(now), job.FencingToken, JobId: job.Id), poll);
+            _jobs.Pushed(job, poll);
+        }
         Recycle(poll);
         JobChanged(job, now);
         return toPresent;

@@ -119,7 +119,7 @@ internal sealed class JobOperations(ResourceGrains grains, IClusterClient client
         }
         catch (OperationCanceledException)
         {
-            // The worker went away: end its wait, unless a job reached it meanwhile (its visibility timeout returns it).
+            // The worker went away: end its wait; a job pushed to it meanwhile goes back to the waitlist at once.
             await Call(caller, resource, async g => { await g.CancelPoll(pollId); return new Outcome<int>(); }, CancellationToken.None);
             throw;
         }

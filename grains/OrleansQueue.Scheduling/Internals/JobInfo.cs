@@ -15,4 +15,6 @@ internal sealed class JobInfo(string payload, int maxAttempts)
     public long FirstEnqueuedAt;
     public long StartedAt;
     public long FinishedAt;
+    /// <summary>The poll this running job was pushed to while its worker has not acted on it yet; 0 otherwise.</summary>
+    public long PushedTo;
 }

@@ -235,6 +235,58 @@ public sealed class JobTests : SchedulerTestBase
     }
 
     [Fact]
+    public void AJobPushedToAWaitThatIsThenCancelledGoesBackAtOnceWithoutCountingAnAttempt()
+    {
+        // The worker's connection went away just as the job was pushed to its wait: the push may never have reached it.
+        var grain = NewScheduler(Policy);
+        var gone = grain.TakeJob("w1", TimeSpan.FromSeconds(30));
+        long job = Enqueue(grain, "caller");
+        Assert.Contains(Drain(grain), e => e.Kind == ResourceEventKind.JobAssigned && e.RequestId == gone.PollId);
+
+        Assert.True(grain.CancelPoll(gone.PollId));
+
+        var status = grain.GetJob(job)!;
+        Assert.Equal(JobState.Queued, status.State);
+        Assert.Equal(0, status.Attempts);
+        Assert.Null(status.WorkerId);
+        var again = Take(grain, "w2"); // the budget it held came back with it
+        Assert.Equal(job, again.Id);
+        Assert.Equal(1, again.Attempts);
+        Assert.False(grain.CancelPoll(gone.PollId)); // given back once
+    }
+
+    [Fact]
+    public void AJobIsNotTakenBackFromAWorkerThatHasActedOnIt()
+    {
+        var grain = NewScheduler(Policy);
+        var poll = grain.TakeJob("w1", TimeSpan.FromSeconds(30));
+        long job = Enqueue(grain, "caller");
+        Drain(grain);
+        Assert.Equal(JobOutcome.Ok, grain.Heartbeat(job, "w1"));
+
+        Assert.False(grain.CancelPoll(poll.PollId));
+
+        Assert.Equal(JobState.Running, grain.GetJob(job)!.State);
+        Assert.Equal(JobOutcome.Ok, grain.CompleteJob(job, "w1", "done"));
+    }
+
+    [Fact]
+    public void AJobHandedBackAndRecoveredIsNotGivenBackTwice()
+    {
+        // A job pushed to a worker that fell silent is recovered by its visibility timeout; a late end of that wait finds nothing.
+        var grain = NewScheduler(Policy);
+        var poll = grain.TakeJob("w1", TimeSpan.FromSeconds(30));
+        long job = Enqueue(grain, "caller");
+        Drain(grain);
+        Clock.Advance(TimeSpan.FromSeconds(11));
+        grain.Tick();
+        Assert.Equal(JobState.Queued, grain.GetJob(job)!.State);
+
+        Assert.False(grain.CancelPoll(poll.PollId));
+        Assert.Equal(1, grain.GetJob(job)!.Attempts);
+    }
+
+    [Fact]
     public void AQueuedJobCanBeCancelledButARunningOneCannot()
     {
         var grain = NewScheduler(Policy with { MaxConcurrent = 5 });

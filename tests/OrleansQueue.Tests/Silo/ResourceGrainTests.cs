@@ -35,6 +35,27 @@ public sealed class ResourceGrainTests
     }
 
     [Fact]
+    public async Task AJobPushedToAWorkerWhoseWaitIsThenCancelledIsHandedToTheNextWorkerAtOnce()
+    {
+        await using var host = await GrainHost.StartAsync();
+        await host.DefineAsync("handback", new ResourcePolicy { MaxConcurrent = 1, JobVisibilityTimeout = TimeSpan.FromMinutes(5) });
+        var grain = host.Resource("handback");
+        var admin = new Caller("t", IsAdmin: true);
+        using var gone = new RecordingObserver(host.Grains);
+        long poll = (await grain.Jobs.TakeJob(admin, "w1", TimeSpan.FromSeconds(30), gone.Reference)).PollId;
+        Assert.NotEqual(0, poll);
+        var job = (await grain.Jobs.Enqueue(Tenant, new EnqueueBody(System.Text.Json.JsonDocument.Parse("{}").RootElement, "c"))).Value!;
+        Assert.Equal(RequestPhase.JobAssigned, (await gone.NextAsync()).Phase); // pushed, but its worker's connection is gone
+
+        await grain.Jobs.CancelPoll(poll);
+
+        using var next = new RecordingObserver(host.Grains);
+        var taken = (await grain.Jobs.TakeJob(admin, "w2", TimeSpan.Zero, next.Reference)).Outcome.Value!;
+        Assert.Equal(job.Id, taken.Id);
+        Assert.Equal(1, taken.Attempts);
+    }
+
+    [Fact]
     public async Task AnIdleGrainDeactivatesGivesUpItsClaimAndComesBackFromTheStoreOnTheNextCall()
     {
         await using var host = await GrainHost.StartAsync(idleTimeoutSeconds: 60);
