@@ -6,7 +6,7 @@ namespace OrleansQueue.Client;
 
 /// <summary>The same operations as the WebSocket protocol, over plain HTTP: the fallback when push is unavailable, and the
 /// way to the endpoints the WebSocket does not carry (long-poll, workers, resources). All its JSON is here.</summary>
-internal sealed class HttpApi(HttpClient http)
+internal sealed class HttpApi(HttpClient http) : IWorkerCalls
 {
     /// <summary>Long-poll was refused (a proxy that does not allow it); plain polling from now on.</summary>
     public bool LongPollRefused { get; private set; }
@@ -35,6 +35,27 @@ internal sealed class HttpApi(HttpClient http)
         using var request = Message(HttpMethod.Get,
             $"v1/resources/{Uri.EscapeDataString(resource)}/requests/{id}/wait?timeoutMs={(long)timeout.TotalMilliseconds}");
         return await SendAsync<RequestView>(request, ct, refusedLongPoll: true) ?? throw new ConnectionLostException("The long-poll was answered with no content.");
+    }
+
+    public async Task<IReadOnlyList<JobView>> TakeAsync(string resource, string worker, int max, TimeSpan wait, CancellationToken ct)
+    {
+        using var request = Message(HttpMethod.Post, $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/take",
+            new TakeBody(worker, (long)wait.TotalMilliseconds, max));
+        var taken = await SendAsync<TakenJobs>(request, ct) ?? throw new ConnectionLostException("The take was answered with no content.");
+        return taken.Jobs;
+    }
+
+    public async Task<JobView> ReportAsync(string resource, long id, WorkerReportKind kind, WorkerReport report, CancellationToken ct)
+    {
+        string name = kind switch
+        {
+            WorkerReportKind.Heartbeat => "heartbeat",
+            WorkerReportKind.Progress => "progress",
+            WorkerReportKind.Complete => "complete",
+            _ => "fail",
+        };
+        using var request = Message(HttpMethod.Post, $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/{id}/{name}", report);
+        return await SendAsync<JobView>(request, ct) ?? throw new ConnectionLostException($"The {name} was answered with no content.");
     }
 
     /// <summary>A request to <paramref name="path"/>, with <paramref name="body"/> as the API's JSON.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using OrleansQueue.Contracts;
 
 namespace OrleansQueue.Client;
@@ -13,14 +14,19 @@ namespace OrleansQueue.Client;
 /// client re-attaches what it follows, in the one code path a reconnected WebSocket uses.
 /// </para>
 /// </summary>
-internal sealed class OrleansConnection : IConnection, IResourceObserver
+internal sealed class OrleansConnection : IConnection, IWorkerCalls, IResourceObserver
 {
     private static readonly Caller Trusted = new("default", IsAdmin: true);
+
+    /// <summary>How long past its own wait a worker's poll is given for its push: a poll whose silo died hears nothing.</summary>
+    private static readonly TimeSpan PollGrace = TimeSpan.FromSeconds(5);
 
     private readonly IGrainFactory _grains;
     private readonly IResourceObserver _self;
     private readonly IDisposable? _siloLost;
     private readonly ResourceGrainReferences _references;
+    // Workers' waits by (resource, poll id): the push that ends each (a job, an expiry, a move), which may come before the take's answer.
+    private readonly ConcurrentDictionary<(string Resource, long Poll), TaskCompletionSource<RequestUpdate>> _polls = new();
     private int _reattachQueued;
     private int _moves; // grain moves and silo losses heard of so far
     private int _disposed;
@@ -68,11 +74,9 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
                 _ => throw new ArgumentException($"No grain call for op \"{m.Op}\".", nameof(m)),
             };
         }
-        catch (Exception ex) when (ex is not (OperationCanceledException or ArgumentException or ObjectDisposedException))
+        catch (Exception ex) when (OnItsWay(ex))
         {
-            // The call did not reach its grain or failed on its way (a silo going, a grain that could not activate):
-            // like a lost connection, retried by the client; idempotency keys make that safe.
-            throw new ConnectionLostException($"The call to resource \"{resource}\" failed ({ex.GetType().Name}).", ex);
+            throw Lost(resource, ex);
         }
         inline?.Invoke(reply);
         // A move heard of while this call was out may have come before its answer was followed (a ticket answered by the
@@ -96,19 +100,95 @@ internal sealed class OrleansConnection : IConnection, IResourceObserver
         switch (update.Phase)
         {
             case RequestPhase.Moved:
+                if (_polls.TryGetValue((update.Resource, update.Id), out var moved))
+                    moved.TrySetResult(update);
                 Moved();
                 break;
             case RequestPhase.JobChanged:
                 _ = PushJobAsync(update.Resource, update.Id);
                 break;
             case RequestPhase.JobAssigned or RequestPhase.PollExpired:
-                break; // workers take jobs over the gateway
+                _polls.GetOrAdd((update.Resource, update.Id), _ => NewPoll()).TrySetResult(update);
+                break;
             default:
                 Updated?.Invoke(RequestView.Of(update, Trusted));
                 break;
         }
         return Task.CompletedTask;
     }
+
+    public async Task<IReadOnlyList<JobView>> TakeAsync(string resource, string worker, int max, TimeSpan wait, CancellationToken ct)
+    {
+        var jobs = Grain(resource).Jobs;
+        // Not cancelled on the way: a wait the grain set up must be learnt of, so that it can be withdrawn.
+        var answer = await Reaching(resource, jobs.TakeJob(Trusted, worker, max, wait, _self));
+        if (answer.Outcome.Problem is { } problem)
+            throw OrleansQueueException.FromProblem(ProblemBody.Of(problem)!);
+        if (answer.PollId == 0)
+            return answer.Outcome.Value!;
+        var key = (resource, answer.PollId);
+        var pushed = _polls.GetOrAdd(key, _ => NewPoll());
+        try
+        {
+            var update = await pushed.Task.WaitAsync(wait + PollGrace, ct);
+            if (update.Phase != RequestPhase.JobAssigned)
+                return [];
+            var job = await Reaching(resource, jobs.GetJob(Trusted, update.RelatedId, withPayload: true));
+            return job.Value is { } view ? [view] : [];
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
+        {
+            // The worker stops waiting (or its poll's silo is gone): withdraw the wait; a job pushed to it goes back.
+            await Reaching(resource, jobs.CancelPoll(answer.PollId));
+            if (ex is TimeoutException)
+                return [];
+            throw;
+        }
+        finally
+        {
+            _polls.TryRemove(key, out _);
+        }
+    }
+
+    public async Task<JobView> ReportAsync(string resource, long id, WorkerReportKind kind, WorkerReport report, CancellationToken ct)
+    {
+        var outcome = await Reaching(resource, Grain(resource).Jobs.Report(Trusted, id, kind, report).WaitAsync(ct));
+        return outcome.Problem is { } problem ? throw OrleansQueueException.FromProblem(ProblemBody.Of(problem)!) : outcome.Value!;
+    }
+
+    private static TaskCompletionSource<RequestUpdate> NewPoll() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A grain call whose failure on its way is a lost connection (<see cref="OnItsWay"/>).</summary>
+    private static async Task<T> Reaching<T>(string resource, Task<T> call)
+    {
+        try
+        {
+            return await call;
+        }
+        catch (Exception ex) when (OnItsWay(ex))
+        {
+            throw Lost(resource, ex);
+        }
+    }
+
+    private static async Task Reaching(string resource, Task call)
+    {
+        try
+        {
+            await call;
+        }
+        catch (Exception ex) when (OnItsWay(ex))
+        {
+            throw Lost(resource, ex);
+        }
+    }
+
+    /// <summary>The call did not reach its grain or failed on its way (a silo going, a grain that could not activate): like a
+    /// lost connection, retried by the client; idempotency keys make that safe.</summary>
+    private static bool OnItsWay(Exception ex) => ex is not (OperationCanceledException or ArgumentException or ObjectDisposedException);
+
+    private static ConnectionLostException Lost(string resource, Exception ex) =>
+        new($"The call to resource \"{resource}\" failed ({ex.GetType().Name}).", ex);
 
     /// <summary>A watched job changed: read it and hand it on (the grain pushes that it changed, not what it is now).</summary>
     private async Task PushJobAsync(string resource, long id)

@@ -74,46 +74,67 @@ public sealed partial class OrleansQueueClient
 
     /// <summary>
     /// Runs jobs of <paramref name="resource"/> with <paramref name="handler"/>, <paramref name="concurrency"/> at a time, until
-    /// cancelled. Each job is taken by long-poll, kept alive by heartbeats while the handler runs, and completed with the
-    /// handler's result, or failed with its exception (the silo retries it with backoff). Needs an admin API key.
+    /// cancelled. Jobs are taken by long-poll, as many at once as there are free slots; each is kept alive by heartbeats while
+    /// the handler runs, and completed with the handler's result, or failed with its exception (the silo retries it with
+    /// backoff). A client with a grain factory takes and reports through Orleans, otherwise over the gateway's HTTP API
+    /// (an admin API key). On cancellation the jobs already running are left to their visibility timeout.
     /// </summary>
-    public Task RunWorkerAsync(string resource, Func<JobContext, CancellationToken, Task<object?>> handler, int concurrency = 1,
+    public async Task RunWorkerAsync(string resource, Func<JobContext, CancellationToken, Task<object?>> handler, int concurrency = 1,
         string? workerId = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
-        string baseId = workerId ?? $"{Options.ClientId}-{Environment.ProcessId}";
-        return Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => WorkerLoopAsync(resource, handler, $"{baseId}-{i}", cancellationToken)));
-    }
-
-    private async Task WorkerLoopAsync(string resource, Func<JobContext, CancellationToken, Task<object?>> handler, string worker, CancellationToken stop)
-    {
-        string jobs = $"v1/resources/{Uri.EscapeDataString(resource)}/jobs";
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(concurrency, Validation.MaxJobsPerTake);
+        string worker = workerId ?? $"{Options.ClientId}-{Environment.ProcessId}";
+        var calls = await WorkerCallsAsync(cancellationToken);
+        using var free = new SemaphoreSlim(concurrency);
+        var running = new HashSet<Task>();
         var backoff = new Backoff(Options);
-        while (!stop.IsCancellationRequested)
+        try
         {
-            JobView? taken;
-            try
+            while (!cancellationToken.IsCancellationRequested)
             {
-                taken = await JobCallOrNoContentAsync(HttpMethod.Post, jobs + "/take", new TakeBody(worker, 30_000), stop);
-                backoff.Reset();
+                await free.WaitAsync(cancellationToken);
+                int slots = 1;
+                while (free.Wait(0))
+                    slots++;
+                IReadOnlyList<JobView> taken = [];
+                try
+                {
+                    taken = await calls.TakeAsync(resource, worker, slots, TimeSpan.FromSeconds(30), cancellationToken);
+                    backoff.Reset();
+                }
+                catch (Exception ex) when (ex is ConnectionLostException or OrleansQueueException { Status: 503 })
+                {
+                    // Unreachable, or the resource is moving between silos: take again after a pause.
+                    await backoff.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                }
+                finally
+                {
+                    if (slots > taken.Count)
+                        free.Release(slots - taken.Count);
+                }
+                lock (running)
+                    running.RemoveWhere(t => t.IsCompleted);
+                foreach (var view in taken)
+                {
+                    var run = RunOneAsync(calls, resource, QueueJob.From(view), handler, worker, cancellationToken).ContinueWith(_ => free.Release(), TaskScheduler.Default);
+                    lock (running)
+                        running.Add(run);
+                }
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (ConnectionLostException)
-            {
-                await backoff.WaitAsync(stop).ContinueWith(_ => { }, TaskScheduler.Default);
-                continue;
-            }
-            if (taken is { } view)
-                await RunOneAsync(resource, QueueJob.From(view), handler, worker, stop);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        Task[] left;
+        lock (running)
+            left = [.. running];
+        await Task.WhenAll(left);
     }
 
-    private async Task RunOneAsync(string resource, QueueJob job, Func<JobContext, CancellationToken, Task<object?>> handler, string worker, CancellationToken stop)
+    private async Task RunOneAsync(IWorkerCalls calls, string resource, QueueJob job, Func<JobContext, CancellationToken, Task<object?>> handler,
+        string worker, CancellationToken stop)
     {
-        string path = JobPath(resource, job.Id);
         using var activity = ClientTelemetry.Source.StartActivity($"run job {resource}", System.Diagnostics.ActivityKind.Consumer);
         activity?.SetTag("orleansqueue.resource", resource).SetTag("orleansqueue.job_id", job.Id).SetTag("orleansqueue.worker_id", worker);
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stop);
@@ -128,7 +149,7 @@ public sealed partial class OrleansQueueClient
                 await Task.Delay(interval, running.Token);
                 try
                 {
-                    await JobCallAsync(HttpMethod.Post, path + "/heartbeat", new WorkerReport(worker), running.Token);
+                    await calls.ReportAsync(resource, job.Id, WorkerReportKind.Heartbeat, new WorkerReport(worker), running.Token);
                 }
                 catch (OrleansQueueException)
                 {
@@ -140,14 +161,13 @@ public sealed partial class OrleansQueueClient
                 }
             }
         });
+        WorkerReportKind outcome;
         WorkerReport report;
-        string outcome;
         try
         {
-            var context = new JobContext(job, (p, m, ct) => JobCallAsync(HttpMethod.Post, path + "/progress",
-                new WorkerReport(worker, p, m), ct));
+            var context = new JobContext(job, (p, m, ct) => calls.ReportAsync(resource, job.Id, WorkerReportKind.Progress, new WorkerReport(worker, p, m), ct));
             var result = await handler(context, running.Token);
-            (outcome, report) = ("complete", new WorkerReport(worker, Result: JsonSerializer.SerializeToElement(result)));
+            (outcome, report) = (WorkerReportKind.Complete, new WorkerReport(worker, Result: JsonSerializer.SerializeToElement(result)));
         }
         catch (OperationCanceledException) when (running.IsCancellationRequested)
         {
@@ -155,7 +175,7 @@ public sealed partial class OrleansQueueClient
         }
         catch (Exception ex)
         {
-            (outcome, report) = ("fail", new WorkerReport(worker, Error: $"{ex.GetType().Name}: {ex.Message}"));
+            (outcome, report) = (WorkerReportKind.Fail, new WorkerReport(worker, Error: $"{ex.GetType().Name}: {ex.Message}"));
         }
         finally
         {
@@ -168,7 +188,7 @@ public sealed partial class OrleansQueueClient
         {
             try
             {
-                await JobCallAsync(HttpMethod.Post, $"{path}/{outcome}", report, stop);
+                await calls.ReportAsync(resource, job.Id, outcome, report, stop);
                 return;
             }
             catch (OrleansQueueException ex) when (ex.Status != 503)
@@ -185,6 +205,15 @@ public sealed partial class OrleansQueueClient
                 return;
             }
         }
+    }
+
+    /// <summary>Where a worker takes and reports: the grains when this client has a grain factory, else the gateway's HTTP API.</summary>
+    private async Task<IWorkerCalls> WorkerCallsAsync(CancellationToken ct)
+    {
+        if (_orleans is not null && await SocketAsync(ct) is IWorkerCalls grains)
+            return grains;
+        return _http.BaseAddress is not null ? _httpApi
+            : throw new NotSupportedException("Running a worker needs a grain factory or the silo's HTTP address (OrleansQueueClientOptions.BaseAddress).");
     }
 
     /// <summary>The job after one poll interval (a polling-only resource reached through Orleans).</summary>
@@ -227,14 +256,12 @@ public sealed partial class OrleansQueueClient
 
     private static string JobPath(string resource, long id) => $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/{id}";
 
-    private async Task<JobView> JobCallAsync(HttpMethod method, string path, object? body, CancellationToken ct) =>
-        await JobCallOrNoContentAsync(method, path, body, ct) ?? throw new OrleansQueueException("urn:orleansqueue:problem:no-content", 204, $"{path} answered no content.");
-
-    private async Task<JobView?> JobCallOrNoContentAsync(HttpMethod method, string path, object? body, CancellationToken ct)
+    private async Task<JobView> JobCallAsync(HttpMethod method, string path, object? body, CancellationToken ct)
     {
         if (_http.BaseAddress is null)
-            throw new NotSupportedException("Running a worker needs the silo's HTTP address (OrleansQueueClientOptions.BaseAddress): workers take and report jobs over the gateway; enqueue, get, wait for and cancel jobs over Orleans.");
+            throw new NotSupportedException("This job call needs the silo's HTTP address (OrleansQueueClientOptions.BaseAddress) or a connection.");
         using var request = HttpApi.Message(method, path, body);
-        return await _httpApi.SendAsync<JobView>(request, ct);
+        return await _httpApi.SendAsync<JobView>(request, ct)
+            ?? throw new OrleansQueueException("urn:orleansqueue:problem:no-content", 204, $"{path} answered no content.");
     }
 }

@@ -30,12 +30,14 @@ public interface IResourceJobs : IGrainWithStringKey
     [Alias("CancelJob")]
     Task<Outcome<JobView>> CancelJob(Caller caller, long id);
 
-    /// <summary>A worker takes the next job. With none queued it waits up to <paramref name="wait"/>: the answer is then no job, with
-    /// a poll id, and <paramref name="observer"/> hears <see cref="RequestPhase.JobAssigned"/> or <see cref="RequestPhase.PollExpired"/>.</summary>
+    /// <summary>A worker takes up to <paramref name="max"/> jobs. With none queued it waits up to <paramref name="wait"/>: the
+    /// answer is then no job, with a poll id, and <paramref name="observer"/> hears <see cref="RequestPhase.JobAssigned"/> (one
+    /// job) or <see cref="RequestPhase.PollExpired"/>. Ending that wait with <see cref="CancelPoll"/> gives back a job pushed to
+    /// it that the worker has not acted on.</summary>
     [Alias("TakeJob")]
-    Task<TakeAnswer> TakeJob(Caller caller, string workerId, TimeSpan wait, IResourceObserver observer);
+    Task<TakeAnswer> TakeJob(Caller caller, string workerId, int max, TimeSpan wait, IResourceObserver observer);
 
-    /// <summary>Ends a worker's wait for a job (it went away).</summary>
+    /// <summary>Ends a worker's wait for a job (it went away), giving back a job pushed to that wait that the worker has not acted on.</summary>
     [Alias("CancelPoll")]
     Task CancelPoll(long pollId);
 

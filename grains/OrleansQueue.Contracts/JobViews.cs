@@ -12,8 +12,13 @@ public sealed record EnqueueBody([property: Id(0)] JsonElement? Payload = null, 
 public sealed record WorkerReport([property: Id(0)] string? WorkerId = null, [property: Id(1)] double? Progress = null, [property: Id(2)] string? Message = null, [property: Id(3)] JsonElement? Result = null,
     [property: Id(4)] string? Error = null, [property: Id(5)] long? ActualLoad = null);
 
-/// <summary>A worker asks for the next job, waiting up to <see cref="WaitMs"/> for one.</summary>
-public sealed record TakeBody(string? WorkerId = null, long? WaitMs = null);
+/// <summary>A worker asks for the next job, or up to <see cref="Max"/> jobs, waiting up to <see cref="WaitMs"/> for one when none is queued.</summary>
+/// <param name="Max">How many jobs the worker can start now (1 to 100). Without it the answer is one job or none (204);
+/// with it, <see cref="TakenJobs"/>.</param>
+public sealed record TakeBody(string? WorkerId = null, long? WaitMs = null, int? Max = null);
+
+/// <summary>What a take with <see cref="TakeBody.Max"/> answers: the jobs handed out, oldest first; none when the wait ended without one.</summary>
+public sealed record TakenJobs(IReadOnlyList<JobView> Jobs);
 
 /// <summary>A job as callers and workers see it.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.JobView")]
@@ -62,6 +67,7 @@ public enum WorkerReportKind
     Fail,
 }
 
-/// <summary>A worker's take: a job, nothing, or a wait under <see cref="PollId"/>.</summary>
+/// <summary>A worker's take: the jobs handed out, none, or a wait under <see cref="PollId"/> (whose
+/// <see cref="RequestPhase.JobAssigned"/> push names one job).</summary>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.TakeAnswer")]
-public sealed record TakeAnswer([property: Id(0)] Outcome<JobView> Outcome, [property: Id(1)] long PollId = 0);
+public sealed record TakeAnswer([property: Id(0)] Outcome<JobView[]> Outcome, [property: Id(1)] long PollId = 0);

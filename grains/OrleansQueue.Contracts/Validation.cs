@@ -9,6 +9,9 @@ public static class Validation
 {
     public const long MaxWaitMs = 86_400_000;
 
+    /// <summary>The most jobs one take may ask for (the scheduler's own bound).</summary>
+    public const int MaxJobsPerTake = 100;
+
     public static Problem? Of(AcquireBody body)
     {
         if (!Names.IsValidClient(body.ClientId ?? "default"))
@@ -57,11 +60,14 @@ public static class Validation
     }
 
     /// <summary>A worker's take: only admins run workers (they see every tenant's payloads).</summary>
-    public static Problem? OfTake(Caller caller, string workerId)
+    public static Problem? OfTake(Caller caller, string workerId, int max)
     {
         if (!caller.IsAdmin)
             return Problem.Forbidden();
-        return Names.IsValidClient(workerId) ? null : Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}.");
+        if (!Names.IsValidClient(workerId))
+            return Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}.");
+        return max is >= 1 and <= MaxJobsPerTake ? null
+            : Problem.Invalid("max", $"max must be between 1 and {MaxJobsPerTake}; it is {max}.");
     }
 
     public static Problem? Of(Caller caller, WorkerReportKind kind, WorkerReport report)

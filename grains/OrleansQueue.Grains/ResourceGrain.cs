@@ -302,20 +302,21 @@ internal sealed partial class ResourceGrain(
         };
     });
 
-    public async Task<TakeAnswer> TakeJob(Caller caller, string workerId, TimeSpan wait, IResourceObserver observer)
+    public async Task<TakeAnswer> TakeJob(Caller caller, string workerId, int max, TimeSpan wait, IResourceObserver observer)
     {
-        if (Validation.OfTake(caller, workerId) is { } invalid)
+        if (Validation.OfTake(caller, workerId, max) is { } invalid)
             return new TakeAnswer(invalid);
         long pollId = 0;
         var outcome = await Run(s =>
         {
-            var taken = s.TakeJob(caller.GrainClientId(workerId), wait);
-            if (taken.Job is { } job)
-                return new Outcome<JobView>(WireMapping.ViewOf(_name, job, caller, withPayload: true), null);
+            var taken = s.TakeJob(caller.GrainClientId(workerId), wait, max);
             pollId = taken.PollId;
             if (pollId != 0)
                 Observers.Subscribe(pollId, observer);
-            return new Outcome<JobView>(null, null); // nothing to take now
+            var jobs = new JobView[taken.Jobs.Count];
+            for (int i = 0; i < jobs.Length; i++)
+                jobs[i] = WireMapping.ViewOf(_name, taken.Jobs[i], caller, withPayload: true);
+            return new Outcome<JobView[]>(jobs, null);
         });
         return new TakeAnswer(outcome, outcome.Problem is null ? pollId : 0);
     }

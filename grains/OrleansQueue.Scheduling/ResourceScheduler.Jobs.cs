@@ -70,35 +70,52 @@ public sealed partial class ResourceScheduler
         return AcquireResult.Queued(job.Id, job.State == RequestState.Waiting ? queue.Position(job) : 0);
     }
 
+    /// <summary>The most jobs one take may hand out.</summary>
+    public const int MaxJobsPerTake = 100;
+
     /// <summary>
-    /// A worker asks for the next job. Answers the job at once when one is queued and the budget allows; otherwise, with a
-    /// <paramref name="wait"/>, the worker waits (the answer carries its poll id, and a JobAssigned or PollExpired event follows).
+    /// A worker asks for up to <paramref name="max"/> jobs. Answers the jobs queued that the budget allows now, the longest-waiting
+    /// workers served first; when there are none, with a <paramref name="wait"/>, the worker waits (the answer carries its poll
+    /// id, and a JobAssigned event with one job, or a PollExpired event, follows).
     /// </summary>
-    /// <exception cref="ArgumentException">The worker id is blank or too long, or the wait is negative or above MaxWait.</exception>
-    public TakeJobResult TakeJob(string workerId, TimeSpan? wait = null)
+    /// <exception cref="ArgumentException">The worker id is blank or too long, the wait is negative or above MaxWait, or
+    /// <paramref name="max"/> is not between 1 and <see cref="MaxJobsPerTake"/>.</exception>
+    public TakeJobResult TakeJob(string workerId, TimeSpan? wait = null, int max = 1)
     {
         if (string.IsNullOrWhiteSpace(workerId) || workerId.Length > MaxClientIdLength)
             throw new ArgumentException($"workerId must be a non-blank string of at most {MaxClientIdLength} characters.", nameof(workerId));
         long waitTicks = wait?.Ticks ?? 0;
         if (waitTicks < 0 || waitTicks > _maxWait)
             throw new ArgumentOutOfRangeException(nameof(wait), wait, $"wait must be between zero and MaxWait ({_policy.MaxWait}).");
+        if (max is < 1 or > MaxJobsPerTake)
+            throw new ArgumentOutOfRangeException(nameof(max), max, $"max must be between 1 and {MaxJobsPerTake}.");
         long now = Now();
         Advance(now);
-        var poll = Rent(workerId, 0, Priority.Normal, now);
-        poll.State = RequestState.Polling;
-        poll.WaitDeadline = now + waitTicks;
-        _jobs.WorkerWaits(poll);
-        if (TryGrant(now, present: poll) is { } job)
-            return new TakeJobResult(_jobs.StatusOf(job));
-        if (waitTicks == 0)
+        var taken = new List<JobStatus>(Math.Min(max, _jobs.Queue.Count));
+        while (true)
         {
-            // While the worker was there, a job it could not take (no budget) may have held up acquires behind it.
-            EndPoll(poll);
-            TryGrant(now);
-            return new TakeJobResult(null);
+            // Each job is one poll answered at once: the worker stands behind the workers already waiting.
+            var poll = Rent(workerId, 0, Priority.Normal, now);
+            poll.State = RequestState.Polling;
+            poll.WaitDeadline = now + waitTicks;
+            _jobs.WorkerWaits(poll);
+            if (TryGrant(now, present: poll) is { } job)
+            {
+                taken.Add(_jobs.StatusOf(job));
+                if (taken.Count < max)
+                    continue;
+                return new TakeJobResult(taken);
+            }
+            if (taken.Count > 0 || waitTicks == 0)
+            {
+                // While the worker was there, a job it could not take (no budget) may have held up acquires behind it.
+                EndPoll(poll);
+                TryGrant(now);
+                return new TakeJobResult(taken);
+            }
+            Arm(poll, poll.WaitDeadline);
+            return new TakeJobResult(taken, poll.Id);
         }
-        Arm(poll, poll.WaitDeadline);
-        return new TakeJobResult(null, poll.Id);
     }
 
     /// <summary>Ends a worker's wait for a job (its connection went away). A job already pushed to that wait, which the

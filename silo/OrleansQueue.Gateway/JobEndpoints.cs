@@ -17,7 +17,7 @@ internal static class JobEndpoints
             .WithSummary("Server-sent events of a job: the job now, then after every change, until it finishes.");
         group.MapDelete("/{id:long}", Cancel).WithOperationId("cancelJob").Produces<JobView>().ProducesProblem(404).ProducesProblem(409).WithSummary("Cancels a queued job.");
         group.MapPost("/take", Take).WithOperationId("takeJob").WithJsonBody<TakeBody>().Produces<JobView>(200).Produces(204).ProducesProblem(403)
-            .WithSummary("A worker takes the next job (with its payload), waiting up to waitMs; 204 when none came.");
+            .WithSummary("A worker takes the next job (with its payload), waiting up to waitMs; 204 when none came. With max (1 to 100): up to that many jobs, as {\"jobs\": [...]}, empty when none came.");
         foreach (string kind in new[] { "heartbeat", "progress", "complete", "fail" })
         {
             group.MapPost($"/{{id:long}}/{kind}", (string resource, long id, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options) =>
@@ -59,8 +59,13 @@ internal static class JobEndpoints
         long maxMs = (long)jobs.MaxWait.TotalMilliseconds;
         if (body.Value!.WaitMs is < 0 || body.Value.WaitMs > maxMs)
             return HttpResults.Problem(Problem.Invalid("waitMs", $"waitMs must be between 0 and {maxMs}; it is {body.Value.WaitMs}."));
-        var outcome = await jobs.TakeAsync(context.Caller(), resource, body.Value.WorkerId ?? "", TimeSpan.FromMilliseconds(body.Value.WaitMs ?? 0), context.RequestAborted);
-        return outcome is { Problem: null, Value: null } ? Results.NoContent() : HttpResults.From(outcome);
+        var outcome = await jobs.TakeAsync(context.Caller(), resource, body.Value.WorkerId ?? "", body.Value.Max ?? 1,
+            TimeSpan.FromMilliseconds(body.Value.WaitMs ?? 0), context.RequestAborted);
+        if (outcome.Problem is { } problem)
+            return HttpResults.Problem(problem);
+        if (body.Value.Max is not null)
+            return Results.Json(new TakenJobs(outcome.Value!), ApiJson.Options);
+        return outcome.Value is [var job, ..] ? HttpResults.From(new Outcome<JobView>(job, null)) : Results.NoContent();
     }
 
     private static async Task<IResult> Report(string resource, long id, string kind, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options)

@@ -93,29 +93,31 @@ internal sealed class JobOperations(ResourceGrains grains, IClusterClient client
     public Task<Outcome<JobView>> CancelAsync(Caller caller, string resource, long id, CancellationToken ct) =>
         Call(caller, resource, g => g.CancelJob(caller, id), ct);
 
-    /// <summary>A worker takes the next job, waiting up to <paramref name="wait"/>; no job answers 204 (a null value).</summary>
-    public async Task<Outcome<JobView>> TakeAsync(Caller caller, string resource, string workerId, TimeSpan wait, CancellationToken ct)
+    /// <summary>A worker takes up to <paramref name="max"/> jobs, waiting up to <paramref name="wait"/> for one when none is
+    /// queued; none came answers an empty list.</summary>
+    public async Task<Outcome<JobView[]>> TakeAsync(Caller caller, string resource, string workerId, int max, TimeSpan wait, CancellationToken ct)
     {
         // Checked before the wait is set up (the grain checks again, for callers that come straight to it).
-        if (Validation.OfTake(caller, workerId) is { } invalid)
+        if (Validation.OfTake(caller, workerId, max) is { } invalid)
             return invalid;
         var observer = new ChannelObserver();
         using var registration = Observe(observer);
         long pollId = 0;
         var first = await Call(caller, resource, async g =>
         {
-            var answer = await g.TakeJob(caller, workerId, wait, registration.Reference);
+            var answer = await g.TakeJob(caller, workerId, max, wait, registration.Reference);
             pollId = answer.PollId;
             return answer.Outcome;
         }, ct);
-        if (first.Value is not null || first.Problem is not null || pollId == 0)
+        if (first.Problem is not null || pollId == 0)
             return first;
         try
         {
             var update = await observer.Updates.ReadAsync(ct);
-            if (update.Phase == RequestPhase.JobAssigned)
-                return await Call(caller, resource, g => g.GetJob(caller, update.RelatedId, withPayload: true), CancellationToken.None);
-            return new Outcome<JobView>(null, null);
+            if (update.Phase != RequestPhase.JobAssigned)
+                return new Outcome<JobView[]>([], null);
+            var job = await Call(caller, resource, g => g.GetJob(caller, update.RelatedId, withPayload: true), CancellationToken.None);
+            return job.Value is { } view ? new Outcome<JobView[]>([view], null) : new Outcome<JobView[]>(null, job.Problem);
         }
         catch (OperationCanceledException)
         {

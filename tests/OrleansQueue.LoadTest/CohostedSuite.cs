@@ -12,10 +12,12 @@ namespace OrleansQueue.LoadTest;
 internal static class CohostedSuite
 {
     private const int Concurrency = OrleansRounds.Concurrency;
+    private const int Jobs = 900; // below a client's default MaxQueuedPerClient of 1,000
 
     public static async Task RunAsync(Settings settings, Report report)
     {
         var rounds = new List<OrleansRound>();
+        JobRun jobs;
         using (var host = await StartAsync(settings.Store))
         {
             for (int r = 1; r <= settings.Rounds; r++)
@@ -23,6 +25,12 @@ internal static class CohostedSuite
                 rounds.Add(await OrleansRounds.RunAsync($"co-hosted round {r}/{settings.Rounds}", settings,
                     host.Services.GetRequiredService<OrleansQueueClient>(), host.Services.GetRequiredService<IGrainFactory>(), siloCpu: null, withLimiter: true));
             }
+            // Jobs through the grains: the same client enqueues, runs them as a worker of 8 slots and waits for each result.
+            var client = host.Services.GetRequiredService<OrleansQueueClient>();
+            Progress.Step("co-hosted jobs: a first run to warm the path (not counted)", Jobs);
+            await Scenarios.Jobs(client, client, "jobs", Jobs, workers: 8);
+            Progress.Step("co-hosted jobs: enqueue, run by a worker, result pushed", Jobs);
+            jobs = await Scenarios.Jobs(client, client, "jobs", Jobs, workers: 8);
             await host.StopAsync();
         }
         // The durability's price, in the same run: the same hot cycles with the memory store.
@@ -50,6 +58,10 @@ internal static class CohostedSuite
             The same hot cycles with the memory store (nothing durable), in the same run: {memoryHot:N0} cycles/s; the
             {settings.Store} store's figure is {M(r => r.Hot.PerSecond) / memoryHot:0.00} of it.
 
+            Jobs through the grains ({Jobs} after as many to warm up; one client enqueues, runs them as a worker of 8 slots
+            and waits for each result): {jobs.PerSecond:N0} jobs/s, enqueue → result p50 / p99 {Ms(jobs.EnqueueToResult.P50)} /
+            {Ms(jobs.EnqueueToResult.P99)} ms.
+
             """);
         report.Goal("co-hosted ≥ 40,000 cycles/s on one hot resource, durable store, through the SDK", $"{M(r => r.Hot.PerSecond):N0}/s", M(r => r.Hot.PerSecond) >= 40_000);
         report.Goal("… and ≥ 0.6 × the same run's memory-store figure", $"{M(r => r.Hot.PerSecond) / memoryHot:0.00} × {memoryHot:N0}/s", M(r => r.Hot.PerSecond) / memoryHot >= 0.6);
@@ -72,6 +84,7 @@ internal static class CohostedSuite
             ["Silo:Resources:hot:LeaseTtlMs"] = "60000",
             ["Silo:Resources:handoff:MaxConcurrent"] = "1",
             ["Silo:Resources:handoff:LeaseTtlMs"] = "60000",
+            ["Silo:Resources:jobs:MaxConcurrent"] = "8",
         });
         builder.Services.AddOrleansQueueSilo(builder.Configuration, o => o.ClientId = "load");
         var host = builder.Build();

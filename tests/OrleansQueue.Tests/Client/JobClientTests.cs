@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using OrleansQueue.Client;
 using OrleansQueue.Contracts;
 using OrleansQueue.Tests.Silo;
@@ -8,15 +9,23 @@ namespace OrleansQueue.Tests.Client;
 
 public sealed class JobClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
 {
-    [Fact]
-    public async Task WorkersRunEnqueuedJobsAndCallersGetTheirResultsWithFailuresRetried()
+    /// <summary>A client over the gateway (WebSocket and HTTP), or through Orleans with the silo's grain factory.</summary>
+    private OrleansQueueClient Client(string via, string clientId) => via == "orleans"
+        ? new OrleansQueueClient(silo.Services.GetRequiredService<IGrainFactory>(), new OrleansQueueClientOptions { ClientId = clientId })
+        : new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress, ClientId = clientId });
+
+    [Theory]
+    [InlineData("gateway")]
+    [InlineData("orleans")]
+    public async Task WorkersRunEnqueuedJobsAndCallersGetTheirResultsWithFailuresRetried(string via)
     {
         var http = silo.CreateClient();
-        await http.CreateResource("client-jobs", """{"maxConcurrent":4,"jobRetryDelayMs":10,"jobMaxAttempts":3}""");
-        await using var client = new OrleansQueueClient(new OrleansQueueClientOptions { BaseAddress = silo.BaseAddress, ClientId = "jobs" });
+        string resource = $"client-jobs-{via}";
+        await http.CreateResource(resource, """{"maxConcurrent":4,"jobRetryDelayMs":10,"jobMaxAttempts":3}""");
+        await using var client = Client(via, "jobs");
         var runs = new ConcurrentDictionary<int, int>();
         using var stop = new CancellationTokenSource();
-        var workers = client.RunWorkerAsync("client-jobs", async (job, ct) =>
+        var workers = client.RunWorkerAsync(resource, async (job, ct) =>
         {
             int n = job.Payload.GetProperty("n").GetInt32();
             if (runs.AddOrUpdate(n, 1, (_, r) => r + 1) == 1 && n % 5 == 0)
@@ -27,20 +36,43 @@ public sealed class JobClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo
 
         var jobs = new List<(int N, QueueJob Job)>();
         for (int n = 0; n < 30; n++)
-            jobs.Add((n, await client.EnqueueAsync("client-jobs", new { n }, priority: n % 2 == 0 ? Priority.High : Priority.Normal)));
+            jobs.Add((n, await client.EnqueueAsync(resource, new { n }, priority: n % 2 == 0 ? Priority.High : Priority.Normal)));
         foreach (var (n, job) in jobs)
         {
-            var result = await client.WaitForResultAsync("client-jobs", job.Id).WaitAsync(TimeSpan.FromSeconds(60));
+            var result = await client.WaitForResultAsync(resource, job.Id).WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(n * 2, result!.Value.GetProperty("doubled").GetInt32());
         }
         await stop.CancelAsync();
         await workers.WaitAsync(TimeSpan.FromSeconds(60));
 
-        Assert.Equal(2, (await client.GetJobAsync("client-jobs", jobs[5].Job.Id)).Attempts);
+        Assert.Equal(2, (await client.GetJobAsync(resource, jobs[5].Job.Id)).Attempts);
         Assert.All(runs, r => Assert.Equal(r.Key % 5 == 0 ? 2 : 1, r.Value));
-        var stats = (await http.Get("/v1/resources/client-jobs/stats")).Body.GetProperty("jobs");
+        var stats = (await http.Get($"/v1/resources/{resource}/stats")).Body.GetProperty("jobs");
         Assert.Equal(30, stats.GetProperty("completed").GetInt64());
         Assert.Equal(6, stats.GetProperty("retried").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("gateway")]
+    [InlineData("orleans")]
+    public async Task AWorkerRunsAsManyJobsAtOnceAsItsConcurrency(string via)
+    {
+        var http = silo.CreateClient();
+        string resource = $"client-jobs-wide-{via}";
+        await http.CreateResource(resource, """{"maxConcurrent":8}""");
+        await using var client = Client(via, "wide");
+        var queued = new List<QueueJob>();
+        for (int n = 0; n < 8; n++)
+            queued.Add(await client.EnqueueAsync(resource, new { n }));
+        var together = new Barrier(8);
+        using var stop = new CancellationTokenSource();
+        var workers = client.RunWorkerAsync(resource, (job, ct) =>
+            Task.Run<object?>(() => together.SignalAndWait(TimeSpan.FromSeconds(60), ct) ? "met" : "alone", ct), concurrency: 8, cancellationToken: stop.Token);
+
+        foreach (var job in queued)
+            Assert.Equal("met", (await client.WaitForResultAsync(resource, job.Id).WaitAsync(TimeSpan.FromSeconds(90)))!.Value.GetString());
+        await stop.CancelAsync();
+        await workers.WaitAsync(TimeSpan.FromSeconds(60));
     }
 
     [Fact]

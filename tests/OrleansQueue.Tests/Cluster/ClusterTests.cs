@@ -64,8 +64,8 @@ public sealed class ClusterTests
         Assert.Equal(JobState.Queued, now.Value!.State);
         await using (watch)
         {
-            var taken = await host.Jobs(home).TakeAsync(Tenant, "streamed", "w", TimeSpan.Zero, CancellationToken.None);
-            Assert.Equal(job.Id, taken.Value!.Id);
+            var taken = await host.Jobs(home).TakeAsync(Tenant, "streamed", "w", 1, TimeSpan.Zero, CancellationToken.None);
+            Assert.Equal(job.Id, Assert.Single(taken.Value!).Id);
             await host.Jobs(home).ReportAsync(Tenant, "streamed", job.Id, "progress", new WorkerReport("w", Progress: 0.5, Message: "half"), CancellationToken.None);
 
             using var timeout = new CancellationTokenSource(Generous);

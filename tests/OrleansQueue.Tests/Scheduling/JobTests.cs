@@ -67,6 +67,37 @@ public sealed class JobTests : SchedulerTestBase
     }
 
     [Fact]
+    public void ATakeOfSeveralHandsOutAsManyJobsAsTheBudgetAllowsInOrderAfterWorkersAlreadyWaiting()
+    {
+        var grain = NewScheduler(Policy with { MaxConcurrent = 4 });
+        var waiting = grain.TakeJob("early", TimeSpan.FromSeconds(30));
+        long a1 = Enqueue(grain, "a"), a2 = Enqueue(grain, "a"), b1 = Enqueue(grain, "b");
+        long urgent = Enqueue(grain, "c", Priority.High), a3 = Enqueue(grain, "a");
+        // The worker that waited got the first job (a1, alone then); the next three fit the budget left.
+        Assert.Contains(Drain(grain), e => e.Kind == ResourceEventKind.JobAssigned && e.RequestId == waiting.PollId && e.JobId == a1);
+
+        var taken = grain.TakeJob("batch", TimeSpan.FromSeconds(30), max: 10);
+
+        Assert.Equal([urgent, b1, a2], taken.Jobs.Select(j => j.Id));
+        Assert.Equal(0, taken.PollId); // jobs came, so no wait
+        Assert.All(taken.Jobs, j => Assert.Equal(("batch", JobState.Running, 1), (j.WorkerId, j.State, j.Attempts)));
+        Assert.Equal(JobState.Queued, grain.GetJob(a3)!.State);
+        Assert.Equal(0, grain.GetStats().Jobs.WaitingWorkers);
+    }
+
+    [Fact]
+    public void ATakeOfSeveralWaitsForOneWhenNoneIsQueuedAndRefusesAMaximumOutOfRange()
+    {
+        var grain = NewScheduler(Policy with { MaxConcurrent = 4 });
+        var poll = grain.TakeJob("batch", TimeSpan.FromSeconds(30), max: 5);
+        Assert.Empty(poll.Jobs);
+        Assert.NotEqual(0, poll.PollId);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => grain.TakeJob("w", max: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => grain.TakeJob("w", max: ResourceScheduler.MaxJobsPerTake + 1));
+    }
+
+    [Fact]
     public void AJobIsHandedOutOnlyWhenTheBudgetAllows()
     {
         var grain = NewScheduler(Policy);

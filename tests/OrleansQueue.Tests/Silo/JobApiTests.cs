@@ -32,6 +32,27 @@ public sealed class JobApiTests(SiloFactory factory) : IClassFixture<SiloFactory
     }
 
     [Fact]
+    public async Task ATakeWithAMaximumAnswersTheJobsItCouldHaveAsAListEmptyWhenNoneCame()
+    {
+        await _http.CreateResource("jobs-batch", """{"maxConcurrent":3}""");
+        var ids = new List<long>();
+        for (int n = 0; n < 5; n++)
+            ids.Add((await _http.Post("/v1/resources/jobs-batch/jobs", $$"""{"payload":{{n}}}""")).Body.GetProperty("id").GetInt64());
+
+        var taken = await _http.Post("/v1/resources/jobs-batch/jobs/take", """{"workerId":"w1","max":10}""");
+
+        Assert.Equal(HttpStatusCode.OK, taken.Status);
+        var jobs = taken.Body.GetProperty("jobs").EnumerateArray().ToList();
+        Assert.Equal(ids.Take(3), jobs.Select(j => j.GetProperty("id").GetInt64())); // the budget allows three
+        Assert.Equal([0, 1, 2], jobs.Select(j => j.GetProperty("payload").GetInt32()));
+        var none = await _http.Post("/v1/resources/jobs-batch/jobs/take", """{"workerId":"w2","max":2,"waitMs":0}""");
+        Assert.Equal(HttpStatusCode.OK, none.Status);
+        Assert.Empty(none.Body.GetProperty("jobs").EnumerateArray());
+        (await _http.Post("/v1/resources/jobs-batch/jobs/take", """{"workerId":"w1","max":0}""")).AssertProblem(HttpStatusCode.BadRequest, "invalid-request", "max");
+        (await _http.Post("/v1/resources/jobs-batch/jobs/take", """{"workerId":"w1","max":101}""")).AssertProblem(HttpStatusCode.BadRequest, "invalid-request", "max");
+    }
+
+    [Fact]
     public async Task AWaitingWorkerGetsAJobTheMomentItIsEnqueuedAndAnIdleOneGetsNoContent()
     {
         await _http.CreateResource("jobs-longpoll");

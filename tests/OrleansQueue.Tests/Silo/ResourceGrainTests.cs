@@ -42,7 +42,7 @@ public sealed class ResourceGrainTests
         var grain = host.Resource("handback");
         var admin = new Caller("t", IsAdmin: true);
         using var gone = new RecordingObserver(host.Grains);
-        long poll = (await grain.Jobs.TakeJob(admin, "w1", TimeSpan.FromSeconds(30), gone.Reference)).PollId;
+        long poll = (await grain.Jobs.TakeJob(admin, "w1", 1, TimeSpan.FromSeconds(30), gone.Reference)).PollId;
         Assert.NotEqual(0, poll);
         var job = (await grain.Jobs.Enqueue(Tenant, new EnqueueBody(System.Text.Json.JsonDocument.Parse("{}").RootElement, "c"))).Value!;
         Assert.Equal(RequestPhase.JobAssigned, (await gone.NextAsync()).Phase); // pushed, but its worker's connection is gone
@@ -50,7 +50,7 @@ public sealed class ResourceGrainTests
         await grain.Jobs.CancelPoll(poll);
 
         using var next = new RecordingObserver(host.Grains);
-        var taken = (await grain.Jobs.TakeJob(admin, "w2", TimeSpan.Zero, next.Reference)).Outcome.Value!;
+        var taken = Assert.Single((await grain.Jobs.TakeJob(admin, "w2", 1, TimeSpan.Zero, next.Reference)).Outcome.Value!);
         Assert.Equal(job.Id, taken.Id);
         Assert.Equal(1, taken.Attempts);
     }
@@ -227,9 +227,9 @@ public sealed class ResourceGrainTests
         Assert.Null(enqueued.Problem);
         using var worker = new RecordingObserver(host.Grains);
         var admin = new Caller("t", IsAdmin: true); // workers run with an admin key
-        var taken = await grain.Jobs.TakeJob(admin, "w", TimeSpan.Zero, worker.Reference);
-        Assert.True(taken.Outcome.Value is not null, $"no job taken: {taken.Outcome.Problem}");
-        var job = taken.Outcome.Value;
+        var taken = await grain.Jobs.TakeJob(admin, "w", 1, TimeSpan.Zero, worker.Reference);
+        Assert.True(taken.Outcome.Value is [_], $"no job taken: {taken.Outcome.Problem}");
+        var job = taken.Outcome.Value[0];
         store.LoseNextAnswer = true;
         var completion = new WorkerReport("w", Result: System.Text.Json.JsonDocument.Parse("{\"ok\":true}").RootElement);
         Assert.Equal("urn:orleansqueue:problem:unavailable", (await grain.Jobs.Report(admin, job.Id, WorkerReportKind.Complete, completion)).Problem?.Type);

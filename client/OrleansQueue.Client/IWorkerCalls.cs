@@ -1,0 +1,19 @@
+using OrleansQueue.Contracts;
+
+namespace OrleansQueue.Client;
+
+/// <summary>
+/// How a worker takes and reports jobs: through the resources' grains when the client has a grain factory
+/// (<see cref="OrleansConnection"/>), else over the gateway's HTTP API (<see cref="HttpApi"/>). A refusal throws typed
+/// (<see cref="OrleansQueueException"/>); a call that may not have arrived throws <see cref="ConnectionLostException"/>.
+/// </summary>
+internal interface IWorkerCalls
+{
+    /// <summary>Up to <paramref name="max"/> jobs with their payloads, oldest first; with none queued, waits up to
+    /// <paramref name="wait"/> for one. Empty when none came. Cancelling withdraws the wait: a job handed to it meanwhile goes
+    /// back to the waitlist.</summary>
+    Task<IReadOnlyList<JobView>> TakeAsync(string resource, string worker, int max, TimeSpan wait, CancellationToken ct);
+
+    /// <summary>A heartbeat, progress, completion or failure of a job the worker runs; answers the job as it now stands.</summary>
+    Task<JobView> ReportAsync(string resource, long id, WorkerReportKind kind, WorkerReport report, CancellationToken ct);
+}
