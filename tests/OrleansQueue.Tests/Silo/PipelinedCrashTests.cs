@@ -5,11 +5,12 @@ using System.Text.Json;
 namespace OrleansQueue.Tests.Silo;
 
 /// <summary>
-/// A hot resource at full speed, its grain's batches pipelined into SQLite's change log, its silo killed with SIGKILL at
-/// seeded random moments and restarted on the same data, again and again: every acknowledged lease and ticket is back,
-/// no fencing token is issued twice, never more leases than the limit, and the restarted silo folds the log it finds.
+/// A hot resource at full speed, its grain's batches pipelined into the store, its silo killed with SIGKILL at seeded random
+/// moments and restarted on the same store, again and again: every acknowledged lease and ticket is back, no fencing token
+/// is issued twice, never more leases than the limit, and the restarted silo restores what it finds (on SQLite, the change
+/// log it folds). Run on every store.
 /// </summary>
-public sealed class PipelinedCrashTests : IDisposable
+public abstract class PipelinedCrashTests : IDisposable
 {
     private const int MaxConcurrent = 8;
     // Leases and unclaimed grants outlive the test: whatever a killed caller held is still held after the restart.
@@ -21,19 +22,25 @@ public sealed class PipelinedCrashTests : IDisposable
     private readonly ConcurrentDictionary<long, long> _tokens = new(); // every fencing token seen -> its request
     private readonly ConcurrentDictionary<long, byte> _releasing = new(); // a release sent, its answer lost with the process
     private long _maxTokenBeforeRound;
+    // Unique per run: the server stores are shared by the whole test run.
+    private readonly string _resource = $"v1/resources/hot-{Guid.NewGuid():N}";
+
+    /// <summary>The store settings the silo gets (none: SQLite in the data folder).</summary>
+    protected virtual Task<string[]> StoreAsync() => Task.FromResult<string[]>([]);
 
     public void Dispose() => _folder.Dispose();
 
-    [Fact]
+    [Cluster.StoreFact]
     public async Task KilledAtRandomMomentsEveryAcknowledgedLeaseAndTicketComesBackAndNoTokenRepeats()
     {
         var random = new Random(20261207);
+        string[] store = await StoreAsync();
         for (int round = 0; round < 5; round++)
         {
-            await using var silo = await SiloProcess.StartAsync(_folder.Path);
+            await using var silo = await SiloProcess.StartAsync(_folder.Path, null, store);
             using var http = silo.CreateClient();
             if (round == 0)
-                Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/hot", Policy)).Status);
+                Assert.Equal(HttpStatusCode.Created, (await http.Put(_resource, Policy)).Status);
             else
                 await CheckEverythingAcknowledgedCameBackAsync(http, silo);
 
@@ -52,7 +59,7 @@ public sealed class PipelinedCrashTests : IDisposable
             await load.CancelAsync();
             await Task.WhenAll(workers);
         }
-        await using (var last = await SiloProcess.StartAsync(_folder.Path))
+        await using (var last = await SiloProcess.StartAsync(_folder.Path, null, store))
         {
             using var http = last.CreateClient();
             await CheckEverythingAcknowledgedCameBackAsync(http, last);
@@ -63,25 +70,25 @@ public sealed class PipelinedCrashTests : IDisposable
     {
         foreach (var (id, token) in _held)
         {
-            var (status, body) = await http.Get($"v1/resources/hot/requests/{id}");
+            var (status, body) = await http.Get($"{_resource}/requests/{id}");
             Assert.True(status == HttpStatusCode.OK && body.State() == "held" && body.GetProperty("fencingToken").GetInt64() == token,
                 $"lease {id} (token {token}) after the restart: {status} {body}\n{silo.Log}");
         }
         foreach (long id in _waiting.Keys)
         {
-            var (status, body) = await http.Get($"v1/resources/hot/requests/{id}");
+            var (status, body) = await http.Get($"{_resource}/requests/{id}");
             Assert.True(status == HttpStatusCode.OK && body.State() is "waiting" or "held" or "granted",
                 $"ticket {id} after the restart: {status} {body}\n{silo.Log}");
         }
-        var stats = (await http.Get("v1/resources/hot/stats")).Body;
+        var stats = (await http.Get($"{_resource}/stats")).Body;
         Assert.True(stats.GetProperty("leases").GetInt64() <= MaxConcurrent, $"more leases than the limit: {stats}");
         // The dead callers' leases and tickets end now, as callers that come back would end them; a release that was on its
         // way may have landed.
         foreach (long id in _held.Keys.Concat(_waiting.Keys))
-            Assert.Equal(HttpStatusCode.OK, (await http.Delete($"v1/resources/hot/requests/{id}")).Status);
+            Assert.Equal(HttpStatusCode.OK, (await http.Delete($"{_resource}/requests/{id}")).Status);
         foreach (long id in _releasing.Keys)
         {
-            var status = (await http.Delete($"v1/resources/hot/requests/{id}")).Status;
+            var status = (await http.Delete($"{_resource}/requests/{id}")).Status;
             Assert.True(status is HttpStatusCode.OK or HttpStatusCode.NotFound or HttpStatusCode.Gone, $"ending lease {id}, released or not: {status}");
         }
         _held.Clear();
@@ -97,13 +104,13 @@ public sealed class PipelinedCrashTests : IDisposable
         {
             while (!stop.IsCancellationRequested)
             {
-                var (status, body) = await http.Post("v1/resources/hot/acquire", $$"""{"clientId":"{{client}}"}""");
+                var (status, body) = await http.Post($"{_resource}/acquire", $$"""{"clientId":"{{client}}"}""");
                 if (status is not (HttpStatusCode.OK or HttpStatusCode.Accepted))
                     throw new InvalidOperationException($"acquire answered {status} {body}");
                 long id = body.GetProperty("id").GetInt64();
                 _waiting[id] = 0;
                 while (body.State() == "waiting")
-                    (_, body) = await http.Get($"v1/resources/hot/requests/{id}/wait?timeoutMs=1000");
+                    (_, body) = await http.Get($"{_resource}/requests/{id}/wait?timeoutMs=1000");
                 Assert.Equal("held", body.State());
                 long token = body.GetProperty("fencingToken").GetInt64();
                 Assert.True(_tokens.TryAdd(token, id), $"fencing token {token} granted twice");
@@ -112,7 +119,7 @@ public sealed class PipelinedCrashTests : IDisposable
                 _waiting.TryRemove(id, out _);
                 _held.TryRemove(id, out _); // on its way: whether it landed is not known until its answer
                 _releasing[id] = 0;
-                (status, body) = await http.Post($"v1/resources/hot/requests/{id}/release");
+                (status, body) = await http.Post($"{_resource}/requests/{id}/release");
                 Assert.Equal(HttpStatusCode.OK, status);
                 _releasing.TryRemove(id, out _);
             }
@@ -122,4 +129,17 @@ public sealed class PipelinedCrashTests : IDisposable
             // The silo was killed under us.
         }
     }
+}
+
+public sealed class SqlitePipelinedCrashTests : PipelinedCrashTests;
+
+public sealed class RedisPipelinedCrashTests : PipelinedCrashTests, Cluster.INeedsRedis
+{
+    protected override async Task<string[]> StoreAsync() => ["--Silo:Store:Provider", "redis", "--Silo:Store:ConnectionString", await Cluster.RedisServer.AddressAsync()];
+}
+
+public sealed class PostgresPipelinedCrashTests : PipelinedCrashTests, Cluster.INeedsPostgres
+{
+    protected override async Task<string[]> StoreAsync() =>
+        ["--Silo:Store:Provider", "postgres", "--Silo:Store:ConnectionString", await Cluster.PostgresServer.CreateDatabaseAsync()];
 }
