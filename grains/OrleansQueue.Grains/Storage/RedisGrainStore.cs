@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json;
 using OrleansQueue.Scheduling;
 using OrleansQueue.Scheduling.Persistence;
@@ -7,19 +10,23 @@ namespace OrleansQueue.Grains.Storage;
 
 /// <summary>
 /// The cluster store on Redis alone (with Redis clustering, a cluster needs nothing else). Each resource keeps a few keys
-/// of its own (meta, requests, jobs, window, idempotency); each claim, commit, release, put and delete is one Lua script,
-/// so Redis applies it whole or not at all, and a commit applies only while its epoch is still the resource's. Commits of
-/// grains committing at once are pipelined on the one multiplexed connection. Durable only with Redis' append-only file
-/// and <c>appendfsync always</c>: the store says so in the log at start when the server runs otherwise.
+/// of its own: its tables (meta, requests, jobs, window, idempotency) and its change log. A commit is one script that
+/// appends the batch's record to the log, only while the batch's epoch is still the resource's and the batch numbered
+/// before it landed; commits of grains committing at once are pipelined on the one multiplexed connection. Once a log
+/// holds <c>compactAfter</c> records, and whenever the resource is claimed or given up, the store folds it into the tables
+/// (read, folded here, written by a script that checks the log has not moved), off the path of any reply. Durable only
+/// with Redis' append-only file and <c>appendfsync always</c>: the store says so in the log at start when the server runs
+/// otherwise.
 /// </summary>
 /// <remarks>One Redis server (or a primary with replicas), not Redis Cluster: a resource's scripts also touch the global
 /// keys (definitions, owners, the epoch sequence).</remarks>
-internal sealed partial class RedisGrainStore(string configuration, ILogger<RedisGrainStore> logger, string keyPrefix = "oq") : IGrainStore
+internal sealed partial class RedisGrainStore(string configuration, ILogger<RedisGrainStore> logger, string keyPrefix = "oq", int compactAfter = 256) : IGrainStore
 {
     private readonly string _definitions = keyPrefix + ":resources";
     private readonly string _owners = keyPrefix + ":owners";
     private readonly string _epochs = keyPrefix + ":epochs";
     private readonly string _heartbeats = keyPrefix + ":heartbeats";
+    private readonly ConcurrentDictionary<string, byte> _compacting = new(StringComparer.Ordinal);
     private int _pruned;
 
     private ConnectionMultiplexer? _redis;
@@ -53,7 +60,7 @@ internal sealed partial class RedisGrainStore(string configuration, ILogger<Redi
 
     private RedisKey[] Keys(string name) =>
         [$"{keyPrefix}:{{{name}}}:meta", $"{keyPrefix}:{{{name}}}:requests", $"{keyPrefix}:{{{name}}}:jobs", $"{keyPrefix}:{{{name}}}:window",
-            $"{keyPrefix}:{{{name}}}:idempotency", _definitions, _owners, _epochs, _heartbeats];
+            $"{keyPrefix}:{{{name}}}:idempotency", _definitions, _owners, _epochs, _heartbeats, $"{keyPrefix}:{{{name}}}:log"];
 
     public async Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken)
     {
@@ -76,32 +83,44 @@ internal sealed partial class RedisGrainStore(string configuration, ILogger<Redi
 
     public async Task<ClaimedGrain?> ClaimAsync(string name, string owner, CancellationToken cancellationToken)
     {
-        var result = await Db.ScriptEvaluateAsync(RedisScripts.Claim, Keys(name), [name, owner]);
-        if (result.IsNull)
+        var claimed = await Db.ScriptEvaluateAsync(RedisScripts.Claim, Keys(name), [name, owner]);
+        if (claimed.IsNull)
             return null;
-        var parts = (RedisResult[])result!;
-        var meta = ((RedisResult[])parts[0]!).Chunk(2).ToDictionary(p => (string)p[0]!, p => (string)p[1]!, StringComparer.Ordinal);
-        var snapshot = new ResourceSnapshot
+        var answer = (RedisResult[])claimed!;
+        long epoch = (long)answer[0], alive = (long)answer[1], sequence = (long)answer[2];
+        // No earlier owner appends from now on: fold what they left, then read the tables alone. A later claim may append
+        // meanwhile; then this claim is stale, and its commits are refused by epoch.
+        for (int attempt = 0; ; attempt++)
         {
-            Policy = PolicyJson.Deserialize(meta["policy"]),
-            LastId = long.Parse(meta["last_id"], System.Globalization.CultureInfo.InvariantCulture),
-            LastFencingToken = long.Parse(meta["last_fencing"], System.Globalization.CultureInfo.InvariantCulture),
-            WindowNextSeq = long.Parse(meta["window_next_seq"], System.Globalization.CultureInfo.InvariantCulture),
-            SavedAt = ClaimedGrain.LastAlive(long.Parse(meta["saved_at"], System.Globalization.CultureInfo.InvariantCulture), (long)parts[6]),
-            Requests = Records<RequestRecord>(parts[1]),
-            Jobs = Records<JobRecord>(parts[2]),
-            Window = Records<WindowRecord>(parts[3]),
-            Idempotency = Records<IdempotencyRecord>(parts[4]),
-        };
-        return new ClaimedGrain(snapshot, (long)parts[5],
-            meta.TryGetValue("seq", out string? seq) ? long.Parse(seq, System.Globalization.CultureInfo.InvariantCulture) : 0);
+            await CompactAsync(name);
+            var tables = await Db.ScriptEvaluateAsync(RedisScripts.Tables, Keys(name));
+            if (tables.IsNull)
+                return null;
+            var parts = (RedisResult[])tables!;
+            if ((long)parts[5] > 0 && attempt < 3)
+                continue;
+            var meta = ((RedisResult[])parts[0]!).Chunk(2).ToDictionary(p => (string)p[0]!, p => (string)p[1]!, StringComparer.Ordinal);
+            var snapshot = new ResourceSnapshot
+            {
+                Policy = PolicyJson.Deserialize(meta["policy"]),
+                LastId = long.Parse(meta["last_id"], CultureInfo.InvariantCulture),
+                LastFencingToken = long.Parse(meta["last_fencing"], CultureInfo.InvariantCulture),
+                WindowNextSeq = long.Parse(meta["window_next_seq"], CultureInfo.InvariantCulture),
+                SavedAt = ClaimedGrain.LastAlive(long.Parse(meta["saved_at"], CultureInfo.InvariantCulture), alive),
+                Requests = Records<RequestRecord>(parts[1]),
+                Jobs = Records<JobRecord>(parts[2]),
+                Window = Records<WindowRecord>(parts[3]),
+                Idempotency = Records<IdempotencyRecord>(parts[4]),
+            };
+            return new ClaimedGrain(snapshot, epoch, sequence);
+        }
     }
 
     public async Task ConfirmOwnershipAsync(string name, long epoch, CancellationToken cancellationToken)
     {
         // A deleted resource's keys are gone: no epoch, so no owner.
         var current = await Db.HashGetAsync(Keys(name)[0], "epoch");
-        if (current != epoch.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        if (current != epoch.ToString(CultureInfo.InvariantCulture))
             throw new OwnershipLostException(name, epoch);
     }
 
@@ -117,28 +136,77 @@ internal sealed partial class RedisGrainStore(string configuration, ILogger<Redi
 
     public async Task CommitAsync(string name, long epoch, long sequence, ResourceChanges changes, CancellationToken cancellationToken)
     {
-        var args = new List<RedisValue>
-        {
-            epoch, changes.LastId, changes.LastFencingToken, changes.WindowNextSeq, changes.SavedAt,
-            changes.Policy is { } policy ? PolicyJson.Serialize(policy) : "", changes.WindowHeadSeq, sequence,
-        };
-        AddPairs(args, changes.UpsertRequests, r => r.Id, r => JsonSerializer.Serialize(r));
-        AddPairs(args, changes.UpsertJobs, j => j.Id, j => JsonSerializer.Serialize(j));
-        args.Add(changes.DeleteRequests.Count);
-        args.AddRange(changes.DeleteRequests.Select(id => (RedisValue)id));
-        AddPairs(args, changes.UpsertWindow, w => w.Seq, w => JsonSerializer.Serialize(w));
-        AddPairs(args, changes.AddIdempotency, i => i.Key, i => JsonSerializer.Serialize(i));
-        args.Add(changes.DeleteIdempotency.Count);
-        args.AddRange(changes.DeleteIdempotency.Select(k => (RedisValue)k));
-        long outcome = (long)await Db.ScriptEvaluateAsync(RedisScripts.Commit, Keys(name), [.. args]);
+        byte[] record = ChangeRecord.Encode(changes);
+        byte[] entry = new byte[8 + record.Length];
+        BinaryPrimitives.WriteInt64BigEndian(entry, sequence);
+        record.CopyTo(entry, 8);
+        long outcome = (long)await Db.ScriptEvaluateAsync(RedisScripts.Commit, Keys(name),
+            [epoch, sequence, entry, changes.Policy is { } policy ? PolicyJson.Serialize(policy) : ""]);
         if (outcome == -1)
             throw new OwnershipLostException(name, epoch);
         if (outcome == -2)
             throw new CommitOutOfOrderException(name, epoch, sequence);
+        if (outcome >= compactAfter)
+            CompactInBackground(name);
     }
 
-    public async Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken) =>
+    public async Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken)
+    {
         await Db.ScriptEvaluateAsync(RedisScripts.Release, Keys(name), [name, epoch]);
+        await CompactAsync(name);
+    }
+
+    /// <summary>Folds the resource's log in the background, once at a time per resource; a failure leaves the log as it was
+    /// (folded on the next claim, or the next time it is due).</summary>
+    private void CompactInBackground(string name)
+    {
+        if (!_compacting.TryAdd(name, 0))
+            return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await CompactAsync(name);
+            }
+            catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidDataException)
+            {
+                if (_redis is not null)
+                    LogCompactionFailed(ex, name);
+            }
+            finally
+            {
+                _compacting.TryRemove(name, out _);
+            }
+        });
+    }
+
+    /// <summary>Folds the resource's change log into its tables and trims what was folded. Nothing happens when the log moved
+    /// meanwhile (another owner folded it): what is left is folded next time.</summary>
+    private async Task CompactAsync(string name)
+    {
+        var read = await Db.ScriptEvaluateAsync(RedisScripts.ReadLog, Keys(name));
+        if (read.IsNull)
+            return;
+        var parts = (RedisResult[])read!;
+        var entries = (byte[][])parts[1]!;
+        if (entries.Length == 0)
+            return;
+        long tablesLastId = parts[0].IsNull ? 0 : (long)parts[0];
+        var folded = ChangeFold.Fold(entries.Select(e => ChangeRecord.Decode(e.AsSpan(8))), tablesLastId)!;
+        var args = new List<RedisValue>
+        {
+            entries[0], entries.Length, folded.LastId, folded.LastFencingToken, folded.WindowNextSeq, folded.SavedAt, folded.WindowHeadSeq,
+        };
+        AddPairs(args, folded.UpsertRequests, r => r.Id, r => JsonSerializer.Serialize(r));
+        AddPairs(args, folded.UpsertJobs, j => j.Id, j => JsonSerializer.Serialize(j));
+        args.Add(folded.DeleteRequests.Count);
+        args.AddRange(folded.DeleteRequests.Select(id => (RedisValue)id));
+        AddPairs(args, folded.UpsertWindow, w => w.Seq, w => JsonSerializer.Serialize(w));
+        AddPairs(args, folded.AddIdempotency, i => i.Key, i => JsonSerializer.Serialize(i));
+        args.Add(folded.DeleteIdempotency.Count);
+        args.AddRange(folded.DeleteIdempotency.Select(k => (RedisValue)k));
+        await Db.ScriptEvaluateAsync(RedisScripts.Fold, Keys(name), [.. args]);
+    }
 
     public async Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken cancellationToken)
     {
@@ -174,6 +242,9 @@ internal sealed partial class RedisGrainStore(string configuration, ILogger<Redi
     }
 
     private sealed record StoredDefinition(string Policy, bool PushEnabled);
+
+    [LoggerMessage(LogLevel.Warning, "Folding the change log of resource {Name} into its tables failed; it is tried again later")]
+    private partial void LogCompactionFailed(Exception exception, string name);
 
     [LoggerMessage(LogLevel.Warning, "Redis runs with appendonly={AppendOnly} and appendfsync={AppendFsync}: a Redis crash can lose committed grants. Run it with appendonly yes and appendfsync always for the durability the silo promises.")]
     private partial void LogNotDurable(string appendOnly, string appendFsync);

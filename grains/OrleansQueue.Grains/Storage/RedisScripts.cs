@@ -2,8 +2,9 @@ namespace OrleansQueue.Grains.Storage;
 
 /// <summary>
 /// The Lua scripts of <see cref="RedisGrainStore"/>. KEYS, for every script: 1 meta, 2 requests, 3 jobs, 4 window,
-/// 5 idempotency (the resource's own), 6 definitions, 7 owners, 8 the epoch sequence (shared by all resources, so a
-/// deleted and re-created resource never reuses an epoch). Epochs are compared as the decimal strings they are stored as.
+/// 5 idempotency (the resource's own tables), 6 definitions, 7 owners, 8 the epoch sequence (shared by all resources, so a
+/// deleted and re-created resource never reuses an epoch), 9 heartbeats, 10 the resource's change log (a list of records,
+/// each its batch number, 8 bytes big-endian, then the record). Epochs are compared as the decimal strings they are stored as.
 /// </summary>
 internal static class RedisScripts
 {
@@ -22,12 +23,13 @@ internal static class RedisScripts
     /// <summary>ARGV: name. Returns 1 when the resource existed.</summary>
     public const string Delete = """
         local existed = redis.call('HDEL', KEYS[6], ARGV[1])
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[10])
         redis.call('HDEL', KEYS[7], ARGV[1])
         return existed
         """;
 
-    /// <summary>ARGV: name, owner. Returns nil for a missing resource, else {meta pairs, requests, jobs, window, idempotency, epoch}.</summary>
+    /// <summary>ARGV: name, owner. Takes the resource under a new epoch (from now on no earlier owner appends). Returns nil
+    /// for a missing resource, else {epoch, the previous owner's last heartbeat (-1: none), the last batch's number}.</summary>
     public const string Claim = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
         local previous = redis.call('HGET', KEYS[7], ARGV[1])
@@ -36,8 +38,20 @@ internal static class RedisScripts
         local epoch = redis.call('INCR', KEYS[8])
         redis.call('HSET', KEYS[1], 'epoch', tostring(epoch))
         redis.call('HSET', KEYS[7], ARGV[1], ARGV[2])
+        return { epoch, alive, redis.call('HGET', KEYS[1], 'seq') or '0' }
+        """;
+
+    /// <summary>Returns nil for a missing resource, else {meta pairs, requests, jobs, window, idempotency, the log's length}.</summary>
+    public const string Tables = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
         return { redis.call('HGETALL', KEYS[1]), redis.call('HVALS', KEYS[2]), redis.call('HVALS', KEYS[3]),
-                 redis.call('ZRANGE', KEYS[4], 0, -1), redis.call('HVALS', KEYS[5]), epoch, alive }
+                 redis.call('ZRANGE', KEYS[4], 0, -1), redis.call('HVALS', KEYS[5]), redis.call('LLEN', KEYS[10]) }
+        """;
+
+    /// <summary>Returns nil for a missing resource, else {the tables' last request id, the log's records}.</summary>
+    public const string ReadLog = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+        return { redis.call('HGET', KEYS[1], 'last_id'), redis.call('LRANGE', KEYS[10], 0, -1) }
         """;
 
     /// <summary>KEYS: the heartbeats, the owners. ARGV: owner, alive at, prune before. Records the owner's heartbeat; the
@@ -57,21 +71,33 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// ARGV: epoch, last id, last fencing token, next window sequence, saved at, policy ('' when unchanged), window head,
-    /// the batch's number, then counted lists: request upserts (id, record), job upserts (id, record), deletions (id),
-    /// window upserts (seq, record), idempotency additions (key, record), idempotency deletions (key). Returns 1 when
-    /// written, 0 when the resource is gone (its changes are dropped), -1 when a later claim took it, -2 when the batch
+    /// A grain's batch, appended to the resource's change log. ARGV: epoch, the batch's number, its log entry, policy (''
+    /// when unchanged; rare, and what the catalog reads, so written to the resource at once). Returns the log's length when
+    /// appended, 0 when the resource is gone (the batch is dropped), -1 when a later claim took it, -2 when the batch
     /// numbered before it did not land (nothing written for either).
     /// </summary>
     public const string Commit = """
         local current = redis.call('HGET', KEYS[1], 'epoch')
         if not current then return 0 end
         if current ~= ARGV[1] then return -1 end
-        if tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') ~= tonumber(ARGV[8]) - 1 then return -2 end
-        redis.call('HSET', KEYS[1], 'last_id', ARGV[2], 'last_fencing', ARGV[3], 'window_next_seq', ARGV[4], 'saved_at', ARGV[5], 'seq', ARGV[8])
-        if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'policy', ARGV[6]) end
+        if tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') ~= tonumber(ARGV[2]) - 1 then return -2 end
+        redis.call('HSET', KEYS[1], 'seq', ARGV[2])
+        if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'policy', ARGV[4]) end
+        return redis.call('RPUSH', KEYS[10], ARGV[3])
+        """;
+
+    /// <summary>
+    /// Folds the log's first records into the tables and trims them, if the log still starts as it did when they were read
+    /// (any owner may fold, at any time: folding changes what is stored in form, never in content). ARGV: the first entry
+    /// read, how many entries were folded, last id, last fencing token, next window sequence, saved at, window head, then
+    /// counted lists: request upserts (id, record), job upserts (id, record), deletions (id), window upserts (seq, record),
+    /// idempotency additions (key, record), idempotency deletions (key). Returns 1 when folded, 0 when the log had moved on.
+    /// </summary>
+    public const string Fold = """
+        if redis.call('LINDEX', KEYS[10], 0) ~= ARGV[1] then return 0 end
+        redis.call('HSET', KEYS[1], 'last_id', ARGV[3], 'last_fencing', ARGV[4], 'window_next_seq', ARGV[5], 'saved_at', ARGV[6])
         local head = ARGV[7]
-        local i = 9
+        local i = 8
         local n = tonumber(ARGV[i]); i = i + 1
         for _ = 1, n do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]); i = i + 2 end
         n = tonumber(ARGV[i]); i = i + 1
@@ -89,6 +115,7 @@ internal static class RedisScripts
         for _ = 1, n do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]); i = i + 2 end
         n = tonumber(ARGV[i]); i = i + 1
         for _ = 1, n do redis.call('HDEL', KEYS[5], ARGV[i]); i = i + 1 end
+        redis.call('LTRIM', KEYS[10], tonumber(ARGV[2]), -1)
         return 1
         """;
 

@@ -9,6 +9,24 @@ namespace OrleansQueue.Tests.Silo;
 /// <summary>The change log's records, their folding, and the SQLite store folding them at any point.</summary>
 public sealed class ChangeLogTests
 {
+    /// <summary>
+    /// Seeded runs of acquires, releases, cancels, idempotent calls, jobs and window spending, committed turn by turn to
+    /// SQLite (folding after every few records, or never, and at random claims by a new owner) and to the memory store
+    /// (which applies each change to its tables at once): whatever was folded when, both give back the same state.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(3, 5)]
+    [InlineData(4, 1_000)]
+    public async Task WhateverWasFoldedWhenTheStoreGivesBackWhatEachCommitLeft(int seed, int compactAfter)
+    {
+        using var folder = new TempDirectory("oq-log-");
+        await using var sqlite = new SqliteGrainStore(Path.Combine(folder.Path, "silo.db"), compactAfter: compactAfter);
+        await sqlite.InitializeAsync(CancellationToken.None);
+        await CompareWithMemoryAsync(sqlite, seed);
+    }
+
     /// <summary>A change with every field of every part set, none to its default.</summary>
     private static ResourceChanges EveryField()
     {
@@ -102,26 +120,15 @@ public sealed class ChangeLogTests
     private static RequestRecord Request(long id, RequestStatusKind state) =>
         new(id, "c", 1, Priority.Normal, 0, state, 1, 2, 3, state == RequestStatusKind.Held ? id : 0, 0, 0, id);
 
-    /// <summary>
-    /// Seeded runs of acquires, releases, cancels, idempotent calls, jobs and window spending, committed turn by turn to
-    /// SQLite (folding after every few records, or never, and at random claims by a new owner) and to the memory store
-    /// (which applies each change to its tables at once): whatever was folded when, both give back the same state.
-    /// </summary>
-    [Theory]
-    [InlineData(1, 1)]
-    [InlineData(2, 2)]
-    [InlineData(3, 5)]
-    [InlineData(4, 1_000)]
-    public async Task WhateverWasFoldedWhenTheStoreGivesBackWhatEachCommitLeft(int seed, int compactAfter)
+    /// <summary>Seeded steps committed turn by turn to <paramref name="logged"/> and to the memory store, with claims by a
+    /// new owner at random steps: both give back the same state at every claim.</summary>
+    internal static async Task CompareWithMemoryAsync(IGrainStore logged, int seed)
     {
-        using var folder = new TempDirectory("oq-log-");
         var random = new Random(seed);
         var clock = new ManualClock();
         var policy = new ResourcePolicy { MaxConcurrent = 4, LoadPerWindow = 50, Window = TimeSpan.FromSeconds(10), DefaultMaxWait = TimeSpan.FromMinutes(5) };
-        await using var sqlite = new SqliteGrainStore(Path.Combine(folder.Path, "silo.db"), compactAfter: compactAfter);
-        await sqlite.InitializeAsync(CancellationToken.None);
         var memory = new InMemoryGrainStore();
-        IGrainStore[] stores = [sqlite, memory];
+        IGrainStore[] stores = [logged, memory];
         foreach (var store in stores)
             await store.PutResourceAsync(new ResourceDefinition("r", policy), CancellationToken.None);
 
@@ -178,4 +185,29 @@ public sealed class ChangeLogTests
             string.Join(";", scheduler.GetLeases(1_000).OrderBy(l => l.Id).Select(l => $"{l.Id}:{l.FencingToken}:{l.Load}:{l.ExpiresAt:O}:{l.Claimed}")),
             string.Join(";", scheduler.GetJobs(1_000).OrderBy(j => j.Id).Select(j => $"{j.Id}:{j.State}:{j.Result}")));
     }
+}
+
+/// <summary>Redis' change log folded at any point (after every record, every few, or only at claims; in the background,
+/// beside the commits that follow), against the memory store.</summary>
+public sealed class RedisChangeLogTests : Cluster.INeedsRedis
+{
+    private static async Task RunAsync(int seed, int compactAfter)
+    {
+        await using var redis = new RedisGrainStore(await Cluster.RedisServer.AddressAsync(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance, Cluster.RedisServer.NewPrefix(), compactAfter);
+        await redis.InitializeAsync(CancellationToken.None);
+        await ChangeLogTests.CompareWithMemoryAsync(redis, seed);
+    }
+
+    [Cluster.StoreFact]
+    public Task FoldedAfterEveryRecord() => RunAsync(1, 1);
+
+    [Cluster.StoreFact]
+    public Task FoldedAfterEveryOtherRecord() => RunAsync(2, 2);
+
+    [Cluster.StoreFact]
+    public Task FoldedAfterEveryFifthRecord() => RunAsync(3, 5);
+
+    [Cluster.StoreFact]
+    public Task FoldedOnlyWhenClaimed() => RunAsync(4, 1_000);
 }

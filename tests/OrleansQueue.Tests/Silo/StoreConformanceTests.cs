@@ -393,9 +393,14 @@ public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Clust
     }
 }
 
-public sealed class RedisStoreConformanceTests : StoreConformanceTests, Cluster.INeedsRedis
+/// <summary>Redis, its change log folded into the tables only when a resource is claimed or given up (every test here
+/// commits fewer records than the store's threshold): what is read back comes from the log.</summary>
+public class RedisStoreConformanceTests : StoreConformanceTests, Cluster.INeedsRedis
 {
     private string? _prefix;
+
+    /// <summary>How many records a resource's log gathers before they are folded into its tables.</summary>
+    protected virtual int CompactAfter => 256;
 
     [Cluster.StoreFact]
     public Task BatchesAreNumbered() => ABatchWhosePredecessorDidNotLandIsRefusedAndLeavesNothing();
@@ -403,9 +408,22 @@ public sealed class RedisStoreConformanceTests : StoreConformanceTests, Cluster.
     internal override async Task<IGrainStore> OpenStoreAsync()
     {
         _prefix ??= Cluster.RedisServer.NewPrefix();
-        var store = new RedisGrainStore(await Cluster.RedisServer.AddressAsync(), Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance, _prefix);
+        var store = new RedisGrainStore(await Cluster.RedisServer.AddressAsync(), Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance,
+            _prefix, CompactAfter);
         await store.InitializeAsync(CancellationToken.None);
         Track(store);
         return store;
     }
+}
+
+/// <summary>Redis, every record folded into the tables soon after its batch is answered.</summary>
+public sealed class RedisFoldingEveryRecordConformanceTests : RedisStoreConformanceTests
+{
+    protected override int CompactAfter => 1;
+}
+
+/// <summary>Redis, folding every third record: what is read back comes from the tables and the log after them.</summary>
+public sealed class RedisFoldingEveryThirdRecordConformanceTests : RedisStoreConformanceTests
+{
+    protected override int CompactAfter => 3;
 }
