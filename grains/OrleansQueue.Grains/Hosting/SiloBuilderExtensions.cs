@@ -52,7 +52,7 @@ public static class OrleansQueueSiloBuilderExtensions
             return o.Provider switch
             {
                 "memory" => new InMemoryGrainStore(),
-                "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>()),
+                "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<PostgresGrainStore>>()),
                 // Keyed by Orleans' service id, so that services sharing one Redis never share resources.
                 "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>(),
                     sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId),

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Channels;
 using Npgsql;
@@ -13,24 +15,35 @@ namespace OrleansQueue.Grains.Storage;
 /// The cluster store: grain state and resource ownership in one PostgreSQL database that every silo shares (Orleans
 /// keeps the membership). The database is the only arbiter: a claim takes the resource's row lock and a new epoch from a sequence;
 /// a commit writes only while its epoch is still the row's (under the same row lock), so a stale owner's write is
-/// refused whatever the silos believe. Commits are grouped: every commit pending when the last transaction ended, from
-/// any grain, goes into the next one (one WAL flush for all), each still under its own epoch.
+/// refused whatever the silos believe. A commit is one row appended to the change log (the batch's binary record);
+/// commits are grouped: every commit pending when the last transaction ended, from any grain, goes into the next one
+/// (one WAL flush for all, three statements however many rows the batches touch), each still under its own epoch.
+/// Once a resource's log holds <c>compactAfter</c> records, and whenever it is claimed or given up, the store folds
+/// the log into the resource's tables under the resource's row lock, off the path of any reply.
 /// </summary>
-internal sealed class PostgresGrainStore : IGrainStore
+internal sealed partial class PostgresGrainStore : IGrainStore
 {
     private readonly NpgsqlDataSource _data;
     private readonly TimeProvider _time;
     private readonly SiloMetrics? _metrics;
+    private readonly ILogger _logger;
+    private readonly int _compactAfter;
+    private readonly Dictionary<string, int> _uncompacted = new(StringComparer.Ordinal); // the committer's: records appended since the last fold
+    private readonly ConcurrentDictionary<string, byte> _compacting = new(StringComparer.Ordinal);
     private readonly Channel<PendingCommit> _commits = Channel.CreateUnbounded<PendingCommit>(new() { SingleReader = true });
     private readonly Task _committer;
     private int _pruned;
     private Lazy<Task>? _closing;
 
-    public PostgresGrainStore(string connectionString, TimeProvider? time = null, SiloMetrics? metrics = null)
+    /// <param name="compactAfter">How many records a resource's change log gathers before they are folded into its tables.</param>
+    public PostgresGrainStore(string connectionString, TimeProvider? time = null, SiloMetrics? metrics = null, ILogger? logger = null, int compactAfter = 256)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(compactAfter, 1);
         _data = NpgsqlDataSource.Create(connectionString);
         _time = time ?? TimeProvider.System;
         _metrics = metrics;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _compactAfter = compactAfter;
         _committer = Task.Run(CommitLoopAsync, CancellationToken.None);
     }
 
@@ -65,7 +78,7 @@ internal sealed class PostgresGrainStore : IGrainStore
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Command("DELETE FROM resources WHERE name = $1", name));
-        foreach (string table in new[] { "requests", "window_log", "idempotency", "jobs" })
+        foreach (string table in new[] { "requests", "window_log", "idempotency", "jobs", "change_log" })
             batch.BatchCommands.Add(Command($"DELETE FROM {table} WHERE resource = $1", name));
         await batch.ExecuteNonQueryAsync(cancellationToken);
         bool existed = batch.BatchCommands[0].RecordsAffected > 0;
@@ -87,18 +100,21 @@ internal sealed class PostgresGrainStore : IGrainStore
         // The update takes the row lock: a commit under the old epoch waits for it, then finds its epoch gone. Every
         // statement after it in this transaction sees whatever the old owner committed before.
         // The previous owner (read under the same row lock) and its last heartbeat: how long the resource went unrun.
-        var heads = await QueryAsync(connection, transaction, """
+        var claims = await QueryAsync(connection, transaction, """
             UPDATE resources r SET owner = $2, epoch = nextval('epochs')
             FROM (SELECT owner AS previous FROM resources WHERE name = $1 FOR UPDATE) p
             WHERE r.name = $1
-            RETURNING r.epoch, r.policy, r.last_id, r.last_fencing, r.window_next_seq, r.saved_at,
-                CASE WHEN p.previous IS NULL THEN -1 ELSE COALESCE((SELECT alive_at FROM heartbeats WHERE owner = p.previous), 0) END, r.seq
-            """, [name, owner],
-            r => (Epoch: r.GetInt64(0), Policy: PolicyJson.Deserialize(r.GetString(1)), LastId: r.GetInt64(2), Fencing: r.GetInt64(3),
-                NextSeq: r.GetInt64(4), SavedAt: ClaimedGrain.LastAlive(r.GetInt64(5), r.GetInt64(6)), Seq: r.GetInt64(7)), cancellationToken);
-        if (heads.Count == 0)
+            RETURNING r.epoch, CASE WHEN p.previous IS NULL THEN -1 ELSE COALESCE((SELECT alive_at FROM heartbeats WHERE owner = p.previous), 0) END, r.seq
+            """, [name, owner], r => (Epoch: r.GetInt64(0), Alive: r.GetInt64(1), Seq: r.GetInt64(2)), cancellationToken);
+        if (claims.Count == 0)
             return null;
-        var head = heads[0];
+        var claim = claims[0];
+        // Under the row lock no earlier owner appends: fold what they left, then read the tables alone.
+        await CompactAsync(connection, transaction, name, cancellationToken);
+        var head = (await QueryAsync(connection, transaction,
+            "SELECT policy, last_id, last_fencing, window_next_seq, saved_at FROM resources WHERE name = $1", [name],
+            r => (Policy: PolicyJson.Deserialize(r.GetString(0)), LastId: r.GetInt64(1), Fencing: r.GetInt64(2), NextSeq: r.GetInt64(3),
+                SavedAt: ClaimedGrain.LastAlive(r.GetInt64(4), claim.Alive)), cancellationToken))[0];
 
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Command("""
@@ -140,7 +156,7 @@ internal sealed class PostgresGrainStore : IGrainStore
             Policy = head.Policy, LastId = head.LastId, LastFencingToken = head.Fencing, WindowNextSeq = head.NextSeq, SavedAt = head.SavedAt,
             Requests = requests, Jobs = jobs, Window = window, Idempotency = idempotency,
         };
-        return new ClaimedGrain(snapshot, head.Epoch, head.Seq);
+        return new ClaimedGrain(snapshot, claim.Epoch, claim.Seq);
     }
 
     public async Task HeartbeatAsync(string owner, long aliveAt, CancellationToken cancellationToken)
@@ -226,7 +242,14 @@ internal sealed class PostgresGrainStore : IGrainStore
                     else if (head.Seq != commit.Sequence - 1)
                         commit.Done.TrySetException(new CommitOutOfOrderException(commit.Name, commit.Epoch, commit.Sequence));
                     else
+                    {
                         commit.Done.TrySetResult();
+                        if ((CollectionsMarshal.GetValueRefOrAddDefault(_uncompacted, commit.Name, out _) += 1) >= _compactAfter)
+                        {
+                            _uncompacted.Remove(commit.Name);
+                            CompactInBackground(commit.Name);
+                        }
+                    }
                 }
                 return;
             }
@@ -246,9 +269,10 @@ internal sealed class PostgresGrainStore : IGrainStore
 
     /// <summary>
     /// One round trip: the batch is one implicit transaction. Its first statement locks the group's resource rows in name
-    /// order (two silos' groups never wait on each other in a cycle) and reads their epochs; every later statement writes
-    /// a grain's rows only while the row's epoch is the one its commit was made under. The lock holds the epoch still until
-    /// the commit, so a claim under way waits for it, and a stale grain's rows are skipped without refusing the others.
+    /// order (two silos' groups never wait on each other in a cycle) and reads their epochs; the gate moves each resource's
+    /// last batch number on, only under the batch's epoch and right after the batch numbered before it, marking the row
+    /// with this transaction; the append writes a batch's record only where that mark is. The lock holds the epoch still
+    /// until the commit, so a claim under way waits for it, and a stale grain's batch is skipped without refusing the others.
     /// </summary>
     /// <returns>The epoch and last batch number, before this transaction, of each resource of the group that still exists.</returns>
     private async Task<Dictionary<string, (long Epoch, long Seq)>> WriteGroupAsync(List<PendingCommit> group)
@@ -257,110 +281,19 @@ internal sealed class PostgresGrainStore : IGrainStore
         await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(Command("SELECT name, epoch, seq FROM resources WHERE name = ANY($1) ORDER BY name FOR UPDATE",
             (object)Column(group, g => g.Name)));
-        // The gate: under the batch's epoch, right after the batch numbered before it. It marks the row with this
-        // transaction, and every later statement writes a batch's rows only where that mark is.
         batch.BatchCommands.Add(Command("""
-            UPDATE resources r SET last_id = u.last_id, last_fencing = u.fencing, window_next_seq = u.next_seq, saved_at = u.saved_at,
-                policy = COALESCE(u.policy, r.policy), seq = u.seq, gate_tx = txid_current()
-            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])
-                AS u(resource, epoch, last_id, fencing, next_seq, saved_at, policy, seq)
+            UPDATE resources r SET policy = COALESCE(u.policy, r.policy), seq = u.seq, gate_tx = txid_current()
+            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS u(resource, epoch, policy, seq)
             WHERE r.name = u.resource AND r.epoch = u.epoch AND r.seq = u.seq - 1
-            """, Column(group, g => g.Name), Column(group, g => g.Epoch), Column(group, g => g.Changes.LastId),
-            Column(group, g => g.Changes.LastFencingToken), Column(group, g => g.Changes.WindowNextSeq), Column(group, g => g.Changes.SavedAt),
+            """, Column(group, g => g.Name), Column(group, g => g.Epoch),
             Column(group, g => g.Changes.Policy is null ? null : PolicyJson.Serialize(g.Changes.Policy)), Column(group, g => g.Sequence)));
-
-        var requests = Rows(group, c => c.UpsertRequests);
-        if (requests.Count > 0)
-        {
-            batch.BatchCommands.Add(Command($"""
-                INSERT INTO requests(resource, id, client, load, priority, level, state, enqueued_at, wait_deadline, timer_at, fencing,
-                    granted_at, window_seq, queue_seq)
-                SELECT u.resource, u.id, u.client, u.load, u.priority, u.level, u.state, u.enqueued_at, u.wait_deadline, u.timer_at,
-                    u.fencing, u.granted_at, u.window_seq, u.queue_seq
-                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::int[], $8::int[], $9::bigint[],
-                    $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
-                    AS u(resource, epoch, id, client, load, priority, level, state, enqueued_at, wait_deadline, timer_at, fencing, granted_at,
-                        window_seq, queue_seq),
-                    resources r
-                WHERE {Owned}
-                ON CONFLICT(resource, id) DO UPDATE SET client = excluded.client, load = excluded.load, priority = excluded.priority,
-                    level = excluded.level, state = excluded.state, enqueued_at = excluded.enqueued_at, wait_deadline = excluded.wait_deadline,
-                    timer_at = excluded.timer_at, fencing = excluded.fencing, granted_at = excluded.granted_at, window_seq = excluded.window_seq,
-                    queue_seq = excluded.queue_seq
-                """, Column(requests, x => x.Name), Column(requests, x => x.Epoch), Column(requests, x => x.Row.Id),
-                Column(requests, x => x.Row.ClientId), Column(requests, x => x.Row.Load), Column(requests, x => (int)x.Row.Priority),
-                Column(requests, x => x.Row.Level), Column(requests, x => (int)x.Row.State), Column(requests, x => x.Row.EnqueuedAt),
-                Column(requests, x => x.Row.WaitDeadline), Column(requests, x => x.Row.TimerAt), Column(requests, x => x.Row.FencingToken),
-                Column(requests, x => x.Row.GrantedAt), Column(requests, x => x.Row.WindowSeq), Column(requests, x => x.Row.QueueSeq)));
-        }
-        var jobs = Rows(group, c => c.UpsertJobs);
-        if (jobs.Count > 0)
-        {
-            batch.BatchCommands.Add(Command($"""
-                INSERT INTO jobs(resource, id, record)
-                SELECT u.resource, u.id, u.record FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS u(resource, epoch, id, record),
-                    resources r
-                WHERE {Owned}
-                ON CONFLICT(resource, id) DO UPDATE SET record = excluded.record
-                """, Column(jobs, x => x.Name), Column(jobs, x => x.Epoch), Column(jobs, x => x.Row.Id),
-                Column(jobs, x => JsonSerializer.Serialize(x.Row))));
-        }
-        var ended = Rows(group, c => c.DeleteRequests);
-        if (ended.Count > 0)
-        {
-            foreach (string table in new[] { "requests", "jobs" })
-            {
-                batch.BatchCommands.Add(Command($"""
-                    DELETE FROM {table} t USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(resource, epoch, id), resources r
-                    WHERE t.resource = u.resource AND t.id = u.id AND {Owned}
-                    """, Column(ended, x => x.Name), Column(ended, x => x.Epoch), Column(ended, x => x.Row)));
-            }
-        }
-        var window = Rows(group, c => c.UpsertWindow);
-        if (window.Count > 0)
-        {
-            batch.BatchCommands.Add(Command($"""
-                INSERT INTO window_log(resource, seq, at, load, requests)
-                SELECT u.resource, u.seq, u.at, u.load, u.requests
-                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[]) AS u(resource, epoch, seq, at, load, requests),
-                    resources r
-                WHERE {Owned}
-                ON CONFLICT(resource, seq) DO UPDATE SET at = excluded.at, load = excluded.load, requests = excluded.requests
-                """, Column(window, x => x.Name), Column(window, x => x.Epoch), Column(window, x => x.Row.Seq), Column(window, x => x.Row.At),
-                Column(window, x => x.Row.Load), Column(window, x => x.Row.Requests)));
-        }
         batch.BatchCommands.Add(Command($"""
-            DELETE FROM window_log w USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(resource, epoch, head), resources r
-            WHERE w.resource = u.resource AND w.seq < u.head AND {Owned}
-            """, Column(group, g => g.Name), Column(group, g => g.Epoch), Column(group, g => g.Changes.WindowHeadSeq)));
-        var keys = Rows(group, c => c.AddIdempotency);
-        if (keys.Count > 0)
-        {
-            batch.BatchCommands.Add(Command($"""
-                INSERT INTO idempotency(resource, key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at)
-                SELECT u.resource, u.key, u.request_id, u.outcome, u.fencing, u.expires_at, u.created_at, u.client, u.load, u.priority, u.granted_at
-                FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[],
-                        $9::text[], $10::bigint[], $11::int[], $12::bigint[])
-                    AS u(resource, epoch, key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at),
-                    resources r
-                WHERE {Owned}
-                ON CONFLICT(resource, key) DO UPDATE SET request_id = excluded.request_id, outcome = excluded.outcome, fencing = excluded.fencing,
-                    expires_at = excluded.expires_at, created_at = excluded.created_at, client = excluded.client, load = excluded.load,
-                    priority = excluded.priority, granted_at = excluded.granted_at
-                """, Column(keys, x => x.Name), Column(keys, x => x.Epoch), Column(keys, x => x.Row.Key), Column(keys, x => x.Row.RequestId),
-                Column(keys, x => (int)x.Row.Outcome), Column(keys, x => x.Row.FencingToken), Column(keys, x => x.Row.ExpiresAt),
-                Column(keys, x => x.Row.CreatedAt), Column(keys, x => x.Row.ClientId), Column(keys, x => x.Row.Load),
-                Column(keys, x => (int)x.Row.Priority), Column(keys, x => x.Row.GrantedAt)));
-        }
-        var expired = Rows(group, c => c.DeleteIdempotency);
-        if (expired.Count > 0)
-        {
-            batch.BatchCommands.Add(Command($"""
-                DELETE FROM idempotency k USING unnest($1::text[], $2::bigint[], $3::text[]) AS u(resource, epoch, key), resources r
-                WHERE k.resource = u.resource AND k.key = u.key AND {Owned}
-                """, Column(expired, x => x.Name), Column(expired, x => x.Epoch), Column(expired, x => x.Row)));
-        }
-
+            INSERT INTO change_log(resource, seq, record)
+            SELECT u.resource, u.seq, u.record FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[]) AS u(resource, epoch, seq, record),
+                resources r
+            WHERE {Owned}
+            """, Column(group, g => g.Name), Column(group, g => g.Epoch), Column(group, g => g.Sequence),
+            Column(group, g => ChangeRecord.Encode(g.Changes))));
         var heads = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
         await using (var reader = await batch.ExecuteReaderAsync())
         {
@@ -370,14 +303,147 @@ internal sealed class PostgresGrainStore : IGrainStore
         return heads;
     }
 
-    /// <summary>The condition every write of a group commit after the gate is under: the row's resource is still held under its
-    /// commit's epoch, and its batch passed the gate in this transaction.</summary>
+    /// <summary>Folds the resource's log in the background, once at a time per resource; a failure leaves the log as it was
+    /// (folded on the next claim, or the next time it is due).</summary>
+    private void CompactInBackground(string name)
+    {
+        if (!_compacting.TryAdd(name, 0))
+            return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await using var connection = await _data.OpenConnectionAsync();
+                await using var transaction = await connection.BeginTransactionAsync();
+                await CompactAsync(connection, transaction, name, CancellationToken.None);
+                await transaction.CommitAsync();
+            }
+            catch (Exception ex) when (ex is NpgsqlException or ObjectDisposedException or InvalidDataException)
+            {
+                if (_closing is null)
+                    LogCompactionFailed(ex, name);
+            }
+            finally
+            {
+                _compacting.TryRemove(name, out _);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Folds the resource's change log into its tables and deletes what it folded, in <paramref name="transaction"/>, under
+    /// the resource's row lock (no commit of it runs meanwhile). Any owner's records, at any time: the log holds only what
+    /// was accepted, in order, so folding it changes what is stored in form, never in content.
+    /// </summary>
+    private static async Task CompactAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, CancellationToken cancellationToken)
+    {
+        var tables = await QueryAsync(connection, transaction, "SELECT last_id FROM resources WHERE name = $1 FOR UPDATE", [name],
+            r => r.GetInt64(0), cancellationToken);
+        if (tables.Count == 0)
+            return;
+        var log = await QueryAsync(connection, transaction, "SELECT seq, record FROM change_log WHERE resource = $1 ORDER BY seq", [name],
+            r => (Seq: r.GetInt64(0), Record: (byte[])r.GetValue(1)), cancellationToken);
+        if (log.Count == 0)
+            return;
+        var folded = ChangeFold.Fold(log.Select(e => ChangeRecord.Decode(e.Record)), tables[0])!;
+        var item = new List<(string Name, ResourceChanges Changes)> { (name, folded) };
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command("""
+            UPDATE resources SET last_id = $2, last_fencing = $3, window_next_seq = $4, saved_at = $5 WHERE name = $1
+            """, name, folded.LastId, folded.LastFencingToken, folded.WindowNextSeq, folded.SavedAt));
+        AddRowCommands(batch, item);
+        batch.BatchCommands.Add(Command("DELETE FROM change_log WHERE resource = $1 AND seq <= $2", name, log[^1].Seq));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The statements that write the rows of each change into its resource's tables.</summary>
+    private static void AddRowCommands(NpgsqlBatch batch, List<(string Name, ResourceChanges Changes)> group)
+    {
+        var requests = Rows(group, c => c.UpsertRequests);
+        if (requests.Count > 0)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO requests(resource, id, client, load, priority, level, state, enqueued_at, wait_deadline, timer_at, fencing,
+                    granted_at, window_seq, queue_seq)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::int[], $8::bigint[],
+                    $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])
+                ON CONFLICT(resource, id) DO UPDATE SET client = excluded.client, load = excluded.load, priority = excluded.priority,
+                    level = excluded.level, state = excluded.state, enqueued_at = excluded.enqueued_at, wait_deadline = excluded.wait_deadline,
+                    timer_at = excluded.timer_at, fencing = excluded.fencing, granted_at = excluded.granted_at, window_seq = excluded.window_seq,
+                    queue_seq = excluded.queue_seq
+                """, Column(requests, x => x.Name), Column(requests, x => x.Row.Id),
+                Column(requests, x => x.Row.ClientId), Column(requests, x => x.Row.Load), Column(requests, x => (int)x.Row.Priority),
+                Column(requests, x => x.Row.Level), Column(requests, x => (int)x.Row.State), Column(requests, x => x.Row.EnqueuedAt),
+                Column(requests, x => x.Row.WaitDeadline), Column(requests, x => x.Row.TimerAt), Column(requests, x => x.Row.FencingToken),
+                Column(requests, x => x.Row.GrantedAt), Column(requests, x => x.Row.WindowSeq), Column(requests, x => x.Row.QueueSeq)));
+        }
+        var jobs = Rows(group, c => c.UpsertJobs);
+        if (jobs.Count > 0)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO jobs(resource, id, record)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
+                ON CONFLICT(resource, id) DO UPDATE SET record = excluded.record
+                """, Column(jobs, x => x.Name), Column(jobs, x => x.Row.Id), Column(jobs, x => JsonSerializer.Serialize(x.Row))));
+        }
+        var ended = Rows(group, c => c.DeleteRequests);
+        if (ended.Count > 0)
+        {
+            foreach (string table in new[] { "requests", "jobs" })
+            {
+                batch.BatchCommands.Add(Command($"""
+                    DELETE FROM {table} t USING unnest($1::text[], $2::bigint[]) AS u(resource, id)
+                    WHERE t.resource = u.resource AND t.id = u.id
+                    """, Column(ended, x => x.Name), Column(ended, x => x.Row)));
+            }
+        }
+        var window = Rows(group, c => c.UpsertWindow);
+        if (window.Count > 0)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO window_log(resource, seq, at, load, requests)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[])
+                ON CONFLICT(resource, seq) DO UPDATE SET at = excluded.at, load = excluded.load, requests = excluded.requests
+                """, Column(window, x => x.Name), Column(window, x => x.Row.Seq), Column(window, x => x.Row.At),
+                Column(window, x => x.Row.Load), Column(window, x => x.Row.Requests)));
+        }
+        batch.BatchCommands.Add(Command("""
+            DELETE FROM window_log w USING unnest($1::text[], $2::bigint[]) AS u(resource, head)
+            WHERE w.resource = u.resource AND w.seq < u.head
+            """, Column(group, g => g.Name), Column(group, g => g.Changes.WindowHeadSeq)));
+        var keys = Rows(group, c => c.AddIdempotency);
+        if (keys.Count > 0)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO idempotency(resource, key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[],
+                        $8::text[], $9::bigint[], $10::int[], $11::bigint[])
+                ON CONFLICT(resource, key) DO UPDATE SET request_id = excluded.request_id, outcome = excluded.outcome, fencing = excluded.fencing,
+                    expires_at = excluded.expires_at, created_at = excluded.created_at, client = excluded.client, load = excluded.load,
+                    priority = excluded.priority, granted_at = excluded.granted_at
+                """, Column(keys, x => x.Name), Column(keys, x => x.Row.Key), Column(keys, x => x.Row.RequestId),
+                Column(keys, x => (int)x.Row.Outcome), Column(keys, x => x.Row.FencingToken), Column(keys, x => x.Row.ExpiresAt),
+                Column(keys, x => x.Row.CreatedAt), Column(keys, x => x.Row.ClientId), Column(keys, x => x.Row.Load),
+                Column(keys, x => (int)x.Row.Priority), Column(keys, x => x.Row.GrantedAt)));
+        }
+        var expired = Rows(group, c => c.DeleteIdempotency);
+        if (expired.Count > 0)
+        {
+            batch.BatchCommands.Add(Command("""
+                DELETE FROM idempotency k USING unnest($1::text[], $2::text[]) AS u(resource, key)
+                WHERE k.resource = u.resource AND k.key = u.key
+                """, Column(expired, x => x.Name), Column(expired, x => x.Row)));
+        }
+    }
+
+    /// <summary>The condition a group commit's append is under: the row's resource is still held under its commit's epoch,
+    /// and its batch passed the gate in this transaction.</summary>
     private const string Owned = "r.name = u.resource AND r.epoch = u.epoch AND r.gate_tx = txid_current()";
 
     private const int MaxCommitsPerTransaction = 256;
 
-    private static List<(string Name, long Epoch, T Row)> Rows<T>(List<PendingCommit> group, Func<ResourceChanges, IEnumerable<T>> rows) =>
-        [.. group.SelectMany(g => rows(g.Changes).Select(row => (g.Name, g.Epoch, row)))];
+    private static List<(string Name, T Row)> Rows<T>(List<(string Name, ResourceChanges Changes)> group, Func<ResourceChanges, IEnumerable<T>> rows) =>
+        [.. group.SelectMany(g => rows(g.Changes).Select(row => (g.Name, row)))];
 
     private static TValue[] Column<TRow, TValue>(List<TRow> rows, Func<TRow, TValue> value)
     {
@@ -396,8 +462,14 @@ internal sealed class PostgresGrainStore : IGrainStore
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    public async Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken) =>
-        await QueryAsync("UPDATE resources SET owner = NULL WHERE name = $1 AND epoch = $2 RETURNING 1", [name, epoch], r => 1, cancellationToken);
+    public async Task ReleaseAsync(string name, long epoch, CancellationToken cancellationToken)
+    {
+        await using var connection = await _data.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await QueryAsync(connection, transaction, "UPDATE resources SET owner = NULL WHERE name = $1 AND epoch = $2 RETURNING 1", [name, epoch], r => 1, cancellationToken);
+        await CompactAsync(connection, transaction, name, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
 
     public async Task<IReadOnlyList<(string Name, string Owner)>> ListOwnedAsync(CancellationToken cancellationToken) =>
         await QueryAsync("SELECT name, owner FROM resources WHERE owner IS NOT NULL ORDER BY name", [], r => (r.GetString(0), r.GetString(1)), cancellationToken);
@@ -418,6 +490,9 @@ internal sealed class PostgresGrainStore : IGrainStore
         await _committer;
         await _data.DisposeAsync();
     }
+
+    [LoggerMessage(LogLevel.Warning, "Folding the change log of resource {Name} into its tables failed; it is tried again later")]
+    private partial void LogCompactionFailed(Exception exception, string name);
 
     private static ResourceDefinition ReadDefinition(NpgsqlDataReader r) =>
         new(r.GetString(0), PolicyJson.Deserialize(r.GetString(1)), r.GetBoolean(2));

@@ -2,8 +2,6 @@ namespace OrleansQueue.Grains.Storage;
 
 internal static class PostgresSchema
 {
-    public const int Version = 1;
-
     /// <summary>Run under an advisory lock, so silos starting together do not race to create it.</summary>
     public const string Create = """
         SELECT pg_advisory_xact_lock(727100001);
@@ -70,6 +68,13 @@ internal static class PostgresSchema
         -- written only in the transaction that moved seq on for it.
         ALTER TABLE resources ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAULT 0;
         ALTER TABLE resources ADD COLUMN IF NOT EXISTS gate_tx bigint NOT NULL DEFAULT 0;
-        INSERT INTO meta(key, value) VALUES('schema_version', 1) ON CONFLICT(key) DO NOTHING;
+        -- Version 2: a commit appends one record per batch to change_log (the batch's number, then ChangeRecord's binary
+        -- form); compaction folds a resource's log into the tables above and deletes what it folded.
+        CREATE TABLE IF NOT EXISTS change_log(
+            resource text NOT NULL,
+            seq bigint NOT NULL,
+            record bytea NOT NULL,
+            PRIMARY KEY(resource, seq));
+        INSERT INTO meta(key, value) VALUES('schema_version', 2) ON CONFLICT(key) DO UPDATE SET value = GREATEST(meta.value, 2);
         """;
 }

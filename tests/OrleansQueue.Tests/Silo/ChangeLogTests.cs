@@ -211,3 +211,27 @@ public sealed class RedisChangeLogTests : Cluster.INeedsRedis
     [Cluster.StoreFact]
     public Task FoldedOnlyWhenClaimed() => RunAsync(4, 1_000);
 }
+
+/// <summary>PostgreSQL's change log folded at any point (after every record, every few, or only at claims; in the
+/// background, beside the commits that follow), against the memory store.</summary>
+public sealed class PostgresChangeLogTests : Cluster.INeedsPostgres
+{
+    private static async Task RunAsync(int seed, int compactAfter)
+    {
+        await using var postgres = new PostgresGrainStore(await Cluster.PostgresServer.CreateDatabaseAsync(), compactAfter: compactAfter);
+        await postgres.InitializeAsync(CancellationToken.None);
+        await ChangeLogTests.CompareWithMemoryAsync(postgres, seed);
+    }
+
+    [Cluster.StoreFact]
+    public Task FoldedAfterEveryRecord() => RunAsync(1, 1);
+
+    [Cluster.StoreFact]
+    public Task FoldedAfterEveryOtherRecord() => RunAsync(2, 2);
+
+    [Cluster.StoreFact]
+    public Task FoldedAfterEveryFifthRecord() => RunAsync(3, 5);
+
+    [Cluster.StoreFact]
+    public Task FoldedOnlyWhenClaimed() => RunAsync(4, 1_000);
+}

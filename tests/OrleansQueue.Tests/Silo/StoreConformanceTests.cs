@@ -376,9 +376,14 @@ public sealed class SqliteFoldingEveryThirdRecordConformanceTests : SqliteStoreC
     protected override int CompactAfter => 3;
 }
 
-public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Cluster.INeedsPostgres
+/// <summary>PostgreSQL, its change log folded into the tables only when a resource is claimed or given up (every test
+/// here commits fewer records than the store's threshold): what is read back comes from the log.</summary>
+public class PostgresStoreConformanceTests : StoreConformanceTests, Cluster.INeedsPostgres
 {
     private string? _connectionString;
+
+    /// <summary>How many records a resource's log gathers before they are folded into its tables.</summary>
+    protected virtual int CompactAfter => 256;
 
     [Cluster.StoreFact]
     public Task BatchesAreNumbered() => ABatchWhosePredecessorDidNotLandIsRefusedAndLeavesNothing();
@@ -386,11 +391,23 @@ public sealed class PostgresStoreConformanceTests : StoreConformanceTests, Clust
     internal override async Task<IGrainStore> OpenStoreAsync()
     {
         _connectionString ??= await Cluster.PostgresServer.CreateDatabaseAsync();
-        var store = new PostgresGrainStore(_connectionString);
+        var store = new PostgresGrainStore(_connectionString, compactAfter: CompactAfter);
         await store.InitializeAsync(CancellationToken.None);
         Track(store);
         return store;
     }
+}
+
+/// <summary>PostgreSQL, every record folded into the tables soon after its batch is answered.</summary>
+public sealed class PostgresFoldingEveryRecordConformanceTests : PostgresStoreConformanceTests
+{
+    protected override int CompactAfter => 1;
+}
+
+/// <summary>PostgreSQL, folding every third record: what is read back comes from the tables and the log after them.</summary>
+public sealed class PostgresFoldingEveryThirdRecordConformanceTests : PostgresStoreConformanceTests
+{
+    protected override int CompactAfter => 3;
 }
 
 /// <summary>Redis, its change log folded into the tables only when a resource is claimed or given up (every test here
