@@ -19,10 +19,13 @@ internal static class JobStreams
     public static IAsyncStream<JobView> Of(Grain grain, string resource, long id) =>
         grain.GetStreamProvider(Provider).GetStream<JobView>(StreamId.Create("job", $"{resource}/{id}"));
 
-    /// <summary>Memory streams polled every 5 ms (the default 100 ms would be the latency of every progress report).</summary>
+    /// <summary>Memory streams polled every 5 ms (the default 100 ms would be the latency of every progress report). Their
+    /// subscriptions (one per watch) are kept with Orleans' own binary serializer: the default, JSON through Newtonsoft,
+    /// was a tenth of the silo's CPU on the jobs path.</summary>
     public static ISiloBuilder AddJobStreams(this ISiloBuilder silo)
     {
-        silo.AddMemoryGrainStorage(PubSubStore);
+        silo.AddMemoryGrainStorage(PubSubStore, options => options.Configure<Orleans.Serialization.Serializer>((o, serializer) =>
+            o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer)));
         silo.AddMemoryStreams(Provider, streams => streams.ConfigurePullingAgent(agent =>
             agent.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(5))));
         return silo;
