@@ -165,15 +165,8 @@ internal sealed class SocketConnection : IConnection
                 message.Write(buffer, 0, result.Count);
                 if (!result.EndOfMessage)
                     continue;
-                // A frame carries one message or, under the batched subprotocol, several, one per line.
-                var frame = message.GetBuffer().AsSpan(0, (int)message.Length);
-                while (!frame.IsEmpty)
-                {
-                    int end = frame.IndexOf((byte)'\n');
-                    var line = end < 0 ? frame : frame[..end];
-                    Dispatch(JsonSerializer.Deserialize<SocketMessage>(line, WireJson.Options) ?? throw new JsonException("A WebSocket message was null."));
-                    frame = end < 0 ? default : frame[(end + 1)..];
-                }
+                Dispatch(JsonSerializer.Deserialize<SocketMessage>(message.GetBuffer().AsSpan(0, (int)message.Length), WireJson.Options)
+                    ?? throw new JsonException("A WebSocket message was null."));
                 message.SetLength(0);
             }
         }
@@ -236,9 +229,6 @@ internal sealed class SocketConnection : IConnection
         Volatile.Read(ref _open).TrySetException(new ObjectDisposedException(nameof(SocketConnection)));
     }
 
-    /// <summary>The subprotocol under which the silo sends several messages in one frame, one per line.</summary>
-    private const string BatchedProtocol = "orleansqueue.batched";
-
     private sealed class Pending(Action<SocketMessage>? inline)
     {
         public Action<SocketMessage>? Inline { get; } = inline;
@@ -257,7 +247,6 @@ internal sealed class SocketConnection : IConnection
             var socket = new ClientWebSocket();
             if (options.ApiKey is { } key)
                 socket.Options.SetRequestHeader("X-Api-Key", key);
-            socket.Options.AddSubProtocol(BatchedProtocol); // the silo may put every message ready in one frame
             var builder = new UriBuilder(address) { Scheme = address.Scheme == "https" ? "wss" : "ws" };
             builder.Path = builder.Path.TrimEnd('/') + "/v1/ws";
             try

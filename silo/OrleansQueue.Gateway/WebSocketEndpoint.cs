@@ -12,12 +12,11 @@ internal static class WebSocketEndpoint
         {
             if (!context.WebSockets.IsWebSocketRequest)
                 return HttpResults.Problem(Problem.Invalid("Upgrade", "GET /v1/ws must be a WebSocket upgrade request."));
-            bool batched = context.WebSockets.WebSocketRequestedProtocols.Contains(WebSocketSession.BatchedProtocol);
-            using var socket = await context.WebSockets.AcceptWebSocketAsync(batched ? WebSocketSession.BatchedProtocol : null);
-            var session = new WebSocketSession(socket, batched, context.Caller(), operations, jobs, options.Value, metrics, logger);
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var session = new WebSocketSession(socket, context.Caller(), operations, jobs, options.Value, metrics, logger);
             await session.RunAsync(context.RequestAborted);
             return Results.Empty;
-        }).WithOperationId("openWebSocket").Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(400).CountsAsTenantStream().WithTags("WebSocket").WithSummary("The WebSocket session: every operation as JSON messages, with pushed updates. With the subprotocol orleansqueue.batched, a frame carries one or more messages, one per line.");
+        }).WithOperationId("openWebSocket").Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(400).CountsAsTenantStream().WithTags("WebSocket").WithSummary("The WebSocket session: every operation as JSON messages, with pushed updates.");
         return v1;
     }
 }

@@ -1,5 +1,4 @@
 using OrleansQueue.Grains;
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
@@ -22,19 +21,10 @@ namespace OrleansQueue.Gateway;
 /// answers is slowed by TCP, and the replies being built stay bounded too), and at most
 /// <see cref="GatewayOptions.MaxSessionOutboxBytes"/> wait to be sent: a client that does not read its replies is closed
 /// with 1008, so one session cannot grow the silo's memory without bound.</para>
-/// <para>A client that asks for the <see cref="BatchedProtocol"/> subprotocol gets every message ready to go in one frame
-/// (each message a line: JSON objects separated by a line feed, which compact JSON never contains), and may send several
-/// in one frame the same way; others get and send one message per frame.</para>
 /// </summary>
-internal sealed partial class WebSocketSession(WebSocket socket, bool batched, Caller caller, RequestOperations operations, JobOperations jobs,
+internal sealed partial class WebSocketSession(WebSocket socket, Caller caller, RequestOperations operations, JobOperations jobs,
     GatewayOptions limits, SiloMetrics metrics, ILogger<WebSocketSession> logger) : IResourceObserver
 {
-    /// <summary>The subprotocol under which frames carry several messages, one per line.</summary>
-    public const string BatchedProtocol = "orleansqueue.batched";
-
-    /// <summary>A batched frame is closed once it holds this many bytes (a single larger message still goes whole).</summary>
-    private const int FrameBytes = 64 * 1024;
-
     private static readonly TimeSpan UnreadPatience = TimeSpan.FromSeconds(10);
     private readonly int maxMessageBytes = limits.MaxRequestBodyBytes;
     private long _outboxBytes;
@@ -63,32 +53,21 @@ internal sealed partial class WebSocketSession(WebSocket socket, bool batched, C
             while (true)
             {
                 await slots.WaitAsync(stop.Token);
-                if (await ReceiveAsync(stop.Token) is not { } frame)
+                if (await ReceiveAsync(stop.Token) is not { } message)
                     break;
-                int start = 0;
-                while (true)
+                var parsed = ApiJson.Parse<SocketRequest?>(message, null);
+                // An operation's weight is the grain calls it makes: an attach of n ids is n of them (and at most the whole
+                // bound, so that one always runs). The replies it builds meanwhile stay bounded with them.
+                int weight = parsed.Value is { Op: SocketOps.Attach, Ids: { Length: > 1 } ids } ? Math.Min(ids.Length, limits.MaxSessionInFlight) : 1;
+                for (int taken = 1; taken < weight; taken++)
+                    await slots.WaitAsync(stop.Token);
+                var task = HandleAsync(parsed, stop.Token);
+                inFlight[task] = 0;
+                _ = task.ContinueWith(t =>
                 {
-                    // One message, or (batched) the frame's next line.
-                    int end = batched ? Array.IndexOf(frame, (byte)'\n', start) : -1;
-                    var message = frame.AsMemory(start, (end < 0 ? frame.Length : end) - start);
-                    var parsed = ApiJson.Parse<SocketRequest?>(message.Span, null);
-                    // An operation's weight is the grain calls it makes: an attach of n ids is n of them (and at most the whole
-                    // bound, so that one always runs). The replies it builds meanwhile stay bounded with them.
-                    int weight = parsed.Value is { Op: SocketOps.Attach, Ids: { Length: > 1 } ids } ? Math.Min(ids.Length, limits.MaxSessionInFlight) : 1;
-                    for (int taken = 1; taken < weight; taken++)
-                        await slots.WaitAsync(stop.Token);
-                    var task = HandleAsync(parsed, stop.Token);
-                    inFlight[task] = 0;
-                    _ = task.ContinueWith(t =>
-                    {
-                        inFlight.TryRemove(t, out _);
-                        slots.Release(weight);
-                    }, TaskScheduler.Default);
-                    start = end + 1;
-                    if (end < 0 || start == frame.Length)
-                        break;
-                    await slots.WaitAsync(stop.Token); // the next message of the frame takes a slot of its own
-                }
+                    inFlight.TryRemove(t, out _);
+                    slots.Release(weight);
+                }, TaskScheduler.Default);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
@@ -266,27 +245,10 @@ internal sealed partial class WebSocketSession(WebSocket socket, bool batched, C
     {
         try
         {
-            var reader = _outbox.Reader;
-            var frame = new ArrayBufferWriter<byte>(4096);
-            while (await reader.WaitToReadAsync(ct))
+            await foreach (var message in _outbox.Reader.ReadAllAsync(ct))
             {
-                if (!batched)
-                {
-                    var message = await reader.ReadAsync(ct);
-                    await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, ct);
-                    Interlocked.Add(ref _outboxBytes, -message.Length);
-                    continue;
-                }
-                // Every message ready now, in one frame and so one write.
-                frame.ResetWrittenCount();
-                while (frame.WrittenCount < FrameBytes && reader.TryRead(out var message))
-                {
-                    if (frame.WrittenCount > 0)
-                        frame.Write("\n"u8);
-                    frame.Write(message);
-                    Interlocked.Add(ref _outboxBytes, -message.Length);
-                }
-                await socket.SendAsync(frame.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, ct);
+                await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, ct);
+                Interlocked.Add(ref _outboxBytes, -message.Length);
             }
             if (_overflowed != 0)
             {
