@@ -41,6 +41,8 @@ public sealed class OrleansQueueOptions
             yield return $"{section}:Store:ConnectionString is required with the redis provider (host:port, e.g. 127.0.0.1:6379).";
         if (Store.Synchronous is not ("NORMAL" or "FULL"))
             yield return $"{section}:Store:Synchronous must be NORMAL or FULL; it is \"{Store.Synchronous}\".";
+        if (Store.CompactAfter < 1)
+            yield return $"{section}:Store:CompactAfter must be at least 1; it is {Store.CompactAfter}.";
         if (IdleTimeoutSeconds < 1)
             yield return $"{section}:IdleTimeoutSeconds must be at least 1; it is {IdleTimeoutSeconds}.";
     }
@@ -60,6 +62,11 @@ public sealed class StoreOptions
 
     /// <summary>NORMAL survives a process crash (kill -9); FULL also survives power loss, at an fsync per commit.</summary>
     public string Synchronous { get; set; } = "NORMAL";
+
+    /// <summary>How many batches a resource's change log gathers before the store folds them into the resource's tables
+    /// (off the path of any reply; a claim and a release fold too). Fewer: shorter logs to read at a claim, more folding.</summary>
+    /// <value>The default value is 256.</value>
+    public int CompactAfter { get; set; } = 256;
 }
 
 /// <summary>Options that break a rule stop the silo at start, with a message naming each setting under its section.</summary>

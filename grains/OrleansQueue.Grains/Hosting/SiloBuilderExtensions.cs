@@ -52,11 +52,13 @@ public static class OrleansQueueSiloBuilderExtensions
             return o.Provider switch
             {
                 "memory" => new InMemoryGrainStore(),
-                "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<PostgresGrainStore>>()),
+                "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<PostgresGrainStore>>(),
+                    o.CompactAfter),
                 // Keyed by Orleans' service id, so that services sharing one Redis never share resources.
                 "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>(),
-                    sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId),
-                _ => new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<SqliteGrainStore>>()),
+                    sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId, o.CompactAfter),
+                _ => new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<SqliteGrainStore>>(),
+                    o.CompactAfter),
             };
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifetime>();
