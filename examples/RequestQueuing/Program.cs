@@ -52,6 +52,7 @@ Console.WriteLine($"{Calls} calls from 4 clients to \"{Resource}\": at most 8 at
 var clock = Stopwatch.StartNew();
 var started = DateTimeOffset.UtcNow;
 var grants = new ConcurrentQueue<(TimeSpan At, string Client, Priority Priority, long Tokens, TimeSpan Waited)>();
+int running = 0, mostRunning = 0;
 var rng = new Random(7);
 var plan = Enumerable.Range(0, Calls).Select(i => (Client: $"app-{i % 4}", Priority: (Priority)rng.Next(1, 5), Tokens: (long)rng.Next(100, 600))).ToList();
 var calls = plan.Select(async call =>
@@ -60,7 +61,10 @@ var calls = plan.Select(async call =>
     await using var lease = await client.AcquireAsync(Resource, call.Tokens, call.Priority, call.Client);
     // The silo's own grant time, so the window check below sees what the silo decided, not when we heard of it.
     grants.Enqueue((lease.GrantedAt - started, call.Client, call.Priority, call.Tokens, clock.Elapsed - asked));
+    int now = Interlocked.Increment(ref running);
+    InterlockedMax(ref mostRunning, now);
     await Task.Delay(Random.Shared.Next(50, 150));                  // the "LLM call"
+    Interlocked.Decrement(ref running);
     await lease.ReleaseAsync(actualLoad: call.Tokens * 9 / 10);     // it used a bit less than it reserved
 }).ToList();
 
@@ -72,6 +76,14 @@ await all;
 var list = grants.OrderBy(g => g.At).ToList();
 Console.WriteLine($"\nAll {Calls} granted in {clock.Elapsed.TotalSeconds:0.0} s ({Calls / clock.Elapsed.TotalSeconds:0.0} grants/s).");
 Console.WriteLine("First 24 grants (client/priority): " + string.Join(" ", list.Take(24).Select(g => $"{g.Client[^1]}/{g.Priority.ToString()[0]}")));
+Console.WriteLine("  The first calls found the budget free and went at once, in the order they came; after that the waitlist");
+Console.WriteLine("  decides: the most urgent priority first, and within a priority the clients take turns by load.");
+Console.WriteLine($"At most {mostRunning} calls ran at once (limit 8).");
+// Fairness: within the busiest priority, the calls that had to wait were granted to the four clients in turn.
+var queued = list.Where(g => g.Waited > TimeSpan.FromMilliseconds(20)).GroupBy(g => g.Priority).MaxBy(g => g.Count())!;
+var firstTurns = queued.Take(20).CountBy(g => g.Client).OrderBy(c => c.Key);
+Console.WriteLine($"The first 20 {queued.Key} calls that waited, by client: " + string.Join(", ", firstTurns.Select(c => $"{c.Key} {c.Value}")) +
+    " (each client's share, not first come first served).");
 int maxRequests = list.Max(g => list.Count(h => h.At >= g.At && h.At < g.At + window));
 // Each call reported 90% of its reservation as used; the silo refunded the rest at once, so count what was used.
 long maxTokens = list.Max(g => list.Where(h => h.At >= g.At && h.At < g.At + window).Sum(h => h.Tokens * 9 / 10));
@@ -79,3 +91,10 @@ Console.WriteLine($"Busiest {window.TotalSeconds:0} s (by the silo's grant times
 foreach (var level in list.GroupBy(g => g.Priority).OrderBy(g => g.Key))
     Console.WriteLine($"  {level.Key,-10} {level.Count(),3} calls, mean wait {level.Average(g => g.Waited.TotalSeconds),5:0.00} s");
 await host.StopAsync();
+
+static void InterlockedMax(ref int target, int value)
+{
+    int seen = Volatile.Read(ref target);
+    while (value > seen && Interlocked.CompareExchange(ref target, value, seen) is var previous && previous != seen)
+        seen = previous;
+}

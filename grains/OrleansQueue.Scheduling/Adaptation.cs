@@ -1,3 +1,5 @@
+using OrleansQueue.Scheduling.Internals;
+
 namespace OrleansQueue.Scheduling;
 
 /// <summary>
@@ -49,7 +51,7 @@ internal sealed class Adaptation
             if (now + wait > _pausedUntil)
             {
                 _pausedUntil = now + wait;
-                _pauseReason = report.Status == 429 ? "the upstream answered 429" : $"the upstream asked to retry after {TimeSpan.FromTicks(wait)}";
+                _pauseReason = report.Status == 429 ? "the upstream answered 429" : $"the upstream asked to retry after {DurationText.Of(TimeSpan.FromTicks(wait))}";
             }
             if (_policy.Adaptive == AdaptiveMode.Aimd && report.Status == 429 && fresh)
             {

@@ -1,3 +1,5 @@
+using OrleansQueue.Scheduling.Internals;
+
 namespace OrleansQueue.Scheduling;
 
 /// <summary>
@@ -122,19 +124,19 @@ public sealed record ResourcePolicy
         if (MaxQueuedPerTenant < 0)
             errors.Add(new(nameof(MaxQueuedPerTenant), $"must not be negative when set; it is {MaxQueuedPerTenant}."));
         if (MaxWait < TimeSpan.Zero || MaxWait > MaxDuration)
-            errors.Add(new(nameof(MaxWait), $"must be between zero and {MaxDuration}; it is {MaxWait}."));
+            errors.Add(new(nameof(MaxWait), $"must be between zero and {DurationText.Of(MaxDuration)}; it is {DurationText.Of(MaxWait)}."));
         if (DefaultMaxWait < TimeSpan.Zero || DefaultMaxWait > MaxWait)
-            errors.Add(new(nameof(DefaultMaxWait), $"must be between zero and MaxWait ({MaxWait}); it is {DefaultMaxWait}."));
+            errors.Add(new(nameof(DefaultMaxWait), $"must be between zero and MaxWait ({DurationText.Of(MaxWait)}); it is {DurationText.Of(DefaultMaxWait)}."));
         CheckDuration(errors, nameof(LeaseTtl), LeaseTtl);
         if (ClaimWindow <= TimeSpan.Zero || ClaimWindow > LeaseTtl)
-            errors.Add(new(nameof(ClaimWindow), $"must be above zero and at most LeaseTtl ({LeaseTtl}); it is {ClaimWindow}."));
+            errors.Add(new(nameof(ClaimWindow), $"must be above zero and at most LeaseTtl ({DurationText.Of(LeaseTtl)}); it is {DurationText.Of(ClaimWindow)}."));
         if (AgingInterval is { } aging)
             CheckDuration(errors, nameof(AgingInterval), aging);
         CheckDuration(errors, nameof(JobVisibilityTimeout), JobVisibilityTimeout);
         if (JobMaxAttempts is < 1 or > 100)
             errors.Add(new(nameof(JobMaxAttempts), $"must be between 1 and 100; it is {JobMaxAttempts}."));
         if (JobRetryDelay < TimeSpan.Zero || JobRetryDelay > MaxDuration)
-            errors.Add(new(nameof(JobRetryDelay), $"must be between zero and {MaxDuration}; it is {JobRetryDelay}."));
+            errors.Add(new(nameof(JobRetryDelay), $"must be between zero and {DurationText.Of(MaxDuration)}; it is {DurationText.Of(JobRetryDelay)}."));
         CheckDuration(errors, nameof(JobRetention), JobRetention);
         if (!Enum.IsDefined(Adaptive))
             errors.Add(new(nameof(Adaptive), $"must be off, headers or aimd; it is {(int)Adaptive}."));
@@ -171,6 +173,6 @@ public sealed record ResourcePolicy
     private static void CheckDuration(List<PolicyError> errors, string field, TimeSpan value)
     {
         if (value <= TimeSpan.Zero || value > MaxDuration)
-            errors.Add(new(field, $"must be above zero and at most {MaxDuration}; it is {value}."));
+            errors.Add(new(field, $"must be above zero and at most {DurationText.Of(MaxDuration)}; it is {DurationText.Of(value)}."));
     }
 }

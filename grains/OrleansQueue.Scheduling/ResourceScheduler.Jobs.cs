@@ -86,7 +86,7 @@ public sealed partial class ResourceScheduler
             throw new ArgumentException($"workerId must be a non-blank string of at most {MaxClientIdLength} characters.", nameof(workerId));
         long waitTicks = wait?.Ticks ?? 0;
         if (waitTicks < 0 || waitTicks > _maxWait)
-            throw new ArgumentOutOfRangeException(nameof(wait), wait, $"wait must be between zero and MaxWait ({_policy.MaxWait}).");
+            throw new ArgumentOutOfRangeException(nameof(wait), wait, $"wait must be between zero and MaxWait ({DurationText.Of(_policy.MaxWait)}).");
         if (max is < 1 or > MaxJobsPerTake)
             throw new ArgumentOutOfRangeException(nameof(max), max, $"max must be between 1 and {MaxJobsPerTake}.");
         long now = Now();

@@ -245,7 +245,7 @@ public sealed partial class ResourceScheduler
         }
         _timedOut++;
         var timedOut = new Rejection(RejectionReason.TimedOut,
-            $"Request {request.Id} for load {request.Load} on resource \"{Name}\" was not granted within its maximum wait of {TimeSpan.FromTicks(request.WaitDeadline - request.EnqueuedAt)}.");
+            $"Request {request.Id} for load {request.Load} on resource \"{Name}\" was not granted within its maximum wait of {DurationText.Of(TimeSpan.FromTicks(request.WaitDeadline - request.EnqueuedAt))}.");
         Note(now, ActivityKind.TimedOut, new(ResourceEventKind.TimedOut, request.Id, request.ClientId, request.Load, ToTime(now), Rejection: timedOut,
             Priority: request.Priority), request, timedOut);
         Recycle(request);

@@ -142,7 +142,7 @@ public sealed partial class ResourceScheduler
         if (maxWait is { } wait && (wait < TimeSpan.Zero || wait.Ticks > _maxWait))
         {
             return new(RejectionReason.InvalidRequest,
-                $"maxWait must be between zero and resource \"{Name}\"'s MaxWait of {_policy.MaxWait}; it is {wait}.", Field: "maxWait");
+                $"maxWait must be between zero and resource \"{Name}\"'s MaxWait of {DurationText.Of(_policy.MaxWait)}; it is {DurationText.Of(wait)}.", Field: "maxWait");
         }
         return null;
     }

@@ -297,12 +297,20 @@ function limitsText(p) {
   return parts.length ? parts.join(', ') : 'unlimited';
 }
 
+// The jobs in hand: queued, running, retrying, dead-lettered.
+const jobsInHand = ({ byState: s }) => [['queued', s.queued], ['running', s.running], ['retrying', s.retrying], ['dead', s.deadLettered]]
+  .filter(([, n]) => n > 0).map(([k, n]) => `${number(n)} ${k}`);
+
+// The jobs in hand, else how many completed, else none.
 function jobsText(jobs) {
   if (!jobs) return '–';
-  const s = jobs.byState;
-  const parts = [['queued', s.queued], ['running', s.running], ['retrying', s.retrying], ['dead', s.deadLettered]].filter(([, n]) => n > 0);
-  return parts.length ? parts.map(([k, n]) => `${number(n)} ${k}`).join(', ') : 'none';
+  const inHand = jobsInHand(jobs);
+  if (inHand.length) return inHand.join(', ');
+  return jobs.completed > 0 ? `${number(jobs.completed)} completed` : 'none';
 }
+
+// Wait percentiles are over grants: with none since the resource was activated there is nothing to show.
+const waitText = s => s.granted > 0 ? `${duration(s.waitP50Ms)} / ${duration(s.waitP99Ms)}` : '– / –';
 
 function renderOverview(rows) {
   $('#overview-count').textContent = rows.length === 1 ? '1 resource' : `${number(rows.length)} resources`;
@@ -320,7 +328,7 @@ function renderOverview(rows) {
       cell('Leases', s ? number(s.leases) : '–', 'num leases'),
       cell('Budget', problem ? h('span', { class: 'error', text: problem }) : budgetBars(r.policy, s), 'budget-cell'),
       cell('Grants', s ? `${number(s.grantsPerSecond)} /s` : '–', 'num rate'),
-      cell('Wait p50 / p99', s ? `${duration(s.waitP50Ms)} / ${duration(s.waitP99Ms)}` : '–', 'num wait'),
+      cell('Wait p50 / p99', s ? waitText(s) : '–', 'num wait'),
       cell('Jobs', jobsText(s?.jobs), 'jobs'),
       cell('Silo', siloName(s?.silo), 'silo muted'));
   }));
@@ -479,7 +487,7 @@ function renderDetail(d) {
   $('#stat-leases').textContent = number(s.leases);
   $('#stat-leased-load').textContent = `${number(s.leasedLoad)} load held`;
   $('#stat-rate').textContent = `${number(s.grantsPerSecond)} /s`;
-  $('#stat-wait').textContent = `${duration(s.waitP50Ms)} / ${duration(s.waitP99Ms)}`;
+  $('#stat-wait').textContent = waitText(s);
   $('#stat-wait-more').textContent = `p90 ${duration(s.waitP90Ms)}, max ${duration(s.waitMaxMs)}; ${number(s.granted)} granted in all`;
   const policy = state.policy ? JSON.parse(state.policy).policy : null;
   $('#stat-budget').replaceChildren(policy ? budgetBars(policy, s) : h('span', { class: 'muted', text: '–' }));
@@ -580,7 +588,8 @@ function renderEvents(events) {
 }
 
 function renderJobs(jobs, figures) {
-  $('#jobs-summary').textContent = figures ? `(${jobsText(figures)}; ${number(figures.completed)} completed in all)` : '';
+  const inHand = figures ? jobsInHand(figures) : [];
+  $('#jobs-summary').textContent = !figures ? '' : inHand.length ? `(${inHand.join(', ')}; ${number(figures.completed)} completed in all)` : `(${jobsText(figures)})`;
   $('#jobs-empty').hidden = jobs.length > 0;
   $('#jobs').hidden = jobs.length === 0;
   $('#jobs tbody').replaceChildren(...jobs.map(j => {

@@ -300,6 +300,32 @@ public sealed class DashboardBrowserTests(DashboardSilo silo, Browser browser) :
         await Screenshot(page, "phone");
     }
 
+    [Fact]
+    public async Task AtALaptopsWidthTheOverviewFitsAndShowsNoFigureItDoesNotHave()
+    {
+        // The widest row a resource makes: a long name, every limit, an adaptive badge; and nothing granted yet.
+        await _admin.CreateResource("dash-laptop-with-a-rather-long-resource-name",
+            """{"maxConcurrent":64,"requestsPerWindow":10000,"loadPerWindow":2000000,"windowMs":60000,"adaptive":"aimd"}""");
+        await _admin.CreateResource("dash-laptop-done", """{"maxConcurrent":1}""");
+        long job = (await _admin.Post("/v1/resources/dash-laptop-done/jobs", """{"payload":1}""")).Body.GetProperty("id").GetInt64();
+        Assert.Equal(HttpStatusCode.OK, (await _admin.Post("/v1/resources/dash-laptop-done/jobs/take", """{"workerId":"w"}""")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await _admin.Post($"/v1/resources/dash-laptop-done/jobs/{job}/complete", """{"workerId":"w","result":1}""")).Status);
+
+        var page = await SignIn(SiloFactory.AdminKey); // 1280 × 800
+        var done = page.Locator("tr[data-resource='dash-laptop-done']");
+        await Expect(done.Locator("td.jobs")).ToHaveTextAsync("1 completed");
+        var wide = page.Locator("tr[data-resource='dash-laptop-with-a-rather-long-resource-name']");
+        await Expect(wide.Locator("td.wait")).ToHaveTextAsync("– / –");
+        await Expect(wide.Locator("td.jobs")).ToHaveTextAsync("none");
+
+        // Every column on screen: the table does not scroll sideways, and the silo column ends inside the window.
+        bool scrolls = await page.EvaluateAsync<bool>("(() => { const s = document.querySelector('#resources').parentElement; return s.scrollWidth > s.clientWidth; })()");
+        var silo = await wide.Locator("td.silo").BoundingBoxAsync();
+        await Screenshot(page, "laptop");
+        Assert.False(scrolls, "the overview table scrolls sideways at 1280 px");
+        Assert.True(silo is not null && silo.X + silo.Width <= 1280, $"the silo column ends at {silo?.X + silo?.Width} px of 1280");
+    }
+
     private async Task<IBrowserContext> NewContext(int width = 1280, int height = 800)
     {
         var context = await browser.Instance.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });

@@ -22,6 +22,7 @@ public sealed class ActivityTests : SchedulerTestBase
         Assert.Equal(held, events[0].RequestId);
         Assert.Equal("a", events[0].ClientId);
         Assert.Equal(RejectionReason.TimedOut, events[1].Reason);
+        Assert.EndsWith("within its maximum wait of 10 s.", events[1].Detail); // as people read durations, not "00:00:10"
         Assert.Equal(RejectionReason.ClientQuotaExceeded, events[2].Reason);
         Assert.Contains("MaxQueuedPerClient", events[2].Detail);
         Assert.Equal("b", events[2].ClientId);
@@ -121,4 +122,22 @@ public sealed class ActivityTests : SchedulerTestBase
         Assert.Equal(failed, dead.RequestId);
         Assert.Equal("boom", dead.Detail);
     }
+}
+
+public sealed class DurationTextTests
+{
+    [Theory]
+    [InlineData(0, "0 ms")]
+    [InlineData(250, "250 ms")]
+    [InlineData(0.5, "0.5 ms")]
+    [InlineData(1_000, "1 s")]
+    [InlineData(1_500, "1.5 s")]
+    [InlineData(60_000, "1 min")]
+    [InlineData(330_000, "5 min 30 s")]
+    [InlineData(3_600_000, "1 h")]
+    [InlineData(9_000_000, "2 h 30 min")]
+    [InlineData(86_400_000, "1 d")]
+    [InlineData(-1_000, "minus 1 s")]
+    public void ADurationReadsAsPeopleWriteIt(double milliseconds, string text) =>
+        Assert.Equal(text, OrleansQueue.Scheduling.Internals.DurationText.Of(TimeSpan.FromMilliseconds(milliseconds)));
 }

@@ -149,7 +149,7 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>The application built beside this test assembly's configuration (Debug or Release).</summary>
-    private static string BuiltDll(string project, string assembly)
+    internal static string BuiltDll(string project, string assembly)
     {
         var here = new DirectoryInfo(AppContext.BaseDirectory);
         string configuration = here.Parent!.Name; // bin/<Configuration>/net10.0
