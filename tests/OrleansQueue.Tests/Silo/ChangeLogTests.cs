@@ -187,16 +187,18 @@ public sealed class ChangeLogTests
     }
 }
 
-/// <summary>Redis' change log folded at any point (after every record, every few, or only at claims; in the background,
-/// beside the commits that follow), against the memory store.</summary>
-public sealed class RedisChangeLogTests : Cluster.INeedsRedis
+/// <summary>A server store's change log folded at any point (after every record, every few, or only at claims; in the
+/// background, beside the commits that follow), against the memory store.</summary>
+public abstract class ServerStoreChangeLogTests
 {
-    private static async Task RunAsync(int seed, int compactAfter)
+    /// <summary>A fresh store of the kind under test, folding its log after <paramref name="compactAfter"/> records.</summary>
+    internal abstract Task<IGrainStore> OpenAsync(int compactAfter);
+
+    private async Task RunAsync(int seed, int compactAfter)
     {
-        await using var redis = new RedisGrainStore(await Cluster.RedisServer.AddressAsync(),
-            Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance, Cluster.RedisServer.NewPrefix(), compactAfter);
-        await redis.InitializeAsync(CancellationToken.None);
-        await ChangeLogTests.CompareWithMemoryAsync(redis, seed);
+        await using var store = await OpenAsync(compactAfter);
+        await store.InitializeAsync(CancellationToken.None);
+        await ChangeLogTests.CompareWithMemoryAsync(store, seed);
     }
 
     [Cluster.StoreFact]
@@ -212,26 +214,14 @@ public sealed class RedisChangeLogTests : Cluster.INeedsRedis
     public Task FoldedOnlyWhenClaimed() => RunAsync(4, 1_000);
 }
 
-/// <summary>PostgreSQL's change log folded at any point (after every record, every few, or only at claims; in the
-/// background, beside the commits that follow), against the memory store.</summary>
-public sealed class PostgresChangeLogTests : Cluster.INeedsPostgres
+public sealed class RedisChangeLogTests : ServerStoreChangeLogTests, Cluster.INeedsRedis
 {
-    private static async Task RunAsync(int seed, int compactAfter)
-    {
-        await using var postgres = new PostgresGrainStore(await Cluster.PostgresServer.CreateDatabaseAsync(), compactAfter: compactAfter);
-        await postgres.InitializeAsync(CancellationToken.None);
-        await ChangeLogTests.CompareWithMemoryAsync(postgres, seed);
-    }
+    internal override async Task<IGrainStore> OpenAsync(int compactAfter) => new RedisGrainStore(await Cluster.RedisServer.AddressAsync(),
+        Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance, Cluster.RedisServer.NewPrefix(), compactAfter);
+}
 
-    [Cluster.StoreFact]
-    public Task FoldedAfterEveryRecord() => RunAsync(1, 1);
-
-    [Cluster.StoreFact]
-    public Task FoldedAfterEveryOtherRecord() => RunAsync(2, 2);
-
-    [Cluster.StoreFact]
-    public Task FoldedAfterEveryFifthRecord() => RunAsync(3, 5);
-
-    [Cluster.StoreFact]
-    public Task FoldedOnlyWhenClaimed() => RunAsync(4, 1_000);
+public sealed class PostgresChangeLogTests : ServerStoreChangeLogTests, Cluster.INeedsPostgres
+{
+    internal override async Task<IGrainStore> OpenAsync(int compactAfter) =>
+        new PostgresGrainStore(await Cluster.PostgresServer.CreateDatabaseAsync(), compactAfter: compactAfter);
 }
