@@ -47,13 +47,44 @@ internal sealed partial class PostgresGrainStore : IGrainStore
         _committer = Task.Run(CommitLoopAsync, CancellationToken.None);
     }
 
+    /// <summary>
+    /// Creates or upgrades the schema, unless it is current already: its DDL takes table locks that running silos' commits
+    /// and folds wait behind (and they behind it), so a silo joining a running cluster must not run it for nothing. Two
+    /// silos creating it at once take turns on an advisory lock; a deadlock with a running silo's commit is retried.
+    /// </summary>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await _data.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var command = new NpgsqlCommand(PostgresSchema.Create, connection, transaction))
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        for (int attempt = 1; ; attempt++)
+        {
+            await using var connection = await _data.OpenConnectionAsync(cancellationToken);
+            if (await SchemaVersionAsync(connection, cancellationToken) >= PostgresSchema.Version)
+                return;
+            try
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await using (var command = new NpgsqlCommand(PostgresSchema.Create, connection, transaction))
+                    await command.ExecuteNonQueryAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 5)
+            {
+                // Nothing was created: the transaction rolled back. Try again.
+            }
+        }
+    }
+
+    private static async Task<long> SchemaVersionAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var version = await QueryAsync(connection, null, PostgresSchema.CurrentVersion, [], r => r.GetInt64(0), cancellationToken);
+            return version.Count == 0 ? 0 : version[0];
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return 0; // a new database
+        }
     }
 
     public async Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken) =>

@@ -2,6 +2,12 @@ namespace OrleansQueue.Grains.Storage;
 
 internal static class PostgresSchema
 {
+    /// <summary>The version <see cref="Create"/> brings a database to.</summary>
+    public const int Version = 2;
+
+    /// <summary>The database's schema version, or null before the schema exists. Takes no lock a running silo holds.</summary>
+    public const string CurrentVersion = "SELECT value FROM meta WHERE key = 'schema_version'";
+
     /// <summary>Run under an advisory lock, so silos starting together do not race to create it.</summary>
     public const string Create = """
         SELECT pg_advisory_xact_lock(727100001);
