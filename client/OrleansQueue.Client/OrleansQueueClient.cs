@@ -151,7 +151,7 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
                         try
                         {
                             view = pushed is not null
-                                ? await pushed.Task.WaitAsync(cancellationToken)
+                                ? await PushedOrAskedAsync(pushed, view, resource, id, cancellationToken)
                                 : await PollAsync(resource, id, cancellationToken);
                         }
                         catch (LeaseLostException unknown) when (pushed is not null && IsUnknownRequest(unknown))
@@ -205,6 +205,28 @@ public sealed partial class OrleansQueueClient : IAsyncDisposable
     {
         _leases[(lease.Resource, lease.Id)] = lease;
         return lease;
+    }
+
+    /// <summary>How long past a waiting ticket's deadline its push may be late before the client asks for its status.</summary>
+    private static readonly TimeSpan OverdueGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The ticket's next push; but a push can be lost with a silo that dies between a re-attach and the ticket's grant or
+    /// timeout, so a ticket not heard of by its own deadline (and a grace) is asked about once: its status answers in
+    /// place of the push, and a ticket still waiting goes on waiting for it.
+    /// </summary>
+    private async Task<RequestView> PushedOrAskedAsync(TaskCompletionSource<RequestView> pushed, RequestView waiting, string resource, long id,
+        CancellationToken ct)
+    {
+        var overdue = waiting.ExpiresAt is { } deadline ? deadline - DateTimeOffset.UtcNow + OverdueGrace : TimeSpan.FromMinutes(1);
+        try
+        {
+            return await pushed.Task.WaitAsync(overdue > OverdueGrace ? overdue : OverdueGrace, ct);
+        }
+        catch (TimeoutException)
+        {
+            return await CallAsync(Op(SocketOps.Status, resource, id), ct);
+        }
     }
 
     private TaskCompletionSource<RequestView> Listen(string resource, long id)
