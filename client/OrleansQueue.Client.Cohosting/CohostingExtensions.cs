@@ -23,7 +23,10 @@ public static class CohostingExtensions
     {
         var section = configuration.GetSection("Silo");
         var clustering = section.GetSection("Clustering").Get<ClusteringOptions>() ?? new ClusteringOptions();
-        if (clustering.Validate("Silo:Clustering").ToList() is { Count: > 0 } errors)
+        var errors = clustering.Validate("Silo:Clustering").ToList();
+        if (clustering.InsecurePorts("Silo:Clustering", "Silo:AllowInsecure", section.GetValue<bool>("AllowInsecure")) is { } insecure)
+            errors.Add(insecure);
+        if (errors.Count > 0)
             throw new InvalidOperationException("Invalid OrleansQueue configuration: " + string.Join(" ", errors));
         services.AddOrleans(silo => silo.UseOrleansQueueClustering(clustering).AddOrleansQueue(section).AddActivityPropagation());
         return services.AddOrleansQueueCohostedClient(configureClient);

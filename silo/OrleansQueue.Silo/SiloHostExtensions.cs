@@ -35,6 +35,8 @@ public static class SiloHostExtensions
         var telemetry = section.GetSection("Telemetry").Get<TelemetryOptions>() ?? new TelemetryOptions();
         var errors = queue.Validate(Section).Concat(gateway.Validate(Section)).Concat(clustering.Validate(Section + ":Clustering"))
             .Concat(telemetry.Validate(Section + ":Telemetry")).ToList();
+        if (clustering.InsecurePorts(Section + ":Clustering", Section + ":AllowInsecure", gateway.AllowInsecure) is { } insecure)
+            errors.Add(insecure);
         if (clustering.Provider == "redis" && queue.Store.Provider is "sqlite" or "memory")
             errors.Add($"{Section}:Store:Provider \"{queue.Store.Provider}\" cannot be shared by the silos of a cluster: with {Section}:Clustering:Provider \"redis\" use \"redis\" or \"postgres\".");
         if (errors.Count > 0)

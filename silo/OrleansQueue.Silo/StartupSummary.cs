@@ -23,7 +23,9 @@ internal sealed partial class StartupSummary(IHostApplicationLifetime lifetime, 
             var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
             string urls = string.Join(", ", addresses);
             string store = o.Store.Provider == "sqlite" ? $"sqlite at {Path.GetFullPath(o.Store.Path)}" : o.Store.Provider;
-            string clustering = cluster.Provider == "redis" ? $"redis (cluster {cluster.ClusterId})" : "localhost (one silo)";
+            string clustering = (cluster.Provider == "redis" ? $"redis (cluster {cluster.ClusterId})" : "localhost (one silo)")
+                + (cluster.Tls.IsEnabled ? ", mutual TLS on the Orleans ports" : "")
+                + (cluster.GatewayPort != 0 ? $", Orleans gateway on port {cluster.GatewayPort}" : "");
             string keys = gateway.Value.ApiKeys.Count > 0 ? $"{gateway.Value.ApiKeys.Count} API key(s) required" : "no API keys (loopback only)";
             LogReady(urls, store, clustering, keys, addresses.FirstOrDefault()?.TrimEnd('/') + "/dashboard");
         });

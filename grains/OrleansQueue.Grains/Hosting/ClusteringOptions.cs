@@ -1,5 +1,6 @@
 using System.Net;
 using Orleans.Configuration;
+using OrleansQueue.Tls;
 
 namespace OrleansQueue.Grains.Hosting;
 
@@ -10,8 +11,13 @@ public sealed class ClusteringOptions
     /// <summary>"localhost" (one silo: the default) or "redis" (a cluster; needs a store the silos share).</summary>
     public string Provider { get; set; } = "localhost";
 
-    /// <summary>The Redis server that keeps the membership, with the redis provider (e.g. 127.0.0.1:6379).</summary>
+    /// <summary>The Redis server that keeps the membership, with the redis provider: StackExchange.Redis options, e.g.
+    /// <c>127.0.0.1:6379</c>, or <c>redis:6380,ssl=true,password=…</c> over TLS with a password.</summary>
     public string? ConnectionString { get; set; }
+
+    /// <summary>A PEM file with the CA that issued the Redis server's certificate, when it is not one the system trusts
+    /// (with <c>ssl=true</c> in <see cref="ConnectionString"/>; the server's name is checked against its certificate).</summary>
+    public string? ConnectionCaPath { get; set; }
 
     /// <summary>The cluster's name: silos with the same id form one cluster (it is also Orleans' service id, which keys
     /// the Redis store).</summary>
@@ -31,9 +37,17 @@ public sealed class ClusteringOptions
     /// <value>The default value is <c>127.0.0.1</c>.</value>
     public string AdvertisedHost { get; set; } = "127.0.0.1";
 
-    /// <summary>The port Orleans clients connect to (0: none).</summary>
-    /// <value>The default value is 30000.</value>
-    public int GatewayPort { get; set; } = 30000;
+    /// <summary>The port Orleans clients connect to (0: none; HTTP clients need none). Orleans clients are trusted as tenant
+    /// <c>default</c> with admin rights: beyond loopback, open it only with <see cref="Tls"/>.</summary>
+    /// <value>The default value is 0: no Orleans gateway.</value>
+    public int GatewayPort { get; set; }
+
+    /// <summary>Mutual TLS on the Orleans ports (silo to silo and the gateway): off unless a certificate is named. Required
+    /// when the ports listen beyond loopback, unless the silo is told to allow it insecure.</summary>
+    public OrleansTlsOptions Tls { get; set; } = new();
+
+    /// <summary>Whether the Orleans ports listen beyond loopback, where others can reach them.</summary>
+    public bool ListensBeyondLoopback => Provider == "redis" && !Loopback.Is(AdvertisedHost);
 
     /// <summary>The rules these options break, each naming its setting under <paramref name="section"/>.</summary>
     public IEnumerable<string> Validate(string section)
@@ -52,7 +66,20 @@ public sealed class ClusteringOptions
             yield return $"{section}:AdvertisedHost must name this silo's address (an IP address or a host name).";
         if (string.IsNullOrWhiteSpace(ClusterId))
             yield return $"{section}:ClusterId must not be empty.";
+        if (!string.IsNullOrWhiteSpace(ConnectionCaPath) && !File.Exists(ConnectionCaPath))
+            yield return $"{section}:ConnectionCaPath: no such file \"{ConnectionCaPath}\".";
+        foreach (string error in Tls.Validate(section + ":Tls"))
+            yield return error;
     }
+
+    /// <summary>The refusal of Orleans ports open beyond loopback without TLS, where anyone who reaches them could join the
+    /// cluster or call every grain as an admin; null when the ports are on loopback, have TLS, or the risk is accepted.</summary>
+    public string? InsecurePorts(string section, string allowInsecureSetting, bool allowInsecure) =>
+        ListensBeyondLoopback && !Tls.IsEnabled && !allowInsecure
+            ? $"The silo's Orleans ports ({(SiloPort == 0 ? "a free silo port" : $"silo port {SiloPort}")}{(GatewayPort != 0 ? $", gateway port {GatewayPort}" : "")}) would listen beyond loopback " +
+              $"({section}:AdvertisedHost \"{AdvertisedHost}\") without TLS: anyone who reaches them could join the cluster or call every resource " +
+              $"as an admin. Configure {section}:Tls (a certificate and the CA to trust), or set {allowInsecureSetting}=true to accept the risk."
+            : null;
 }
 
 /// <summary>Whether a host name or address is this machine's loopback (where no one else can reach).</summary>
@@ -72,7 +99,7 @@ public static class OrleansQueueClusteringExtensions
         int siloPort = clustering.SiloPort == 0 ? FreeLoopbackPort() : clustering.SiloPort;
         if (clustering.Provider == "redis")
         {
-            silo.UseRedisClustering(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(clustering.ConnectionString!));
+            silo.UseRedisClustering(o => o.ConfigurationOptions = RedisConnection.Options(clustering.ConnectionString!, clustering.ConnectionCaPath));
             silo.Configure<ClusterOptions>(o => { o.ClusterId = clustering.ClusterId; o.ServiceId = clustering.ClusterId; });
             bool loopback = Loopback.Is(clustering.AdvertisedHost);
             silo.ConfigureEndpoints(clustering.AdvertisedHost, siloPort, clustering.GatewayPort, listenOnAnyHostAddress: !loopback);
@@ -84,6 +111,8 @@ public static class OrleansQueueClusteringExtensions
         {
             silo.UseLocalhostClustering(siloPort, clustering.GatewayPort, serviceId: clustering.ClusterId, clusterId: clustering.ClusterId);
         }
+        if (clustering.Tls.IsEnabled)
+            silo.UseOrleansQueueTls(clustering.Tls, "Clustering:Tls");
         return silo;
     }
 

@@ -41,6 +41,8 @@ public sealed class OrleansQueueOptions
             yield return $"{section}:Store:ConnectionString is required with the redis provider (host:port, e.g. 127.0.0.1:6379).";
         if (Store.Synchronous is not ("NORMAL" or "FULL"))
             yield return $"{section}:Store:Synchronous must be NORMAL or FULL; it is \"{Store.Synchronous}\".";
+        if (!string.IsNullOrWhiteSpace(Store.ConnectionCaPath) && !File.Exists(Store.ConnectionCaPath))
+            yield return $"{section}:Store:ConnectionCaPath: no such file \"{Store.ConnectionCaPath}\".";
         if (Store.CompactAfter < 1)
             yield return $"{section}:Store:CompactAfter must be at least 1; it is {Store.CompactAfter}.";
         if (IdleTimeoutSeconds < 1)
@@ -53,8 +55,13 @@ public sealed class StoreOptions
     /// <summary>"sqlite" (durable, one silo: the default), "redis" or "postgres" (durable, shared by the silos of a cluster) or "memory".</summary>
     public string Provider { get; set; } = "sqlite";
 
-    /// <summary>The PostgreSQL connection string (postgres), or the Redis server (redis: host:port, StackExchange.Redis options).</summary>
+    /// <summary>The PostgreSQL connection string (postgres; <c>SSL Mode=VerifyFull</c> for TLS), or the Redis server (redis:
+    /// host:port, StackExchange.Redis options; <c>ssl=true,password=…</c> for TLS with a password).</summary>
     public string? ConnectionString { get; set; }
+
+    /// <summary>A PEM file with the CA that issued the store server's certificate, when it is not one the system trusts
+    /// (PostgreSQL's <c>Root Certificate</c>; for Redis with <c>ssl=true</c>). The server's name is checked against it.</summary>
+    public string? ConnectionCaPath { get; set; }
 
     /// <summary>The SQLite database file, relative to the working directory.</summary>
     /// <value>The default value is <c>data/orleansqueue.db</c>.</value>

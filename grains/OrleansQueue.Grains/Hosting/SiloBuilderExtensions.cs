@@ -52,10 +52,10 @@ public static class OrleansQueueSiloBuilderExtensions
             return o.Provider switch
             {
                 "memory" => new InMemoryGrainStore(),
-                "postgres" => new PostgresGrainStore(o.ConnectionString!, time, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<PostgresGrainStore>>(),
+                "postgres" => new PostgresGrainStore(PostgresConnection.String(o.ConnectionString!, o.ConnectionCaPath), time, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<PostgresGrainStore>>(),
                     o.CompactAfter),
                 // Keyed by Orleans' service id, so that services sharing one Redis never share resources.
-                "redis" => new RedisGrainStore(o.ConnectionString!, sp.GetRequiredService<ILogger<RedisGrainStore>>(),
+                "redis" => new RedisGrainStore(RedisConnection.Options(o.ConnectionString!, o.ConnectionCaPath), sp.GetRequiredService<ILogger<RedisGrainStore>>(),
                     sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId, o.CompactAfter),
                 _ => new SqliteGrainStore(o.Path, o.Synchronous, sp.GetRequiredService<SiloMetrics>(), sp.GetRequiredService<ILogger<SqliteGrainStore>>(),
                     o.CompactAfter),

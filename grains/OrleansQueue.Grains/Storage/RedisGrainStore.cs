@@ -20,7 +20,7 @@ namespace OrleansQueue.Grains.Storage;
 /// </summary>
 /// <remarks>One Redis server (or a primary with replicas), not Redis Cluster: a resource's scripts also touch the global
 /// keys (definitions, owners, the epoch sequence).</remarks>
-internal sealed partial class RedisGrainStore(string configuration, ILogger<RedisGrainStore> logger, string keyPrefix = "oq", int compactAfter = 256) : IGrainStore
+internal sealed partial class RedisGrainStore(ConfigurationOptions configuration, ILogger<RedisGrainStore> logger, string keyPrefix = "oq", int compactAfter = 256) : IGrainStore
 {
     private readonly string _definitions = keyPrefix + ":resources";
     private readonly string _owners = keyPrefix + ":owners";
@@ -35,7 +35,7 @@ internal sealed partial class RedisGrainStore(string configuration, ILogger<Redi
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        var options = ConfigurationOptions.Parse(configuration);
+        var options = configuration.Clone();
         options.AbortOnConnectFail = false;
         options.AllowAdmin = true; // for CONFIG GET append* alone: the durability check below
         _redis = await ConnectionMultiplexer.ConnectAsync(options);

@@ -13,14 +13,14 @@ public sealed class Packages : IAsyncLifetime
 {
     public static readonly string[] Libraries =
     [
-        "OrleansQueue.Contracts", "OrleansQueue.Scheduling", "OrleansQueue.Grains", "OrleansQueue.Gateway",
+        "OrleansQueue.Contracts", "OrleansQueue.Tls", "OrleansQueue.Scheduling", "OrleansQueue.Grains", "OrleansQueue.Gateway",
         "OrleansQueue.Client", "OrleansQueue.Client.Cohosting", "OrleansQueue.Client.AI",
     ];
 
     /// <summary>The libraries' projects, from the repository's root.</summary>
     private static readonly string[] Projects =
     [
-        "grains/OrleansQueue.Contracts", "grains/OrleansQueue.Scheduling", "grains/OrleansQueue.Grains", "silo/OrleansQueue.Gateway",
+        "grains/OrleansQueue.Contracts", "grains/OrleansQueue.Tls", "grains/OrleansQueue.Scheduling", "grains/OrleansQueue.Grains", "silo/OrleansQueue.Gateway",
         "client/OrleansQueue.Client", "client/OrleansQueue.Client.Cohosting", "client/OrleansQueue.Client.AI",
     ];
 

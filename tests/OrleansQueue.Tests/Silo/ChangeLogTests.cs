@@ -216,7 +216,7 @@ public abstract class ServerStoreChangeLogTests
 
 public sealed class RedisChangeLogTests : ServerStoreChangeLogTests, Cluster.INeedsRedis
 {
-    internal override async Task<IGrainStore> OpenAsync(int compactAfter) => new RedisGrainStore(await Cluster.RedisServer.AddressAsync(),
+    internal override async Task<IGrainStore> OpenAsync(int compactAfter) => new RedisGrainStore(StackExchange.Redis.ConfigurationOptions.Parse(await Cluster.RedisServer.AddressAsync()),
         Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance, Cluster.RedisServer.NewPrefix(), compactAfter);
 }
 

@@ -37,6 +37,12 @@ public sealed class SiloProcess : IAsyncDisposable
         LaunchAsync(BuiltDll(Path.Combine("silo", "OrleansQueue.Silo"), "OrleansQueue.Silo"), dataDirectory, port, "healthz",
             ["--Silo:Store:Path", Path.Combine(dataDirectory, "silo.db"), .. settings]);
 
+    /// <summary>A silo process started as <see cref="StartAsync"/> does, without waiting for it to become healthy (one that is
+    /// expected never to).</summary>
+    public static SiloProcess Spawn(string dataDirectory, params string[] settings) =>
+        Launch(BuiltDll(Path.Combine("silo", "OrleansQueue.Silo"), "OrleansQueue.Silo"), dataDirectory, null,
+            ["--Silo:Store:Path", Path.Combine(dataDirectory, "silo.db"), .. settings]);
+
     /// <summary>A built application of the repository (<paramref name="project"/>: its folder from the root, named as its
     /// assembly), started in <paramref name="workingDirectory"/>; it is up when <paramref name="readyPath"/> answers 200.</summary>
     public static Task<SiloProcess> StartAppAsync(string project, string workingDirectory, string readyPath, params string[] settings) =>
@@ -48,6 +54,13 @@ public sealed class SiloProcess : IAsyncDisposable
         LaunchAsync(dll, workingDirectory, null, readyPath, settings);
 
     private static async Task<SiloProcess> LaunchAsync(string dll, string dataDirectory, int? port, string readyPath, string[] settings)
+    {
+        var silo = Launch(dll, dataDirectory, port, settings);
+        await silo.WaitHealthyAsync(readyPath);
+        return silo;
+    }
+
+    private static SiloProcess Launch(string dll, string dataDirectory, int? port, string[] settings)
     {
         int chosen = port ?? Cluster.PostgresServer.FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -65,7 +78,6 @@ public sealed class SiloProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => silo.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await silo.WaitHealthyAsync(readyPath);
         return silo;
     }
 

@@ -51,4 +51,28 @@ public sealed class StartRefusalTests : IDisposable
         Assert.Contains("Silo:Telemetry:OtlpEndpoint must be an absolute http or https URL; it is \"collector:4317\".", refused.Message);
         Assert.Contains("Silo:Telemetry:OtlpProtocol must be \"grpc\" or \"http/protobuf\"; it is \"udp\".", refused.Message);
     }
+
+    [Fact]
+    public async Task OrleansPortsOpenBeyondLoopbackWithoutTlsStopTheStartNamingWhatToSet()
+    {
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => SiloProcess.StartAsync(_folder.Path, null,
+            "--Silo:ApiKeys:0:Key", "admin-key-0123456789", "--Silo:ApiKeys:0:Tenant", "t", "--Silo:ApiKeys:0:Admin", "true",
+            "--Silo:Clustering:Provider", "redis", "--Silo:Clustering:ConnectionString", "127.0.0.1:1", "--Silo:Clustering:AdvertisedHost", "10.1.2.3",
+            "--Silo:Store:Provider", "redis", "--Silo:Store:ConnectionString", "127.0.0.1:1"));
+
+        Assert.Contains("The silo's Orleans ports (a free silo port) would listen beyond loopback (Silo:Clustering:AdvertisedHost \"10.1.2.3\") without TLS", refused.Message);
+        Assert.Contains("Configure Silo:Clustering:Tls (a certificate and the CA to trust), or set Silo:AllowInsecure=true to accept the risk.", refused.Message);
+        Assert.DoesNotContain("   at ", refused.Message);
+    }
+
+    [Fact]
+    public async Task ATlsCertificateThatIsNotThereStopsTheStartNamingTheSetting()
+    {
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => SiloProcess.StartAsync(_folder.Path, null,
+            "--Silo:Clustering:Tls:CertificatePath", "/nowhere/silo.pem", "--Silo:Clustering:Tls:CertificatePassword", "pfx-secret-value"));
+
+        Assert.Contains("Silo:Clustering:Tls:CertificatePath: no such file \"/nowhere/silo.pem\".", refused.Message);
+        Assert.Contains("Silo:Clustering:Tls:CaPath (or Silo:Clustering:Tls:Thumbprints) must say whose certificates to accept", refused.Message);
+        Assert.DoesNotContain("pfx-secret-value", refused.Message);
+    }
 }

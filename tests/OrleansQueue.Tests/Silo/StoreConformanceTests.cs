@@ -425,7 +425,7 @@ public class RedisStoreConformanceTests : StoreConformanceTests, Cluster.INeedsR
     internal override async Task<IGrainStore> OpenStoreAsync()
     {
         _prefix ??= Cluster.RedisServer.NewPrefix();
-        var store = new RedisGrainStore(await Cluster.RedisServer.AddressAsync(), Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance,
+        var store = new RedisGrainStore(StackExchange.Redis.ConfigurationOptions.Parse(await Cluster.RedisServer.AddressAsync()), Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisGrainStore>.Instance,
             _prefix, CompactAfter);
         await store.InitializeAsync(CancellationToken.None);
         Track(store);
