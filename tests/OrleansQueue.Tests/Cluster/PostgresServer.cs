@@ -147,6 +147,7 @@ public sealed class PostgresInstance : IAsyncDisposable
     private readonly string _bin, _folder, _data;
     private readonly int _port;
     private readonly bool _root = Environment.UserName == "root";
+    private string _tls = "";
 
     private PostgresInstance(string bin, string folder, int port)
     {
@@ -156,16 +157,31 @@ public sealed class PostgresInstance : IAsyncDisposable
 
     public string ConnectionString => $"Host=127.0.0.1;Port={_port};Username=oq;Database=postgres;Timeout=5;Command Timeout=10";
 
-    public static async Task<PostgresInstance> StartAsync()
+    /// <param name="tls">With a CA, the server takes TLS connections only, with a certificate that CA issued for
+    /// <c>localhost</c> and <c>127.0.0.1</c>; plain connections are refused.</param>
+    public static async Task<PostgresInstance> StartAsync(Security.TestCertificates? tls = null)
     {
         string bin = FindBinaries() ?? throw new InvalidOperationException(PostgresServer.HowToEnable);
         var instance = new PostgresInstance(bin, Directory.CreateTempSubdirectory("oq-pg-own-").FullName, PostgresServer.FreePort());
+        if (tls is not null)
+        {
+            var (certificate, key) = tls.Issue("postgres");
+            File.Copy(certificate, Path.Combine(instance._folder, "server.crt"));
+            File.Copy(key, Path.Combine(instance._folder, "server.key"));
+            instance._tls = $" -c ssl=on -c ssl_cert_file='{instance._folder}/server.crt' -c ssl_key_file='{instance._folder}/server.key'";
+        }
         if (instance._root)
         {
             await RunAsync("chown", $"-R postgres \"{instance._folder}\"");
             await RunAsync("chmod", $"755 \"{instance._folder}\"");
         }
         await instance.PgAsync("initdb", $"-D \"{instance._data}\" -U oq --auth=trust -E UTF8 --no-sync");
+        if (tls is not null)
+        {
+            // The first matching line decides: a connection without TLS is turned away before authentication.
+            string hba = Path.Combine(instance._data, "pg_hba.conf");
+            await File.WriteAllTextAsync(hba, "hostnossl all all 0.0.0.0/0 reject\nhostnossl all all ::/0 reject\n" + await File.ReadAllTextAsync(hba));
+        }
         await instance.StartAgainAsync();
         return instance;
     }
@@ -174,7 +190,7 @@ public sealed class PostgresInstance : IAsyncDisposable
     public async Task StartAgainAsync()
     {
         await PgAsync("pg_ctl", $"start -w -t 60 -D \"{_data}\" -l \"{Path.Combine(_folder, "log")}\" " +
-            $"-o \"-p {_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{_folder}' -c max_connections=100\"");
+            $"-o \"-p {_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{_folder}' -c max_connections=100{_tls}\"");
         var ready = Stopwatch.StartNew();
         while (true)
         {
