@@ -40,9 +40,12 @@ public abstract class ProcessChaosTests(ITestOutputHelper output) : IAsyncLifeti
     /// <summary>The store settings every silo gets.</summary>
     protected abstract Task<string[]> StoreAsync();
 
+    /// <summary>The Redis that keeps the membership, and any more clustering settings, that every silo gets.</summary>
+    protected virtual async Task<string[]> ClusteringAsync() => ["--Silo:Clustering:ConnectionString", await RedisServer.AddressAsync()];
+
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var (silo, i) in _silos.Select((s, i) => (s, i)))
         {
@@ -67,7 +70,7 @@ public abstract class ProcessChaosTests(ITestOutputHelper output) : IAsyncLifeti
     {
         string[] settings =
         [
-            "--Silo:Clustering:Provider", "redis", "--Silo:Clustering:ConnectionString", await RedisServer.AddressAsync(),
+            "--Silo:Clustering:Provider", "redis", .. await ClusteringAsync(),
             "--Silo:Clustering:ClusterId", $"chaos-{Guid.NewGuid():N}", .. await StoreAsync(),
         ];
         for (int i = 0; i < 3; i++)
@@ -250,4 +253,30 @@ public sealed class PostgresStoreProcessChaosTests(ITestOutputHelper output) : P
 {
     protected override async Task<string[]> StoreAsync() =>
         ["--Silo:Store:Provider", "postgres", "--Silo:Store:ConnectionString", await PostgresServer.CreateDatabaseAsync()];
+}
+
+/// <summary>The same run with every hop secured: mutual TLS between the silos, membership and store on a Redis that takes
+/// only TLS connections with its password.</summary>
+[Collection(nameof(ProcessChaosTests))]
+public sealed class SecuredProcessChaosTests(ITestOutputHelper output) : ProcessChaosTests(output), INeedsRedis
+{
+    private readonly Security.TestCertificates _certificates = new("chaos");
+
+    protected override async Task<string[]> ClusteringAsync()
+    {
+        var redis = await RedisServer.SecuredAsync();
+        return ["--Silo:Clustering:ConnectionString", redis.ConnectionString, "--Silo:Clustering:ConnectionCaPath", redis.CaPath, .. _certificates.SiloSettings("silo")];
+    }
+
+    protected override async Task<string[]> StoreAsync()
+    {
+        var redis = await RedisServer.SecuredAsync();
+        return ["--Silo:Store:Provider", "redis", "--Silo:Store:ConnectionString", redis.ConnectionString, "--Silo:Store:ConnectionCaPath", redis.CaPath];
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _certificates.Dispose();
+    }
 }
