@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Runtime.Messaging;
+using OrleansQueue.Client;
 using OrleansQueue.Contracts;
 using OrleansQueue.Tests.Cluster;
 using OrleansQueue.Tests.Silo;
@@ -53,16 +55,20 @@ public sealed class ClusterSecurityTests : IAsyncLifetime, INeedsRedis
         using (var http = Keyed(second))
             Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/secured", """{"maxConcurrent":1,"leaseTtlMs":600000}""")).Status);
         using (var http = Keyed(first))
-            await http.Acquire("secured", """{"clientId":"a"}""", "held");
+            Assert.Equal(1, await http.Acquire("secured", """{"clientId":"a"}""", "held"));
         using (var anonymous = first.CreateClient())
             Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.Get("v1/resources/secured")).Status);
 
-        // An Orleans client holding a certificate of the cluster's CA calls the grains.
+        // An application's Orleans client holding a certificate of the cluster's CA: the SDK queues through it.
         var (certificate, key) = _cluster.Issue("app");
         using (var trusted = await OrleansClientAsync(new OrleansTlsOptions { CertificatePath = certificate, KeyPath = key, CaPath = _cluster.CaPath }))
         {
-            var stats = await trusted.Services.GetRequiredService<IClusterClient>().GetGrain<IResourceAdministration>("secured").Stats(new Caller("", IsAdmin: true));
-            Assert.Equal(1, stats.Value!.Leases);
+            var queue = trusted.Services.GetRequiredService<OrleansQueueClient>();
+            var waiting = queue.AcquireAsync("secured", priority: Priority.High);
+            using (var http = Keyed(first))
+                Assert.Equal(HttpStatusCode.OK, (await http.Post("v1/resources/secured/requests/1/release")).Status);
+            await using var lease = await waiting.WaitAsync(Generous);
+            Assert.Equal(2, lease.FencingToken);
         }
 
         // Without a certificate, or with one of another CA, the gateway refuses the connection before any call.
@@ -85,7 +91,7 @@ public sealed class ClusterSecurityTests : IAsyncLifetime, INeedsRedis
         using (var http = Keyed(second))
         {
             var (status, stats) = await http.Get("v1/resources/secured/stats");
-            Assert.Equal((HttpStatusCode.OK, 1), (status, stats.GetProperty("leases").GetInt32()));
+            Assert.Equal((HttpStatusCode.OK, 2), (status, stats.GetProperty("released").GetInt32()));
         }
 
         // No secret reached a log: the Redis password, the admin key.
@@ -96,6 +102,41 @@ public sealed class ClusterSecurityTests : IAsyncLifetime, INeedsRedis
             Assert.DoesNotContain(AdminKey, silo.Log, StringComparison.Ordinal);
         }
         Assert.False(intruder.Log.Contains("OrleansQueue silo ready", StringComparison.Ordinal), intruder.Log);
+    }
+
+    [StoreFact]
+    public async Task ASiloCoHostedInAnApplicationJoinsASecuredClusterWithTheClustersCertificate()
+    {
+        var standalone = await StartSiloAsync(_cluster.SiloSettings("silo-1"));
+        using (var http = Keyed(standalone))
+            Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/shared", """{"maxConcurrent":1,"leaseTtlMs":600000}""")).Status);
+
+        // The application's Silo section, as the standalone silo reads it: the same clustering, store and TLS settings.
+        var (certificate, key) = _cluster.Issue("cohosted");
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Silo:Clustering:Provider"] = "redis", ["Silo:Clustering:ClusterId"] = _clusterId,
+            ["Silo:Clustering:ConnectionString"] = _redis.ConnectionString, ["Silo:Clustering:ConnectionCaPath"] = _redis.CaPath,
+            ["Silo:Clustering:Tls:CertificatePath"] = certificate, ["Silo:Clustering:Tls:KeyPath"] = key, ["Silo:Clustering:Tls:CaPath"] = _cluster.CaPath,
+            ["Silo:Store:Provider"] = "redis", ["Silo:Store:ConnectionString"] = _redis.ConnectionString, ["Silo:Store:ConnectionCaPath"] = _redis.CaPath,
+        });
+        builder.Services.AddOrleansQueueSilo(builder.Configuration, client => client.ClientId = "cohosted-app");
+        using var app = builder.Build();
+        await app.StartAsync().WaitAsync(Generous);
+        try
+        {
+            // Its client reaches the resource, active on the standalone silo, over the cluster's mutual TLS.
+            await using (var lease = await app.Services.GetRequiredService<OrleansQueueClient>().AcquireAsync("shared").WaitAsync(Generous))
+                Assert.Equal(1, lease.FencingToken);
+            var hosts = await app.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+            Assert.Equal(2, hosts.Count);
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
     }
 
     private static int Refusals(SiloProcess silo) => silo.Log.Split("Authentication failed").Length - 1;
@@ -144,6 +185,7 @@ public sealed class ClusterSecurityTests : IAsyncLifetime, INeedsRedis
             client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (_clusterId, _clusterId));
             if (tls is not null)
                 client.UseOrleansQueueTls(tls);
+            client.Services.AddOrleansQueueClient(o => o.ClientId = "app");
             // A refused connection is the answer here, not a reason to try again for minutes.
             client.UseConnectionRetryFilter((_, _) => Task.FromResult(false));
         });
