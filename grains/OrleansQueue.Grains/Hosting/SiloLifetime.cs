@@ -28,6 +28,15 @@ internal sealed partial class StoreLifetime(IGrainStore store, IOptions<OrleansQ
         await BeatAsync();
         _beats = time.CreateTimer(_ => Beat(), null, BeatEvery, BeatEvery);
         LogStarted(store switch { SqliteGrainStore sqlite => sqlite.Path, PostgresGrainStore => "postgres", RedisGrainStore => "redis", _ => "memory" });
+        var settings = options.Value.Store;
+        string? clear = settings.Provider switch
+        {
+            "redis" => RedisConnection.ClearTextHost(RedisConnection.Options(settings.ConnectionString!, null)),
+            "postgres" => PostgresConnection.ClearTextHost(settings.ConnectionString!),
+            _ => null,
+        };
+        if (clear is not null)
+            LogClearText(clear);
     }
 
     private async Task StopAsync(CancellationToken cancellationToken)
@@ -64,6 +73,10 @@ internal sealed partial class StoreLifetime(IGrainStore store, IOptions<OrleansQ
 
     [LoggerMessage(LogLevel.Debug, "Silo store ready: {Store}")]
     private partial void LogStarted(string store);
+
+    [LoggerMessage(LogLevel.Warning, "The store's connection to {Host} is not encrypted: leases and payloads cross the network in clear text. " +
+        "Use TLS (Redis: ssl=true and a password; PostgreSQL: SSL Mode=VerifyFull) unless the network is this machine's alone.")]
+    private partial void LogClearText(string host);
 
     [LoggerMessage(LogLevel.Warning, "The silo's heartbeat could not be written to the store")]
     private partial void LogBeatFailed(Exception ex);

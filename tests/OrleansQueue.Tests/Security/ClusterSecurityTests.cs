@@ -78,10 +78,13 @@ public sealed class ClusterSecurityTests : IAsyncLifetime, INeedsRedis
             new OrleansTlsOptions { CertificatePath = rogueCertificate, KeyPath = rogueKey, CaPath = _rogue.CaPath }));
         Assert.Contains("Authentication failed", first.Log, StringComparison.Ordinal); // the gateway's warning, for whoever looks
 
-        // A silo with another CA's certificate (and the Redis password: the worst case) cannot join: the cluster's silos
-        // refuse its connections, so it never passes Orleans' connectivity check and never becomes active.
-        var intruder = Spawn(_rogue.SiloSettings("intruder"));
+        // A silo with another CA's certificate, or with none (and the Redis password: the worst case), cannot join: the
+        // cluster's silos refuse its connections, so it never passes Orleans' connectivity check and never becomes active.
         int refusedBefore = Refusals(first) + Refusals(second);
+        var intruder = Spawn(_rogue.SiloSettings("intruder"));
+        await Eventually.True(() => Refusals(first) + Refusals(second) > refusedBefore);
+        refusedBefore = Refusals(first) + Refusals(second);
+        var plain = Spawn([]);
         await Eventually.True(() => Refusals(first) + Refusals(second) > refusedBefore);
         using (var trusted = await OrleansClientAsync(new OrleansTlsOptions { CertificatePath = certificate, KeyPath = key, CaPath = _cluster.CaPath }))
         {
@@ -102,6 +105,7 @@ public sealed class ClusterSecurityTests : IAsyncLifetime, INeedsRedis
             Assert.DoesNotContain(AdminKey, silo.Log, StringComparison.Ordinal);
         }
         Assert.False(intruder.Log.Contains("OrleansQueue silo ready", StringComparison.Ordinal), intruder.Log);
+        Assert.False(plain.Log.Contains("OrleansQueue silo ready", StringComparison.Ordinal), plain.Log);
     }
 
     [StoreFact]

@@ -12,6 +12,31 @@ namespace OrleansQueue.Tests.Security;
 /// store opens and works when the server's certificate comes from the CA it is told to trust, and refuses a server whose
 /// certificate does not, a connection without TLS, or one without the password.
 /// </summary>
+/// <summary>Which store connections the silo warns of at start: those that reach beyond loopback without TLS.</summary>
+public sealed class ClearTextStoreConnectionTests
+{
+    [Theory]
+    [InlineData("redis:6379", "redis")]
+    [InlineData("127.0.0.1:6379,redis.internal:6379", "redis.internal")]
+    [InlineData("10.0.0.5:6379,password=p", "10.0.0.5")]
+    [InlineData("redis:6379,ssl=true,password=p", null)]
+    [InlineData("localhost:6379", null)]
+    [InlineData("127.0.0.1:6379", null)]
+    public void RedisWithoutTlsBeyondLoopbackIsClearText(string connectionString, string? host) =>
+        Assert.Equal(host, RedisConnection.ClearTextHost(RedisConnection.Options(connectionString, null)));
+
+    [Theory]
+    [InlineData("Host=db;Username=oq", "db")]
+    [InlineData("Host=db;Username=oq;SSL Mode=Prefer", "db")]
+    [InlineData("Host=127.0.0.1,db2:5433;Username=oq", "db2")]
+    [InlineData("Host=db;Username=oq;SSL Mode=VerifyFull", null)]
+    [InlineData("Host=db;Username=oq;SSL Mode=Require", null)]
+    [InlineData("Host=localhost;Username=oq", null)]
+    [InlineData("Host=/var/run/postgresql;Username=oq", null)]
+    public void PostgresWithoutRequiredTlsBeyondLoopbackIsClearText(string connectionString, string? host) =>
+        Assert.Equal(host, PostgresConnection.ClearTextHost(connectionString));
+}
+
 public sealed class RedisStoreConnectionSecurityTests : IDisposable, INeedsRedis
 {
     private readonly TestCertificates _other = new("other");
