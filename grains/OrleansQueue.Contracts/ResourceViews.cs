@@ -24,7 +24,15 @@ public sealed record ResourceBody(
     double? AimdDecrease = null,
     double? AimdIncrease = null,
     Dictionary<string, int>? ClientWeights = null,
-    Dictionary<string, double>? MinShares = null);
+    Dictionary<string, double>? MinShares = null,
+    UpstreamEndpointBody? Upstream = null);
+
+/// <summary>The upstream the silo's proxy forwards a resource's calls to (<c>/v1/proxy/{resource}/…</c>).</summary>
+/// <param name="BaseUrl">An absolute http or https URL, e.g. <c>https://api.openai.com</c>; the proxied path is appended.</param>
+/// <param name="Provider"><c>openai</c> (the default; OpenAI-compatible APIs too), <c>azure-openai</c>, <c>anthropic</c> or <c>generic</c>.</param>
+/// <param name="KeySetting">The name of the silo's configuration key or environment variable that holds the upstream's key,
+/// e.g. <c>OPENAI_API_KEY</c>; the key itself is never stored or returned.</param>
+public sealed record UpstreamEndpointBody(string? BaseUrl = null, string? Provider = null, string? KeySetting = null);
 
 /// <summary>A resource: its name, whether it pushes, and its policy.</summary>
 public sealed record ResourceView(string Name, bool PushEnabled, ResourceBody Policy);

@@ -32,6 +32,7 @@ internal static class PolicyMapping
         [nameof(ResourcePolicy.AimdIncrease)] = "aimdIncrease",
         [nameof(ResourcePolicy.ClientWeights)] = "clientWeights",
         [nameof(ResourcePolicy.MinShares)] = "minShares",
+        [nameof(ResourcePolicy.Upstream)] = "upstream",
     };
 
     public static Outcome<ResourceDefinition> ToDefinition(string name, ResourceBody body)
@@ -77,6 +78,9 @@ internal static class PolicyMapping
             AimdIncrease = body.AimdIncrease ?? defaults.AimdIncrease,
             ClientWeights = body.ClientWeights is { Count: > 0 } weights ? new Dictionary<string, int>(weights, StringComparer.Ordinal) : null,
             MinShares = minShares.Count > 0 ? minShares : null,
+            Upstream = body.Upstream is { } upstream
+                ? new UpstreamEndpoint(upstream.BaseUrl ?? "", upstream.Provider ?? UpstreamEndpoint.OpenAi, upstream.KeySetting)
+                : null,
         };
         var errors = policy.Validate();
         if (errors.Count > 0)
@@ -97,7 +101,8 @@ internal static class PolicyMapping
         (long)d.Policy.JobRetention.TotalMilliseconds, d.Policy.MaxQueuedPerTenant,
         d.Policy.Adaptive.ToWire(), d.Policy.AimdDecrease, d.Policy.AimdIncrease,
         d.Policy.ClientWeights is { } w ? new Dictionary<string, int>(w) : null,
-        d.Policy.MinShares?.ToDictionary(s => s.Key.ToString().ToLowerInvariant(), s => s.Value)));
+        d.Policy.MinShares?.ToDictionary(s => s.Key.ToString().ToLowerInvariant(), s => s.Value),
+        d.Policy.Upstream is { } u ? new UpstreamEndpointBody(u.BaseUrl, u.Provider, u.KeySetting) : null));
 
     private static TimeSpan? Ms(long? ms) => ms is { } v ? TimeSpan.FromMilliseconds(v) : null;
 }

@@ -100,6 +100,9 @@ public sealed record ResourcePolicy
     /// (e.g. Background 0.05). Shares are 0 to 1 and add up to at most 1.</summary>
     public IReadOnlyDictionary<Priority, double>? MinShares { get; init; }
 
+    /// <summary>The upstream the silo's proxy forwards this resource's calls to; null: it proxies nothing.</summary>
+    public UpstreamEndpoint? Upstream { get; init; }
+
     /// <summary>The largest client weight.</summary>
     public const int MaxWeight = 100;
 
@@ -159,6 +162,8 @@ public sealed record ResourcePolicy
             if (shares.Values.Where(v => v is >= 0 and <= 1).Sum() > 1 + 1e-9)
                 errors.Add(new(nameof(MinShares), $"must add up to at most 1; they add up to {shares.Values.Sum()}."));
         }
+        foreach (string rule in Upstream?.Validate() ?? [])
+            errors.Add(new(nameof(Upstream), rule));
         return errors;
     }
 

@@ -424,6 +424,8 @@ function renderDefinition(view) {
   const mode = $('#resource-mode');
   mode.textContent = view.pushEnabled ? 'push' : 'polling only';
   mode.className = 'badge' + (view.pushEnabled ? '' : ' polling');
+  // The form does not edit the proxy's upstream: saving keeps the one the resource has.
+  state.upstream = view.policy.upstream ?? null;
   if (state.policyDirty) return;
   const json = JSON.stringify(view);
   if (json === state.policy) return;
@@ -459,6 +461,7 @@ $('#policy-form').addEventListener('submit', async e => {
   if (!weights || !shares) return;
   if (Object.keys(weights).length) body.clientWeights = weights;
   if (Object.keys(shares).length) body.minShares = shares;
+  if (state.upstream) body.upstream = state.upstream;
   $('#policy-status').textContent = 'Saving…';
   const answer = await api('PUT', '/v1/resources/' + encodeURIComponent(state.resource), body);
   if (!answer.ok) { $('#policy-status').textContent = ''; showProblem(form, answer); return; }
