@@ -91,6 +91,13 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
             $"Job {id} on resource \"{resource}\" is not running for worker \"{workerId}\": its visibility timeout passed and it went back to the queue, or another worker has it.", "workerId");
 
     /// <summary>A refusal made before any endpoint ran: no route matched, the method is not taken, a path or query value did not bind.</summary>
+    public static Problem NoUpstream(string resource) =>
+        new(404, Prefix + "no-upstream", "The resource has no upstream to proxy to.",
+            $"Resource {resource} names no upstream: set its policy's upstream (baseUrl, provider, keySetting) to proxy calls to it.", "resource");
+
+    public static Problem UpstreamFailed(string resource, string reason) =>
+        new(502, Prefix + "upstream-failed", "The upstream could not be reached.", $"The upstream of {resource} failed: {reason}.");
+
     public static Problem UriTooLong(int length, int limit) =>
         new(414, Prefix + "uri-too-long", "The URL is too long.", $"The path and query are {length} bytes; the limit is {limit}.", "url");
 

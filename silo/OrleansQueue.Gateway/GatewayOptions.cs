@@ -18,6 +18,11 @@ public sealed class GatewayOptions
     /// <value>The default value is 65,536 bytes.</value>
     public int MaxRequestBodyBytes { get; set; } = 64 * 1024;
 
+    /// <summary>The largest body a call through the proxy (<c>/v1/proxy/…</c>) may carry: an LLM prompt with its images is
+    /// larger than any of the API's own bodies.</summary>
+    /// <value>The default value is 8 MiB.</value>
+    public int MaxProxyBodyBytes { get; set; } = 8 * 1024 * 1024;
+
     /// <summary>The longest path and query the gateway takes (414 <c>uri-too-long</c> beyond).</summary>
     public const int MaxUrlBytes = 8 * 1024;
 
@@ -63,6 +68,8 @@ public sealed class GatewayOptions
             yield return $"{section}:MaxSessionInFlight must be at least 1; it is {MaxSessionInFlight}.";
         if (MaxRequestBodyBytes is < 1024 or > 16 * 1024 * 1024)
             yield return $"{section}:MaxRequestBodyBytes must be between 1024 and 16777216; it is {MaxRequestBodyBytes}.";
+        if (MaxProxyBodyBytes is < 1024 or > 256 * 1024 * 1024)
+            yield return $"{section}:MaxProxyBodyBytes must be between 1024 and 268435456; it is {MaxProxyBodyBytes}.";
         if (MaxLongPollSeconds is < 1 or > 3600)
             yield return $"{section}:MaxLongPollSeconds must be between 1 and 3600; it is {MaxLongPollSeconds}.";
         for (int i = 0; i < ApiKeys.Count; i++)

@@ -53,6 +53,11 @@ namespace Microsoft.Extensions.DependencyInjection
             services.TryAddSingleton<ApiKeyAuthenticator>();
             services.TryAddSingleton<TenantStreams>();
             services.TryAddSingleton<TenantCalls>();
+            services.TryAddSingleton<OrleansQueue.Gateway.Proxy.ProxyUpstreams>();
+            // Proxied calls stream for minutes: no overall timeout (the caller's disconnect ends one), no automatic decompression
+            // (bytes pass through as the upstream sent them).
+            services.AddHttpClient(OrleansQueue.Gateway.Proxy.ProxyEndpoints.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+                .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
             services.AddHealthChecks().AddCheck<StoreHealthCheck>("orleansqueue-store", tags: [OrleansQueueEndpointMetadata.HealthTag]);
             return services;
         }
@@ -94,6 +99,7 @@ namespace Microsoft.AspNetCore.Builder
             v1.MapJobEndpoints();
             v1.MapWebSocketEndpoint();
             v1.MapDashboardApi();
+            OrleansQueue.Gateway.Proxy.ProxyEndpoints.MapProxyEndpoints(v1);
             root.MapDashboardPage(prefix);
             root.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
             {

@@ -50,14 +50,14 @@ public sealed class FakeUpstream(int limit, TimeSpan window) : IAsyncDisposable
         // A stream is two chunks of text and a last one with the usage (11 tokens), as with stream_options.include_usage.
         _app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         {
-            using var request = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+            string text = await new StreamReader(context.Request.Body).ReadToEndAsync();
+            using var request = System.Text.Json.JsonDocument.Parse(text);
+            var headers = context.Request.Headers;
+            Received.Enqueue(new ReceivedCall(headers.Authorization.FirstOrDefault(), headers["X-Api-Key"].FirstOrDefault(),
+                headers["X-OrleansQueue-Client"].FirstOrDefault(), text, DateTimeOffset.UtcNow));
             bool stream = request.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == System.Text.Json.JsonValueKind.True;
             return Answer(context, () => stream
-                ? Results.Text(string.Concat(
-                    """data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}""", "\n\n",
-                    """data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"lo."},"finish_reason":"stop"}]}""", "\n\n",
-                    """data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}""", "\n\n",
-                    "data: [DONE]\n\n"), "text/event-stream")
+                ? new StreamedChat(HoldStream)
                 : Results.Text(
                     """{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}""",
                     "application/json"));
@@ -67,6 +67,12 @@ public sealed class FakeUpstream(int limit, TimeSpan window) : IAsyncDisposable
         Address = new Uri(address.TrimEnd('/') + "/v1/call");
         OpenAiEndpoint = new Uri(address.TrimEnd('/') + "/v1");
     }
+
+    /// <summary>The chat completions called, in order: their credentials and body as the upstream got them.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<ReceivedCall> Received { get; } = new();
+
+    /// <summary>When set, a streamed answer sends its first chunk and then waits for this before the rest (a slow model).</summary>
+    public TaskCompletionSource? HoldStream { get; set; }
 
     /// <summary>Where an OpenAI SDK finds this upstream (its <c>Endpoint</c>).</summary>
     public Uri OpenAiEndpoint { get; private set; } = null!;
@@ -101,5 +107,26 @@ public sealed class FakeUpstream(int limit, TimeSpan window) : IAsyncDisposable
     {
         if (_app is not null)
             await _app.DisposeAsync();
+    }
+
+    /// <summary>One call as received.</summary>
+    public sealed record ReceivedCall(string? Authorization, string? ApiKey, string? ClientHeader, string Body, DateTimeOffset At);
+
+    /// <summary>A streamed chat completion: two chunks of text ("Hel", "lo.") and a last one with the usage (11 tokens), as
+    /// with stream_options.include_usage; the first flushed alone, the rest after <paramref name="hold"/> (if any).</summary>
+    private sealed class StreamedChat(TaskCompletionSource? hold) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext context)
+        {
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync("""data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}""" + "\n\n");
+            await context.Response.Body.FlushAsync();
+            if (hold is not null)
+                await hold.Task.WaitAsync(context.RequestAborted);
+            await context.Response.WriteAsync(string.Concat(
+                """data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"lo."},"finish_reason":"stop"}]}""", "\n\n",
+                """data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}""", "\n\n",
+                "data: [DONE]\n\n"));
+        }
     }
 }

@@ -1,0 +1,202 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Net;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Chat;
+using OrleansQueue.Tests.Client;
+using OrleansQueue.Tests.Silo;
+
+namespace OrleansQueue.Tests.Proxy;
+
+/// <summary>
+/// The OpenAI .NET SDK, unmodified but for its endpoint (the silo's <c>/v1/proxy/{resource}/v1</c>) and its key (an
+/// OrleansQueue API key), against a fake OpenAI upstream: its calls are queued by priority under the resource's budget,
+/// answered with the upstream's key in place of the caller's, streamed through as the upstream streams, charged the usage
+/// the upstream reports, never refused with a 429 while they can wait, and a caller that leaves mid-stream frees its slot.
+/// </summary>
+public sealed class ProxyTests : IAsyncLifetime
+{
+    private const string Key = "proxy-tests-admin-key-0123";
+    private const string UpstreamKey = "sk-upstream-secret-4f9a2c";
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+
+    private readonly ProxySilo _silo = new();
+    private readonly FakeUpstream _upstream = new(limit: 1000, window: TimeSpan.FromMinutes(1));
+
+    public async Task InitializeAsync()
+    {
+        await _silo.InitializeAsync();
+        await _upstream.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _upstream.HoldStream?.TrySetResult();
+        await _upstream.DisposeAsync();
+        await _silo.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ACallIsAnsweredWithTheUpstreamsKeyAndTheWindowIsChargedItsUsage()
+    {
+        await DefineAsync("llm-plain", _upstream, """ "loadPerWindow":100000 """);
+
+        var answer = await Chat("llm-plain").CompleteChatAsync([new UserChatMessage("Say hello.")], new ChatCompletionOptions { MaxOutputTokenCount = 50 });
+
+        Assert.Equal("Hello.", answer.Value.Content[0].Text);
+        var call = Assert.Single(_upstream.Received);
+        Assert.Equal($"Bearer {UpstreamKey}", call.Authorization); // the caller's OrleansQueue key never reaches the upstream
+        Assert.DoesNotContain(Key, call.Body + call.ApiKey, StringComparison.Ordinal);
+        var raw = answer.GetRawResponse().Headers;
+        Assert.True(raw.TryGetValue("X-OrleansQueue-Fencing-Token", out string? fencing) && fencing == "1");
+        Assert.True(raw.TryGetValue("X-OrleansQueue-Queued-Ms", out _));
+        var stats = await StatsAsync("llm-plain");
+        Assert.Equal((1, 0, 100_000 - 11), (stats.GetProperty("released").GetInt32(), stats.GetProperty("leases").GetInt32(), stats.GetProperty("loadLeftInWindow").GetInt64()));
+    }
+
+    [Fact]
+    public async Task AStreamPassesThroughChunkByChunkWhileTheUpstreamStillStreamsAndIsChargedItsUsage()
+    {
+        await DefineAsync("llm-stream", _upstream, """ "loadPerWindow":100000 """);
+        _upstream.HoldStream = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        await using var updates = Chat("llm-stream").CompleteChatStreamingAsync([new UserChatMessage("Say hello.")]).GetAsyncEnumerator();
+        // The first chunk reaches the caller while the upstream holds the rest back: nothing on the way buffers it.
+        Assert.True(await updates.MoveNextAsync().AsTask().WaitAsync(Generous));
+        Assert.Equal("Hel", string.Concat(updates.Current.ContentUpdate.Select(p => p.Text)));
+        Assert.False(_upstream.HoldStream.Task.IsCompleted);
+        _upstream.HoldStream.SetResult();
+        string text = "Hel";
+        while (await updates.MoveNextAsync())
+            text += string.Concat(updates.Current.ContentUpdate.Select(p => p.Text));
+
+        Assert.Equal("Hello.", text);
+        // The proxy asked for the usage chunk the caller did not ask for, and charged it.
+        using var sent = JsonDocument.Parse(Assert.Single(_upstream.Received).Body);
+        Assert.True(sent.RootElement.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+        var stats = await Eventually.Value(() => StatsAsync("llm-stream"), s => s.GetProperty("released").GetInt32() == 1);
+        Assert.Equal(100_000 - 11, stats.GetProperty("loadLeftInWindow").GetInt64());
+    }
+
+    [Fact]
+    public async Task WhenTheBudgetIsShortTheHigherPriorityGoesFirst()
+    {
+        await DefineAsync("llm-priority", _upstream, """ "maxConcurrent":1 """);
+        using var http = Keyed();
+        long holder = await http.Acquire("llm-priority", """{"clientId":"holder"}""", "held");
+
+        var low = Chat("llm-priority", "low").CompleteChatAsync([new UserChatMessage("low")], new ChatCompletionOptions { EndUserId = "low-caller" });
+        await Eventually.Value(() => StatsAsync("llm-priority"), s => s.GetProperty("waiting").GetInt32() == 1);
+        var high = Chat("llm-priority", "high").CompleteChatAsync([new UserChatMessage("high")], new ChatCompletionOptions { EndUserId = "high-caller" });
+        await Eventually.Value(() => StatsAsync("llm-priority"), s => s.GetProperty("waiting").GetInt32() == 2);
+        Assert.Equal(HttpStatusCode.OK, (await http.Post($"v1/resources/llm-priority/requests/{holder}/release")).Status);
+
+        await Task.WhenAll(low, high).WaitAsync(Generous);
+        Assert.Equal(["high-caller", "low-caller"], _upstream.Received.Select(c => JsonDocument.Parse(c.Body).RootElement.GetProperty("user").GetString()));
+    }
+
+    [Fact]
+    public async Task AnUpstream429IsNotPassedToACallerThatCanStillWait()
+    {
+        // An upstream that takes one call a second, and an SDK that does not retry: any 429 it saw would fail its call.
+        await using var strict = new FakeUpstream(limit: 1, window: TimeSpan.FromSeconds(1));
+        await strict.StartAsync();
+        await DefineAsync("llm-strict", strict, """ "defaultMaxWaitMs":20000 """);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => Chat("llm-strict").CompleteChatAsync([new UserChatMessage($"call {i}")])));
+
+        Assert.All(answers, a => Assert.Equal("Hello.", a.Value.Content[0].Text));
+        Assert.True(strict.Refused >= 1, "the upstream never refused: the test proved nothing");
+        Assert.Equal(3, strict.Accepted);
+    }
+
+    [Fact]
+    public async Task ACallerThatLeavesMidStreamFreesItsSlot()
+    {
+        await DefineAsync("llm-leave", _upstream, """ "maxConcurrent":1 """);
+        _upstream.HoldStream = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var leave = new CancellationTokenSource();
+        await using (var updates = Chat("llm-leave").CompleteChatStreamingAsync([new UserChatMessage("long")], cancellationToken: leave.Token).GetAsyncEnumerator())
+        {
+            Assert.True(await updates.MoveNextAsync().AsTask().WaitAsync(Generous));
+            Assert.Equal(1, (await StatsAsync("llm-leave")).GetProperty("leases").GetInt32());
+            leave.Cancel();
+        }
+
+        await Eventually.Value(() => StatsAsync("llm-leave"), s => s.GetProperty("leases").GetInt32() == 0 && s.GetProperty("released").GetInt32() == 1);
+        _upstream.HoldStream = null;
+        var next = await Chat("llm-leave").CompleteChatAsync([new UserChatMessage("next")]);
+        Assert.True(next.GetRawResponse().Headers.TryGetValue("X-OrleansQueue-Fencing-Token", out string? fencing) && fencing == "2");
+    }
+
+    [Fact]
+    public async Task ARefusalIsAProblemWithTheErrorObjectTheProviderSdkReads()
+    {
+        using var http = Keyed();
+        Assert.Equal(HttpStatusCode.Created, (await http.Put("v1/resources/llm-none", """{"maxConcurrent":1}""")).Status);
+
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => Chat("llm-none").CompleteChatAsync([new UserChatMessage("hello")]));
+
+        Assert.Equal(404, refused.Status);
+        using var body = JsonDocument.Parse(refused.GetRawResponse()!.Content.ToString());
+        Assert.Equal("urn:orleansqueue:problem:no-upstream", body.RootElement.GetProperty("type").GetString());
+        Assert.Equal("no-upstream", body.RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("names no upstream", body.RootElement.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    private async Task DefineAsync(string resource, FakeUpstream upstream, string limits)
+    {
+        string baseUrl = upstream.OpenAiEndpoint.GetLeftPart(UriPartial.Authority);
+        using var http = Keyed();
+        var (status, body) = await http.Put($"v1/resources/{resource}",
+            $$"""{ {{limits}}, "upstream": { "baseUrl": "{{baseUrl}}", "provider": "openai", "keySetting": "FakeUpstream:Key" } }""");
+        Assert.True(status == HttpStatusCode.Created, body.ToString());
+        Assert.DoesNotContain(UpstreamKey, body.ToString(), StringComparison.Ordinal);
+    }
+
+    private ChatClient Chat(string resource, string? priority = null)
+    {
+        var options = new OpenAIClientOptions { Endpoint = new Uri(_silo.BaseAddress, $"v1/proxy/{resource}/v1"), RetryPolicy = new ClientRetryPolicy(0) };
+        if (priority is not null)
+            options.AddPolicy(new HeaderPolicy("X-OrleansQueue-Priority", priority), PipelinePosition.PerCall);
+        return new ChatClient("gpt-4o", new ApiKeyCredential(Key), options);
+    }
+
+    private HttpClient Keyed()
+    {
+        var http = _silo.CreateClient();
+        http.DefaultRequestHeaders.Add("X-Api-Key", Key);
+        return http;
+    }
+
+    private async Task<JsonElement> StatsAsync(string resource)
+    {
+        using var http = Keyed();
+        var (status, stats) = await http.Get($"v1/resources/{resource}/stats");
+        Assert.Equal(HttpStatusCode.OK, status);
+        return stats;
+    }
+
+    private sealed class ProxySilo : KestrelSilo
+    {
+        protected override IEnumerable<string> Settings =>
+            ["--Silo:ApiKeys:0:Key", Key, "--Silo:ApiKeys:0:Tenant", "apps", "--Silo:ApiKeys:0:Admin", "true", "--FakeUpstream:Key", UpstreamKey];
+    }
+
+    /// <summary>Adds one header to every request the SDK sends.</summary>
+    private sealed class HeaderPolicy(string name, string value) : PipelinePolicy
+    {
+        public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+        {
+            message.Request.Headers.Set(name, value);
+            ProcessNext(message, pipeline, currentIndex);
+        }
+
+        public override ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+        {
+            message.Request.Headers.Set(name, value);
+            return ProcessNextAsync(message, pipeline, currentIndex);
+        }
+    }
+}
