@@ -1,0 +1,198 @@
+// openai-node, given only the silo's proxy as its baseURL and an OrleansQueue key as its apiKey, against a fake OpenAI
+// upstream and a real silo process: answered with the upstream's key, streamed through chunk by chunk while the upstream
+// still streams, queued by priority, never handed a 429 while it can wait, and a caller that aborts frees its slot.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const KEY = 'node-proxy-admin-key-0123';
+const UPSTREAM_KEY = 'sk-node-upstream-secret-77';
+const GENEROUS = 30_000;
+
+/** A fake OpenAI upstream: chat completions, plain or streamed ("Hel", "lo.", then usage of 11 tokens), at most `limit`
+ *  calls per `windowMs` (past it, 429 with retry-after-ms), every call recorded; a stream can be held after its first chunk. */
+function fakeUpstream(limit = 1000, windowMs = 60_000) {
+  const state = { received: [], accepted: 0, refused: 0, calls: [], hold: null };
+  const server = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const json = JSON.parse(body || '{}');
+    state.received.push({ authorization: req.headers.authorization, apiKey: req.headers['x-api-key'], body: json });
+    const now = Date.now();
+    state.calls = state.calls.filter(t => now - t < windowMs);
+    if (state.calls.length >= limit) {
+      state.refused++;
+      const wait = Math.ceil(state.calls[0] + windowMs - now);
+      res.writeHead(429, { 'retry-after-ms': String(wait), 'x-ratelimit-remaining-requests': '0', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'rate limited', type: 'rate_limit_exceeded' } }));
+      return;
+    }
+    state.calls.push(now);
+    state.accepted++;
+    const chunk = (delta, finish) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    if (json.stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ role: 'assistant', content: 'Hel' }, null));
+      if (state.hold) await state.hold.promise;
+      state.releasedAt = Date.now();
+      res.write(chunk({ content: 'lo.' }, 'stop'));
+      res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o', choices: [], usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 } })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1700000000, model: 'gpt-4o',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hello.' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 } }));
+    }
+  });
+  return new Promise(resolve => server.listen(0, '127.0.0.1', () => {
+    state.server = server;
+    state.baseUrl = `http://127.0.0.1:${server.address().port}`;
+    resolve(state);
+  }));
+}
+
+function freePort() {
+  return new Promise(resolve => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
+}
+
+function deferred() {
+  let resolve;
+  const promise = new Promise(r => { resolve = r; });
+  return { promise, resolve };
+}
+
+/** Asks again every 20 ms until `condition` holds (a figure of the silo: nothing tells of it). */
+async function eventually(condition) {
+  const until = Date.now() + GENEROUS;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error('the condition never held');
+    await new Promise(r => setTimeout(r, 20));
+  }
+}
+
+let silo, siloUrl, upstream;
+
+before(async () => {
+  upstream = await fakeUpstream();
+  const port = await freePort();
+  siloUrl = `http://127.0.0.1:${port}`;
+  const dll = path.join(root, 'silo', 'OrleansQueue.Silo', 'bin', 'Debug', 'net10.0', 'OrleansQueue.Silo.dll');
+  silo = spawn('dotnet', [dll, '--urls', siloUrl, '--Silo:Store:Provider', 'memory', '--Silo:Clustering:SiloPort', '0',
+    '--Silo:ApiKeys:0:Key', KEY, '--Silo:ApiKeys:0:Tenant', 'apps', '--Silo:ApiKeys:0:Admin', 'true', '--FakeUpstream:Key', UPSTREAM_KEY],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  silo.stdout.on('data', d => { log += d; });
+  silo.stderr.on('data', d => { log += d; });
+  await eventually(async () => {
+    if (silo.exitCode !== null) throw new Error(`the silo exited: ${log}`);
+    try { return (await fetch(`${siloUrl}/healthz`)).ok; } catch { return false; }
+  });
+});
+
+after(async () => {
+  silo?.kill('SIGKILL');
+  upstream?.hold?.resolve();
+  upstream?.server.close();
+});
+
+async function api(method, url, body) {
+  const res = await fetch(siloUrl + url, { method, headers: { 'X-Api-Key': KEY, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+async function define(resource, limits, target = upstream) {
+  const answer = await api('PUT', `/v1/resources/${resource}`, { ...limits, upstream: { baseUrl: target.baseUrl, provider: 'openai', keySetting: 'FakeUpstream:Key' } });
+  assert.equal(answer.status, 201, JSON.stringify(answer.body));
+  assert.ok(!JSON.stringify(answer.body).includes(UPSTREAM_KEY));
+}
+
+const stats = async resource => (await api('GET', `/v1/resources/${resource}/stats`)).body;
+
+function client(resource, headers = {}) {
+  return new OpenAI({ baseURL: `${siloUrl}/v1/proxy/${resource}/v1`, apiKey: KEY, maxRetries: 0, defaultHeaders: headers });
+}
+
+test('a call is answered with the upstream key in place of the caller key, and the window is charged its usage', async () => {
+  await define('node-plain', { loadPerWindow: 100000 });
+  const before = upstream.received.length;
+  const { data, response } = await client('node-plain').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 50 }).withResponse();
+  assert.equal(data.choices[0].message.content, 'Hello.');
+  const call = upstream.received[before];
+  assert.equal(call.authorization, `Bearer ${UPSTREAM_KEY}`);
+  assert.equal(call.apiKey, undefined);
+  assert.equal(response.headers.get('x-orleansqueue-fencing-token'), '1');
+  await eventually(async () => (await stats('node-plain')).released === 1);
+  assert.equal((await stats('node-plain')).loadLeftInWindow, 100000 - 11);
+});
+
+test('a stream reaches the caller chunk by chunk while the upstream is still streaming', async () => {
+  await define('node-stream', { loadPerWindow: 100000 });
+  upstream.hold = deferred();
+  const stream = await client('node-stream').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }], stream: true });
+  let text = '';
+  let firstAt;
+  for await (const chunk of stream) {
+    if (firstAt === undefined) {
+      firstAt = Date.now();
+      // The upstream holds the rest until the first chunk is here: it can only be here because nothing buffered it.
+      setImmediate(() => upstream.hold.resolve());
+    }
+    text += chunk.choices[0]?.delta?.content ?? '';
+  }
+  upstream.hold = null;
+  assert.equal(text, 'Hello.');
+  assert.ok(firstAt <= upstream.releasedAt, `first chunk at ${firstAt}, upstream released at ${upstream.releasedAt}`);
+  assert.equal(upstream.received.at(-1).body.stream_options.include_usage, true);
+  await eventually(async () => (await stats('node-stream')).released === 1);
+  assert.equal((await stats('node-stream')).loadLeftInWindow, 100000 - 11);
+});
+
+test('when the budget is short the higher priority goes first', async () => {
+  await define('node-priority', { maxConcurrent: 1 });
+  const held = await api('POST', '/v1/resources/node-priority/acquire', { clientId: 'holder' });
+  assert.equal(held.body.state, 'held');
+  const before = upstream.received.length;
+  const low = client('node-priority', { 'X-OrleansQueue-Priority': 'low' }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'low' }], user: 'low-caller' });
+  await eventually(async () => (await stats('node-priority')).waiting === 1);
+  const high = client('node-priority', { 'X-OrleansQueue-Priority': 'high' }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'high' }], user: 'high-caller' });
+  await eventually(async () => (await stats('node-priority')).waiting === 2);
+  assert.equal((await api('POST', `/v1/resources/node-priority/requests/${held.body.id}/release`)).status, 200);
+  await Promise.all([low, high]);
+  assert.deepEqual(upstream.received.slice(before).map(c => c.body.user), ['high-caller', 'low-caller']);
+});
+
+test('an upstream 429 never reaches a caller that can still wait', async () => {
+  const strict = await fakeUpstream(1, 1000);
+  try {
+    await define('node-strict', { defaultMaxWaitMs: 20000 }, strict);
+    const answers = await Promise.all([0, 1, 2].map(i => client('node-strict').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `call ${i}` }] })));
+    for (const answer of answers) assert.equal(answer.choices[0].message.content, 'Hello.');
+    assert.ok(strict.refused >= 1, 'the upstream never refused: the test proved nothing');
+    assert.equal(strict.accepted, 3);
+  } finally {
+    strict.server.close();
+  }
+});
+
+test('a caller that aborts mid-stream frees its slot', async () => {
+  await define('node-abort', { maxConcurrent: 1 });
+  upstream.hold = deferred();
+  const abort = new AbortController();
+  const stream = await client('node-abort').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'long' }], stream: true }, { signal: abort.signal });
+  const chunks = stream[Symbol.asyncIterator]();
+  await chunks.next();
+  assert.equal((await stats('node-abort')).leases, 1);
+  abort.abort();
+  await eventually(async () => { const s = await stats('node-abort'); return s.leases === 0 && s.released === 1; });
+  upstream.hold.resolve();
+  upstream.hold = null;
+  const { response } = await client('node-abort').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'next' }] }).withResponse();
+  assert.equal(response.headers.get('x-orleansqueue-fencing-token'), '2');
+});
