@@ -41,7 +41,7 @@ internal static partial class ProxyEndpoints
     }
 
     private static async Task Forward(string resource, string? path, HttpContext context, RequestOperations requests, ProxyUpstreams upstreams,
-        IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory loggers)
+        ResourceGrains grains, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory loggers)
     {
         var ct = context.RequestAborted;
         var caller = context.Caller();
@@ -82,6 +82,8 @@ internal static partial class ProxyEndpoints
             var view = lease.Value!.View;
             firstPosition ??= lease.Value.Position;
             using var renewal = Renewal.Start(requests, caller, resource, view);
+            // What remains of the budget after this grant, for the caller's RateLimit fields, asked while the upstream works.
+            var budget = grains.CallAsync(resource, g => g.Administration.Stats(caller), CancellationToken.None);
             HttpResponseMessage answer;
             try
             {
@@ -115,6 +117,8 @@ internal static partial class ProxyEndpoints
                 headers["X-OrleansQueue-Position"] = (firstPosition ?? 0).ToString(CultureInfo.InvariantCulture);
                 if (view.FencingToken is { } fencing)
                     headers["X-OrleansQueue-Fencing-Token"] = fencing.ToString(CultureInfo.InvariantCulture);
+                if ((await budget).Value is { } stats)
+                    upstream.WriteRateLimit(headers, stats);
                 long? used = await PassBackAsync(context, answer, ct);
                 await ReleaseAsync(requests, caller, resource, view.Id, used, report);
                 return;

@@ -51,6 +51,9 @@ public sealed class ProxyTests : IAsyncLifetime
         var raw = answer.GetRawResponse().Headers;
         Assert.True(raw.TryGetValue("X-OrleansQueue-Fencing-Token", out string? fencing) && fencing == "1");
         Assert.True(raw.TryGetValue("X-OrleansQueue-Queued-Ms", out _));
+        Assert.True(raw.TryGetValue("RateLimit-Policy", out string? policy) && policy == "\"tokens\";q=100000;w=60", policy);
+        // Granted with its estimate (the prompt's few tokens and max 50) in flight: what remains is below 100,000 - 50.
+        Assert.True(raw.TryGetValue("RateLimit", out string? left) && left!.StartsWith("\"tokens\";r=99", StringComparison.Ordinal), left);
         var stats = await StatsAsync("llm-plain");
         Assert.Equal((1, 0, 100_000 - 11), (stats.GetProperty("released").GetInt32(), stats.GetProperty("leases").GetInt32(), stats.GetProperty("loadLeftInWindow").GetInt64()));
     }
@@ -128,6 +131,24 @@ public sealed class ProxyTests : IAsyncLifetime
         _upstream.HoldStream = null;
         var next = await Chat("llm-leave").CompleteChatAsync([new UserChatMessage("next")]);
         Assert.True(next.GetRawResponse().Headers.TryGetValue("X-OrleansQueue-Fencing-Token", out string? fencing) && fencing == "2");
+    }
+
+    [Fact]
+    public async Task ACallerThatLeavesWhileWaitingWithdrawsItsTicket()
+    {
+        await DefineAsync("llm-withdraw", _upstream, """ "maxConcurrent":1 """);
+        using var http = Keyed();
+        await http.Acquire("llm-withdraw", """{"clientId":"holder"}""", "held");
+        using var leave = new CancellationTokenSource();
+        var waiting = Chat("llm-withdraw").CompleteChatAsync([new UserChatMessage("wait")], cancellationToken: leave.Token);
+        await Eventually.Value(() => StatsAsync("llm-withdraw"), s => s.GetProperty("waiting").GetInt32() == 1);
+
+        leave.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        var stats = await Eventually.Value(() => StatsAsync("llm-withdraw"), s => s.GetProperty("waiting").GetInt32() == 0);
+        Assert.Equal(1, stats.GetProperty("cancelled").GetInt64());
+        Assert.Empty(_upstream.Received);
     }
 
     [Fact]
