@@ -68,61 +68,63 @@ internal static partial class ProxyEndpoints
         var started = Stopwatch.GetTimestamp();
         // The caller's wait, or the resource's default, bounds every try: an upstream that keeps refusing ends in a 429.
         var deadline = DateTimeOffset.UtcNow + (call.MaxWaitMs is { } wait ? TimeSpan.FromMilliseconds(wait) : upstream.DefaultMaxWait);
-        int? firstPosition = null;
         var logger = loggers.CreateLogger(typeof(ProxyEndpoints));
-        while (true)
+        var lease = await HeldAsync(requests, caller, resource, new AcquireBody(call.ClientId, call.Load, call.Priority, RemainingMs(deadline), IdempotencyKey: null), ct);
+        if (lease.Problem is { } refused)
         {
-            var body = new AcquireBody(call.ClientId, call.Load, call.Priority, RemainingMs(deadline), IdempotencyKey: null);
-            var lease = await HeldAsync(requests, caller, resource, body, ct);
-            if (lease.Problem is { } refused)
+            await ProxyProblem.WriteAsync(context, refused);
+            return;
+        }
+        var (view, position) = lease.Value!;
+        using var renewal = Renewal.Start(requests, caller, resource, view);
+        // What remains of the budget after this grant, for the caller's RateLimit fields, asked while the upstream works.
+        var budget = grains.CallAsync(resource, g => g.Administration.Stats(caller), CancellationToken.None);
+        try
+        {
+            while (true)
             {
-                await ProxyProblem.WriteAsync(context, refused);
-                return;
-            }
-            var view = lease.Value!.View;
-            firstPosition ??= lease.Value.Position;
-            using var renewal = Renewal.Start(requests, caller, resource, view);
-            // What remains of the budget after this grant, for the caller's RateLimit fields, asked while the upstream works.
-            var budget = grains.CallAsync(resource, g => g.Administration.Stats(caller), CancellationToken.None);
-            HttpResponseMessage answer;
-            try
-            {
-                answer = await clients.CreateClient(HttpClientName).SendAsync(call.ToUpstream(upstream, path, context, NotForwarded), HttpCompletionOption.ResponseHeadersRead, ct);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
-            {
-                await ReleaseAsync(requests, caller, resource, view.Id, actualLoad: 0, upstream: null);
-                LogUpstreamFailed(logger, resource, ex.Message);
-                await ProxyProblem.WriteAsync(context, Problem.UpstreamFailed(resource, ex is TaskCanceledException ? "it did not answer in time" : ex.Message));
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                await ReleaseAsync(requests, caller, resource, view.Id, actualLoad: 0, upstream: null);
-                return;
-            }
-            using (answer)
-            {
-                var report = UpstreamHeaderParser.Parse(answer);
-                // Refused for its rate while the caller can still wait: report it (an adaptive resource pauses), and queue again.
-                if ((int)answer.StatusCode == 429 && CanWaitFor(deadline, report.RetryAfterMs))
+                HttpResponseMessage answer;
+                try
                 {
-                    await ReleaseAsync(requests, caller, resource, view.Id, actualLoad: null, report);
-                    if (report.RetryAfterMs is > 0 and { } retry)
-                        await Task.Delay(TimeSpan.FromMilliseconds(retry), ct);
-                    continue;
+                    answer = await clients.CreateClient(HttpClientName).SendAsync(call.ToUpstream(upstream, path, context, NotForwarded), HttpCompletionOption.ResponseHeadersRead, ct);
                 }
-                var headers = context.Response.Headers;
-                headers["X-OrleansQueue-Queued-Ms"] = Stopwatch.GetElapsedTime(started).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture);
-                headers["X-OrleansQueue-Position"] = (firstPosition ?? 0).ToString(CultureInfo.InvariantCulture);
-                if (view.FencingToken is { } fencing)
-                    headers["X-OrleansQueue-Fencing-Token"] = fencing.ToString(CultureInfo.InvariantCulture);
-                if ((await budget).Value is { } stats)
-                    upstream.WriteRateLimit(headers, stats);
-                long? used = await PassBackAsync(context, answer, ct);
-                await ReleaseAsync(requests, caller, resource, view.Id, used, report);
-                return;
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+                {
+                    await ReleaseAsync(requests, caller, resource, view.Id, actualLoad: 0, upstream: null);
+                    LogUpstreamFailed(logger, resource, ex.Message);
+                    await ProxyProblem.WriteAsync(context, Problem.UpstreamFailed(resource, ex is TaskCanceledException ? "it did not answer in time" : ex.Message));
+                    return;
+                }
+                using (answer)
+                {
+                    var report = UpstreamHeaderParser.Parse(answer);
+                    // Refused for its rate while the caller can still wait: reported (an adaptive resource pauses its grants),
+                    // and sent again when the upstream's retry-after allows. The call keeps its lease meanwhile: nothing queued
+                    // after it overtakes it, as if it were first in its level.
+                    var retryAfter = TimeSpan.FromMilliseconds(report.RetryAfterMs ?? DefaultRetryAfterMs);
+                    if ((int)answer.StatusCode == 429 && DateTimeOffset.UtcNow + retryAfter < deadline)
+                    {
+                        await requests.ReportAsync(caller, resource, view.Id, report, CancellationToken.None);
+                        await Task.Delay(retryAfter, ct);
+                        continue;
+                    }
+                    var headers = context.Response.Headers;
+                    headers["X-OrleansQueue-Queued-Ms"] = Stopwatch.GetElapsedTime(started).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture);
+                    headers["X-OrleansQueue-Position"] = position.ToString(CultureInfo.InvariantCulture);
+                    if (view.FencingToken is { } fencing)
+                        headers["X-OrleansQueue-Fencing-Token"] = fencing.ToString(CultureInfo.InvariantCulture);
+                    if ((await budget).Value is { } stats)
+                        upstream.WriteRateLimit(headers, stats);
+                    long? used = await PassBackAsync(context, answer, ct);
+                    await ReleaseAsync(requests, caller, resource, view.Id, used, report);
+                    return;
+                }
             }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The caller left before the answer began: the lease goes back, nothing was used.
+            await ReleaseAsync(requests, caller, resource, view.Id, actualLoad: 0, upstream: null);
         }
     }
 
@@ -198,8 +200,8 @@ internal static partial class ProxyEndpoints
 
     private static long RemainingMs(DateTimeOffset deadline) => Math.Max(0, (long)(deadline - DateTimeOffset.UtcNow).TotalMilliseconds);
 
-    /// <summary>Whether a retry after the upstream's retry-after still fits in the caller's wait.</summary>
-    private static bool CanWaitFor(DateTimeOffset deadline, long? retryAfterMs) => DateTimeOffset.UtcNow.AddMilliseconds(retryAfterMs ?? 0) < deadline;
+    /// <summary>How long a 429 without a retry-after waits before the call is sent again (as a resource pauses for one).</summary>
+    private const long DefaultRetryAfterMs = 1000;
 
     private sealed record Granted(RequestView View, int Position);
 

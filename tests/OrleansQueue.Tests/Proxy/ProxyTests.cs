@@ -115,6 +115,22 @@ public sealed class ProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PastTheCallersWaitTheUpstreams429ReachesItWithItsRetryAfter()
+    {
+        await using var strict = new FakeUpstream(limit: 1, window: TimeSpan.FromSeconds(30));
+        await strict.StartAsync();
+        await DefineAsync("llm-impatient", strict, """ "maxConcurrent":4 """);
+        await Chat("llm-impatient").CompleteChatAsync([new UserChatMessage("first")]);
+
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => Chat("llm-impatient", maxWaitMs: "500").CompleteChatAsync([new UserChatMessage("second")]));
+
+        Assert.Equal(429, refused.Status);
+        Assert.True(refused.GetRawResponse()!.Headers.TryGetValue("retry-after-ms", out string? retry) && long.Parse(retry!, System.Globalization.CultureInfo.InvariantCulture) > 500);
+        var stats = await Eventually.Value(() => StatsAsync("llm-impatient"), s => s.GetProperty("released").GetInt32() == 2);
+        Assert.Equal(0, stats.GetProperty("leases").GetInt32());
+    }
+
+    [Fact]
     public async Task ACallerThatLeavesMidStreamFreesItsSlot()
     {
         await DefineAsync("llm-leave", _upstream, """ "maxConcurrent":1 """);
@@ -176,11 +192,13 @@ public sealed class ProxyTests : IAsyncLifetime
         Assert.DoesNotContain(UpstreamKey, body.ToString(), StringComparison.Ordinal);
     }
 
-    private ChatClient Chat(string resource, string? priority = null)
+    private ChatClient Chat(string resource, string? priority = null, string? maxWaitMs = null)
     {
         var options = new OpenAIClientOptions { Endpoint = new Uri(_silo.BaseAddress, $"v1/proxy/{resource}/v1"), RetryPolicy = new ClientRetryPolicy(0) };
         if (priority is not null)
             options.AddPolicy(new HeaderPolicy("X-OrleansQueue-Priority", priority), PipelinePosition.PerCall);
+        if (maxWaitMs is not null)
+            options.AddPolicy(new HeaderPolicy("X-OrleansQueue-Max-Wait-Ms", maxWaitMs), PipelinePosition.PerCall);
         return new ChatClient("gpt-4o", new ApiKeyCredential(Key), options);
     }
 
