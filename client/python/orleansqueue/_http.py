@@ -3,22 +3,35 @@ connections, and server-sent-event streams on connections of their own."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
+import ssl
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 
 class Http:
-    def __init__(self, base_url: str, api_key: Optional[str], pool_size: int = 8) -> None:
+    """``https://`` base URLs are reached over TLS with the certificate checked against the system's trusted CAs (or the
+    given ``ssl_context``: ``ssl.create_default_context(cafile=...)`` for a private CA)."""
+
+    def __init__(self, base_url: str, api_key: Optional[str], pool_size: int = 8, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         url = urlsplit(base_url)
-        if url.scheme != "http":
-            raise ValueError(f"base_url must be an http:// URL; it is {base_url!r}")
+        if url.scheme not in ("http", "https"):
+            raise ValueError(f"base_url must be an http:// or https:// URL; it is {base_url!r}")
+        if ssl_context is not None and url.scheme != "https":
+            raise ValueError(f"ssl_context is for an https:// base_url; it is {base_url!r}")
         self.host = url.hostname or "127.0.0.1"
-        self.port = url.port or 80
+        self.port = url.port or (443 if url.scheme == "https" else 80)
         self.prefix = url.path.rstrip("/")
         self.api_key = api_key
+        self._ssl: Optional[ssl.SSLContext] = (ssl_context or ssl.create_default_context()) if url.scheme == "https" else None
         self._idle: List[Tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._pool_size = pool_size
+
+    async def _connect(self) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._ssl is None:
+            return await asyncio.open_connection(self.host, self.port)
+        return await asyncio.open_connection(self.host, self.port, ssl=self._ssl, server_hostname=self.host)
 
     def _head(self, method: str, path: str, length: Optional[int], accept: str) -> bytes:
         lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Accept: {accept}"]
@@ -34,7 +47,7 @@ class Http:
         payload = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PUT") else None)
         for attempt in range(2):
             reused = bool(self._idle)
-            reader, writer = self._idle.pop() if reused else await asyncio.open_connection(self.host, self.port)
+            reader, writer = self._idle.pop() if reused else await self._connect()
             try:
                 writer.write(self._head(method, path, len(payload) if payload is not None else None, "application/json"))
                 if payload:
@@ -59,7 +72,7 @@ class Http:
 
     async def events(self, path: str) -> AsyncIterator[Tuple[str, Any]]:
         """Follows a server-sent-event stream: yields (event name, parsed data) until the server ends it."""
-        reader, writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = await self._connect()
         try:
             writer.write(self._head("GET", path, None, "text/event-stream"))
             await writer.drain()
@@ -69,19 +82,10 @@ class Http:
                 yield "problem", {"status": status, **(json.loads(data) if data else {})}
                 return
             chunked = headers.get("transfer-encoding", "").lower() == "chunked"
-            buffer = b""
+            parser = EventStreamParser()
             async for piece in _stream(reader, chunked):
-                buffer += piece
-                while b"\n\n" in buffer:
-                    frame, buffer = buffer.split(b"\n\n", 1)
-                    name, data = "message", []
-                    for line in frame.decode().split("\n"):
-                        if line.startswith("event:"):
-                            name = line[6:].strip()
-                        elif line.startswith("data:"):
-                            data.append(line[5:].strip())
-                    if data:
-                        yield name, json.loads("\n".join(data))
+                for event in parser.feed(piece):
+                    yield event.name, json.loads(event.data)
         finally:
             await _close(writer)
 
@@ -131,3 +135,94 @@ async def _stream(reader: asyncio.StreamReader, chunked: bool) -> AsyncIterator[
             return
         piece = await reader.readexactly(size + 2)
         yield piece[:-2]
+
+
+class ServerSentEvent:
+    """One event of a stream: its name (``message`` unless named), its data (lines joined with ``\\n``), and the last
+    event id seen so far in the stream."""
+
+    __slots__ = ("name", "data", "id")
+
+    def __init__(self, name: str, data: str, id: str) -> None:
+        self.name, self.data, self.id = name, data, id
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvent(name={self.name!r}, data={self.data!r}, id={self.id!r})"
+
+
+class EventStreamParser:
+    """The text/event-stream format as the HTML specification parses it: lines end with CRLF, LF or CR (even split across
+    reads); a field's value loses one leading space; ``data`` lines join with newlines; ``event`` names the next event;
+    ``id`` (without NUL) sets the last event id; ``retry`` (digits only) sets the reconnection time in ms; comments and
+    unknown fields are ignored; an event is dispatched at a blank line when it has data; a UTF-8 BOM at the start is
+    dropped."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._started = False
+        self._pending_cr = False
+        self._name = ""
+        self._data: List[str] = []
+        self.last_event_id = ""
+        self.retry_ms: Optional[int] = None
+
+    def feed(self, chunk: bytes) -> List[ServerSentEvent]:
+        text = self._decoder.decode(chunk)
+        if not self._started and text:
+            self._started = True
+            if text.startswith("\ufeff"):
+                text = text[1:]
+        if self._pending_cr and text.startswith("\n"):
+            text = text[1:]  # the LF of a CRLF split across reads
+        self._pending_cr = False
+        self._buffer += text
+        events: List[ServerSentEvent] = []
+        while True:
+            cut = _line_end(self._buffer)
+            if cut is None:
+                break
+            end, width = cut
+            line = self._buffer[:end]
+            if self._buffer[end] == "\r" and width == 1 and end + 1 == len(self._buffer):
+                self._pending_cr = True  # a CR last in the read: an LF may follow in the next
+            self._buffer = self._buffer[end + width:]
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _line(self, line: str) -> Optional[ServerSentEvent]:
+        if line == "":
+            if not self._data:
+                self._name = ""
+                return None
+            event = ServerSentEvent(self._name or "message", "\n".join(self._data), self.last_event_id)
+            self._name, self._data = "", []
+            return event
+        if line.startswith(":"):
+            return None
+        field, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if field == "event":
+            self._name = value
+        elif field == "data":
+            self._data.append(value)
+        elif field == "id":
+            if "\0" not in value:
+                self.last_event_id = value
+        elif field == "retry":
+            if value.isdigit():
+                self.retry_ms = int(value)
+        return None
+
+
+def _line_end(text: str) -> Optional[Tuple[int, int]]:
+    """Where the first line of ``text`` ends and how wide its end is (CRLF 2, LF or CR 1); None without a line end."""
+    for i, c in enumerate(text):
+        if c == "\n":
+            return i, 1
+        if c == "\r":
+            return (i, 2) if text[i + 1:i + 2] == "\n" else (i, 1)
+    return None

@@ -7,13 +7,19 @@ releases the lease, also on an exception; cancelling the waiting task cancels th
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import ssl
 import uuid
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
 from ._http import Http
+
+# The SDK's log: silent unless the application configures logging (a NullHandler is set in the package). WARNING: a lease
+# lost, a renewal that failed; INFO: a stream followed again after its connection broke; DEBUG: a call asked again.
+log = logging.getLogger("orleansqueue")
 from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobsMixin
 from ._times import parse_time as _time
 from .errors import (PREFIX, OrleansQueueError, RequestEnded, ResourceDeleted, Unavailable, UnknownRequest, UnknownResource, from_ending,
@@ -66,6 +72,8 @@ class Lease:
             return
         self._released = True
         self._renewer.cancel()
+        if self.lost:
+            return  # its slot came back already: there is nothing to release
         load = actual_load if actual_load is not None else self.actual_load
         body: Dict[str, Any] = {"idempotencyKey": self._release_key}
         if load is not None:
@@ -75,8 +83,8 @@ class Lease:
             body["upstream"] = upstream
         try:
             await self._client._call_until_answered("POST", self._path("/release"), body)
-        except (RequestEnded, UnknownRequest, UnknownResource):
-            self.lost = True  # it had expired, or its resource was deleted: its concurrency came back already
+        except (RequestEnded, UnknownRequest, UnknownResource) as gone:
+            self._lose(gone)  # it had expired, or its resource was deleted: its concurrency came back already
 
     async def _renew_loop(self) -> None:
         while True:
@@ -84,11 +92,18 @@ class Lease:
             await asyncio.sleep(max(0.05, remaining * 0.5))
             try:
                 await self.renew()
-            except RequestEnded:
-                self.lost = True
+            except (RequestEnded, UnknownRequest, UnknownResource) as gone:
+                self._lose(gone)
                 return
-            except (OrleansQueueError, OSError):
-                await asyncio.sleep(0.5)  # a silo restarting or a resource moving: try again while time is left
+            except (OrleansQueueError, OSError) as failed:
+                # A silo restarting or a resource moving: try again while time is left.
+                log.warning("Renewing lease %s of %s failed (%s); trying again", self.id, self.resource, failed)
+                await asyncio.sleep(0.5)
+
+    def _lose(self, reason: Exception) -> None:
+        self.lost = True
+        log.warning("Lease %s of %s was lost (%s): its slot is no longer held, and work done under it may be fenced out",
+                    self.id, self.resource, reason)
 
     def _path(self, tail: str) -> str:
         return f"/v1/resources/{quote(self.resource, safe='')}/requests/{self.id}{tail}"
@@ -106,10 +121,12 @@ class Client(JobsMixin):
     job mode (:meth:`enqueue`, :meth:`get_job`, :meth:`wait_for_result`, :meth:`watch_job`, :meth:`run_worker`)."""
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None,
-                 client_id: Optional[str] = None) -> None:
+                 client_id: Optional[str] = None, ssl_context: Optional[ssl.SSLContext] = None) -> None:
+        """``https://`` base URLs are checked against the system's trusted CAs, or against ``ssl_context``
+        (``ssl.create_default_context(cafile="ca.pem")`` for a private CA)."""
         self.base_url = base_url or os.environ.get("ORLEANSQUEUE_URL", "http://127.0.0.1:5080")
         self.client_id = client_id
-        self._http = Http(self.base_url, api_key or os.environ.get("ORLEANSQUEUE_API_KEY"))
+        self._http = Http(self.base_url, api_key or os.environ.get("ORLEANSQUEUE_API_KEY"), ssl_context=ssl_context)
 
     async def acquire(self, resource: str, load: int = 1, priority: str = "normal", client_id: Optional[str] = None,
                       max_wait: Optional[float] = None, idempotency_key: Optional[str] = None) -> Lease:
@@ -202,13 +219,18 @@ class Client(JobsMixin):
                     if name != "waiting":
                         view = data
                         break
-            except (OSError, asyncio.IncompleteReadError):
-                pass  # the silo went away: it keeps the ticket; follow it again once it is back
+            except ssl.SSLCertVerificationError:
+                raise
+            except (OSError, asyncio.IncompleteReadError) as broken:
+                # The silo went away: it keeps the ticket; follow it again once it is back.
+                log.info("The stream of request %s of %s broke (%s); following it again", id, resource, broken or type(broken).__name__)
             if view is None and not polling:
                 await asyncio.sleep(0.2)
         while view is None or view["state"] == "waiting":
             try:
                 view = await self._call("GET", path + "/wait?timeoutMs=30000")
+            except ssl.SSLCertVerificationError:
+                raise
             except (OSError, asyncio.IncompleteReadError, Unavailable):
                 await asyncio.sleep(0.2)
             except UnknownRequest:
@@ -251,9 +273,12 @@ class Client(JobsMixin):
         while True:
             try:
                 return await self._call(method, path, body)
-            except (OSError, asyncio.IncompleteReadError, Unavailable):
+            except ssl.SSLCertVerificationError:
+                raise  # a certificate that is not trusted stays so: asking again cannot help
+            except (OSError, asyncio.IncompleteReadError, Unavailable) as failed:
                 if asyncio.get_running_loop().time() + pause > deadline:
                     raise
+                log.debug("%s %s failed (%s); asking again in %.2f s", method, path, failed, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
 

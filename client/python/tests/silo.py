@@ -6,23 +6,27 @@ import atexit
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 DLL = os.path.join(ROOT, "silo", "OrleansQueue.Silo", "bin", "Debug", "net10.0", "OrleansQueue.Silo.dll")
 
 
 class Silo:
-    def __init__(self, data_dir: Optional[str] = None) -> None:
+    def __init__(self, data_dir: Optional[str] = None, certificate: Optional[Tuple[str, str]] = None) -> None:
+        """``certificate`` (a PEM certificate and key) serves https instead of http."""
         if not os.path.exists(DLL):
             subprocess.run(["dotnet", "build", os.path.join(ROOT, "silo", "OrleansQueue.Silo"), "-v", "q"], check=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.certificate = certificate
+        self.url = f"{'https' if certificate else 'http'}://127.0.0.1:{self.port}"
+        self._probe = ssl._create_unverified_context() if certificate else None  # only to see it listen: the tests check
         self.data_dir = data_dir
         self.process: Optional[subprocess.Popen] = None
         self.start()
@@ -31,13 +35,15 @@ class Silo:
         """Starts the silo on its port (again, after :meth:`kill`: the SQLite store has what was committed)."""
         store = (["--Silo:Store:Provider", "sqlite", "--Silo:Store:Path", os.path.join(self.data_dir, "silo.db")]
                  if self.data_dir else ["--Silo:Store:Provider", "memory"])
+        tls = (["--Kestrel:Certificates:Default:Path", self.certificate[0], "--Kestrel:Certificates:Default:KeyPath", self.certificate[1]]
+               if self.certificate else [])
         self.process = subprocess.Popen(
-            ["dotnet", DLL, "--urls", self.url, *store, "--Silo:Clustering:SiloPort", "0", "--Silo:Clustering:GatewayPort", "0"],
+            ["dotnet", DLL, "--urls", self.url, *store, *tls, "--Silo:Clustering:SiloPort", "0"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=2).read()
+                urllib.request.urlopen(self.url + "/healthz", timeout=2, context=self._probe).read()
                 return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -53,7 +59,7 @@ class Silo:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=self._probe) as response:
             text = response.read()
             return json.loads(text) if text and response.headers.get_content_type().endswith("json") else text.decode()
 

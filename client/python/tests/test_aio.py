@@ -111,6 +111,20 @@ class AcquireTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(1, _silo.stats("py-cancel")["cancelled"])
         await holder.release()
 
+    async def test_a_lost_lease_is_logged_as_a_warning_and_nothing_is_logged_by_default(self) -> None:
+        # A short lease renews itself within a second; deleting its resource makes the next renewal find it gone.
+        _silo.create("py-lost", maxConcurrent=1, leaseTtlMs=1000, claimWindowMs=1000)
+        with self.assertLogs("orleansqueue", "WARNING") as logged:
+            lease = await self.client.acquire("py-lost")
+            _silo.http("DELETE", "/v1/resources/py-lost")
+            await until(lambda: lease.lost, "the renewal found the lease gone")
+        self.assertTrue(any(f"Lease {lease.id} of py-lost was lost" in line for line in logged.output), logged.output)
+        with self.assertNoLogs("orleansqueue", "WARNING"):
+            await lease.release()  # a lost lease releases nothing, and says nothing more
+        # The package's own handler is a NullHandler: an application that configures nothing sees nothing.
+        import logging
+        self.assertTrue(all(isinstance(h, logging.NullHandler) for h in logging.getLogger("orleansqueue").handlers))
+
     async def test_actual_load_corrects_the_window(self) -> None:
         _silo.create("py-load", loadPerWindow=10000, windowMs=600000)
         async with oq.acquire("py-load", load=2000, base_url=_silo.url) as lease:

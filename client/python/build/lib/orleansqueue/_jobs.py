@@ -1,0 +1,216 @@
+"""Job mode: callers enqueue payloads that workers run under the resource's limits, and follow them to their result."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from datetime import datetime
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional
+from urllib.parse import quote
+
+from ._times import parse_time
+from .errors import JobCancelled, JobFailed, OrleansQueueError, Unavailable, from_problem
+
+__all__ = ["Job", "JobContext", "JobFailed", "JobCancelled"]
+
+FINISHED = ("completed", "deadLettered", "cancelled")
+
+
+class Job:
+    """A job as the silo answered it: ``state`` is queued, running, retrying, completed, deadLettered or cancelled."""
+
+    def __init__(self, view: Dict[str, Any]) -> None:
+        self.view = view
+        self.resource: str = view["resource"]
+        self.id: int = view["id"]
+        self.state: str = view["state"]
+        self.progress: Optional[float] = view.get("progress")
+        self.progress_message: Optional[str] = view.get("progressMessage")
+        self.result: Any = view.get("result")
+        self.error: Optional[str] = view.get("error")
+        self.payload: Any = view.get("payload")
+        self.attempts: int = view.get("attempts", 0)
+        self.position: Optional[int] = view.get("position")
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def __repr__(self) -> str:
+        return f"Job({self.resource!r}, {self.id}, {self.state!r}, progress={self.progress!r})"
+
+
+class JobContext:
+    """What a worker's handler gets: the job (with its payload) and a way to report progress."""
+
+    def __init__(self, client: "JobsMixin", job: Job, worker_id: str) -> None:
+        self._client = client
+        self.job = job
+        self.payload = job.payload
+        self.worker_id = worker_id
+
+    async def report_progress(self, progress: float, message: Optional[str] = None) -> None:
+        body: Dict[str, Any] = {"workerId": self.worker_id, "progress": progress}
+        if message is not None:
+            body["message"] = message
+        await self._client._call("POST", self._client._job_path(self.job.resource, self.job.id, "/progress"), body)
+
+
+class JobsMixin:
+    """The job operations of :class:`orleansqueue.aio.Client`."""
+
+    client_id: Optional[str]
+
+    async def _call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    async def _call_until_answered(self, method: str, path: str, body: Optional[Dict[str, Any]] = None,
+                                   within: float = 60.0) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def _events(self, path: str) -> AsyncIterator:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def _job_path(resource: str, id: Optional[int] = None, tail: str = "") -> str:
+        base = f"/v1/resources/{quote(resource, safe='')}/jobs"
+        return base + (f"/{id}" if id is not None else "") + tail
+
+    async def enqueue(self, resource: str, payload: Any, load: int = 1, priority: str = "normal",
+                      client_id: Optional[str] = None, deadline: Optional[float] = None,
+                      idempotency_key: Optional[str] = None) -> Job:
+        """Queues ``payload`` (any JSON value) for a worker; ``deadline`` (seconds) dead-letters it if no worker took it by then."""
+        body: Dict[str, Any] = {"payload": payload, "load": load, "priority": priority}
+        if client_id or self.client_id:
+            body["clientId"] = client_id or self.client_id
+        if deadline is not None:
+            body["deadlineMs"] = int(deadline * 1000)
+        if idempotency_key is not None:
+            body["idempotencyKey"] = idempotency_key
+        return Job(await self._call("POST", self._job_path(resource), body))
+
+    async def get_job(self, resource: str, id: int) -> Job:
+        return Job(await self._call("GET", self._job_path(resource, id)))
+
+    async def cancel_job(self, resource: str, id: int) -> Job:
+        """Cancels a queued job (a running one cannot be: the silo says so)."""
+        return Job(await self._call("DELETE", self._job_path(resource, id)))
+
+    async def watch_job(self, resource: str, id: int, poll_interval: float = 2.0) -> AsyncIterator[Job]:
+        """Yields the job now, then after every change (state, progress, partial output), until it finishes. Pushed by
+        server-sent events (a stream that breaks, as when the silo restarts, is opened again); on a polling-only
+        resource it polls every ``poll_interval`` seconds instead."""
+        last: Optional[Dict[str, Any]] = None
+        polling = False
+        while not polling:
+            try:
+                async for name, data in self._events(self._job_path(resource, id, "/events")):
+                    if name == "problem":
+                        if data.get("type", "").endswith(":push-disabled"):
+                            polling = True
+                            break
+                        error = from_problem(data.get("status", 500), data)
+                        if isinstance(error, Unavailable):
+                            break
+                        raise error
+                    if data != last:
+                        last = data
+                        job = Job(data)
+                        yield job
+                        if job.finished:
+                            return
+            except (OSError, asyncio.IncompleteReadError):
+                pass  # the silo went away: the job is kept; follow it again once the silo is back
+            if not polling:
+                await asyncio.sleep(0.2)
+        while True:
+            try:
+                view = await self._call("GET", self._job_path(resource, id))
+            except (OSError, asyncio.IncompleteReadError, Unavailable):
+                view = last
+            if view != last:
+                last = view
+                job = Job(view)
+                yield job
+                if job.finished:
+                    return
+            await asyncio.sleep(poll_interval)
+
+    async def wait_for_result(self, resource: str, id: int, timeout: Optional[float] = None) -> Any:
+        """Waits until the job finishes and returns its result. Raises :class:`JobFailed` when it was dead-lettered,
+        :class:`JobCancelled` when it was cancelled, and ``asyncio.TimeoutError`` after ``timeout`` seconds."""
+        async def follow() -> Job:
+            job: Optional[Job] = None
+            async for job in self.watch_job(resource, id):
+                pass
+            assert job is not None
+            return job
+        job = await asyncio.wait_for(follow(), timeout)
+        if job.state == "deadLettered":
+            raise JobFailed(job)
+        if job.state == "cancelled":
+            raise JobCancelled(job)
+        return job.result
+
+    async def run_worker(self, resource: str, handler: Callable[[JobContext], Awaitable[Any]], worker_id: Optional[str] = None,
+                         concurrency: int = 1, stop: Optional[asyncio.Event] = None, poll_wait: float = 20.0) -> None:
+        """Takes jobs of ``resource`` and runs ``handler(context)`` on each, ``concurrency`` at a time, until ``stop`` is
+        set (or the task is cancelled). A job is heartbeated while its handler runs, completed with what the handler
+        returns (any JSON value), or failed with the exception's message (the silo retries it, then dead-letters it).
+        Workers need an admin key: they see every tenant's payloads."""
+        worker = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        stop = stop or asyncio.Event()
+
+        async def one_slot(slot: int) -> None:
+            me = f"{worker}-{slot}" if concurrency > 1 else worker
+            while not stop.is_set():
+                taking = asyncio.ensure_future(self._call("POST", self._job_path(resource, tail="/take"),
+                                                          {"workerId": me, "waitMs": int(poll_wait * 1000)}))
+                stopping = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait({taking, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                if taking not in done:
+                    taking.cancel()
+                    return
+                try:
+                    view = taking.result()
+                except (OrleansQueueError, OSError):
+                    await asyncio.sleep(0.5)  # the silo restarting or the resource moving: take again shortly
+                    continue
+                if view is None:
+                    continue  # 204: no job came within the wait
+                await self._run_one(Job(view), me, handler)
+
+        await asyncio.gather(*(one_slot(i) for i in range(concurrency)))
+
+    async def _run_one(self, job: Job, worker: str, handler: Callable[[JobContext], Awaitable[Any]]) -> None:
+        heartbeat = asyncio.ensure_future(self._heartbeat(job, worker))
+        try:
+            result = await handler(JobContext(self, job, worker))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the handler's failure is the job's: report it, keep working
+            heartbeat.cancel()
+            await self._report(job, worker, "/fail", {"workerId": worker, "error": f"{type(error).__name__}: {error}"})
+            return
+        heartbeat.cancel()
+        await self._report(job, worker, "/complete", {"workerId": worker, "result": result})
+
+    async def _heartbeat(self, job: Job, worker: str) -> None:
+        """Heartbeats at a third of the job's visibility timeout, so that the silo never hands it to another worker."""
+        visible_until = parse_time(job.view.get("visibleUntil"))
+        timeout = (visible_until - datetime.now(visible_until.tzinfo)).total_seconds() if visible_until else 30.0
+        while True:
+            await asyncio.sleep(max(0.1, timeout / 3))
+            try:
+                await self._call("POST", self._job_path(job.resource, job.id, "/heartbeat"), {"workerId": worker})
+            except (OrleansQueueError, OSError):
+                pass  # lost to another worker, or the silo is restarting: the report at the end says which
+
+    async def _report(self, job: Job, worker: str, tail: str, body: Dict[str, Any]) -> None:
+        # Repeated while the silo restarts or the resource moves: the same worker's completion is taken once, and a
+        # failure repeated after it took effect is refused (the job is no longer this worker's).
+        try:
+            await self._call_until_answered("POST", self._job_path(job.resource, job.id, tail), body)
+        except OrleansQueueError:
+            pass  # the job went back to the queue (visibility timeout) or ended: another attempt answers for it
