@@ -1,5 +1,5 @@
-"""OrleansQueue's Python SDK over the silo's HTTP gateway (standard library only). See ``orleansqueue.aio``;
-``orleansqueue.acquire`` is the synchronous facade."""
+"""OrleansQueue's Python SDK over the silo's HTTP gateway (standard library only). ``orleansqueue.aio.Client`` is the
+asyncio client; ``orleansqueue.Client`` its synchronous twin, and ``orleansqueue.acquire`` the synchronous one-liner."""
 import logging as _logging
 
 __version__ = "0.1.0"
@@ -10,9 +10,9 @@ _logging.getLogger("orleansqueue").addHandler(_logging.NullHandler())
 from .errors import (ClientQuotaExceeded, Forbidden, InvalidLoad, InvalidRequest, JobCancelled, JobFailed, JobFinished, JobRunning,
                      NotYourJob, OrleansQueueError, PushDisabled, QueueFull, RequestEnded, ResourceDeleted, TimedOut,
                      Unauthorized, Unavailable, UnknownJob, UnknownRequest, UnknownResource)
-from .sync import acquire
+from .sync import Client, Lease, WorkerContext, acquire
 from .upstream import parse_duration, parse_headers
 
-__all__ = ["__version__", "acquire", "parse_headers", "parse_duration", "ClientQuotaExceeded", "Forbidden", "InvalidLoad", "InvalidRequest", "JobCancelled", "JobFailed", "JobFinished",
+__all__ = ["__version__", "Client", "Lease", "WorkerContext", "acquire", "parse_headers", "parse_duration", "ClientQuotaExceeded", "Forbidden", "InvalidLoad", "InvalidRequest", "JobCancelled", "JobFailed", "JobFinished",
            "JobRunning", "NotYourJob", "OrleansQueueError", "PushDisabled", "QueueFull", "RequestEnded", "ResourceDeleted",
            "TimedOut", "Unauthorized", "Unavailable", "UnknownJob", "UnknownRequest", "UnknownResource"]

@@ -5,7 +5,7 @@ import asyncio
 import os
 import socket
 from datetime import datetime
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple
 from urllib.parse import quote
 
 from ._times import parse_time
@@ -68,7 +68,7 @@ class JobsMixin:
                                    within: float = 60.0) -> Any:  # pragma: no cover
         raise NotImplementedError
 
-    def _events(self, path: str) -> AsyncIterator:  # pragma: no cover
+    def _events(self, path: str) -> AsyncIterator[Tuple[str, Any]]:  # pragma: no cover
         raise NotImplementedError
 
     @staticmethod
@@ -159,14 +159,14 @@ class JobsMixin:
         returns (any JSON value), or failed with the exception's message (the silo retries it, then dead-letters it).
         Workers need an admin key: they see every tenant's payloads."""
         worker = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-        stop = stop or asyncio.Event()
+        stopping_event: asyncio.Event = stop or asyncio.Event()
 
         async def one_slot(slot: int) -> None:
             me = f"{worker}-{slot}" if concurrency > 1 else worker
-            while not stop.is_set():
+            while not stopping_event.is_set():
                 taking = asyncio.ensure_future(self._call("POST", self._job_path(resource, tail="/take"),
                                                           {"workerId": me, "waitMs": int(poll_wait * 1000)}))
-                stopping = asyncio.ensure_future(stop.wait())
+                stopping = asyncio.ensure_future(stopping_event.wait())
                 done, _ = await asyncio.wait({taking, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 stopping.cancel()
                 if taking not in done:

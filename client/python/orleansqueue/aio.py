@@ -12,7 +12,7 @@ import os
 import ssl
 import uuid
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any, AsyncIterator, Dict, Generator, List, Optional, Tuple, cast
 from urllib.parse import quote
 
 from ._http import Http
@@ -78,7 +78,7 @@ class Lease:
         body: Dict[str, Any] = {"idempotencyKey": self._release_key}
         if load is not None:
             body["actualLoad"] = load
-        upstream = parse_headers(status, headers) if headers is not None or status is not None else self.upstream
+        upstream = parse_headers(status, headers if headers is not None else {}) if headers is not None or status is not None else self.upstream
         if upstream:
             body["upstream"] = upstream
         try:
@@ -124,7 +124,7 @@ class Client(JobsMixin):
                  client_id: Optional[str] = None, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         """``https://`` base URLs are checked against the system's trusted CAs, or against ``ssl_context``
         (``ssl.create_default_context(cafile="ca.pem")`` for a private CA)."""
-        self.base_url = base_url or os.environ.get("ORLEANSQUEUE_URL", "http://127.0.0.1:5080")
+        self.base_url: str = base_url or os.environ.get("ORLEANSQUEUE_URL") or "http://127.0.0.1:5080"
         self.client_id = client_id
         self._http = Http(self.base_url, api_key or os.environ.get("ORLEANSQUEUE_API_KEY"), ssl_context=ssl_context)
 
@@ -177,7 +177,7 @@ class Client(JobsMixin):
 
     async def list_resources(self) -> List[Dict[str, Any]]:
         """Every resource, by name."""
-        return await self._call("GET", "/v1/resources")
+        return cast(List[Dict[str, Any]], await self._json("GET", "/v1/resources"))
 
     async def delete_resource(self, name: str) -> None:
         """Deletes resource ``name``: its waiting requests are refused as deleted."""
@@ -258,6 +258,11 @@ class Client(JobsMixin):
             pass
 
     async def _call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """A call whose answer is a JSON object."""
+        return cast(Dict[str, Any], await self._json(method, path, body))
+
+    async def _json(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+        """A call's JSON answer, or the exception of the problem it answered."""
         status, data = await self._http.request(method, path, body)
         if status >= 400:
             raise from_problem(status, data or {})
@@ -282,7 +287,7 @@ class Client(JobsMixin):
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
 
-    def _events(self, path: str):  # type: ignore[no-untyped-def]
+    def _events(self, path: str) -> AsyncIterator[Tuple[str, Any]]:
         return self._http.events(path)
 
     async def close(self) -> None:
@@ -306,7 +311,7 @@ class acquire:
         self._args = (resource, load, priority, client_id, max_wait, idempotency_key)
         self._lease: Optional[Lease] = None
 
-    def __await__(self):  # type: ignore[no-untyped-def]
+    def __await__(self) -> Generator[Any, None, Lease]:
         return self._client.acquire(*self._args).__await__()
 
     async def __aenter__(self) -> Lease:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Type
 
 PREFIX = "urn:orleansqueue:problem:"
 
@@ -108,12 +108,13 @@ class JobCancelled(OrleansQueueError):
 
 def _load_table() -> Dict[str, Any]:
     with open(os.path.join(os.path.dirname(__file__), "problem_types.json"), encoding="utf-8") as table:
-        return json.load(table)
+        loaded: Dict[str, Any] = json.load(table)
+        return loaded
 
 
 # The one table of problem types, shared with the .NET SDK: each type names an error, raised here as the class of that name.
 _TABLE = _load_table()
-_BY_TYPE = {kind: globals()[entry["error"]] for kind, entry in _TABLE["types"].items()}
+_BY_TYPE: Dict[str, Type[OrleansQueueError]] = {kind: globals()[entry["error"]] for kind, entry in _TABLE["types"].items()}
 
 
 def from_problem(status: int, body: Mapping[str, Any]) -> OrleansQueueError:

@@ -14,7 +14,7 @@ import math
 import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._times import parse_time
 
@@ -115,20 +115,20 @@ def _ietf(limit: Optional[int], remaining: Optional[int], reset_seconds: Optiona
     return budget or None
 
 
-def _structured_list(field: str):
+def _structured_list(field: str) -> List[Tuple[str, Optional[str], Dict[str, str]]]:
     """A structured-field list or dictionary (RFC 8941), as far as rate-limit fields use it: members split at commas, each
     an item (a token or a quoted string, unquoted) or a ``key=value``, then ``;key=value`` parameters (quotes dropped)."""
-    def key_value(text: str):
+    def key_value(text: str) -> Tuple[str, Optional[str]]:
         key, eq, value = text.partition("=")
         return (key.strip().strip('"'), None) if not eq else (key.strip(), value.strip().strip('"'))
 
-    members = []
+    members: List[Tuple[str, Optional[str], Dict[str, str]]] = []
     for member in (m.strip() for m in field.split(",")):
         if not member:
             continue
         parts = [p.strip() for p in member.split(";")]
         item, value = key_value(parts[0])
-        params = {}
+        params: Dict[str, str] = {}
         for part in parts[1:]:
             key, v = key_value(part)
             if key:
