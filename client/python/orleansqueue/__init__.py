@@ -11,8 +11,9 @@ from .errors import (ClientQuotaExceeded, Forbidden, InvalidLoad, InvalidRequest
                      NotYourJob, OrleansQueueError, PushDisabled, QueueFull, RequestEnded, ResourceDeleted, TimedOut,
                      Unauthorized, Unavailable, UnknownJob, UnknownRequest, UnknownResource)
 from .sync import Client, Lease, WorkerContext, acquire
+from .types import JobState, Priority, Request, RequestState
 from .upstream import parse_duration, parse_headers
 
-__all__ = ["__version__", "Client", "Lease", "WorkerContext", "acquire", "parse_headers", "parse_duration", "ClientQuotaExceeded", "Forbidden", "InvalidLoad", "InvalidRequest", "JobCancelled", "JobFailed", "JobFinished",
+__all__ = ["__version__", "Client", "Lease", "WorkerContext", "acquire", "JobState", "Priority", "Request", "RequestState", "parse_headers", "parse_duration", "ClientQuotaExceeded", "Forbidden", "InvalidLoad", "InvalidRequest", "JobCancelled", "JobFailed", "JobFinished",
            "JobRunning", "NotYourJob", "OrleansQueueError", "PushDisabled", "QueueFull", "RequestEnded", "ResourceDeleted",
            "TimedOut", "Unauthorized", "Unavailable", "UnknownJob", "UnknownRequest", "UnknownResource"]

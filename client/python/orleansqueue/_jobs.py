@@ -5,25 +5,23 @@ import asyncio
 import os
 import socket
 from datetime import datetime
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple, Union
 from urllib.parse import quote
 
 from ._times import parse_time
 from .errors import JobCancelled, JobFailed, OrleansQueueError, Unavailable, from_problem
+from .types import JobState, Priority
 
 __all__ = ["Job", "JobContext", "JobFailed", "JobCancelled"]
 
-FINISHED = ("completed", "deadLettered", "cancelled")
-
-
 class Job:
-    """A job as the silo answered it: ``state`` is queued, running, retrying, completed, deadLettered or cancelled."""
+    """A job as the silo answered it: its :class:`JobState`, progress, result or error, and (for a worker) its payload."""
 
     def __init__(self, view: Dict[str, Any]) -> None:
         self.view = view
         self.resource: str = view["resource"]
         self.id: int = view["id"]
-        self.state: str = view["state"]
+        self.state: JobState = JobState(view["state"])
         self.progress: Optional[float] = view.get("progress")
         self.progress_message: Optional[str] = view.get("progressMessage")
         self.result: Any = view.get("result")
@@ -34,10 +32,10 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        return self.state in FINISHED
+        return self.state.finished
 
     def __repr__(self) -> str:
-        return f"Job({self.resource!r}, {self.id}, {self.state!r}, progress={self.progress!r})"
+        return f"Job({self.resource!r}, {self.id}, {self.state.value!r}, progress={self.progress!r})"
 
 
 class JobContext:
@@ -76,11 +74,11 @@ class JobsMixin:
         base = f"/v1/resources/{quote(resource, safe='')}/jobs"
         return base + (f"/{id}" if id is not None else "") + tail
 
-    async def enqueue(self, resource: str, payload: Any, load: int = 1, priority: str = "normal",
+    async def enqueue(self, resource: str, payload: Any, load: int = 1, priority: Union[Priority, str] = Priority.NORMAL,
                       client_id: Optional[str] = None, deadline: Optional[float] = None,
                       idempotency_key: Optional[str] = None) -> Job:
         """Queues ``payload`` (any JSON value) for a worker; ``deadline`` (seconds) dead-letters it if no worker took it by then."""
-        body: Dict[str, Any] = {"payload": payload, "load": load, "priority": priority}
+        body: Dict[str, Any] = {"payload": payload, "load": load, "priority": Priority.of(priority).value}
         if client_id or self.client_id:
             body["clientId"] = client_id or self.client_id
         if deadline is not None:
@@ -146,9 +144,9 @@ class JobsMixin:
             assert job is not None
             return job
         job = await asyncio.wait_for(follow(), timeout)
-        if job.state == "deadLettered":
+        if job.state is JobState.DEAD_LETTERED:
             raise JobFailed(job)
-        if job.state == "cancelled":
+        if job.state is JobState.CANCELLED:
             raise JobCancelled(job)
         return job.result
 

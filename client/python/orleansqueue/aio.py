@@ -12,10 +12,11 @@ import os
 import ssl
 import uuid
 from datetime import datetime
-from typing import Any, AsyncIterator, Dict, Generator, List, Optional, Tuple, cast
+from typing import Any, AsyncIterator, Dict, Generator, List, Optional, Tuple, Union, cast
 from urllib.parse import quote
 
 from ._http import Http
+from .types import Priority, Request, RequestState
 
 # The SDK's log: silent unless the application configures logging (a NullHandler is set in the package). WARNING: a lease
 # lost, a renewal that failed; INFO: a stream followed again after its connection broke; DEBUG: a call asked again.
@@ -28,7 +29,6 @@ from .upstream import Headers, parse_headers
 
 __all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobFailed", "JobCancelled"]
 
-_PRIORITIES = ("critical", "high", "normal", "low", "background")
 
 
 class Lease:
@@ -39,6 +39,7 @@ class Lease:
     def __init__(self, client: "Client", resource: str, view: Dict[str, Any]) -> None:
         self._client = client
         self.resource = resource
+        self.request = Request.of(resource, view)  # as it was granted
         self.id: int = view["id"]
         self.fencing_token: int = view["fencingToken"]
         self.expires_at: Optional[datetime] = _time(view.get("expiresAt"))
@@ -128,12 +129,11 @@ class Client(JobsMixin):
         self.client_id = client_id
         self._http = Http(self.base_url, api_key or os.environ.get("ORLEANSQUEUE_API_KEY"), ssl_context=ssl_context)
 
-    async def acquire(self, resource: str, load: int = 1, priority: str = "normal", client_id: Optional[str] = None,
+    async def acquire(self, resource: str, load: int = 1, priority: Union[Priority, str] = Priority.NORMAL, client_id: Optional[str] = None,
                       max_wait: Optional[float] = None, idempotency_key: Optional[str] = None) -> Lease:
-        """Waits for a slot of ``resource`` and returns its lease. ``max_wait`` is in seconds."""
-        if priority not in _PRIORITIES:
-            raise ValueError(f"priority must be one of {', '.join(_PRIORITIES)}; it is {priority!r}")
-        body: Dict[str, Any] = {"load": load, "priority": priority}
+        """Waits for a slot of ``resource`` and returns its lease. ``priority`` is a :class:`Priority` (or its name);
+        ``max_wait`` is in seconds."""
+        body: Dict[str, Any] = {"load": load, "priority": Priority.of(priority).value}
         if client_id or self.client_id:
             body["clientId"] = client_id or self.client_id
         if max_wait is not None:
@@ -148,7 +148,7 @@ class Client(JobsMixin):
             # withdrawn (a grant that raced the cancel is released), so a cancelled acquire never waits out its max wait.
             await asyncio.shield(self._withdraw_when_answered(resource, acquiring))
             raise
-        if view["state"] == "waiting":
+        if RequestState.of(view["state"]) is RequestState.WAITING:
             try:
                 view = await self._wait(resource, view["id"])
             except asyncio.CancelledError:
@@ -216,7 +216,7 @@ class Client(JobsMixin):
                             await asyncio.sleep(0.2)
                             break
                         raise error
-                    if name != "waiting":
+                    if RequestState.of(name) is not RequestState.WAITING:
                         view = data
                         break
             except ssl.SSLCertVerificationError:
@@ -226,7 +226,7 @@ class Client(JobsMixin):
                 log.info("The stream of request %s of %s broke (%s); following it again", id, resource, broken or type(broken).__name__)
             if view is None and not polling:
                 await asyncio.sleep(0.2)
-        while view is None or view["state"] == "waiting":
+        while view is None or RequestState.of(view["state"]) is RequestState.WAITING:
             try:
                 view = await self._call("GET", path + "/wait?timeoutMs=30000")
             except ssl.SSLCertVerificationError:
@@ -240,7 +240,7 @@ class Client(JobsMixin):
                 await asyncio.sleep(0.2)
         # A pushed grant ("granted") is ours: the lease's release, or its first renewal halfway through the claim window,
         # claims it. A lease released quickly costs no claim.
-        if view["state"] not in ("held", "granted"):
+        if RequestState.of(view["state"]) not in (RequestState.HELD, RequestState.GRANTED):
             raise _ended(view)
         return view
 
@@ -304,7 +304,7 @@ class acquire:
     """``async with acquire(resource, ...) as lease:`` or ``lease = await acquire(resource, ...)``, on a client of
     its own (``api_key`` and ``base_url`` as for :class:`Client`)."""
 
-    def __init__(self, resource: str, load: int = 1, priority: str = "normal", client_id: Optional[str] = None,
+    def __init__(self, resource: str, load: int = 1, priority: Union[Priority, str] = Priority.NORMAL, client_id: Optional[str] = None,
                  max_wait: Optional[float] = None, idempotency_key: Optional[str] = None,
                  api_key: Optional[str] = None, base_url: Optional[str] = None) -> None:
         self._client = Client(base_url, api_key)

@@ -9,10 +9,11 @@ import asyncio
 import concurrent.futures
 import ssl
 import threading
-from typing import Any, Callable, Coroutine, Dict, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Coroutine, Dict, Iterator, List, Optional, TypeVar, Union
 
 from . import aio
 from ._jobs import Job, JobContext
+from .types import Priority, Request
 from .upstream import Headers
 
 T = TypeVar("T")
@@ -67,6 +68,10 @@ class Lease:
     @property
     def fencing_token(self) -> int:
         return self._lease.fencing_token
+
+    @property
+    def request(self) -> Request:
+        return self._lease.request
 
     @property
     def lost(self) -> bool:
@@ -130,7 +135,7 @@ class Client:
     def base_url(self) -> str:
         return self._client.base_url
 
-    def acquire(self, resource: str, load: int = 1, priority: str = "normal", client_id: Optional[str] = None,
+    def acquire(self, resource: str, load: int = 1, priority: Union[Priority, str] = Priority.NORMAL, client_id: Optional[str] = None,
                 max_wait: Optional[float] = None, idempotency_key: Optional[str] = None) -> Lease:
         """Waits for a slot of ``resource`` and returns its lease (``with client.acquire(...) as lease:`` releases it).
         ``max_wait`` is in seconds. An interrupt (Ctrl-C) while waiting withdraws the ticket."""
@@ -156,7 +161,7 @@ class Client:
     def stats(self, name: str) -> Dict[str, Any]:
         return self._loop.run(self._client.stats(name))
 
-    def enqueue(self, resource: str, payload: Any, load: int = 1, priority: str = "normal", client_id: Optional[str] = None,
+    def enqueue(self, resource: str, payload: Any, load: int = 1, priority: Union[Priority, str] = Priority.NORMAL, client_id: Optional[str] = None,
                 deadline: Optional[float] = None, idempotency_key: Optional[str] = None) -> Job:
         return self._loop.run(self._client.enqueue(resource, payload, load, priority, client_id, deadline, idempotency_key))
 
@@ -217,7 +222,7 @@ class acquire:
     the block (``api_key``, ``base_url`` and ``ssl_context`` as for :class:`Client`). The lease (``fencing_token``,
     ``expires_at``, ``lost``, ``actual_load``) renews itself and is released on leaving the block, also on an exception."""
 
-    def __init__(self, resource: str, load: int = 1, priority: str = "normal", client_id: Optional[str] = None,
+    def __init__(self, resource: str, load: int = 1, priority: Union[Priority, str] = Priority.NORMAL, client_id: Optional[str] = None,
                  max_wait: Optional[float] = None, idempotency_key: Optional[str] = None,
                  api_key: Optional[str] = None, base_url: Optional[str] = None, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self._args = (resource, load, priority, client_id, max_wait, idempotency_key)
