@@ -1,5 +1,7 @@
 import { fromEnding, fromProblem, OrleansQueueError, PushDisabled, RequestEnded, ResourceDeleted, UnknownRequest, UnknownResource, Unavailable, PROBLEM_PREFIX } from './errors.js';
 import { EventStreamParser } from './sse.js';
+import { Jobs } from './jobs.js';
+import { delay } from './timing.js';
 import { parseUpstreamHeaders, type HeadersLike, type UpstreamReport } from './upstream.js';
 
 /** How urgent a request is: strict levels, the first served first. */
@@ -149,6 +151,8 @@ export class Lease implements AsyncDisposable {
 export class OrleansQueue {
   readonly baseUrl: string;
   readonly clientId?: string;
+  /** Job mode: enqueue, follow, wait for results, and run workers. */
+  readonly jobs: Jobs;
   private readonly apiKey?: string;
   private readonly fetch: typeof fetch;
 
@@ -157,6 +161,7 @@ export class OrleansQueue {
     this.apiKey = options.apiKey ?? process.env.ORLEANSQUEUE_API_KEY;
     this.clientId = options.clientId;
     this.fetch = options.fetch ?? globalThis.fetch;
+    this.jobs = new Jobs(this);
   }
 
   /** Waits for a slot of `resource` and returns its lease. */
@@ -201,7 +206,7 @@ export class OrleansQueue {
       signal?.throwIfAborted();
       let response: Response;
       try {
-        response = await this.fetch(this.baseUrl + path + '/events', { headers: this.headers('text/event-stream'), signal });
+        response = await this.stream(path + '/events', signal);
       } catch (error) {
         if (signal?.aborted) throw error;
         await delay(200, signal);
@@ -272,6 +277,11 @@ export class OrleansQueue {
     return data as T;
   }
 
+  /** @internal A server-sent-event stream's response (its body read by the caller). */
+  stream(path: string, signal?: AbortSignal): Promise<Response> {
+    return this.fetch(this.baseUrl + path, { headers: this.headers('text/event-stream'), signal });
+  }
+
   /** @internal A call that is safe to repeat, repeated while the silo cannot be reached or answers 503 (for up to a minute). */
   async callUntilAnswered<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
     const deadline = Date.now() + 60_000;
@@ -291,14 +301,6 @@ export class OrleansQueue {
   private headers(accept: string): Record<string, string> {
     return { Accept: accept, ...(this.apiKey ? { 'X-Api-Key': this.apiKey } : {}) };
   }
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', abort); resolve(); }, ms);
-    const abort = () => { clearTimeout(timer); reject(signal!.reason); };
-    signal?.addEventListener('abort', abort, { once: true });
-  });
 }
 
 /** `promise`, or the signal's reason as soon as it is aborted (the promise runs on). */

@@ -89,6 +89,9 @@ export class FakeUpstream {
         res.write(chunk({ role: 'assistant', content: 'Hel' }, null));
         if (this.hold) await this.hold.promise;
         res.write(chunk({ content: 'lo.' }, 'stop'));
+        if (body.stream_options?.include_usage) {
+          res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o', choices: [], usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 } })}\n\n`);
+        }
         res.end('data: [DONE]\n\n');
       } else {
         res.writeHead(200, { 'content-type': 'application/json', ...headers });
