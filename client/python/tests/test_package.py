@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,8 +19,11 @@ class PackageTests(unittest.TestCase):
         if not builders:
             self.skipTest("no interpreter here has pip, setuptools and wheel (Debian: python3-pip python3-wheel) to build the package offline")
         with tempfile.TemporaryDirectory(prefix="oq-pip-") as target, tempfile.TemporaryDirectory(prefix="oq-build-") as build:
+            # A copy of the package is built, as setuptools writes its build/ and egg-info/ beside the sources it builds.
+            source = os.path.join(build, "orleansqueue-src")
+            shutil.copytree(HERE, source, ignore=shutil.ignore_patterns("tests", "examples", "__pycache__", "build", "*.egg-info"))
             env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "TMPDIR": build}
-            installed = subprocess.run([builders[0], "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--target", target, HERE],
+            installed = subprocess.run([builders[0], "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--target", target, source],
                                        capture_output=True, text=True, env=env, cwd=build)
             self.assertEqual(0, installed.returncode, installed.stdout + installed.stderr)
             for name in ("__init__.py", "py.typed", "problem_types.json"):
