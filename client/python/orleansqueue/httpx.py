@@ -8,13 +8,26 @@ so an adaptive resource learns from them); the lease is held until the response'
 streamed answer keeps its slot while it streams), then released."""
 from __future__ import annotations
 
-from typing import AsyncIterator, Callable, Iterator, Optional
+from typing import AsyncIterator, Callable, Iterator, Optional, Tuple
 
 import httpx
 
 from . import aio, sync
 
 Estimate = Callable[[httpx.Request], int]
+
+
+class _Acquire:
+    """What each request of a transport acquires: its resource, priority, client and wait, and its load."""
+
+    def __init__(self, resource: str, load: int, estimate: Optional[Estimate], priority: str, client_id: Optional[str],
+                 max_wait: Optional[float]) -> None:
+        self.resource, self.load, self.estimate = resource, load, estimate
+        self.priority, self.client_id, self.max_wait = priority, client_id, max_wait
+
+    def arguments(self, request: httpx.Request) -> Tuple[str, int, str, Optional[str], Optional[float]]:
+        load = self.estimate(request) if self.estimate is not None else self.load
+        return self.resource, load, self.priority, self.client_id, self.max_wait
 
 
 class QueuedTransport(httpx.AsyncBaseTransport):
@@ -26,19 +39,13 @@ class QueuedTransport(httpx.AsyncBaseTransport):
                  client_id: Optional[str] = None, max_wait: Optional[float] = None, client: Optional[aio.Client] = None,
                  base_url: Optional[str] = None, api_key: Optional[str] = None,
                  transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
-        self._resource = resource
-        self._load = load
-        self._estimate = estimate
-        self._priority = priority
-        self._client_id = client_id
-        self._max_wait = max_wait
+        self._acquire = _Acquire(resource, load, estimate, priority, client_id, max_wait)
         self._owns_client = client is None
         self._client = client or aio.Client(base_url, api_key)
         self._inner = transport or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        load = self._estimate(request) if self._estimate is not None else self._load
-        lease = await self._client.acquire(self._resource, load, self._priority, self._client_id, self._max_wait)
+        lease = await self._client.acquire(*self._acquire.arguments(request))
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException:
@@ -61,19 +68,13 @@ class SyncQueuedTransport(httpx.BaseTransport):
     def __init__(self, resource: str, *, load: int = 1, estimate: Optional[Estimate] = None, priority: str = "normal",
                  client_id: Optional[str] = None, max_wait: Optional[float] = None, client: Optional[sync.Client] = None,
                  base_url: Optional[str] = None, api_key: Optional[str] = None, transport: Optional[httpx.BaseTransport] = None) -> None:
-        self._resource = resource
-        self._load = load
-        self._estimate = estimate
-        self._priority = priority
-        self._client_id = client_id
-        self._max_wait = max_wait
+        self._acquire = _Acquire(resource, load, estimate, priority, client_id, max_wait)
         self._owns_client = client is None
         self._client = client or sync.Client(base_url, api_key)
         self._inner = transport or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        load = self._estimate(request) if self._estimate is not None else self._load
-        lease = self._client.acquire(self._resource, load, self._priority, self._client_id, self._max_wait)
+        lease = self._client.acquire(*self._acquire.arguments(request))
         try:
             response = self._inner.handle_request(request)
         except BaseException:

@@ -1,4 +1,5 @@
 import { OrleansQueue, type Lease, type OrleansQueueOptions, type Priority } from './client.js';
+import { onEnd } from './ending.js';
 
 /** The parts of the AI SDK's language-model call this middleware reads (structural: `ai` stays an optional peer). */
 export interface ModelCallParams {
@@ -64,39 +65,15 @@ export function orleansQueue(options: OrleansQueueMiddlewareOptions) {
       }
       answered(lease, result.response);
       let usage: ModelUsage | undefined;
-      let released = false;
-      const release = () => {
-        if (!released) {
-          released = true;
-          void lease.release({ actualLoad: used(usage) }).catch(() => undefined);
-        }
-      };
       const watched = result.stream.pipeThrough(new TransformStream<unknown, unknown>({
         transform(part, controller) {
           const p = part as { type?: string; usage?: ModelUsage };
           if (p.type === 'finish' && p.usage) usage = p.usage;
           controller.enqueue(part);
         },
-        flush: release,
       }));
-      // A reader that stops early cancels the stream: the lease goes back then.
-      const reader = watched.getReader();
-      const stream = new ReadableStream<unknown>({
-        async pull(controller) {
-          try {
-            const { value, done } = await reader.read();
-            if (done) controller.close();
-            else controller.enqueue(value);
-          } catch (error) {
-            controller.error(error);
-            release();
-          }
-        },
-        async cancel(reason) {
-          await reader.cancel(reason);
-          release();
-        },
-      });
+      // Released once the stream ends, however it ends (a reader that stops early cancels it).
+      const stream = onEnd(watched, () => void lease.release({ actualLoad: used(usage) }).catch(() => undefined));
       return { ...result, stream };
     },
   };

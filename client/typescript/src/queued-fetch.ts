@@ -1,4 +1,5 @@
 import { OrleansQueue, type AcquireOptions, type OrleansQueueOptions } from './client.js';
+import { onEnd } from './ending.js';
 
 export interface QueuedFetchOptions extends Omit<AcquireOptions, 'signal' | 'load' | 'idempotencyKey'>, OrleansQueueOptions {
   /** The load of each call, or a function of the call (its estimated tokens, say); 1 by default. */
@@ -36,34 +37,7 @@ export function queuedFetch(resource: string, options: QueuedFetchOptions = {}):
       return response;
     }
     // The body passes through unchanged; its end (read to the last byte, cancelled, or broken) releases the lease.
-    let done = false;
-    const finish = () => {
-      if (!done) {
-        done = true;
-        void lease.release().catch(() => undefined);
-      }
-    };
-    const reader = response.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { value, done: ended } = await reader.read();
-          if (ended) {
-            controller.close();
-            finish();
-          } else {
-            controller.enqueue(value);
-          }
-        } catch (error) {
-          controller.error(error);
-          finish();
-        }
-      },
-      async cancel(reason) {
-        await reader.cancel(reason);
-        finish();
-      },
-    });
+    const body = onEnd(response.body, () => void lease.release().catch(() => undefined));
     return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
   return queued as typeof fetch;
