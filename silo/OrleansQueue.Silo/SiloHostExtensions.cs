@@ -64,9 +64,11 @@ public static class SiloHostExtensions
         string urls = builder.Configuration["urls"] ?? "";
         if (string.IsNullOrWhiteSpace(urls) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
             builder.WebHost.UseUrls(urls = DefaultUrl);
+        var addresses = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? "")).ToList();
         if (gateway.ApiKeys.Count == 0 && !gateway.AllowInsecure)
-            EnsureLoopback(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? "")));
+            EnsureLoopback(addresses);
+        HttpAddressCheck.EnsureFree(addresses);
 
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -10,7 +10,7 @@ public static class StartRefusal
     {
         for (Exception? e = error; e is not null; e = e.InnerException)
         {
-            if (e is DataFolderInUseException or SiloConfigurationException or Microsoft.Extensions.Options.OptionsValidationException)
+            if (e is DataFolderInUseException or HttpAddressInUseException or SiloConfigurationException or Microsoft.Extensions.Options.OptionsValidationException)
                 return e.Message;
             if (e is AggregateException { InnerExceptions.Count: > 0 } all && all.InnerExceptions.Select(Of).FirstOrDefault(m => m is not null) is { } inner)
                 return inner;

@@ -32,11 +32,15 @@ internal static partial class ProxyEndpoints
 
     public static RouteGroupBuilder MapProxyEndpoints(this RouteGroupBuilder v1)
     {
-        v1.MapMethods("/proxy/{resource}/{**path}", ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], Forward)
-            .WithTags("Proxy").WithOperationId("proxy")
-            .Produces(200).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429).ProducesProblem(502)
-            .WithSummary("Forwards a call to the resource's upstream under one of its leases: queued by X-OrleansQueue-Priority, " +
-                "X-OrleansQueue-Client and X-OrleansQueue-Max-Wait-Ms, streamed back as the upstream answers, released with its usage.");
+        // One operation per method, each with an id of its own (an OpenAPI document names every operation once).
+        foreach (string method in new[] { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS" })
+        {
+            v1.MapMethods("/proxy/{resource}/{**path}", [method], Forward)
+                .WithTags("Proxy").WithOperationId("proxy" + method[0] + method[1..].ToLowerInvariant())
+                .Produces(200).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429).ProducesProblem(502)
+                .WithSummary("Forwards a call to the resource's upstream under one of its leases: queued by X-OrleansQueue-Priority, " +
+                    "X-OrleansQueue-Client and X-OrleansQueue-Max-Wait-Ms, streamed back as the upstream answers, released with its usage.");
+        }
         return v1;
     }
 

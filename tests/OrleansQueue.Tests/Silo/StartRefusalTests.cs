@@ -75,4 +75,18 @@ public sealed class StartRefusalTests : IDisposable
         Assert.Contains("Silo:Clustering:Tls:CaPath (or Silo:Clustering:Tls:Thumbprints) must say whose certificates to accept", refused.Message);
         Assert.DoesNotContain("pfx-secret-value", refused.Message);
     }
+
+    [Fact]
+    public async Task AnHttpPortInUseStopsTheStartBeforeAnythingOpens()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => SiloProcess.StartAsync(_folder.Path, port));
+
+        Assert.Contains($"The silo's HTTP address http://127.0.0.1:{port} is in use by another process (another silo?): nothing was started.", refused.Message);
+        Assert.DoesNotContain("   at ", refused.Message);
+        Assert.False(File.Exists(Path.Combine(_folder.Path, "silo.db")), "the store was opened");
+    }
 }
