@@ -28,11 +28,18 @@ internal sealed partial class StartupSummary(IHostApplicationLifetime lifetime, 
                 + (cluster.GatewayPort != 0 ? $", Orleans gateway on port {cluster.GatewayPort}" : "");
             string keys = gateway.Value.ApiKeys.Count > 0 ? $"{gateway.Value.ApiKeys.Count} API key(s) required" : "no API keys (loopback only)";
             LogReady(urls, store, clustering, keys, addresses.FirstOrDefault()?.TrimEnd('/') + "/dashboard");
+            if (cluster.Provider == "redis" && cluster.ConnectionString is { } membership
+                && RedisConnection.ClearTextHost(RedisConnection.Options(membership, null)) is { } host)
+                LogMembershipInClear(host);
         });
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(LogLevel.Warning, "The cluster's membership is reached at {Host} without TLS: who belongs to the cluster crosses the network in clear " +
+        "text. Use ssl=true and a password in Silo:Clustering:ConnectionString unless the network is this machine's alone.")]
+    private partial void LogMembershipInClear(string host);
 
     [LoggerMessage(LogLevel.Information, "OrleansQueue silo ready: HTTP on {Urls}; store {Store}; clustering {Clustering}; {Keys}; dashboard at {Dashboard}")]
     private partial void LogReady(string urls, string store, string clustering, string keys, string dashboard);
