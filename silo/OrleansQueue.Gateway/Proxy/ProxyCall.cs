@@ -18,7 +18,7 @@ internal sealed class ProxyCall
     public const string MaxWaitHeader = "X-OrleansQueue-Max-Wait-Ms";
 
     private byte[] _body = [];
-    private JsonNode? _json;
+    private bool _streamWithoutUsage;
 
     public Problem? Problem { get; private init; }
     public string? ClientId { get; private set; }
@@ -60,19 +60,28 @@ internal sealed class ProxyCall
         call._body = buffer.ToArray();
         if (call._body.Length > 0 && request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) == true)
         {
+            JsonDocument document;
             try
             {
-                call._json = JsonNode.Parse(call._body);
+                document = JsonDocument.Parse(call._body);
             }
             catch (JsonException ex)
             {
                 return Refuse(Contracts.Problem.InvalidJson(null, "The body is not valid JSON: " + ex.Message));
             }
-            using var document = JsonDocument.Parse(call._body);
-            call.Load = TokenEstimate.Of(document.RootElement);
-            if (call.ClientId is null && document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("user", out var user) && user.ValueKind == JsonValueKind.String)
-                call.ClientId = user.GetString();
+            using (document)
+            {
+                var root = document.RootElement;
+                call.Load = TokenEstimate.Of(root);
+                if (root.ValueKind == JsonValueKind.Object)
+                {
+                    if (call.ClientId is null && root.TryGetProperty("user", out var user) && user.ValueKind == JsonValueKind.String)
+                        call.ClientId = user.GetString();
+                    call._streamWithoutUsage = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True
+                        && root.TryGetProperty("messages", out _)
+                        && !(root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object && options.TryGetProperty("include_usage", out _));
+                }
+            }
         }
         return call;
     }
@@ -81,19 +90,16 @@ internal sealed class ProxyCall
     /// released with what was used; a caller that asked already is left as it is.</summary>
     public void AskForStreamUsage()
     {
-        if (_json is not JsonObject body || body["stream"]?.GetValueKind() != JsonValueKind.True || body["messages"] is null)
+        if (!_streamWithoutUsage)
             return;
+        // Rewritten only here, for the one kind of call that needs it; every other body passes as the caller sent it.
+        var body = JsonNode.Parse(_body)!.AsObject();
         if (body["stream_options"] is JsonObject options)
-        {
-            if (options["include_usage"] is not null)
-                return;
             options["include_usage"] = true;
-        }
         else
-        {
             body["stream_options"] = new JsonObject { ["include_usage"] = true };
-        }
         _body = JsonSerializer.SerializeToUtf8Bytes(body);
+        _streamWithoutUsage = false;
     }
 
     /// <summary>The call as the upstream gets it: its base URL and the path, the caller's method, query, headers (but hop-by-hop
