@@ -1,5 +1,5 @@
 import { fromEnding, fromProblem, OrleansQueueError, PushDisabled, RequestEnded, ResourceDeleted, UnknownRequest, UnknownResource, Unavailable, PROBLEM_PREFIX } from './errors.js';
-import { EventStreamParser } from './sse.js';
+import { EventStreamParser, type ServerSentEvent } from './sse.js';
 import { Jobs } from './jobs.js';
 import { delay } from './timing.js';
 import { parseUpstreamHeaders, type HeadersLike, type UpstreamReport } from './upstream.js';
@@ -198,42 +198,48 @@ export class OrleansQueue {
     return new Lease(this, resource, view);
   }
 
-  /** Waits until the ticket leaves the waitlist: pushed by server-sent events, or long-polled on a polling-only resource.
-   *  A stream that breaks is opened again (the silo keeps the ticket). */
+  /** Waits until the ticket leaves the waitlist: pushed by server-sent events, or long-polled on a polling-only resource. */
   private async waitFor(resource: string, id: number, signal?: AbortSignal): Promise<RequestView> {
     const path = `/v1/resources/${encodeURIComponent(resource)}/requests/${id}`;
+    try {
+      for await (const event of this.follow(path + '/events', signal)) {
+        if (event.event !== 'waiting') return JSON.parse(event.data) as RequestView;
+      }
+    } catch (error) {
+      if (error instanceof PushDisabled) return this.longPoll(path, signal);
+      throw error;
+    }
+    throw new Error('a followed stream never ends');
+  }
+
+  /** @internal The events of a server-sent-event stream, followed for as long as the caller reads: a stream that breaks or
+   *  ends, or a silo that answers 503, is opened again (the silo keeps what it streams). A refusal (and
+   *  {@link PushDisabled}, for a polling-only resource) is thrown. */
+  async *follow(path: string, signal?: AbortSignal): AsyncGenerator<ServerSentEvent, never> {
     for (;;) {
       signal?.throwIfAborted();
-      let response: Response;
-      try {
-        response = await this.stream(path + '/events', signal);
-      } catch (error) {
+      const response = await this.stream(path, signal).catch(error => {
         if (signal?.aborted) throw error;
-        await delay(200, signal);
-        continue;
-      }
-      if (!response.ok) {
+        return undefined;
+      });
+      if (response && !response.ok) {
         const problem = fromProblem(response.status, await response.json().catch(() => ({})));
-        if (problem instanceof PushDisabled) return this.longPoll(path, signal);
-        if (problem instanceof Unavailable) {
-          await delay(200, signal);
-          continue;
-        }
-        throw problem;
-      }
-      const parser = new EventStreamParser();
-      try {
-        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-          for (const event of parser.feed(chunk)) {
-            if (event.event === 'problem') throw fromProblem(500, JSON.parse(event.data));
-            if (event.event !== 'waiting') return JSON.parse(event.data) as RequestView;
+        if (!(problem instanceof Unavailable)) throw problem;
+      } else if (response) {
+        const parser = new EventStreamParser();
+        try {
+          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+            for (const event of parser.feed(chunk)) {
+              if (event.event === 'problem') throw fromProblem(500, JSON.parse(event.data));
+              yield event;
+            }
           }
+        } catch (error) {
+          if (error instanceof OrleansQueueError && !(error instanceof Unavailable)) throw error;
+          signal?.throwIfAborted();
         }
-      } catch (error) {
-        if (error instanceof OrleansQueueError && !(error instanceof Unavailable)) throw error;
-        if (signal?.aborted) throw signal.reason;
       }
-      await delay(200, signal); // the stream ended or broke: follow the ticket again
+      await delay(200, signal);
     }
   }
 
@@ -277,8 +283,8 @@ export class OrleansQueue {
     return data as T;
   }
 
-  /** @internal A server-sent-event stream's response (its body read by the caller). */
-  stream(path: string, signal?: AbortSignal): Promise<Response> {
+  /** A server-sent-event stream's response (its body read by {@link follow}). */
+  private stream(path: string, signal?: AbortSignal): Promise<Response> {
     return this.fetch(this.baseUrl + path, { headers: this.headers('text/event-stream'), signal });
   }
 

@@ -1,5 +1,4 @@
-import { fromProblem, JobCancelled, JobFailed, OrleansQueueError, PushDisabled, Unavailable } from './errors.js';
-import { EventStreamParser } from './sse.js';
+import { JobCancelled, JobFailed, PushDisabled } from './errors.js';
 import { delay as sleep } from './timing.js';
 import type { OrleansQueue, Priority } from './client.js';
 
@@ -91,32 +90,16 @@ export class Jobs {
       last = text;
       return true;
     };
-    for (;;) {
-      options.signal?.throwIfAborted();
-      const response = await this.queue.stream(path(resource, id, '/events'), options.signal).catch(() => undefined);
-      if (response && !response.ok) {
-        const problem = fromProblem(response.status, await response.json().catch(() => ({})));
-        if (problem instanceof PushDisabled) break;
-        if (!(problem instanceof Unavailable)) throw problem;
-      } else if (response) {
-        const parser = new EventStreamParser();
-        try {
-          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-            for (const event of parser.feed(chunk)) {
-              if (event.event === 'problem') throw fromProblem(500, JSON.parse(event.data));
-              const job = JSON.parse(event.data) as Job;
-              if (changed(job)) {
-                yield job;
-                if (isFinished(job)) return;
-              }
-            }
-          }
-        } catch (error) {
-          if (error instanceof OrleansQueueError && !(error instanceof Unavailable)) throw error;
-          options.signal?.throwIfAborted();
+    try {
+      for await (const event of this.queue.follow(path(resource, id, '/events'), options.signal)) {
+        const job = JSON.parse(event.data) as Job;
+        if (changed(job)) {
+          yield job;
+          if (isFinished(job)) return;
         }
       }
-      await sleep(200, options.signal);
+    } catch (error) {
+      if (!(error instanceof PushDisabled)) throw error;
     }
     for (;;) {
       const job = await this.get(resource, id);
