@@ -83,5 +83,12 @@ public sealed class JobFinishedException(string type, int status, string detail,
 /// <summary>The job is running and cannot be cancelled.</summary>
 public sealed class JobRunningException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
 
+/// <summary>An append would take the job's output past its resource's <c>jobMaxOutputBytes</c>; nothing was appended.</summary>
+public sealed class OutputFullException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
+/// <summary>The job's output does not end at the offset the worker gave, and the text there is not the one appended: another
+/// attempt of the job, or the worker's own count, went astray.</summary>
+public sealed class OutputConflictException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);
+
 /// <summary>The job is not running for this worker: its visibility timeout passed and it went back to the queue, or another worker has it.</summary>
 public sealed class NotYourJobException(string type, int status, string detail, string? field, TimeSpan? retry) : OrleansQueueException(type, status, detail, field, retry);

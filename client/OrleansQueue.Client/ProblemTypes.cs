@@ -33,6 +33,8 @@ public static class ProblemTypes
         ["JobFinished"] = (t, s, d, f, r) => new JobFinishedException(t, s, d, f, r),
         ["JobRunning"] = (t, s, d, f, r) => new JobRunningException(t, s, d, f, r),
         ["NotYourJob"] = (t, s, d, f, r) => new NotYourJobException(t, s, d, f, r),
+        ["OutputFull"] = (t, s, d, f, r) => new OutputFullException(t, s, d, f, r),
+        ["OutputConflict"] = (t, s, d, f, r) => new OutputConflictException(t, s, d, f, r),
     };
 
     /// <summary>The problem types of the table (without the urn prefix), with their errors.</summary>

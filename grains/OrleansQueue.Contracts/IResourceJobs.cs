@@ -41,6 +41,14 @@ public interface IResourceJobs : IGrainWithStringKey
     [Alias("CancelPoll")]
     Task CancelPoll(long pollId);
 
+    /// <summary>A worker appends to the output of a job it runs (also a heartbeat).</summary>
+    [Alias("AppendOutput")]
+    Task<Outcome<JobView>> AppendOutput(Caller caller, long id, OutputBody body);
+
+    /// <summary>A job's output after byte <paramref name="after"/> (0: from the start), up to about a MiB at once.</summary>
+    [Alias("ReadOutput")]
+    Task<Outcome<JobOutputView>> ReadOutput(Caller caller, long id, long after);
+
     /// <summary>A worker's heartbeat, progress, completion or failure of a job it runs.</summary>
     [Alias("Report")]
     Task<Outcome<JobView>> Report(Caller caller, long id, WorkerReportKind kind, WorkerReport report);

@@ -20,7 +20,32 @@ public sealed record TakeBody(string? WorkerId = null, long? WaitMs = null, int?
 /// <summary>What a take with <see cref="TakeBody.Max"/> answers: the jobs handed out, oldest first; none when the wait ended without one.</summary>
 public sealed record TakenJobs(IReadOnlyList<JobView> Jobs);
 
+/// <summary>A worker appends <see cref="Text"/> to a job's output. With <see cref="Offset"/> (where the worker believes the
+/// output ends) a retried append is made once: one that repeats what already stands there answers as the first did.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.OutputBody")]
+public sealed record OutputBody([property: Id(0)] string? WorkerId = null, [property: Id(1)] string? Text = null, [property: Id(2)] long? Offset = null);
+
+/// <summary>A stretch of a job's output: <see cref="Text"/> from byte <see cref="Offset"/> (UTF-8, of everything appended)
+/// up to <see cref="Next"/>, the offset to read after next. Nothing more will come once <see cref="Complete"/>.</summary>
+/// <param name="Length">The whole output's length so far.</param>
+/// <param name="State">The job's state when this was read.</param>
+[GenerateSerializer, Immutable, Alias("OrleansQueue.JobOutputView")]
+public sealed record JobOutputView(
+    [property: Id(0)] string Resource,
+    [property: Id(1)] long JobId,
+    [property: Id(2)] long Offset,
+    [property: Id(3)] string Text,
+    [property: Id(4)] long Next,
+    [property: Id(5)] long Length,
+    [property: Id(6)] JobState State)
+{
+    /// <summary>The job has finished and this read reached the end of its output.</summary>
+    public bool Complete => Next == Length && State is JobState.Completed or JobState.DeadLettered or JobState.Cancelled;
+}
+
 /// <summary>A job as callers and workers see it.</summary>
+/// <param name="OutputLength">How many bytes (UTF-8) of output its workers appended.</param>
+/// <param name="Output">Only on the job's stream: the output this change appended.</param>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.JobView")]
 public sealed record JobView(
     [property: Id(0)] string Resource,
@@ -42,7 +67,9 @@ public sealed record JobView(
     [property: Id(16)] DateTimeOffset? VisibleUntil = null,
     [property: Id(17)] DateTimeOffset? EnqueuedAt = null,
     [property: Id(18)] DateTimeOffset? FinishedAt = null,
-    [property: Id(19)] DateTimeOffset? StartedAt = null)
+    [property: Id(19)] DateTimeOffset? StartedAt = null,
+    [property: Id(20)] long OutputLength = 0,
+    [property: Id(21)] JobOutputView? Output = null)
 {
     public bool IsFinished => State is JobState.Completed or JobState.DeadLettered or JobState.Cancelled;
 

@@ -90,6 +90,14 @@ public sealed record Problem([property: Id(0)] int Status, [property: Id(1)] str
         new(409, Prefix + "not-your-job", "The job is not running for this worker.",
             $"Job {id} on resource \"{resource}\" is not running for worker \"{workerId}\": its visibility timeout passed and it went back to the queue, or another worker has it.", "workerId");
 
+    public static Problem OutputFull(string resource, long id, long limit) =>
+        new(413, Prefix + "output-full", "The job's output is full.",
+            $"Job {id} on resource \"{resource}\" may have at most {limit} bytes of output (its policy's jobMaxOutputBytes); this append would pass it, and nothing was appended.", "text");
+
+    public static Problem OutputConflict(string resource, long id, long length) =>
+        new(409, Prefix + "output-conflict", "The output does not end at that offset.",
+            $"Job {id} on resource \"{resource}\" has {length} bytes of output, and the text at the offset given is not this one; append at offset {length}, or without an offset.", "offset");
+
     /// <summary>A refusal made before any endpoint ran: no route matched, the method is not taken, a path or query value did not bind.</summary>
     public static Problem NoUpstream(string resource) =>
         new(404, Prefix + "no-upstream", "The resource has no upstream to proxy to.",

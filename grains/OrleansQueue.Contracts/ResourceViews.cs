@@ -25,7 +25,8 @@ public sealed record ResourceBody(
     double? AimdIncrease = null,
     Dictionary<string, int>? ClientWeights = null,
     Dictionary<string, double>? MinShares = null,
-    UpstreamEndpointBody? Upstream = null);
+    UpstreamEndpointBody? Upstream = null,
+    long? JobMaxOutputBytes = null);
 
 /// <summary>The upstream the silo's proxy forwards a resource's calls to (<c>/v1/proxy/{resource}/…</c>).</summary>
 /// <param name="BaseUrl">An absolute http or https URL, e.g. <c>https://api.openai.com</c>; the proxied path is appended.</param>

@@ -85,6 +85,17 @@ public static class Validation
         return null;
     }
 
+    public static Problem? Of(Caller caller, OutputBody body)
+    {
+        if (!caller.IsAdmin)
+            return Problem.Forbidden();
+        if (body.WorkerId is not { } workerId || !Names.IsValidClient(workerId))
+            return Problem.Invalid("workerId", $"workerId must be {Names.ClientRule}.");
+        if (body.Text is null)
+            return Problem.Invalid("text", "text is required: the output to append, a string.");
+        return body.Offset is < 0 ? Problem.Invalid("offset", $"offset must be 0 or more: where the worker believes the output ends; it is {body.Offset}.") : null;
+    }
+
     private static Problem? IdempotencyKey(string? key) =>
         key is { Length: 0 or > Limits.MaxIdempotencyKeyLength } || (key is not null && !Names.IsPrintable(key))
             ? Problem.Invalid("idempotencyKey", $"idempotencyKey must be 1 to {Limits.MaxIdempotencyKeyLength} printable characters (no control or invisible formatting characters).")

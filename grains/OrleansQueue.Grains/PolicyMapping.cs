@@ -27,6 +27,7 @@ internal static class PolicyMapping
         [nameof(ResourcePolicy.JobMaxAttempts)] = "jobMaxAttempts",
         [nameof(ResourcePolicy.JobRetryDelay)] = "jobRetryDelayMs",
         [nameof(ResourcePolicy.JobRetention)] = "jobRetentionMs",
+        [nameof(ResourcePolicy.JobMaxOutputBytes)] = "jobMaxOutputBytes",
         [nameof(ResourcePolicy.Adaptive)] = "adaptive",
         [nameof(ResourcePolicy.AimdDecrease)] = "aimdDecrease",
         [nameof(ResourcePolicy.AimdIncrease)] = "aimdIncrease",
@@ -73,6 +74,7 @@ internal static class PolicyMapping
             JobMaxAttempts = body.JobMaxAttempts ?? defaults.JobMaxAttempts,
             JobRetryDelay = Ms(body.JobRetryDelayMs) ?? defaults.JobRetryDelay,
             JobRetention = Ms(body.JobRetentionMs) ?? defaults.JobRetention,
+            JobMaxOutputBytes = body.JobMaxOutputBytes ?? defaults.JobMaxOutputBytes,
             Adaptive = body.Adaptive?.ToScheduler() ?? defaults.Adaptive,
             AimdDecrease = body.AimdDecrease ?? defaults.AimdDecrease,
             AimdIncrease = body.AimdIncrease ?? defaults.AimdIncrease,
@@ -102,7 +104,8 @@ internal static class PolicyMapping
         d.Policy.Adaptive.ToWire(), d.Policy.AimdDecrease, d.Policy.AimdIncrease,
         d.Policy.ClientWeights is { } w ? new Dictionary<string, int>(w) : null,
         d.Policy.MinShares?.ToDictionary(s => s.Key.ToString().ToLowerInvariant(), s => s.Value),
-        d.Policy.Upstream is { } u ? new UpstreamEndpointBody(u.BaseUrl, u.Provider, u.KeySetting) : null));
+        d.Policy.Upstream is { } u ? new UpstreamEndpointBody(u.BaseUrl, u.Provider, u.KeySetting) : null,
+        d.Policy.JobMaxOutputBytes));
 
     private static TimeSpan? Ms(long? ms) => ms is { } v ? TimeSpan.FromMilliseconds(v) : null;
 }

@@ -347,6 +347,36 @@ internal sealed partial class ResourceGrain(
         });
     }
 
+    public Task<Outcome<JobView>> AppendOutput(Caller caller, long id, OutputBody body)
+    {
+        if (Validation.Of(caller, body) is { } invalid)
+            return Task.FromResult<Outcome<JobView>>(invalid);
+        string worker = caller.GrainClientId(body.WorkerId!);
+        return Run(s => s.AppendOutput(id, worker, body.Text!, body.Offset) switch
+        {
+            JobOutcome.Ok => new Outcome<JobView>(WireMapping.ViewOf(_name, s.GetJob(id)!, caller, withPayload: false), null),
+            JobOutcome.OutputFull => Problem.OutputFull(_name, id, s.Policy.JobMaxOutputBytes),
+            JobOutcome.OutputConflict => Problem.OutputConflict(_name, id, s.GetJob(id)!.OutputLength),
+            JobOutcome.NotYours => Problem.NotYourJob(_name, id, body.WorkerId!),
+            JobOutcome.Finished => Problem.JobFinished(_name, id),
+            _ => Problem.UnknownJob(_name, id),
+        });
+    }
+
+    public Task<Outcome<JobOutputView>> ReadOutput(Caller caller, long id, long after) => Run(s =>
+    {
+        if (OwnJob(s, caller, id).Problem is { } unknown)
+            return unknown;
+        try
+        {
+            return new Outcome<JobOutputView>(WireMapping.ViewOf(_name, id, s.ReadOutput(id, after)!), null);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            return Problem.Invalid("after", ex.Message.Split(" (Parameter")[0]);
+        }
+    });
+
     // ---- the resource ----
 
     public Task<Outcome<StatsView>> Stats(Caller caller) =>

@@ -28,6 +28,13 @@ internal sealed partial class ResourcePublisher(string resource, SiloMetrics met
         live.Update(resource, scheduler.WaitingCount, scheduler.LeaseCount, scheduler.WorkingFactor);
         foreach (var (update, cause) in notices)
         {
+            if (cause is { Kind: ResourceEventKind.JobOutput, Output: { } chunk })
+            {
+                // Only the job's followers hear of output: its long-polls wait for its end, not for every chunk.
+                if (scheduler.GetJob(chunk.JobId) is { } appendedTo)
+                    PublishJob(WireMapping.ViewOf(resource, appendedTo, Everyone, withPayload: false) with { Output = WireMapping.ViewOf(resource, chunk, appendedTo) });
+                continue;
+            }
             if (cause is { } e)
             {
                 if (e.Kind == ResourceEventKind.Granted)

@@ -39,7 +39,7 @@ internal static class WireMapping
             ResourceEventKind.Rejected => RequestPhase.Rejected,
             ResourceEventKind.LeaseExpired => RequestPhase.Expired,
             ResourceEventKind.GrantReclaimed => RequestPhase.Reclaimed,
-            ResourceEventKind.JobChanged => RequestPhase.JobChanged,
+            ResourceEventKind.JobChanged or ResourceEventKind.JobOutput => RequestPhase.JobChanged,
             ResourceEventKind.JobAssigned => RequestPhase.JobAssigned,
             _ => RequestPhase.PollExpired,
         },
@@ -65,7 +65,18 @@ internal static class WireMapping
         s.WorkerId is { } w ? caller.ClientIdOf(w) : null,
         s.Progress, s.ProgressMessage, Parse(s.Result), s.Error,
         withPayload ? Parse(s.Payload) : null,
-        s.FencingToken > 0 ? s.FencingToken : null, s.VisibleUntil, s.EnqueuedAt, s.FinishedAt, s.StartedAt);
+        s.FencingToken > 0 ? s.FencingToken : null, s.VisibleUntil, s.EnqueuedAt, s.FinishedAt, s.StartedAt, s.OutputLength);
+
+    /// <summary>A stretch of a job's output as the wire says it.</summary>
+    public static JobOutputView ViewOf(string resource, long jobId, JobOutputRead read) =>
+        new(resource, jobId, read.Offset, read.Text, read.Next, read.Length, read.State.ToWire());
+
+    /// <summary>A chunk a worker appended, as the job's stream carries it.</summary>
+    public static JobOutputView ViewOf(string resource, JobOutputChunk chunk, JobStatus job)
+    {
+        long next = chunk.Offset + System.Text.Encoding.UTF8.GetByteCount(chunk.Text);
+        return new(resource, chunk.JobId, chunk.Offset, chunk.Text, next, Math.Max(next, job.OutputLength), job.State.ToWire());
+    }
 
     /// <summary>What a lease's holder reported of the upstream, as the scheduler takes it.</summary>
     public static UpstreamReport ToReport(this UpstreamBody body) =>

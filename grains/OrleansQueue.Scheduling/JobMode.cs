@@ -192,7 +192,8 @@ internal sealed class JobMode
             info.State == JobState.Running ? ResourceScheduler.ToTime(job.TimerAt) : null,
             ResourceScheduler.ToTime(info.FirstEnqueuedAt),
             info.FinishedAt > 0 ? ResourceScheduler.ToTime(info.FinishedAt) : null,
-            info.StartedAt > 0 ? ResourceScheduler.ToTime(info.StartedAt) : null);
+            info.StartedAt > 0 ? ResourceScheduler.ToTime(info.StartedAt) : null,
+            info.Output?.Length ?? 0);
     }
 
     public JobStats Stats() => new()

@@ -11,4 +11,8 @@ public enum JobOutcome : byte
     NotYours,
     /// <summary>The job has finished differently (completed, dead-lettered, cancelled) and takes no more reports.</summary>
     Finished,
+    /// <summary>An append would take the job's output past the policy's <see cref="ResourcePolicy.JobMaxOutputBytes"/>.</summary>
+    OutputFull,
+    /// <summary>An append at an offset that is not where the output ends, and that does not repeat what stands there.</summary>
+    OutputConflict,
 }

@@ -5,6 +5,7 @@ namespace OrleansQueue.Scheduling;
 /// <param name="Attempts">How many times it was handed to a worker (a worker that died or stalled counts).</param>
 /// <param name="VisibleUntil">While running: when it returns to the queue unless its worker heartbeats.</param>
 /// <param name="StartedAt">When its latest attempt was handed out (its grant, on the resource's clock).</param>
+/// <param name="OutputLength">How many bytes (UTF-8) of output its workers appended (<see cref="ResourceScheduler.ReadOutput"/>).</param>
 public sealed record JobStatus(
     long Id,
     string ClientId,
@@ -24,4 +25,5 @@ public sealed record JobStatus(
     DateTimeOffset? VisibleUntil = null,
     DateTimeOffset? EnqueuedAt = null,
     DateTimeOffset? FinishedAt = null,
-    DateTimeOffset? StartedAt = null);
+    DateTimeOffset? StartedAt = null,
+    long OutputLength = 0);

@@ -19,6 +19,8 @@ public enum ResourceEventKind
     PollExpired,
     /// <summary>Job <see cref="ResourceEvent.RequestId"/> changed state or reported progress; read it with GetJob.</summary>
     JobChanged,
+    /// <summary>Job <see cref="ResourceEvent.RequestId"/>'s worker appended <see cref="ResourceEvent.Output"/> to its output.</summary>
+    JobOutput,
 }
 
 /// <summary>One event of a resource, in the order it happened.</summary>
@@ -33,6 +35,7 @@ public enum ResourceEventKind
 /// <param name="Waited">For <see cref="ResourceEventKind.Granted"/>: how long the request waited.</param>
 /// <param name="Priority">The request's priority.</param>
 /// <param name="JobId">For <see cref="ResourceEventKind.JobAssigned"/>: the job handed out.</param>
+/// <param name="Output">For <see cref="ResourceEventKind.JobOutput"/>: what was appended, at its offset.</param>
 public readonly record struct ResourceEvent(
     ResourceEventKind Kind,
     long RequestId,
@@ -44,4 +47,5 @@ public readonly record struct ResourceEvent(
     Rejection? Rejection = null,
     TimeSpan Waited = default,
     Priority Priority = Priority.Normal,
-    long JobId = 0);
+    long JobId = 0,
+    JobOutputChunk? Output = null);

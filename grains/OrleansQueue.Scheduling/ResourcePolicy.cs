@@ -81,6 +81,13 @@ public sealed record ResourcePolicy
     /// <value>The default value is one hour. Above zero, at most one day.</value>
     public TimeSpan JobRetention { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>How much output (UTF-8 bytes) a job's workers may append in all; an append past it is refused.</summary>
+    /// <value>The default value is 1 MiB. Zero (no output) to <see cref="MaxJobOutputBytes"/>.</value>
+    public long JobMaxOutputBytes { get; init; } = 1 << 20;
+
+    /// <summary>The largest <see cref="JobMaxOutputBytes"/>.</summary>
+    public const long MaxJobOutputBytes = 64L << 20;
+
     /// <summary>How the resource learns from what the upstream answers its callers (<see cref="ResourceScheduler.ReportUpstream"/>):
     /// <see cref="AdaptiveMode.Off"/> (the default) ignores the reports.</summary>
     public AdaptiveMode Adaptive { get; init; } = AdaptiveMode.Off;
@@ -141,6 +148,8 @@ public sealed record ResourcePolicy
         if (JobRetryDelay < TimeSpan.Zero || JobRetryDelay > MaxDuration)
             errors.Add(new(nameof(JobRetryDelay), $"must be between zero and {DurationText.Of(MaxDuration)}; it is {DurationText.Of(JobRetryDelay)}."));
         CheckDuration(errors, nameof(JobRetention), JobRetention);
+        if (JobMaxOutputBytes is < 0 or > MaxJobOutputBytes)
+            errors.Add(new(nameof(JobMaxOutputBytes), $"must be between 0 and {MaxJobOutputBytes} (64 MiB); it is {JobMaxOutputBytes}."));
         if (!Enum.IsDefined(Adaptive))
             errors.Add(new(nameof(Adaptive), $"must be off, headers or aimd; it is {(int)Adaptive}."));
         if (!(AimdDecrease > 0 && AimdDecrease < 1))

@@ -164,6 +164,55 @@ public sealed partial class ResourceScheduler
         return JobOutcome.Ok;
     }
 
+    /// <summary>
+    /// Appends <paramref name="text"/> to a running job's output (also a heartbeat); the job's followers hear of it (a
+    /// <see cref="ResourceEventKind.JobOutput"/> event with the chunk and its offset). With <paramref name="at"/>, the worker
+    /// says where it believes the output ends: the append is made only there, and one that repeats what already stands at
+    /// <paramref name="at"/> (a retry after a lost answer) answers Ok and changes nothing; any other offset is
+    /// <see cref="JobOutcome.OutputConflict"/>. Past the policy's <see cref="ResourcePolicy.JobMaxOutputBytes"/>:
+    /// <see cref="JobOutcome.OutputFull"/>, nothing appended.
+    /// </summary>
+    public JobOutcome AppendOutput(long jobId, string workerId, string text, long? at = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        long now = Now();
+        Advance(now);
+        if (RunningJob(jobId, workerId, out var job) is { } refused)
+            return refused;
+        var output = job.Job!.Output ??= new JobOutput();
+        if (at is { } offset && offset != output.Length)
+            return output.Holds(offset, text) ? JobOutcome.Ok : JobOutcome.OutputConflict;
+        if (output.Length + System.Text.Encoding.UTF8.GetByteCount(text) > _policy.JobMaxOutputBytes)
+            return JobOutcome.OutputFull;
+        Arm(job, now + _policy.JobVisibilityTimeout.Ticks);
+        if (text.Length == 0)
+            return JobOutcome.Ok;
+        var chunk = output.Append(job.Id, text);
+        _changes.OutputAppended(chunk);
+        Note(now, null, new(ResourceEventKind.JobOutput, job.Id, job.ClientId, job.Load, ToTime(now), Priority: job.Priority, Output: chunk), job);
+        return JobOutcome.Ok;
+    }
+
+    /// <summary>The most output one <see cref="ReadOutput"/> answers (whole chunks; one chunk even when larger).</summary>
+    public const int MaxOutputRead = 1 << 20;
+
+    /// <summary>A job's output after <paramref name="after"/> bytes (0: from the start), or <c>null</c> when the job is
+    /// unknown. <see cref="JobOutputRead.Next"/> is where to read after next.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="after"/> is negative, beyond the output, or inside a character.</exception>
+    public JobOutputRead? ReadOutput(long jobId, long after, int maxBytes = MaxOutputRead)
+    {
+        if (!_requests.TryGetValue(jobId, out var job) || job.Job is not { } info)
+            return null;
+        if (info.Output is not { } output)
+        {
+            return after == 0 ? new JobOutputRead(0, "", 0, 0, info.State)
+                : throw new ArgumentOutOfRangeException(nameof(after), after, $"after must be an offset of the output, from 0 to its length (0); it is {after}.");
+        }
+        if (output.Read(after, Math.Clamp(maxBytes, 1, MaxOutputRead)) is not var (text, next))
+            throw new ArgumentOutOfRangeException(nameof(after), after, $"after must be an offset of the output, from 0 to its length ({output.Length}), at a character's start; it is {after}.");
+        return new JobOutputRead(after, text, next, output.Length, info.State);
+    }
+
     /// <summary>Completes a job with its result; the lease is released (its window spending corrected by
     /// <paramref name="actualLoad"/>). A completion reported again by the same worker is accepted once and answers Ok.</summary>
     public JobOutcome CompleteJob(long jobId, string workerId, string? result, long? actualLoad = null)

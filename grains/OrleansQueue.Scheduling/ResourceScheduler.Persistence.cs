@@ -51,6 +51,7 @@ public sealed partial class ResourceScheduler
             else
                 changes.DeleteRequests.Add(id);
         }
+        changes.AppendOutput.AddRange(_changes.Output);
         for (long seq = Math.Max(writtenUpTo, _rate.HeadSeq); seq < _rate.NextSeq; seq++)
             changes.UpsertWindow.Add(WindowRecordOf(seq));
         foreach (long seq in _changes.CorrectedWindow)
@@ -110,6 +111,11 @@ public sealed partial class ResourceScheduler
         }
         foreach (var record in snapshot.Jobs.OrderBy(j => j.QueueSeq))
             RestoreJob(record, downtime);
+        foreach (var chunk in snapshot.Output.OrderBy(c => c.JobId).ThenBy(c => c.Offset))
+        {
+            if (_requests.TryGetValue(chunk.JobId, out var job) && job.Job is { } info)
+                (info.Output ??= new JobOutput()).Restore(chunk);
+        }
         _idempotency.Restore(snapshot.Idempotency);
         Advance(now);
     }

@@ -14,7 +14,12 @@ internal static class JobEndpoints
         group.MapGet("/{id:long}/wait", Wait).WithOperationId("waitForJob").Produces<JobView>().ProducesProblem(404)
             .WithSummary("Long-poll: answers when the job finishes, or after timeoutMs as it stands.");
         group.MapGet("/{id:long}/events", JobEvents.Stream).WithOperationId("followJob").CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
-            .WithSummary("Server-sent events of a job: the job now, then after every change, until it finishes.");
+            .WithSummary("Server-sent events of a job: the job now, its output so far, then each change and each output chunk (event `output`, its `id` the offset after it: a reconnect with Last-Event-ID, or `after`, resumes there), until it finishes.");
+        group.MapPost("/{id:long}/output", AppendOutput).WithOperationId("appendJobOutput").WithJsonBody<OutputBody>().Produces<JobView>()
+            .ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410).ProducesProblem(413)
+            .WithSummary("A worker appends text to the output of a job it runs (workerId, text; offset, where it believes the output ends, makes a retry safe).");
+        group.MapGet("/{id:long}/output", ReadOutput).WithOperationId("readJobOutput").Produces<JobOutputView>().ProducesProblem(400).ProducesProblem(404)
+            .WithSummary("The job's output after byte offset `after` (0, the default: from the start), up to about a MiB; read again after `next` until `complete`.");
         group.MapDelete("/{id:long}", Cancel).WithOperationId("cancelJob").Produces<JobView>().ProducesProblem(404).ProducesProblem(409).WithSummary("Cancels a queued job.");
         group.MapPost("/take", Take).WithOperationId("takeJob").WithJsonBody<TakeBody>().Produces<JobView>(200).Produces(204).ProducesProblem(403)
             .WithSummary("A worker takes the next job (with its payload), waiting up to waitMs; 204 when none came. With max (1 to 100): up to that many jobs, as {\"jobs\": [...]}, empty when none came.");
@@ -67,6 +72,17 @@ internal static class JobEndpoints
             return Results.Json(new TakenJobs(outcome.Value!), ApiJson.Options);
         return outcome.Value is [var job, ..] ? HttpResults.From(new Outcome<JobView>(job, null)) : Results.NoContent();
     }
+
+    private static async Task<IResult> AppendOutput(string resource, long id, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options)
+    {
+        var body = await ApiJson.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, new OutputBody(), context.RequestAborted);
+        if (body.Problem is not null)
+            return HttpResults.Problem(body.Problem);
+        return HttpResults.From(await jobs.AppendOutputAsync(context.Caller(), resource, id, body.Value!, context.RequestAborted));
+    }
+
+    private static async Task<IResult> ReadOutput(string resource, long id, long? after, HttpContext context, JobOperations jobs) =>
+        HttpResults.From(await jobs.ReadOutputAsync(context.Caller(), resource, id, after ?? 0, context.RequestAborted));
 
     private static async Task<IResult> Report(string resource, long id, string kind, HttpContext context, JobOperations jobs, IOptions<GatewayOptions> options)
     {

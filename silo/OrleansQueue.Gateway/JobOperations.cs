@@ -127,6 +127,14 @@ internal sealed class JobOperations(ResourceGrains grains, IClusterClient client
         }
     }
 
+    /// <summary>A worker appends to the output of a job it runs.</summary>
+    public Task<Outcome<JobView>> AppendOutputAsync(Caller caller, string resource, long id, OutputBody body, CancellationToken ct) =>
+        Call(caller, resource, g => g.AppendOutput(caller, id, body), ct);
+
+    /// <summary>A job's output after byte <paramref name="after"/>.</summary>
+    public Task<Outcome<JobOutputView>> ReadOutputAsync(Caller caller, string resource, long id, long after, CancellationToken ct) =>
+        Call(caller, resource, g => g.ReadOutput(caller, id, after), ct);
+
     /// <summary>A worker's report on a job it runs: heartbeat, progress, complete or fail.</summary>
     public Task<Outcome<JobView>> ReportAsync(Caller caller, string resource, long id, string kind, WorkerReport report, CancellationToken ct)
     {

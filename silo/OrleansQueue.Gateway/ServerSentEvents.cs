@@ -84,10 +84,12 @@ internal static class ServerSentEvents
         response.Headers["X-Accel-Buffering"] = "no";
     }
 
-    /// <summary>Sends one event, <paramref name="value"/> as JSON, at once.</summary>
-    public static async Task WriteAsync<T>(HttpContext context, string name, T value, CancellationToken ct)
+    /// <summary>Sends one event, <paramref name="value"/> as JSON, at once; with <paramref name="id"/>, the id a client that
+    /// reconnects sends back as Last-Event-ID.</summary>
+    public static async Task WriteAsync<T>(HttpContext context, string name, T value, CancellationToken ct, string? id = null)
     {
-        await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(value, ApiJson.Options)}\n\n", ct);
+        string idLine = id is null ? "" : $"id: {id}\n";
+        await context.Response.WriteAsync($"event: {name}\n{idLine}data: {JsonSerializer.Serialize(value, ApiJson.Options)}\n\n", ct);
         await context.Response.Body.FlushAsync(ct);
     }
 }

@@ -8,12 +8,12 @@ __version__ = "0.1.0"
 _logging.getLogger("orleansqueue").addHandler(_logging.NullHandler())
 
 from .errors import (ClientQuotaExceeded, Forbidden, InvalidLoad, InvalidRequest, JobCancelled, JobFailed, JobFinished, JobRunning,
-                     NotYourJob, OrleansQueueError, PushDisabled, QueueFull, RequestEnded, ResourceDeleted, TimedOut,
+                     NotYourJob, OrleansQueueError, OutputConflict, OutputFull, PushDisabled, QueueFull, RequestEnded, ResourceDeleted, TimedOut,
                      Unauthorized, Unavailable, UnknownJob, UnknownRequest, UnknownResource)
 from .sync import Client, Lease, WorkerContext, acquire
 from .types import JobState, Priority, Request, RequestState
 from .upstream import parse_duration, parse_headers
 
 __all__ = ["__version__", "Client", "Lease", "WorkerContext", "acquire", "JobState", "Priority", "Request", "RequestState", "parse_headers", "parse_duration", "ClientQuotaExceeded", "Forbidden", "InvalidLoad", "InvalidRequest", "JobCancelled", "JobFailed", "JobFinished",
-           "JobRunning", "NotYourJob", "OrleansQueueError", "PushDisabled", "QueueFull", "RequestEnded", "ResourceDeleted",
+           "JobRunning", "NotYourJob", "OrleansQueueError", "OutputConflict", "OutputFull", "PushDisabled", "QueueFull", "RequestEnded", "ResourceDeleted",
            "TimedOut", "Unauthorized", "Unavailable", "UnknownJob", "UnknownRequest", "UnknownResource"]

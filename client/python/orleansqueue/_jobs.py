@@ -111,6 +111,8 @@ class JobsMixin:
                         if isinstance(error, Unavailable):
                             break
                         raise error
+                    if name == "output":
+                        continue  # the job's output: follow_output reads it
                     if data != last:
                         last = data
                         job = Job(data)

@@ -90,6 +90,14 @@ class NotYourJob(OrleansQueueError):
     """The job is not running for this worker (409): its visibility timeout passed, or another worker has it."""
 
 
+class OutputFull(OrleansQueueError):
+    """An append would take the job's output past its resource's ``jobMaxOutputBytes`` (413); nothing was appended."""
+
+
+class OutputConflict(OrleansQueueError):
+    """The job's output does not end at the offset the worker gave, and the text there is not this one (409)."""
+
+
 class JobFailed(OrleansQueueError):
     """The job was dead-lettered: every attempt failed (``job.error`` says the last reason), or its deadline passed."""
 

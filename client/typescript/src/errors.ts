@@ -45,6 +45,10 @@ export class JobFinished extends OrleansQueueError {}
 export class JobRunning extends OrleansQueueError {}
 /** The job is another worker's (409). */
 export class NotYourJob extends OrleansQueueError {}
+/** An append would take the job's output past its resource's jobMaxOutputBytes (413); nothing was appended. */
+export class OutputFull extends OrleansQueueError {}
+/** The job's output does not end at the offset the worker gave, and the text there is not this one (409). */
+export class OutputConflict extends OrleansQueueError {}
 /** The job was dead-lettered: it failed its last attempt, or passed its deadline unstarted. */
 export class JobFailed extends OrleansQueueError {}
 /** The job was cancelled before a worker took it. */
@@ -53,6 +57,7 @@ export class JobCancelled extends OrleansQueueError {}
 const classes: Record<string, new (status: number, type: string, detail: string, field?: string, retryAfterMs?: number) => OrleansQueueError> = {
   QueueFull, ClientQuotaExceeded, TimedOut, InvalidRequest, InvalidLoad, UnknownResource, ResourceDeleted, UnknownRequest,
   RequestEnded, Unauthorized, Forbidden, Unavailable, PushDisabled, UnknownJob, JobFinished, JobRunning, NotYourJob,
+  OutputFull, OutputConflict,
 };
 
 type TableEntry = { status: number; error: string; field?: string };

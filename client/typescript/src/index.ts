@@ -7,5 +7,5 @@ export { EventStreamParser, type ServerSentEvent } from './sse.js';
 export {
   OrleansQueueError, QueueFull, ClientQuotaExceeded, TimedOut, InvalidRequest, InvalidLoad, UnknownResource, ResourceDeleted,
   UnknownRequest, RequestEnded, Unauthorized, Forbidden, Unavailable, PushDisabled, UnknownJob, JobFinished, JobRunning,
-  NotYourJob, JobFailed, JobCancelled, fromProblem, problemTypes, errorClass,
+  NotYourJob, OutputFull, OutputConflict, JobFailed, JobCancelled, fromProblem, problemTypes, errorClass,
 } from './errors.js';

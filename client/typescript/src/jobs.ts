@@ -92,6 +92,7 @@ export class Jobs {
     };
     try {
       for await (const event of this.queue.follow(path(resource, id, '/events'), options.signal)) {
+        if (event.event === 'output') continue; // the job's output: followOutput reads it
         const job = JSON.parse(event.data) as Job;
         if (changed(job)) {
           yield job;

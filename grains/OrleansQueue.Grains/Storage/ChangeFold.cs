@@ -1,3 +1,4 @@
+using OrleansQueue.Scheduling;
 using OrleansQueue.Scheduling.Persistence;
 
 namespace OrleansQueue.Grains.Storage;
@@ -17,6 +18,7 @@ internal static class ChangeFold
         var rows = new Dictionary<long, object?>(); // a RequestRecord, a JobRecord, or null once it ended
         var window = new Dictionary<long, WindowRecord>();
         var idempotency = new Dictionary<string, IdempotencyRecord?>(StringComparer.Ordinal);
+        var output = new Dictionary<long, (long Offset, System.Text.StringBuilder Text)>();
         ResourceChanges? last = null;
         foreach (var c in records)
         {
@@ -25,8 +27,19 @@ internal static class ChangeFold
                 rows[r.Id] = r;
             foreach (var j in c.UpsertJobs)
                 rows[j.Id] = j;
+            foreach (var o in c.AppendOutput)
+            {
+                // A job's chunks follow on from each other: they join into one row.
+                if (output.TryGetValue(o.JobId, out var joined))
+                    joined.Text.Append(o.Text);
+                else
+                    output[o.JobId] = (o.Offset, new System.Text.StringBuilder(o.Text));
+            }
             foreach (long id in c.DeleteRequests)
+            {
                 rows[id] = null;
+                output.Remove(id);
+            }
             foreach (var e in c.UpsertWindow)
                 window[e.Seq] = e;
             foreach (var i in c.AddIdempotency)
@@ -58,6 +71,8 @@ internal static class ChangeFold
                     break;
             }
         }
+        foreach (var (jobId, (offset, text)) in output)
+            folded.AppendOutput.Add(new JobOutputChunk(jobId, offset, text.ToString()));
         folded.UpsertWindow.AddRange(window.Values.Where(e => e.Seq >= last.WindowHeadSeq).OrderBy(e => e.Seq));
         foreach (var (key, record) in idempotency)
         {

@@ -15,15 +15,15 @@ namespace OrleansQueue.Grains.Storage;
 /// resource's definition at once, in the same transaction as the record.
 /// </summary>
 /// <remarks>A record is never rewritten: a format change adds a version, and <see cref="Decode"/> keeps reading every
-/// version before it. Version 1 is the only one so far.</remarks>
+/// version before it. Version 2 added the output appended to jobs, after everything version 1 holds.</remarks>
 internal static class ChangeRecord
 {
     /// <summary>The version <see cref="Encode"/> writes.</summary>
-    public const byte CurrentVersion = 1;
+    public const byte CurrentVersion = 2;
 
     public static byte[] Encode(ResourceChanges changes)
     {
-        var buffer = new ArrayBufferWriter<byte>(64 + 48 * (changes.UpsertRequests.Count + changes.DeleteRequests.Count));
+        var buffer = new ArrayBufferWriter<byte>(64 + 48 * (changes.UpsertRequests.Count + changes.DeleteRequests.Count + changes.AppendOutput.Count));
         var w = new Writer(buffer);
         w.Byte(CurrentVersion);
         w.Long(changes.SavedAt);
@@ -64,6 +64,11 @@ internal static class ChangeRecord
         w.Long(changes.DeleteIdempotency.Count);
         foreach (string key in changes.DeleteIdempotency)
             w.String(key);
+        w.Long(changes.AppendOutput.Count);
+        foreach (var o in changes.AppendOutput)
+        {
+            w.Long(o.JobId); w.Long(o.Offset); w.String(o.Text);
+        }
         return buffer.WrittenSpan.ToArray();
     }
 
@@ -72,8 +77,8 @@ internal static class ChangeRecord
     {
         var r = new Reader(record);
         byte version = r.Byte();
-        if (version != 1)
-            throw new InvalidDataException($"A change record is of format version {version}; this silo reads version 1 only. Run a silo at least as new as the one that wrote it.");
+        if (version is < 1 or > CurrentVersion)
+            throw new InvalidDataException($"A change record is of format version {version}; this silo reads versions 1 to {CurrentVersion}. Run a silo at least as new as the one that wrote it.");
         var changes = new ResourceChanges
         {
             SavedAt = r.Long(), LastId = r.Long(), LastFencingToken = r.Long(), WindowNextSeq = r.Long(), WindowHeadSeq = r.Long(),
@@ -100,6 +105,11 @@ internal static class ChangeRecord
         }
         for (long n = r.Count(); n > 0; n--)
             changes.DeleteIdempotency.Add(r.String());
+        if (version >= 2)
+        {
+            for (long n = r.Count(); n > 0; n--)
+                changes.AppendOutput.Add(new JobOutputChunk(r.Long(), r.Long(), r.String()));
+        }
         if (!r.AtEnd)
             throw new InvalidDataException("A change record has bytes after its last field.");
         return changes;

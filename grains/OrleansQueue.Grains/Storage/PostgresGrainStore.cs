@@ -109,7 +109,7 @@ internal sealed partial class PostgresGrainStore : IGrainStore
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Command("DELETE FROM resources WHERE name = $1", name));
-        foreach (string table in new[] { "requests", "window_log", "idempotency", "jobs", "change_log" })
+        foreach (string table in new[] { "requests", "window_log", "idempotency", "jobs", "job_output", "change_log" })
             batch.BatchCommands.Add(Command($"DELETE FROM {table} WHERE resource = $1", name));
         await batch.ExecuteNonQueryAsync(cancellationToken);
         bool existed = batch.BatchCommands[0].RecordsAffected > 0;
@@ -155,6 +155,8 @@ internal sealed partial class PostgresGrainStore : IGrainStore
         batch.BatchCommands.Add(Command("SELECT seq, at, load, requests FROM window_log WHERE resource = $1 ORDER BY seq", name));
         batch.BatchCommands.Add(Command("SELECT record FROM jobs WHERE resource = $1", name));
         batch.BatchCommands.Add(Command("SELECT key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at FROM idempotency WHERE resource = $1", name));
+        batch.BatchCommands.Add(Command("""SELECT job_id, "offset", text FROM job_output WHERE resource = $1 ORDER BY job_id, "offset" """, name));
+        var output = new List<JobOutputChunk>();
         var requests = new List<RequestRecord>();
         var window = new List<WindowRecord>();
         var jobs = new List<JobRecord>();
@@ -180,12 +182,15 @@ internal sealed partial class PostgresGrainStore : IGrainStore
                     reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetString(6), reader.GetInt64(7), (Priority)reader.GetInt32(8),
                     reader.GetInt64(9)));
             }
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                output.Add(new JobOutputChunk(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2)));
         }
         await transaction.CommitAsync(cancellationToken);
         var snapshot = new ResourceSnapshot
         {
             Policy = head.Policy, LastId = head.LastId, LastFencingToken = head.Fencing, WindowNextSeq = head.NextSeq, SavedAt = head.SavedAt,
-            Requests = requests, Jobs = jobs, Window = window, Idempotency = idempotency,
+            Requests = requests, Jobs = jobs, Output = output, Window = window, Idempotency = idempotency,
         };
         return new ClaimedGrain(snapshot, claim.Epoch, claim.Seq);
     }
@@ -417,14 +422,23 @@ internal sealed partial class PostgresGrainStore : IGrainStore
                 ON CONFLICT(resource, id) DO UPDATE SET record = excluded.record
                 """, Column(jobs, x => x.Name), Column(jobs, x => x.Row.Id), Column(jobs, x => JsonSerializer.Serialize(x.Row))));
         }
+        var output = Rows(group, c => c.AppendOutput);
+        if (output.Count > 0)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO job_output(resource, job_id, "offset", text)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])
+                ON CONFLICT(resource, job_id, "offset") DO UPDATE SET text = excluded.text
+                """, Column(output, x => x.Name), Column(output, x => x.Row.JobId), Column(output, x => x.Row.Offset), Column(output, x => x.Row.Text)));
+        }
         var ended = Rows(group, c => c.DeleteRequests);
         if (ended.Count > 0)
         {
-            foreach (string table in new[] { "requests", "jobs" })
+            foreach (var (table, id) in new[] { ("requests", "id"), ("jobs", "id"), ("job_output", "job_id") })
             {
                 batch.BatchCommands.Add(Command($"""
                     DELETE FROM {table} t USING unnest($1::text[], $2::bigint[]) AS u(resource, id)
-                    WHERE t.resource = u.resource AND t.id = u.id
+                    WHERE t.resource = u.resource AND t.{id} = u.id
                     """, Column(ended, x => x.Name), Column(ended, x => x.Row)));
             }
         }

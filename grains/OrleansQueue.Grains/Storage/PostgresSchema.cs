@@ -3,7 +3,7 @@ namespace OrleansQueue.Grains.Storage;
 internal static class PostgresSchema
 {
     /// <summary>The version <see cref="Create"/> brings a database to.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>The database's schema version, or null before the schema exists. Takes no lock a running silo holds.</summary>
     public const string CurrentVersion = "SELECT value FROM meta WHERE key = 'schema_version'";
@@ -81,6 +81,13 @@ internal static class PostgresSchema
             seq bigint NOT NULL,
             record bytea NOT NULL,
             PRIMARY KEY(resource, seq));
-        INSERT INTO meta(key, value) VALUES('schema_version', 2) ON CONFLICT(key) DO UPDATE SET value = GREATEST(meta.value, 2);
+        -- Version 3: the output workers append to jobs, a row per folded run of chunks.
+        CREATE TABLE IF NOT EXISTS job_output(
+            resource text NOT NULL,
+            job_id bigint NOT NULL,
+            "offset" bigint NOT NULL,
+            text text NOT NULL,
+            PRIMARY KEY(resource, job_id, "offset"));
+        INSERT INTO meta(key, value) VALUES('schema_version', 3) ON CONFLICT(key) DO UPDATE SET value = GREATEST(meta.value, 3);
         """;
 }

@@ -10,7 +10,7 @@ namespace OrleansQueue.Grains.Storage;
 
 /// <summary>
 /// The cluster store on Redis alone (with Redis clustering, a cluster needs nothing else). Each resource keeps a few keys
-/// of its own: its tables (meta, requests, jobs, window, idempotency) and its change log. A commit is one script that
+/// of its own: its tables (meta, requests, jobs, the jobs' output, window, idempotency) and its change log. A commit is one script that
 /// appends the batch's record to the log, only while the batch's epoch is still the resource's and the batch numbered
 /// before it landed; commits of grains committing at once are pipelined on the one multiplexed connection. Once a log
 /// holds <c>compactAfter</c> records, and whenever the resource is claimed or given up, the store folds it into the tables
@@ -60,7 +60,8 @@ internal sealed partial class RedisGrainStore(ConfigurationOptions configuration
 
     private RedisKey[] Keys(string name) =>
         [$"{keyPrefix}:{{{name}}}:meta", $"{keyPrefix}:{{{name}}}:requests", $"{keyPrefix}:{{{name}}}:jobs", $"{keyPrefix}:{{{name}}}:window",
-            $"{keyPrefix}:{{{name}}}:idempotency", _definitions, _owners, _epochs, _heartbeats, $"{keyPrefix}:{{{name}}}:log"];
+            $"{keyPrefix}:{{{name}}}:idempotency", _definitions, _owners, _epochs, _heartbeats, $"{keyPrefix}:{{{name}}}:log",
+            $"{keyPrefix}:{{{name}}}:output"];
 
     public async Task<IReadOnlyList<ResourceDefinition>> ListResourcesAsync(CancellationToken cancellationToken)
     {
@@ -111,6 +112,7 @@ internal sealed partial class RedisGrainStore(ConfigurationOptions configuration
                 Jobs = Records<JobRecord>(parts[2]),
                 Window = Records<WindowRecord>(parts[3]),
                 Idempotency = Records<IdempotencyRecord>(parts[4]),
+                Output = [.. ((RedisResult[])parts[6]!).Chunk(2).Select(p => new JobOutputChunk((long)p[0], 0, (string)p[1]!))],
             };
             return new ClaimedGrain(snapshot, epoch, sequence);
         }
@@ -205,6 +207,9 @@ internal sealed partial class RedisGrainStore(ConfigurationOptions configuration
         AddPairs(args, folded.AddIdempotency, i => i.Key, i => JsonSerializer.Serialize(i));
         args.Add(folded.DeleteIdempotency.Count);
         args.AddRange(folded.DeleteIdempotency.Select(k => (RedisValue)k));
+        args.Add(folded.AppendOutput.Count);
+        foreach (var o in folded.AppendOutput)
+            args.AddRange([o.JobId, o.Offset, o.Text]);
         await Db.ScriptEvaluateAsync(RedisScripts.Fold, Keys(name), [.. args]);
     }
 

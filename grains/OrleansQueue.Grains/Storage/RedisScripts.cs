@@ -4,7 +4,8 @@ namespace OrleansQueue.Grains.Storage;
 /// The Lua scripts of <see cref="RedisGrainStore"/>. KEYS, for every script: 1 meta, 2 requests, 3 jobs, 4 window,
 /// 5 idempotency (the resource's own tables), 6 definitions, 7 owners, 8 the epoch sequence (shared by all resources, so a
 /// deleted and re-created resource never reuses an epoch), 9 heartbeats, 10 the resource's change log (a list of records,
-/// each its batch number, 8 bytes big-endian, then the record). Epochs are compared as the decimal strings they are stored as.
+/// each its batch number, 8 bytes big-endian, then the record), 11 the jobs' output (a hash: job id → all its output so
+/// far, since a job's chunks always follow on from each other). Epochs are compared as the decimal strings they are stored as.
 /// </summary>
 internal static class RedisScripts
 {
@@ -23,7 +24,7 @@ internal static class RedisScripts
     /// <summary>ARGV: name. Returns 1 when the resource existed.</summary>
     public const string Delete = """
         local existed = redis.call('HDEL', KEYS[6], ARGV[1])
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[10])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[10], KEYS[11])
         redis.call('HDEL', KEYS[7], ARGV[1])
         return existed
         """;
@@ -41,11 +42,13 @@ internal static class RedisScripts
         return { epoch, alive, redis.call('HGET', KEYS[1], 'seq') or '0' }
         """;
 
-    /// <summary>Returns nil for a missing resource, else {meta pairs, requests, jobs, window, idempotency, the log's length}.</summary>
+    /// <summary>Returns nil for a missing resource, else {meta pairs, requests, jobs, window, idempotency, the log's length,
+    /// output pairs}.</summary>
     public const string Tables = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
         return { redis.call('HGETALL', KEYS[1]), redis.call('HVALS', KEYS[2]), redis.call('HVALS', KEYS[3]),
-                 redis.call('ZRANGE', KEYS[4], 0, -1), redis.call('HVALS', KEYS[5]), redis.call('LLEN', KEYS[10]) }
+                 redis.call('ZRANGE', KEYS[4], 0, -1), redis.call('HVALS', KEYS[5]), redis.call('LLEN', KEYS[10]),
+                 redis.call('HGETALL', KEYS[11]) }
         """;
 
     /// <summary>Returns nil for a missing resource, else {the tables' last request id, the log's records}.</summary>
@@ -91,7 +94,8 @@ internal static class RedisScripts
     /// (any owner may fold, at any time: folding changes what is stored in form, never in content). ARGV: the first entry
     /// read, how many entries were folded, last id, last fencing token, next window sequence, saved at, window head, then
     /// counted lists: request upserts (id, record), job upserts (id, record), deletions (id), window upserts (seq, record),
-    /// idempotency additions (key, record), idempotency deletions (key). Returns 1 when folded, 0 when the log had moved on.
+    /// idempotency additions (key, record), idempotency deletions (key), output appended (job id, offset in bytes, text: kept
+    /// from its offset on, so a run folded again is not doubled). Returns 1 when folded, 0 when the log had moved on.
     /// </summary>
     public const string Fold = """
         if redis.call('LINDEX', KEYS[10], 0) ~= ARGV[1] then return 0 end
@@ -103,7 +107,7 @@ internal static class RedisScripts
         n = tonumber(ARGV[i]); i = i + 1
         for _ = 1, n do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]); i = i + 2 end
         n = tonumber(ARGV[i]); i = i + 1
-        for _ = 1, n do redis.call('HDEL', KEYS[2], ARGV[i]); redis.call('HDEL', KEYS[3], ARGV[i]); i = i + 1 end
+        for _ = 1, n do redis.call('HDEL', KEYS[2], ARGV[i]); redis.call('HDEL', KEYS[3], ARGV[i]); redis.call('HDEL', KEYS[11], ARGV[i]); i = i + 1 end
         n = tonumber(ARGV[i]); i = i + 1
         for _ = 1, n do
           redis.call('ZREMRANGEBYSCORE', KEYS[4], ARGV[i], ARGV[i])
@@ -115,6 +119,12 @@ internal static class RedisScripts
         for _ = 1, n do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]); i = i + 2 end
         n = tonumber(ARGV[i]); i = i + 1
         for _ = 1, n do redis.call('HDEL', KEYS[5], ARGV[i]); i = i + 1 end
+        n = tonumber(ARGV[i]); i = i + 1
+        for _ = 1, n do
+          local before = redis.call('HGET', KEYS[11], ARGV[i]) or ''
+          redis.call('HSET', KEYS[11], ARGV[i], string.sub(before, 1, tonumber(ARGV[i + 1])) .. ARGV[i + 2])
+          i = i + 3
+        end
         redis.call('LTRIM', KEYS[10], tonumber(ARGV[2]), -1)
         return 1
         """;

@@ -43,6 +43,7 @@ internal sealed partial class SqliteGrainStore
                 Run(transaction, "DELETE FROM window_log WHERE resource = $name", ("$name", write.Name));
                 Run(transaction, "DELETE FROM idempotency WHERE resource = $name", ("$name", write.Name));
                 Run(transaction, "DELETE FROM jobs WHERE resource = $name", ("$name", write.Name));
+                Run(transaction, "DELETE FROM job_output WHERE resource = $name", ("$name", write.Name));
                 Run(transaction, "DELETE FROM change_log WHERE resource = $name", ("$name", write.Name));
                 _uncompacted.Remove(write.Name);
                 _dueForCompaction.Remove(write.Name);
@@ -168,16 +169,29 @@ internal sealed partial class SqliteGrainStore
                 upsert.ExecuteNonQuery();
             }
         }
+        if (c.AppendOutput.Count > 0)
+        {
+            var append = Command(transaction, "INSERT OR REPLACE INTO job_output(resource, job_id, offset, text) VALUES($r, $job, $offset, $text)",
+                "$r", "$job", "$offset", "$text");
+            foreach (var o in c.AppendOutput)
+            {
+                Bind(append, name, o.JobId, o.Offset, o.Text);
+                append.ExecuteNonQuery();
+            }
+        }
         if (c.DeleteRequests.Count > 0)
         {
             var delete = Command(transaction, "DELETE FROM requests WHERE resource = $r AND id = $id", "$r", "$id");
             var deleteJob = Command(transaction, "DELETE FROM jobs WHERE resource = $r AND id = $id", "$r", "$id");
+            var deleteOutput = Command(transaction, "DELETE FROM job_output WHERE resource = $r AND job_id = $id", "$r", "$id");
             foreach (long id in c.DeleteRequests)
             {
                 Bind(delete, name, id);
                 delete.ExecuteNonQuery();
                 Bind(deleteJob, name, id);
                 deleteJob.ExecuteNonQuery();
+                Bind(deleteOutput, name, id);
+                deleteOutput.ExecuteNonQuery();
             }
         }
         if (c.UpsertWindow.Count > 0)
@@ -282,6 +296,9 @@ internal sealed partial class SqliteGrainStore
                 r => new WindowRecord(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt32(3)));
             var jobs = Query(connection, transaction, name, "SELECT record FROM jobs WHERE resource = $name",
                 r => JsonSerializer.Deserialize<JobRecord>(r.GetString(0))!);
+            var output = Query(connection, transaction, name,
+                "SELECT job_id, offset, text FROM job_output WHERE resource = $name ORDER BY job_id, offset",
+                r => new JobOutputChunk(r.GetInt64(0), r.GetInt64(1), r.GetString(2)));
             var idempotency = Query(connection, transaction, name,
                 "SELECT key, request_id, outcome, fencing, expires_at, created_at, client, load, priority, granted_at FROM idempotency WHERE resource = $name",
                 r => new IdempotencyRecord(r.GetString(0), r.GetInt64(1), (AcquireOutcome)r.GetInt32(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5),
@@ -289,7 +306,7 @@ internal sealed partial class SqliteGrainStore
             return new ResourceSnapshot
             {
                 Policy = policy, LastId = lastId, LastFencingToken = fencing, WindowNextSeq = nextSeq, SavedAt = savedAt,
-                Requests = requests, Jobs = jobs, Window = window, Idempotency = idempotency,
+                Requests = requests, Jobs = jobs, Output = output, Window = window, Idempotency = idempotency,
             };
         }, cancellationToken);
 

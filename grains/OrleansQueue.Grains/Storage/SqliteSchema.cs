@@ -2,7 +2,7 @@ namespace OrleansQueue.Grains.Storage;
 
 internal static class SqliteSchema
 {
-    public const int Version = 3;
+    public const int Version = 4;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS meta(
@@ -65,10 +65,17 @@ internal static class SqliteSchema
             id INTEGER NOT NULL,
             record TEXT NOT NULL,
             PRIMARY KEY(resource, id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS job_output(
+            resource TEXT NOT NULL,
+            job_id INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY(resource, job_id, offset)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS heartbeats(
             owner TEXT PRIMARY KEY,
             alive_at INTEGER NOT NULL) WITHOUT ROWID;
-        INSERT INTO meta(key, value) VALUES('schema_version', 3) ON CONFLICT(key) DO NOTHING;
+        INSERT INTO meta(key, value) VALUES('schema_version', 4) ON CONFLICT(key) DO NOTHING;
+        UPDATE meta SET value = 4 WHERE key = 'schema_version' AND value = 3; -- version 4 added job_output, above
         DELETE FROM meta WHERE key = 'alive_at';
         INSERT INTO meta(key, value) VALUES('last_epoch', 0) ON CONFLICT(key) DO NOTHING;
         """;

@@ -11,6 +11,7 @@ internal sealed class ChangeTracker
 {
     private HashSet<long>? _requests;
     private List<long>? _window;
+    private List<JobOutputChunk>? _output;
 
     public bool IsOn => _requests is not null;
 
@@ -26,6 +27,7 @@ internal sealed class ChangeTracker
             return;
         _requests = [];
         _window = [];
+        _output = [];
         WrittenWindowUpTo = windowNextSeq;
     }
 
@@ -35,6 +37,12 @@ internal sealed class ChangeTracker
     public void WindowChanged(long seq) => _window?.Add(seq);
 
     public void PolicyChanged() => PolicyDirty = true;
+
+    /// <summary>A worker appended to a job's output.</summary>
+    public void OutputAppended(JobOutputChunk chunk) => _output?.Add(chunk);
+
+    /// <summary>The output appended since the last <see cref="Written"/>, in order.</summary>
+    public IReadOnlyList<JobOutputChunk> Output => _output ?? throw new InvalidOperationException("Changes are not tracked.");
 
     /// <summary>The requests changed since the last <see cref="Written"/>.</summary>
     public IReadOnlyCollection<long> Requests => _requests ?? throw new InvalidOperationException("Changes are not tracked.");
@@ -47,6 +55,7 @@ internal sealed class ChangeTracker
     {
         _requests?.Clear();
         _window?.Clear();
+        _output?.Clear();
         WrittenWindowUpTo = windowNextSeq;
         PolicyDirty = false;
     }

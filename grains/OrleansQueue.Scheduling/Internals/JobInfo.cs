@@ -17,4 +17,6 @@ internal sealed class JobInfo(string payload, int maxAttempts)
     public long FinishedAt;
     /// <summary>The poll this running job was pushed to while its worker has not acted on it yet; 0 otherwise.</summary>
     public long PushedTo;
+    /// <summary>What its workers appended; null until the first append.</summary>
+    public JobOutput? Output;
 }

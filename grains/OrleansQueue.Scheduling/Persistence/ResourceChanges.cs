@@ -12,6 +12,8 @@ public sealed class ResourceChanges
     public List<JobRecord> UpsertJobs { get; } = [];
     /// <summary>Requests and jobs that ended (and, for jobs, whose retention ended).</summary>
     public List<long> DeleteRequests { get; } = [];
+    /// <summary>Output appended to jobs, in the order it was appended.</summary>
+    public List<JobOutputChunk> AppendOutput { get; } = [];
     /// <summary>Window entries added or corrected.</summary>
     public List<WindowRecord> UpsertWindow { get; } = [];
     /// <summary>Window entries below this sequence number have left the window.</summary>
@@ -32,6 +34,6 @@ public sealed class ResourceChanges
     public long SavedAt { get; set; }
 
     /// <summary>Whether anything but the scalars changed.</summary>
-    public bool IsEmpty => UpsertRequests.Count == 0 && UpsertJobs.Count == 0 && DeleteRequests.Count == 0 && UpsertWindow.Count == 0
+    public bool IsEmpty => UpsertRequests.Count == 0 && UpsertJobs.Count == 0 && AppendOutput.Count == 0 && DeleteRequests.Count == 0 && UpsertWindow.Count == 0
         && AddIdempotency.Count == 0 && DeleteIdempotency.Count == 0 && Policy is null;
 }

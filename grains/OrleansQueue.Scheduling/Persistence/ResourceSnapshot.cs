@@ -19,6 +19,8 @@ public sealed record ResourceSnapshot
     public IReadOnlyList<RequestRecord> Requests { get; init; } = [];
     /// <summary>Jobs in every state still kept.</summary>
     public IReadOnlyList<JobRecord> Jobs { get; init; } = [];
+    /// <summary>The output of those jobs, each job's chunks in order of their offsets.</summary>
+    public IReadOnlyList<JobOutputChunk> Output { get; init; } = [];
     /// <summary>The window's spending log.</summary>
     public IReadOnlyList<WindowRecord> Window { get; init; } = [];
     /// <summary>Answers kept for idempotent retries.</summary>

@@ -8,6 +8,7 @@ public sealed class StoredResourceState(ResourcePolicy policy)
 {
     private readonly Dictionary<long, RequestRecord> _requests = [];
     private readonly Dictionary<long, JobRecord> _jobs = [];
+    private readonly Dictionary<long, List<JobOutputChunk>> _output = [];
     private readonly SortedDictionary<long, WindowRecord> _window = [];
     private readonly Dictionary<string, IdempotencyRecord> _idempotency = new(StringComparer.Ordinal);
     private ResourcePolicy _policy = policy;
@@ -23,10 +24,17 @@ public sealed class StoredResourceState(ResourcePolicy policy)
             _requests[record.Id] = record;
         foreach (var record in changes.UpsertJobs)
             _jobs[record.Id] = record;
+        foreach (var chunk in changes.AppendOutput)
+        {
+            if (!_output.TryGetValue(chunk.JobId, out var chunks))
+                _output[chunk.JobId] = chunks = [];
+            chunks.Add(chunk);
+        }
         foreach (long id in changes.DeleteRequests)
         {
             _requests.Remove(id);
             _jobs.Remove(id);
+            _output.Remove(id);
         }
         foreach (var record in changes.UpsertWindow)
             _window[record.Seq] = record;
@@ -56,6 +64,7 @@ public sealed class StoredResourceState(ResourcePolicy policy)
         SavedAt = _savedAt,
         Requests = [.. _requests.Values],
         Jobs = [.. _jobs.Values],
+        Output = [.. _output.Values.SelectMany(chunks => chunks)],
         Window = [.. _window.Values],
         Idempotency = [.. _idempotency.Values],
     };

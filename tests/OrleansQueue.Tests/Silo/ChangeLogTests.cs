@@ -27,8 +27,8 @@ public sealed class ChangeLogTests
         await CompareWithMemoryAsync(sqlite, seed);
     }
 
-    /// <summary>A change with every field of every part set, none to its default.</summary>
-    private static ResourceChanges EveryField()
+    /// <summary>A change with every field of every part set, none to its default (output only from version 2 on).</summary>
+    private static ResourceChanges EveryField(bool withOutput = true)
     {
         var changes = new ResourceChanges { SavedAt = 638_900_000_000_000_000, LastId = 41, LastFencingToken = 77, WindowNextSeq = 9, WindowHeadSeq = 3 };
         changes.UpsertRequests.Add(new RequestRecord(40, "tenant:client-é", 2_000, Priority.High, 2, RequestStatusKind.Granted,
@@ -43,13 +43,18 @@ public sealed class ChangeLogTests
         changes.AddIdempotency.Add(new IdempotencyRecord("key-1", 40, AcquireOutcome.Queued, 76, 638_900_000_000_000_013, 638_900_000_000_000_014,
             "tenant:client-é", 2_000, Priority.High, 638_900_000_000_000_015));
         changes.DeleteIdempotency.Add("key-0");
+        if (withOutput)
+        {
+            changes.AppendOutput.Add(new JobOutputChunk(41, 0, "Once upon "));
+            changes.AppendOutput.Add(new JobOutputChunk(41, 10, "a time, é…"));
+        }
         return changes;
     }
 
     private static string Describe(ResourceChanges c) => string.Join("\n",
         $"{c.SavedAt} {c.LastId} {c.LastFencingToken} {c.WindowNextSeq} {c.WindowHeadSeq} policy:{c.Policy is not null}",
         string.Join(";", c.UpsertRequests), string.Join(";", c.UpsertJobs), string.Join(",", c.DeleteRequests),
-        string.Join(";", c.UpsertWindow), string.Join(";", c.AddIdempotency), string.Join(",", c.DeleteIdempotency));
+        string.Join(";", c.UpsertWindow), string.Join(";", c.AddIdempotency), string.Join(",", c.DeleteIdempotency), string.Join(";", c.AppendOutput));
 
     [Fact]
     public void ARecordGivesBackEveryFieldItWasWrittenWith()
@@ -75,7 +80,24 @@ public sealed class ChangeLogTests
         + "020000040E4C02109880FAAFC78AEADD11A01F02020A6B65792D31500298019A80FAAFC78AEADD119C80FAAFC78AEADD1120"
         + "74656E616E743A636C69656E742DC3A9A01F029E80FAAFC78AEADD11020A6B65792D30";
 
-        Assert.Equal(Describe(EveryField()), Describe(ChangeRecord.Decode(Convert.FromHexString(version1))));
+        Assert.Equal(Describe(EveryField(withOutput: false)), Describe(ChangeRecord.Decode(Convert.FromHexString(version1))));
+    }
+
+    /// <summary>Records of version 2 (version 1's parts, then the output appended to jobs) as written when it was made.</summary>
+    [Fact]
+    public void ARecordOfVersion2ReadsAsItWasWritten()
+    {
+        const string version2 =
+        "028080FAAFC78AEADD11529A01120602502074656E616E743A636C69656E742DC3A9A01F0204048280FAAFC78AEADD118480"
+        + "FAAFC78AEADD118680FAAFC78AEADD1198018880FAAFC78AEADD11101804521074656E616E743A770A0602021E7B2270726F"
+        + "6D7074223A226869227D06028A80FAAFC78AEADD118C80FAAFC78AEADD118E80FAAFC78AEADD111A9A019080FAAFC78AEADD"
+        + "110E0110776F726B65722D3101000000000000D03F0112612071756172746572010E7061727469616C01106E6F6E65207965"
+        + "749280FAAFC78AEADD119480FAAFC78AEADD119680FAAFC78AEADD114E026302040000000200020406080000000000000000"
+        + "020000040E4C02109880FAAFC78AEADD11A01F02020A6B65792D31500298019A80FAAFC78AEADD119C80FAAFC78AEADD1120"
+        + "74656E616E743A636C69656E742DC3A9A01F029E80FAAFC78AEADD11020A6B65792D30045200144F6E63652075706F6E2052"
+        + "141A612074696D652C20C3A9E280A6";
+
+        Assert.Equal(Describe(EveryField()), Describe(ChangeRecord.Decode(Convert.FromHexString(version2))));
     }
 
     [Fact]
@@ -83,8 +105,8 @@ public sealed class ChangeLogTests
     {
         byte[] record = ChangeRecord.Encode(EveryField());
         byte[] future = [.. record];
-        future[0] = 2;
-        Assert.Contains("format version 2", Assert.Throws<InvalidDataException>(() => ChangeRecord.Decode(future)).Message);
+        future[0] = 3;
+        Assert.Contains("format version 3", Assert.Throws<InvalidDataException>(() => ChangeRecord.Decode(future)).Message);
         for (int length = 1; length < record.Length; length += 7)
             Assert.Throws<InvalidDataException>(() => ChangeRecord.Decode(record.AsSpan(0, length)));
         Assert.Throws<InvalidDataException>(() => ChangeRecord.Decode([.. record, 0]));
@@ -94,6 +116,9 @@ public sealed class ChangeLogTests
     public void FoldingKeepsEachRowAsItStandsLastAndLeavesTheTablesUntouchedByWhatWasBornAndEndedSinceThen()
     {
         var first = new ResourceChanges { LastId = 12, WindowHeadSeq = 1, WindowNextSeq = 3, SavedAt = 10 };
+        first.AppendOutput.Add(new JobOutputChunk(9, 4, "ab"));
+        first.AppendOutput.Add(new JobOutputChunk(12, 0, "gone"));
+        first.AppendOutput.Add(new JobOutputChunk(9, 6, "cé"));
         first.UpsertRequests.Add(Request(11, RequestStatusKind.Waiting));
         first.UpsertRequests.Add(Request(12, RequestStatusKind.Waiting));
         first.UpsertWindow.Add(new WindowRecord(1, 100, 5, 1));
@@ -105,6 +130,7 @@ public sealed class ChangeLogTests
         second.DeleteRequests.AddRange([12, 5]); // 12 was born after the tables were written; 5 is in them
         second.UpsertWindow.Add(new WindowRecord(2, 110, 7, 1));
         second.DeleteIdempotency.Add("born-and-gone");
+        second.AppendOutput.Add(new JobOutputChunk(9, 9, "d"));
 
         var folded = ChangeFold.Fold([first, second], tablesLastId: 10)!;
 
@@ -114,6 +140,7 @@ public sealed class ChangeLogTests
         Assert.Equal((2L, 3L, 13L, 20L), (folded.WindowHeadSeq, folded.WindowNextSeq, folded.LastId, folded.SavedAt));
         Assert.Equal(["born-and-gone"], folded.DeleteIdempotency);
         Assert.Empty(folded.AddIdempotency);
+        Assert.Equal([new JobOutputChunk(9, 4, "abcéd")], folded.AppendOutput); // joined; the output of job 12 went with it
         Assert.Null(ChangeFold.Fold([], 0));
     }
 
@@ -126,7 +153,11 @@ public sealed class ChangeLogTests
     {
         var random = new Random(seed);
         var clock = new ManualClock();
-        var policy = new ResourcePolicy { MaxConcurrent = 4, LoadPerWindow = 50, Window = TimeSpan.FromSeconds(10), DefaultMaxWait = TimeSpan.FromMinutes(5) };
+        var policy = new ResourcePolicy
+        {
+            MaxConcurrent = 4, LoadPerWindow = 50, Window = TimeSpan.FromSeconds(10), DefaultMaxWait = TimeSpan.FromMinutes(5),
+            JobRetention = TimeSpan.FromSeconds(60), // finished jobs, and their output, go during the run
+        };
         var memory = new InMemoryGrainStore();
         IGrainStore[] stores = [logged, memory];
         foreach (var store in stores)
@@ -159,7 +190,9 @@ public sealed class ChangeLogTests
                     < 68 => (long)t.Cancel(someId).Outcome,
                     < 76 => t.EnqueueJob(client, $"{{\"n\":{step}}}").RequestId,
                     < 82 => t.TakeJob("w").Job?.Id ?? 0,
-                    < 88 => (long)t.CompleteJob(someId, "w", "done"),
+                    < 86 => (long)t.CompleteJob(someId, "w", "done"),
+                    < 92 => t.GetJobs(1_000).Where(j => j.State == JobState.Running).MinBy(j => (j.Id * 7 + step) % 11) is { } running
+                        ? (long)t.AppendOutput(running.Id, "w", $"out {step} é… ") : 0,
                     _ => (long)t.Renew(someId).Outcome,
                 };
                 t.Tick();
@@ -183,7 +216,7 @@ public sealed class ChangeLogTests
         return string.Join("\n",
             $"waiting {stats.Waiting} leases {stats.Leases} load left {stats.LoadLeftInWindow}",
             string.Join(";", scheduler.GetLeases(1_000).OrderBy(l => l.Id).Select(l => $"{l.Id}:{l.FencingToken}:{l.Load}:{l.ExpiresAt:O}:{l.Claimed}")),
-            string.Join(";", scheduler.GetJobs(1_000).OrderBy(j => j.Id).Select(j => $"{j.Id}:{j.State}:{j.Result}")));
+            string.Join(";", scheduler.GetJobs(1_000).OrderBy(j => j.Id).Select(j => $"{j.Id}:{j.State}:{j.Result}:{scheduler.ReadOutput(j.Id, 0)!.Text}")));
     }
 }
 
