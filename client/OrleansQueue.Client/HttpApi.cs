@@ -45,6 +45,18 @@ internal sealed class HttpApi(HttpClient http) : IWorkerCalls
         return taken.Jobs;
     }
 
+    public async Task<JobView> AppendOutputAsync(string resource, long id, OutputBody body, CancellationToken ct)
+    {
+        using var request = Message(HttpMethod.Post, $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/{id}/output", body);
+        return await SendAsync<JobView>(request, ct) ?? throw new ConnectionLostException("The append was answered with no content.");
+    }
+
+    public async Task<JobOutputView> ReadOutputAsync(string resource, long id, long after, CancellationToken ct)
+    {
+        using var request = Message(HttpMethod.Get, $"v1/resources/{Uri.EscapeDataString(resource)}/jobs/{id}/output?after={after}");
+        return await SendAsync<JobOutputView>(request, ct) ?? throw new ConnectionLostException("The read was answered with no content.");
+    }
+
     public async Task<JobView> ReportAsync(string resource, long id, WorkerReportKind kind, WorkerReport report, CancellationToken ct)
     {
         string name = kind switch

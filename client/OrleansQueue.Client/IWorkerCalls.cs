@@ -3,7 +3,7 @@ using OrleansQueue.Contracts;
 namespace OrleansQueue.Client;
 
 /// <summary>
-/// How a worker takes and reports jobs: through the resources' grains when the client has a grain factory
+/// How a worker takes and reports jobs, and how a job's output is read: through the resources' grains when the client has a grain factory
 /// (<see cref="OrleansConnection"/>), else over the gateway's HTTP API (<see cref="HttpApi"/>). A refusal throws typed
 /// (<see cref="OrleansQueueException"/>); a call that may not have arrived throws <see cref="ConnectionLostException"/>.
 /// </summary>
@@ -16,4 +16,10 @@ internal interface IWorkerCalls
 
     /// <summary>A heartbeat, progress, completion or failure of a job the worker runs; answers the job as it now stands.</summary>
     Task<JobView> ReportAsync(string resource, long id, WorkerReportKind kind, WorkerReport report, CancellationToken ct);
+
+    /// <summary>Appends to the output of a job the worker runs; answers the job as it now stands.</summary>
+    Task<JobView> AppendOutputAsync(string resource, long id, OutputBody body, CancellationToken ct);
+
+    /// <summary>A job's output after byte <paramref name="after"/>.</summary>
+    Task<JobOutputView> ReadOutputAsync(string resource, long id, long after, CancellationToken ct);
 }

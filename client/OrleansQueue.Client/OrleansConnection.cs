@@ -156,6 +156,18 @@ internal sealed class OrleansConnection : IConnection, IWorkerCalls, IResourceOb
         return outcome.Problem is { } problem ? throw OrleansQueueException.FromProblem(ProblemBody.Of(problem)!) : outcome.Value!;
     }
 
+    public async Task<JobView> AppendOutputAsync(string resource, long id, OutputBody body, CancellationToken ct)
+    {
+        var outcome = await Reaching(resource, Grain(resource).Jobs.AppendOutput(Trusted, id, body).WaitAsync(ct));
+        return outcome.Problem is { } problem ? throw OrleansQueueException.FromProblem(ProblemBody.Of(problem)!) : outcome.Value!;
+    }
+
+    public async Task<JobOutputView> ReadOutputAsync(string resource, long id, long after, CancellationToken ct)
+    {
+        var outcome = await Reaching(resource, Grain(resource).Jobs.ReadOutput(Trusted, id, after).WaitAsync(ct));
+        return outcome.Problem is { } problem ? throw OrleansQueueException.FromProblem(ProblemBody.Of(problem)!) : outcome.Value!;
+    }
+
     private static TaskCompletionSource<RequestUpdate> NewPoll() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>A grain call whose failure on its way is a lost connection (<see cref="OnItsWay"/>).</summary>

@@ -165,7 +165,8 @@ public sealed partial class OrleansQueueClient
         WorkerReport report;
         try
         {
-            var context = new JobContext(job, (p, m, ct) => calls.ReportAsync(resource, job.Id, WorkerReportKind.Progress, new WorkerReport(worker, p, m), ct));
+            var context = new JobContext(job, (p, m, ct) => calls.ReportAsync(resource, job.Id, WorkerReportKind.Progress, new WorkerReport(worker, p, m), ct),
+                (text, offset, ct) => AppendUntilHeardAsync(calls, resource, job.Id, new OutputBody(worker, text, offset), ct));
             var result = await handler(context, running.Token);
             (outcome, report) = (WorkerReportKind.Complete, new WorkerReport(worker, Result: JsonSerializer.SerializeToElement(result)));
         }
@@ -204,6 +205,48 @@ public sealed partial class OrleansQueueClient
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>An append sent until it is heard: at its offset, a repeat of one that landed changes nothing.</summary>
+    private async Task AppendUntilHeardAsync(IWorkerCalls calls, string resource, long id, OutputBody body, CancellationToken ct)
+    {
+        var backoff = new Backoff(Options);
+        while (true)
+        {
+            try
+            {
+                await calls.AppendOutputAsync(resource, id, body, ct);
+                return;
+            }
+            catch (Exception ex) when (ex is ConnectionLostException or OrleansQueueException { Status: 503 } && !ct.IsCancellationRequested)
+            {
+                await backoff.WaitAsync(ct);
+            }
+        }
+    }
+
+    /// <summary>A job's output after byte <paramref name="after"/> (0: from the start), up to about a MiB at once: read again
+    /// after <see cref="JobOutputView.Next"/> until <see cref="JobOutputView.Complete"/>.</summary>
+    public async Task<JobOutputView> ReadJobOutputAsync(string resource, long jobId, long after = 0, CancellationToken cancellationToken = default) =>
+        await (await WorkerCallsAsync(cancellationToken)).ReadOutputAsync(resource, jobId, after, cancellationToken);
+
+    /// <summary>A job's output as it grows: what came after <paramref name="after"/>, then each new stretch, read every
+    /// <see cref="OrleansQueueClientOptions.PollInterval"/>, until the job has finished and all its output was read.</summary>
+    public async IAsyncEnumerable<JobOutputView> FollowJobOutputAsync(string resource, long jobId, long after = 0,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var calls = await WorkerCallsAsync(cancellationToken);
+        while (true)
+        {
+            var read = await calls.ReadOutputAsync(resource, jobId, after, cancellationToken);
+            if (read.Next > after)
+                yield return read;
+            if (read.Complete)
+                yield break;
+            if (read.Next == read.Length)
+                await Task.Delay(Options.PollInterval, cancellationToken); // caught up: wait for more
+            after = read.Next;
         }
     }
 

@@ -55,6 +55,43 @@ public sealed class JobClientTests(KestrelSilo silo) : IClassFixture<KestrelSilo
     [Theory]
     [InlineData("gateway")]
     [InlineData("orleans")]
+    public async Task ACallerReadsAJobsOutputWhileItsWorkerStillAppendsToIt(string via)
+    {
+        var http = silo.CreateClient();
+        string resource = $"client-output-{via}";
+        await http.CreateResource(resource, """{"maxConcurrent":1}""");
+        await using var client = Client(via, "writer");
+        var firstSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new CancellationTokenSource();
+        var workers = client.RunWorkerAsync(resource, async (job, ct) =>
+        {
+            await job.AppendOutputAsync("Once upon a time, ", ct);
+            await firstSeen.Task.WaitAsync(ct); // the caller has read this much while the job runs
+            await job.AppendOutputAsync("there was a café…", ct);
+            Assert.Equal(38, job.OutputLength);
+            return "the end";
+        }, cancellationToken: stop.Token);
+
+        var enqueued = await client.EnqueueAsync(resource, new { story = true });
+        var stretches = new List<JobOutputView>();
+        await foreach (var stretch in client.FollowJobOutputAsync(resource, enqueued.Id).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
+        {
+            stretches.Add(stretch);
+            firstSeen.TrySetResult();
+        }
+        await stop.CancelAsync();
+        await workers.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(("Once upon a time, ", 0L, 18L, JobState.Running), (stretches[0].Text, stretches[0].Offset, stretches[0].Next, stretches[0].State));
+        Assert.Equal("Once upon a time, there was a café…", string.Concat(stretches.Select(s => s.Text)));
+        Assert.True(stretches[^1].Complete);
+        Assert.Equal("there was a café…", (await client.ReadJobOutputAsync(resource, enqueued.Id, after: 18)).Text);
+        Assert.Equal(38, (await client.GetJobAsync(resource, enqueued.Id)).OutputLength);
+    }
+
+    [Theory]
+    [InlineData("gateway")]
+    [InlineData("orleans")]
     public async Task AWorkerRunsAsManyJobsAtOnceAsItsConcurrency(string via)
     {
         var http = silo.CreateClient();

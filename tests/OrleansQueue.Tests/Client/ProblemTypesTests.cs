@@ -29,6 +29,8 @@ public sealed partial class ProblemTypesTests
         ["JobFinished"] = typeof(JobFinishedException),
         ["JobRunning"] = typeof(JobRunningException),
         ["NotYourJob"] = typeof(NotYourJobException),
+        ["OutputFull"] = typeof(OutputFullException),
+        ["OutputConflict"] = typeof(OutputConflictException),
     };
 
     [Fact]
