@@ -14,7 +14,7 @@ internal static class JobEndpoints
         group.MapGet("/{id:long}/wait", Wait).WithOperationId("waitForJob").Produces<JobView>().ProducesProblem(404)
             .WithSummary("Long-poll: answers when the job finishes, or after timeoutMs as it stands.");
         group.MapGet("/{id:long}/events", JobEvents.Stream).WithOperationId("followJob").CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
-            .WithSummary("Server-sent events of a job: the job now, its output so far, then each change and each output chunk (event `output`, its `id` the offset after it: a reconnect with Last-Event-ID, or `after`, resumes there), until it finishes.");
+            .WithSummary("Server-sent events of a job: its output so far, the job now, then each change and each output chunk (event `output`, its `id` the offset after it: a reconnect with Last-Event-ID, or `after`, resumes there), until it finishes.");
         group.MapPost("/{id:long}/output", AppendOutput).WithOperationId("appendJobOutput").WithJsonBody<OutputBody>().Produces<JobView>()
             .ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410).ProducesProblem(413)
             .WithSummary("A worker appends text to the output of a job it runs (workerId, text; offset, where it believes the output ends, makes a retry safe).");

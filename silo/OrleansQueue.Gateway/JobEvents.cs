@@ -5,8 +5,8 @@ using System.Threading.Channels;
 namespace OrleansQueue.Gateway;
 
 /// <summary>
-/// Server-sent events of one job, following its Orleans stream: the job when the stream opens (event name = its state) and
-/// its output so far, then the job after each change and each chunk of output as it is appended, until it finishes or the
+/// Server-sent events of one job, following its Orleans stream: its output so far and the job when the stream opens (event
+/// name = its state), then the job after each change and each chunk of output as it is appended, until it finishes or the
 /// caller goes. Output events are named <c>output</c>, carry a <see cref="JobOutputView"/>, and have the offset after them
 /// as their <c>id</c>: a client that reconnects with <c>Last-Event-ID</c> (or <c>?after=</c>) gets only what came after.
 /// Output always goes out in order and whole: a chunk the stream lost (a silo died) or that raced the first read is read
@@ -40,8 +40,8 @@ internal static class JobEvents
             var view = first.Value!;
             try
             {
-                await WriteAsync(context, view, ct);
                 sent = await CatchUpAsync(sent, view.OutputLength);
+                await WriteAsync(context, view, ct);
                 while (!view.IsFinished)
                 {
                     var now = await changes.Reader.ReadAsync(ct);

@@ -12,7 +12,7 @@ from ._times import parse_time
 from .errors import JobCancelled, JobFailed, OrleansQueueError, Unavailable, from_problem
 from .types import JobState, Priority
 
-__all__ = ["Job", "JobContext", "JobFailed", "JobCancelled"]
+__all__ = ["Job", "JobContext", "JobOutput", "JobFailed", "JobCancelled"]
 
 class Job:
     """A job as the silo answered it: its :class:`JobState`, progress, result or error, and (for a worker) its payload."""
@@ -29,6 +29,7 @@ class Job:
         self.payload: Any = view.get("payload")
         self.attempts: int = view.get("attempts", 0)
         self.position: Optional[int] = view.get("position")
+        self.output_length: int = view.get("outputLength", 0)
 
     @property
     def finished(self) -> bool:
@@ -38,14 +39,42 @@ class Job:
         return f"Job({self.resource!r}, {self.id}, {self.state.value!r}, progress={self.progress!r})"
 
 
+class JobOutput:
+    """A stretch of a job's output: ``text`` from byte ``offset`` (UTF-8, of everything its workers appended) up to
+    ``next``, the offset to read after next time; ``complete`` once the job has finished and nothing more will come."""
+
+    def __init__(self, view: Dict[str, Any]) -> None:
+        self.view = view
+        self.offset: int = view["offset"]
+        self.text: str = view["text"]
+        self.next: int = view["next"]
+        self.length: int = view["length"]
+        self.state: JobState = JobState(view["state"])
+        self.complete: bool = view.get("complete", False)
+
+    def __repr__(self) -> str:
+        return f"JobOutput(offset={self.offset}, next={self.next}, text={self.text!r}, complete={self.complete})"
+
+
 class JobContext:
-    """What a worker's handler gets: the job (with its payload) and a way to report progress."""
+    """What a worker's handler gets: the job (with its payload), and ways to report progress and append output."""
 
     def __init__(self, client: "JobsMixin", job: Job, worker_id: str) -> None:
         self._client = client
         self.job = job
         self.payload = job.payload
         self.worker_id = worker_id
+        self.output_length = job.output_length
+        self._appending = asyncio.Lock()
+
+    async def append_output(self, text: str) -> None:
+        """Appends ``text`` to the job's output, which its caller reads as it grows (it also keeps the job from timing
+        out). Appends go one at a time, each at the offset where the output ends, so one repeated after a lost answer
+        (the silo restarting) is made once. Raises :class:`OutputFull` past the resource's ``jobMaxOutputBytes``."""
+        async with self._appending:
+            body = {"workerId": self.worker_id, "text": text, "offset": self.output_length}
+            await self._client._call_until_answered("POST", self._client._job_path(self.job.resource, self.job.id, "/output"), body)
+            self.output_length += len(text.encode("utf-8"))
 
     async def report_progress(self, progress: float, message: Optional[str] = None) -> None:
         body: Dict[str, Any] = {"workerId": self.worker_id, "progress": progress}
@@ -93,6 +122,47 @@ class JobsMixin:
     async def cancel_job(self, resource: str, id: int) -> Job:
         """Cancels a queued job (a running one cannot be: the silo says so)."""
         return Job(await self._call("DELETE", self._job_path(resource, id)))
+
+    async def job_output(self, resource: str, id: int, after: int = 0) -> JobOutput:
+        """The job's output after byte ``after`` (0: from the start), up to about a MiB: read again after ``.next``
+        (every few seconds, say) until ``.complete``."""
+        return JobOutput(await self._call("GET", self._job_path(resource, id, f"/output?after={after}")))
+
+    async def follow_output(self, resource: str, id: int, after: int = 0, poll_interval: float = 2.0) -> AsyncIterator[JobOutput]:
+        """Yields the job's output as it grows, from byte ``after`` on, until the job has finished: pushed by its
+        server-sent events (a stream that breaks is opened again after the last offset received, so nothing is missed or
+        repeated); on a polling-only resource, read every ``poll_interval`` seconds."""
+        polling = False
+        while not polling:
+            try:
+                async for name, data in self._events(self._job_path(resource, id, f"/events?after={after}")):
+                    if name == "problem":
+                        if data.get("type", "").endswith(":push-disabled"):
+                            polling = True
+                            break
+                        error = from_problem(data.get("status", 500), data)
+                        if isinstance(error, Unavailable):
+                            break
+                        raise error
+                    if name == "output":
+                        stretch = JobOutput(data)
+                        after = stretch.next
+                        yield stretch
+                    elif JobState(data["state"]).finished:
+                        return  # the job's end comes after all its output
+            except (OSError, asyncio.IncompleteReadError):
+                pass  # the silo went away: follow again from the last offset once it is back
+            if not polling:
+                await asyncio.sleep(0.2)
+        while True:
+            stretch = await self.job_output(resource, id, after)
+            if stretch.next > after:
+                after = stretch.next
+                yield stretch
+            if stretch.complete:
+                return
+            if stretch.next == stretch.length:
+                await asyncio.sleep(poll_interval)
 
     async def watch_job(self, resource: str, id: int, poll_interval: float = 2.0) -> AsyncIterator[Job]:
         """Yields the job now, then after every change (state, progress, partial output), until it finishes. Pushed by

@@ -21,13 +21,13 @@ from .types import Priority, Request, RequestState
 # The SDK's log: silent unless the application configures logging (a NullHandler is set in the package). WARNING: a lease
 # lost, a renewal that failed; INFO: a stream followed again after its connection broke; DEBUG: a call asked again.
 log = logging.getLogger("orleansqueue")
-from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobsMixin
+from ._jobs import Job, JobCancelled, JobContext, JobFailed, JobOutput, JobsMixin
 from ._times import parse_time as _time
 from .errors import (PREFIX, OrleansQueueError, RequestEnded, ResourceDeleted, Unavailable, UnknownRequest, UnknownResource, from_ending,
                      from_problem)
 from .upstream import Headers, parse_headers
 
-__all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobFailed", "JobCancelled"]
+__all__ = ["Client", "Lease", "acquire", "Job", "JobContext", "JobOutput", "JobFailed", "JobCancelled"]
 
 
 

@@ -12,7 +12,7 @@ import threading
 from typing import Any, Callable, Coroutine, Dict, Iterator, List, Optional, TypeVar, Union
 
 from . import aio
-from ._jobs import Job, JobContext
+from ._jobs import Job, JobContext, JobOutput
 from .types import Priority, Request
 from .upstream import Headers
 
@@ -121,6 +121,10 @@ class WorkerContext:
     def report_progress(self, progress: float, message: Optional[str] = None) -> None:
         self._loop.run(self._context.report_progress(progress, message))
 
+    def append_output(self, text: str) -> None:
+        """Appends ``text`` to the job's output (see :meth:`orleansqueue.aio.JobContext.append_output`); blocks."""
+        self._loop.run(self._context.append_output(text))
+
 
 class Client:
     """The synchronous twin of :class:`orleansqueue.aio.Client` (the same arguments and methods, blocking): leases,
@@ -173,6 +177,18 @@ class Client:
 
     def wait_for_result(self, resource: str, id: int, timeout: Optional[float] = None) -> Any:
         return self._loop.run(self._client.wait_for_result(resource, id, timeout))
+
+    def job_output(self, resource: str, id: int, after: int = 0) -> JobOutput:
+        return self._loop.run(self._client.job_output(resource, id, after))
+
+    def follow_output(self, resource: str, id: int, after: int = 0, poll_interval: float = 2.0) -> Iterator[JobOutput]:
+        """The job's output as it grows, until the job has finished (a generator, as :meth:`watch_job`)."""
+        stream = self._client.follow_output(resource, id, after, poll_interval)
+        while True:
+            try:
+                yield self._loop.run(_next(stream))
+            except StopAsyncIteration:
+                return
 
     def watch_job(self, resource: str, id: int, poll_interval: float = 2.0) -> Iterator[Job]:
         """Each change of the job, until it finishes (a generator: the job's stream is followed on the SDK's loop)."""
@@ -253,6 +269,5 @@ async def _client(base_url: Optional[str], api_key: Optional[str], client_id: Op
     return aio.Client(base_url, api_key, client_id, ssl_context)  # made on the loop's thread, where its connections will live
 
 
-async def _next(stream: Any) -> Job:
-    job: Job = await stream.__anext__()
-    return job
+async def _next(stream: Any) -> Any:
+    return await stream.__anext__()

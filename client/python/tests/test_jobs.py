@@ -90,6 +90,50 @@ class JobTests(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(JobCancelled):
             await asyncio.wait_for(waiting, GENEROUS)
 
+    async def test_a_callers_follows_the_output_while_the_worker_appends_it(self) -> None:
+        _silo.create("py-jobs-output", maxConcurrent=1)
+        first_seen = asyncio.Event()
+
+        async def story(context: oq.JobContext):
+            await context.append_output("Once upon a time, ")
+            await first_seen.wait()  # the caller has this much while the job still runs
+            await context.append_output("there was a café…")
+            return {"words": 7}
+
+        job = await self.client.enqueue("py-jobs-output", {"prompt": "a story"})
+        self.worker("py-jobs-output", story)
+        stretches = []
+
+        async def follow() -> None:
+            async for stretch in self.client.follow_output("py-jobs-output", job.id):
+                stretches.append(stretch)
+                first_seen.set()
+        await asyncio.wait_for(follow(), GENEROUS)
+
+        self.assertEqual(("Once upon a time, ", 0, 18, "running"), (stretches[0].text, stretches[0].offset, stretches[0].next, stretches[0].state))
+        self.assertEqual("Once upon a time, there was a café…", "".join(s.text for s in stretches))
+        polled = await self.client.job_output("py-jobs-output", job.id, after=18)
+        self.assertEqual(("there was a café…", 38, True), (polled.text, polled.next, polled.complete))
+        self.assertEqual(38, (await self.client.get_job("py-jobs-output", job.id)).output_length)
+        resumed = [s async for s in self.client.follow_output("py-jobs-output", job.id, after=18)]
+        self.assertEqual("there was a café…", "".join(s.text for s in resumed))
+
+    async def test_output_is_read_by_polling_on_a_polling_only_resource(self) -> None:
+        _silo.create("py-jobs-output-poll", maxConcurrent=1, pushEnabled=False)
+
+        async def count(context: oq.JobContext):
+            for n in range(3):
+                await context.append_output(f"{n} ")
+            return None
+
+        job = await self.client.enqueue("py-jobs-output-poll", {})
+        self.worker("py-jobs-output-poll", count)
+        text = ""
+        async for stretch in self.client.follow_output("py-jobs-output-poll", job.id, poll_interval=0.05):
+            text += stretch.text
+        self.assertEqual("0 1 2 ", text)
+        self.assertEqual("completed", (await self.client.get_job("py-jobs-output-poll", job.id)).state)
+
     async def test_a_polling_only_resource_runs_jobs_unchanged(self) -> None:
         _silo.create("py-jobs-poll", maxConcurrent=1, pushEnabled=False)
 

@@ -68,9 +68,9 @@ public sealed class JobOutputApiTests(KestrelSilo silo) : IClassFixture<KestrelS
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"before "}""");
 
         var first = await OpenEventsAsync($"{jobs}/{id}/events", lastEventId: null);
-        Assert.Equal("running", (await NextEvent(first.Reader)).Name);
         var sofar = await NextEvent(first.Reader);
         Assert.Equal(("output", "7", "before "), (sofar.Name, sofar.Id, sofar.Data.GetProperty("text").GetString()));
+        Assert.Equal("running", (await NextEvent(first.Reader)).Name);
 
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"live "}""");
         var live = await NextEvent(first.Reader);
@@ -80,15 +80,22 @@ public sealed class JobOutputApiTests(KestrelSilo silo) : IClassFixture<KestrelS
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"missed "}""");
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"while away"}""");
         var second = await OpenEventsAsync($"{jobs}/{id}/events", lastEventId: live.Id);
-        Assert.Equal("running", (await NextEvent(second.Reader)).Name);
         var resumed = await NextEvent(second.Reader);
         Assert.Equal(("output", "29", 12L, "missed while away"), (resumed.Name, resumed.Id, resumed.Data.GetProperty("offset").GetInt64(), resumed.Data.GetProperty("text").GetString()));
+        Assert.Equal("running", (await NextEvent(second.Reader)).Name);
 
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"."}""");
         Assert.Equal(("output", "30"), (await NextEvent(second.Reader)) is var last ? (last.Name, last.Id) : default);
         await _http.Post($"{jobs}/{id}/complete", """{"workerId":"w","result":"ok"}""");
         Assert.Equal("completed", (await NextEvent(second.Reader)).Name);
         second.Response.Dispose();
+
+        var after = await OpenEventsAsync($"{jobs}/{id}/events", lastEventId: null); // a finished job: all its output, then its end
+        var whole = await NextEvent(after.Reader);
+        Assert.Equal(("output", "30", "before live missed while away."), (whole.Name, whole.Id, whole.Data.GetProperty("text").GetString()));
+        Assert.True(whole.Data.GetProperty("complete").GetBoolean());
+        Assert.Equal("completed", (await NextEvent(after.Reader)).Name);
+        after.Response.Dispose();
 
         var tooFar = await _http.GetAsync($"{jobs}/{id}/events?after=31");
         Assert.Equal(HttpStatusCode.BadRequest, tooFar.StatusCode);
