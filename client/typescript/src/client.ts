@@ -214,11 +214,12 @@ export class OrleansQueue {
 
   /** @internal The events of a server-sent-event stream, followed for as long as the caller reads: a stream that breaks or
    *  ends, or a silo that answers 503, is opened again (the silo keeps what it streams). A refusal (and
-   *  {@link PushDisabled}, for a polling-only resource) is thrown. */
-  async *follow(path: string, signal?: AbortSignal): AsyncGenerator<ServerSentEvent, never> {
+   *  {@link PushDisabled}, for a polling-only resource) is thrown. A path given as a function is asked again at each
+   *  opening (to resume after what was received). */
+  async *follow(path: string | (() => string), signal?: AbortSignal): AsyncGenerator<ServerSentEvent, never> {
     for (;;) {
       signal?.throwIfAborted();
-      const response = await this.stream(path, signal).catch(error => {
+      const response = await this.stream(typeof path === 'function' ? path() : path, signal).catch(error => {
         if (signal?.aborted) throw error;
         return undefined;
       });

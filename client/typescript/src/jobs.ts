@@ -24,6 +24,21 @@ export interface Job {
   /** A worker's view carries the payload. */
   payload?: unknown;
   visibleUntil?: string;
+  /** How many bytes (UTF-8) of output its workers appended. */
+  outputLength?: number;
+}
+
+/** A stretch of a job's output: `text` from byte `offset` (UTF-8, of everything appended) up to `next`, the offset to read
+ *  after next time; `complete` once the job has finished and nothing more will come. */
+export interface JobOutput {
+  resource: string;
+  jobId: number;
+  offset: number;
+  text: string;
+  next: number;
+  length: number;
+  state: JobState;
+  complete: boolean;
 }
 
 export const isFinished = (job: Job): boolean => job.state === 'completed' || job.state === 'deadLettered' || job.state === 'cancelled';
@@ -37,14 +52,18 @@ export interface EnqueueOptions {
   idempotencyKey?: string;
 }
 
-/** What a worker's handler gets: the job (with its payload), progress reports, and the worker's signal (aborted when
- *  the worker stops). */
+/** What a worker's handler gets: the job (with its payload), progress reports, output appends, and the worker's signal
+ *  (aborted when the worker stops). */
 export interface JobContext {
   job: Job;
   payload: unknown;
   workerId: string;
   signal: AbortSignal;
   reportProgress(progress: number, message?: string): Promise<void>;
+  /** Appends `text` to the job's output, which its caller reads as it grows (also a heartbeat). Appends go one at a time,
+   *  in the order called, each at the offset where the output ends, so one repeated after a lost answer is made once.
+   *  Rejects with {@link OutputFull} past the resource's `jobMaxOutputBytes`. */
+  appendOutput(text: string): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -73,6 +92,40 @@ export class Jobs {
 
   get(resource: string, id: number): Promise<Job> {
     return this.queue.call<Job>('GET', path(resource, id));
+  }
+
+  /** The job's output after byte `after` (0: from the start), up to about a MiB: read again after `next` until `complete`. */
+  output(resource: string, id: number, options: { after?: number; signal?: AbortSignal } = {}): Promise<JobOutput> {
+    return this.queue.call<JobOutput>('GET', path(resource, id, `/output?after=${options.after ?? 0}`), undefined, options.signal);
+  }
+
+  /** The job's output as it grows, from byte `after` on, until the job has finished: pushed by its server-sent events (a
+   *  stream that breaks is opened again after the last offset received), read every `pollIntervalMs` on a polling-only
+   *  resource. */
+  async *followOutput(resource: string, id: number, options: { after?: number; signal?: AbortSignal; pollIntervalMs?: number } = {}): AsyncGenerator<JobOutput> {
+    let after = options.after ?? 0;
+    try {
+      for await (const event of this.queue.follow(() => path(resource, id, `/events?after=${after}`), options.signal)) {
+        if (event.event === 'output') {
+          const stretch = JSON.parse(event.data) as JobOutput;
+          after = stretch.next;
+          yield stretch;
+        } else if (isFinished(JSON.parse(event.data) as Job)) {
+          return; // a job's end comes after all its output
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof PushDisabled)) throw error;
+    }
+    for (;;) {
+      const stretch = await this.output(resource, id, { after, signal: options.signal });
+      if (stretch.next > after) {
+        after = stretch.next;
+        yield stretch;
+      }
+      if (stretch.complete) return;
+      if (stretch.next === stretch.length) await sleep(options.pollIntervalMs ?? 2000, options.signal);
+    }
   }
 
   /** Cancels a queued job (a running one cannot be: the silo says so). */
@@ -152,10 +205,21 @@ export class Jobs {
       this.queue.call('POST', path(job.resource, job.id, '/heartbeat'), { workerId: worker }).catch(() => undefined);
     }, Math.max(100, visibleFor / 3));
     heartbeat.unref?.();
+    let outputLength = job.outputLength ?? 0;
+    let appending: Promise<void> = Promise.resolve();
     const context: JobContext = {
       job, payload: job.payload, workerId: worker, signal,
       reportProgress: async (progress, message) => {
         await this.queue.call('POST', path(job.resource, job.id, '/progress'), { workerId: worker, progress, ...(message !== undefined ? { message } : {}) });
+      },
+      appendOutput: (text: string) => {
+        const append = async () => {
+          await this.queue.callUntilAnswered('POST', path(job.resource, job.id, '/output'), { workerId: worker, text, offset: outputLength });
+          outputLength += Buffer.byteLength(text, 'utf8');
+        };
+        const next = appending.then(append, append);
+        appending = next.catch(() => undefined);
+        return next;
       },
     };
     let report: [string, Record<string, unknown>];

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
-import { OrleansQueue, orleansQueue, JobFailed, type JobContext } from '../src/index.js';
+import { OrleansQueue, orleansQueue, JobFailed, type JobContext, type JobOutput } from '../src/index.js';
 import { Silo, FakeUpstream, eventually } from './silo.js';
 
 let silo: Silo;
@@ -25,6 +25,36 @@ test('jobs: a worker runs them, reports progress, and callers watch and wait for
   assert.equal(states.at(-1), 'completed');
   assert.deepEqual(await queue.jobs.waitForResult('ts-jobs', job.id), { doubled: 42 });
   assert.equal((await queue.jobs.get('ts-jobs', job.id)).progress, 0.5);
+  stop.abort();
+  await worker;
+});
+
+test('jobs: the caller follows the output while the worker appends it, and resumes after the last offset it had', async () => {
+  await silo.create('ts-jobs-output', { maxConcurrent: 1 });
+  const queue = new OrleansQueue({ baseUrl: silo.url, clientId: 'ts-output' });
+  const stop = new AbortController();
+  let firstSeen!: () => void;
+  const seen = new Promise<void>(resolve => { firstSeen = resolve; });
+  const worker = queue.jobs.runWorker('ts-jobs-output', async (context: JobContext) => {
+    await context.appendOutput('Once upon a time, ');
+    await seen; // the caller has this much while the job still runs
+    await Promise.all([context.appendOutput('there was '), context.appendOutput('a café…')]); // in the order called
+    return 'the end';
+  }, { signal: stop.signal, pollWaitMs: 1000 });
+  const job = await queue.jobs.enqueue('ts-jobs-output', { prompt: 'a story' });
+  const stretches: JobOutput[] = [];
+  for await (const stretch of queue.jobs.followOutput('ts-jobs-output', job.id)) {
+    stretches.push(stretch);
+    firstSeen();
+  }
+  assert.deepEqual([stretches[0].text, stretches[0].offset, stretches[0].next, stretches[0].state], ['Once upon a time, ', 0, 18, 'running']);
+  assert.equal(stretches.map(s => s.text).join(''), 'Once upon a time, there was a café…');
+  const polled = await queue.jobs.output('ts-jobs-output', job.id, { after: 18 });
+  assert.deepEqual([polled.text, polled.next, polled.complete], ['there was a café…', 38, true]);
+  let resumed = '';
+  for await (const stretch of queue.jobs.followOutput('ts-jobs-output', job.id, { after: 28 })) resumed += stretch.text;
+  assert.equal(resumed, 'a café…');
+  assert.equal((await queue.jobs.get('ts-jobs-output', job.id)).outputLength, 38);
   stop.abort();
   await worker;
 });
