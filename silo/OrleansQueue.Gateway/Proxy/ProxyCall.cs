@@ -9,7 +9,9 @@ namespace OrleansQueue.Gateway.Proxy;
 /// A caller's request to the proxy, read once (so that it can be sent again after an upstream 429): its body, and what the
 /// queue needs of it: the client (<c>X-OrleansQueue-Client</c>, else the body's <c>user</c>), the priority
 /// (<c>X-OrleansQueue-Priority</c>), the longest wait (<c>X-OrleansQueue-Max-Wait-Ms</c>) and the load (tokens estimated
-/// from the body).
+/// from the body). Its method, path, query and the headers that go on to the upstream (never the caller's credentials, nor
+/// hop-by-hop headers or the proxy's own) are kept with it, so that a call run later as a job (<c>Prefer: respond-async</c>)
+/// is its job's payload and is sent from there as it would have been at once.
 /// </summary>
 internal sealed class ProxyCall
 {
@@ -17,8 +19,19 @@ internal sealed class ProxyCall
     public const string PriorityHeader = "X-OrleansQueue-Priority";
     public const string MaxWaitHeader = "X-OrleansQueue-Max-Wait-Ms";
 
+    /// <summary>Request headers never forwarded: hop-by-hop ones, the caller's credentials, the proxy's own.</summary>
+    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding",
+        "Upgrade", "Host", "Content-Length", "Authorization", "X-Api-Key", "api-key", "Cookie", "Accept-Encoding", "Expect", "Prefer",
+    };
+
     private byte[] _body = [];
     private bool _streamWithoutUsage;
+    private string _method = "GET";
+    private string _path = "";
+    private string _query = "";
+    private readonly List<KeyValuePair<string, string[]>> _headers = [];
 
     public Problem? Problem { get; private init; }
     public string? ClientId { get; private set; }
@@ -26,10 +39,15 @@ internal sealed class ProxyCall
     public long? MaxWaitMs { get; private set; }
     public long Load { get; private set; } = 1;
 
-    public static async Task<ProxyCall> ReadAsync(HttpContext context, int maxBodyBytes, CancellationToken ct)
+    public static async Task<ProxyCall> ReadAsync(HttpContext context, string? path, int maxBodyBytes, CancellationToken ct)
     {
         var request = context.Request;
-        var call = new ProxyCall();
+        var call = new ProxyCall { _method = request.Method, _path = path ?? "", _query = request.QueryString.Value ?? "" };
+        foreach (var (name, values) in request.Headers)
+        {
+            if (!NotForwarded.Contains(name) && !name.StartsWith("X-OrleansQueue-", StringComparison.OrdinalIgnoreCase))
+                call._headers.Add(new(name, values.Where(v => v is not null).ToArray()!));
+        }
         if (request.Headers[PriorityHeader].FirstOrDefault() is { } priority)
         {
             if (!Enum.TryParse<Contracts.Priority>(priority, ignoreCase: true, out var level) || !Enum.IsDefined(level) || priority.Any(char.IsDigit))
@@ -104,21 +122,63 @@ internal sealed class ProxyCall
 
     /// <summary>The call as the upstream gets it: its base URL and the path, the caller's method, query, headers (but hop-by-hop
     /// ones, credentials and the proxy's own) and body, with the upstream's key as its provider expects it.</summary>
-    public HttpRequestMessage ToUpstream(ProxyUpstream upstream, string? path, HttpContext context, IReadOnlySet<string> notForwarded)
+    public HttpRequestMessage ToUpstream(ProxyUpstream upstream)
     {
-        var request = context.Request;
-        var message = new HttpRequestMessage(new HttpMethod(request.Method), upstream.Target(path, request.QueryString.Value));
+        var message = new HttpRequestMessage(new HttpMethod(_method), upstream.Target(_path, _query));
         if (_body.Length > 0)
             message.Content = new ByteArrayContent(_body);
-        foreach (var (name, values) in request.Headers)
+        foreach (var (name, values) in _headers)
         {
-            if (notForwarded.Contains(name) || name.StartsWith("X-OrleansQueue-", StringComparison.OrdinalIgnoreCase))
-                continue;
-            if (!message.Headers.TryAddWithoutValidation(name, values.ToArray()))
-                message.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
+            if (!message.Headers.TryAddWithoutValidation(name, values))
+                message.Content?.Headers.TryAddWithoutValidation(name, values);
         }
         upstream.Authorize(message);
         return message;
+    }
+
+    /// <summary>The call as a job's payload: <c>{"proxy": {method, path, query, headers, body}}</c> (the body as text, or as
+    /// <c>bodyBase64</c> when it is not UTF-8). No credential is in it: the caller's were never kept.</summary>
+    public JsonElement ToPayload()
+    {
+        var call = new JsonObject
+        {
+            ["method"] = _method, ["path"] = _path, ["query"] = _query,
+            ["headers"] = new JsonObject(_headers.Select(h => KeyValuePair.Create(h.Key, (JsonNode?)new JsonArray(h.Value.Select(v => (JsonNode?)v).ToArray())))),
+        };
+        try
+        {
+            call["body"] = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(_body);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            call["bodyBase64"] = Convert.ToBase64String(_body);
+        }
+        return JsonSerializer.SerializeToElement(new JsonObject { ["proxy"] = call });
+    }
+
+    /// <summary>The call a job's payload holds (<see cref="ToPayload"/>); null when the payload is not one.</summary>
+    public static ProxyCall? FromPayload(JsonElement? payload)
+    {
+        if (payload is not { ValueKind: JsonValueKind.Object } root || !root.TryGetProperty("proxy", out var p) || p.ValueKind != JsonValueKind.Object
+            || !p.TryGetProperty("method", out var method) || method.ValueKind != JsonValueKind.String)
+            return null;
+        var call = new ProxyCall
+        {
+            _method = method.GetString()!,
+            _path = p.TryGetProperty("path", out var path) && path.ValueKind == JsonValueKind.String ? path.GetString()! : "",
+            _query = p.TryGetProperty("query", out var query) && query.ValueKind == JsonValueKind.String ? query.GetString()! : "",
+            _body = p.TryGetProperty("body", out var body) && body.ValueKind == JsonValueKind.String ? System.Text.Encoding.UTF8.GetBytes(body.GetString()!)
+                : p.TryGetProperty("bodyBase64", out var raw) && raw.ValueKind == JsonValueKind.String ? Convert.FromBase64String(raw.GetString()!) : [],
+        };
+        if (p.TryGetProperty("headers", out var headers) && headers.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var header in headers.EnumerateObject())
+            {
+                if (!NotForwarded.Contains(header.Name) && header.Value.ValueKind == JsonValueKind.Array)
+                    call._headers.Add(new(header.Name, [.. header.Value.EnumerateArray().Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!)]));
+            }
+        }
+        return call;
     }
 
     private static ProxyCall Refuse(Problem problem) => new() { Problem = problem };

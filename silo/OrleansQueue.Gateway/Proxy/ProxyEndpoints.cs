@@ -17,13 +17,6 @@ internal static partial class ProxyEndpoints
 {
     public const string HttpClientName = "OrleansQueue.Proxy";
 
-    /// <summary>Request headers never forwarded: hop-by-hop ones, the caller's credentials, the proxy's own.</summary>
-    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding",
-        "Upgrade", "Host", "Content-Length", "Authorization", "X-Api-Key", "api-key", "Cookie", "Accept-Encoding", "Expect",
-    };
-
     /// <summary>Response headers never passed back: hop-by-hop ones (the silo's server frames its own answer).</summary>
     private static readonly HashSet<string> NotReturned = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -37,15 +30,16 @@ internal static partial class ProxyEndpoints
         {
             v1.MapMethods("/proxy/{resource}/{**path}", [method], Forward)
                 .WithTags("Proxy").WithOperationId("proxy" + method[0] + method[1..].ToLowerInvariant())
-                .Produces(200).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429).ProducesProblem(502)
+                .Produces(200).Produces<ProxyJobAccepted>(202).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429).ProducesProblem(502)
                 .WithSummary("Forwards a call to the resource's upstream under one of its leases: queued by X-OrleansQueue-Priority, " +
-                    "X-OrleansQueue-Client and X-OrleansQueue-Max-Wait-Ms, streamed back as the upstream answers, released with its usage.");
+                    "X-OrleansQueue-Client and X-OrleansQueue-Max-Wait-Ms, streamed back as the upstream answers, released with its usage. " +
+                    "With Prefer: respond-async: 202 at once with a job, which a silo runs when the budget allows (its output grows as the upstream streams).");
         }
         return v1;
     }
 
     private static async Task Forward(string resource, string? path, HttpContext context, RequestOperations requests, ProxyUpstreams upstreams,
-        ResourceGrains grains, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory loggers)
+        ProxyJobs asyncCalls, ResourceGrains grains, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory loggers)
     {
         var ct = context.RequestAborted;
         var caller = context.Caller();
@@ -60,7 +54,7 @@ internal static partial class ProxyEndpoints
             await ProxyProblem.WriteAsync(context, Problem.NoUpstream(resource));
             return;
         }
-        var call = await ProxyCall.ReadAsync(context, options.Value.MaxProxyBodyBytes, ct);
+        var call = await ProxyCall.ReadAsync(context, path, options.Value.MaxProxyBodyBytes, ct);
         if (call.Problem is { } bad)
         {
             await ProxyProblem.WriteAsync(context, bad);
@@ -68,6 +62,11 @@ internal static partial class ProxyEndpoints
         }
         if (upstream.Provider is UpstreamEndpoint.OpenAi or UpstreamEndpoint.AzureOpenAi)
             call.AskForStreamUsage();
+        if (ProxyJobs.AsksForAsync(context.Request))
+        {
+            await asyncCalls.AcceptAsync(context, resource, call);
+            return;
+        }
 
         var started = Stopwatch.GetTimestamp();
         // The caller's wait, or the resource's default, bounds every try: an upstream that keeps refusing ends in a 429.
@@ -90,7 +89,7 @@ internal static partial class ProxyEndpoints
                 HttpResponseMessage answer;
                 try
                 {
-                    answer = await clients.CreateClient(HttpClientName).SendAsync(call.ToUpstream(upstream, path, context, NotForwarded), HttpCompletionOption.ResponseHeadersRead, ct);
+                    answer = await clients.CreateClient(HttpClientName).SendAsync(call.ToUpstream(upstream), HttpCompletionOption.ResponseHeadersRead, ct);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
                 {

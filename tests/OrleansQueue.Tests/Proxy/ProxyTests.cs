@@ -168,6 +168,53 @@ public sealed class ProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ACallAskedToBeAnsweredLaterIsAJobWhoseOutputGrowsAsTheUpstreamStreamsAndWhoseResultIsTheWholeAnswer()
+    {
+        await DefineAsync("llm-async", _upstream, """ "loadPerWindow":100000 """);
+        _upstream.HoldStream = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var http = Keyed();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/proxy/llm-async/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Say hello."}]}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Prefer", "respond-async");
+        request.Headers.Add("X-OrleansQueue-Client", "writer");
+
+        using var accepted = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        Assert.Equal("respond-async", Assert.Single(accepted.Headers.GetValues("Preference-Applied")));
+        using var answer = JsonDocument.Parse(await accepted.Content.ReadAsStringAsync());
+        long id = answer.RootElement.GetProperty("job").GetProperty("id").GetInt64();
+        string job = answer.RootElement.GetProperty("location").GetString()!;
+        Assert.Equal($"/v1/resources/llm-async/jobs/{id}", job);
+        Assert.Equal(job, accepted.Headers.Location!.OriginalString);
+        Assert.Equal("writer", answer.RootElement.GetProperty("job").GetProperty("clientId").GetString());
+
+        // The first chunk is the job's output while the upstream holds the rest back.
+        var first = await Eventually.Value(() => http.Get(job.TrimStart('/') + "/output?after=0"), o => o.Body.GetProperty("text").GetString()!.Contains("\"Hel\""));
+        Assert.Equal("running", first.Body.GetProperty("state").GetString());
+        Assert.False(_upstream.HoldStream.Task.IsCompleted);
+        _upstream.HoldStream.SetResult();
+        var done = await Eventually.Value(() => http.Get(job.TrimStart('/')), j => j.Body.GetProperty("state").GetString() == "completed");
+
+        var result = done.Body.GetProperty("result");
+        Assert.Equal(200, result.GetProperty("status").GetInt32());
+        Assert.StartsWith("text/event-stream", result.GetProperty("contentType").GetString());
+        string whole = result.GetProperty("body").GetString()!;
+        Assert.Contains("\"lo.\"", whole);
+        Assert.EndsWith("data: [DONE]\n\n", whole);
+        var rest = (await http.Get(job.TrimStart('/') + $"/output?after={first.Body.GetProperty("next").GetInt64()}")).Body;
+        Assert.Equal(whole, first.Body.GetProperty("text").GetString() + rest.GetProperty("text").GetString());
+        Assert.True(rest.GetProperty("complete").GetBoolean());
+        var call = Assert.Single(_upstream.Received);
+        Assert.Equal($"Bearer {UpstreamKey}", call.Authorization);
+        using var sent = JsonDocument.Parse(call.Body);
+        Assert.True(sent.RootElement.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+        var stats = await StatsAsync("llm-async");
+        Assert.Equal((1, 100_000 - 11), (stats.GetProperty("jobs").GetProperty("completed").GetInt32(), stats.GetProperty("loadLeftInWindow").GetInt64()));
+    }
+
+    [Fact]
     public async Task ARefusalIsAProblemWithTheErrorObjectTheProviderSdkReads()
     {
         using var http = Keyed();
