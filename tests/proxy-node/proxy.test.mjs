@@ -1,6 +1,7 @@
 // openai-node, given only the silo's proxy as its baseURL and an OrleansQueue key as its apiKey, against a fake OpenAI
 // upstream and a real silo process: answered with the upstream's key, streamed through chunk by chunk while the upstream
-// still streams, queued by priority, never handed a 429 while it can wait, and a caller that aborts frees its slot.
+// still streams, queued by priority, never handed a 429 while it can wait, and a caller that aborts frees its slot; a call
+// sent with Prefer: respond-async becomes a job whose output is read by polling and by its stream across a reconnect.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -195,4 +196,68 @@ test('a caller that aborts mid-stream frees its slot', async () => {
   upstream.hold = null;
   const { response } = await client('node-abort').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'next' }] }).withResponse();
   assert.equal(response.headers.get('x-orleansqueue-fencing-token'), '2');
+});
+
+/** Reads server-sent events from a fetch response: yields {event, id, data} as each arrives. */
+async function* events(response) {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = { event: 'message', id: undefined, data: '' };
+      for (const line of block.split('\n')) {
+        const [field, ...rest] = line.split(': ');
+        if (field === 'event') event.event = rest.join(': ');
+        else if (field === 'id') event.id = rest.join(': ');
+        else if (field === 'data') event.data = rest.join(': ');
+      }
+      if (event.data) yield event;
+    }
+  }
+}
+
+test('a call sent with Prefer: respond-async becomes a job whose output is read by polling and by its stream across a reconnect', async () => {
+  await define('node-async', { loadPerWindow: 100000 });
+  upstream.hold = deferred();
+  // openai-node sends it as it sends any call (the header is one of its request options); the raw answer is the job.
+  const response = await client('node-async').chat.completions
+    .create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Say hello.' }] }, { headers: { Prefer: 'respond-async' } })
+    .asResponse();
+  assert.equal(response.status, 202);
+  assert.equal(response.headers.get('preference-applied'), 'respond-async');
+  const accepted = await response.json();
+  assert.equal(accepted.location, response.headers.get('location'));
+  const job = response.headers.get('location');
+  assert.match(job, /^\/v1\/resources\/node-async\/jobs\/\d+$/);
+
+  // Polling with after=: the first chunk while the upstream still holds the rest.
+  let first;
+  await eventually(async () => (first = (await api('GET', `${job}/output?after=0`)).body).text.includes('"Hel"'));
+  assert.equal(first.state, 'running');
+
+  // The job's stream: what came so far, then a reconnect that resumes after the last id received.
+  const opened = new AbortController();
+  const stream = await fetch(`${siloUrl}${job}/events`, { headers: { 'X-Api-Key': KEY }, signal: opened.signal });
+  let lastId;
+  for await (const event of events(stream)) {
+    if (event.event === 'output') { lastId = event.id; break; }
+  }
+  assert.equal(Number(lastId), first.next);
+  opened.abort();
+  upstream.hold.resolve();
+  upstream.hold = null;
+  const resumed = await fetch(`${siloUrl}${job}/events`, { headers: { 'X-Api-Key': KEY, 'Last-Event-ID': lastId } });
+  let rest = '', end;
+  for await (const event of events(resumed)) {
+    if (event.event === 'output') rest += JSON.parse(event.data).text;
+    else if (['completed', 'deadLettered'].includes(event.event)) { end = JSON.parse(event.data); break; }
+  }
+  assert.equal(end.state, 'completed');
+  assert.equal(first.text + rest, end.result.body);
+  assert.match(rest, /"lo\."/);
+  assert.ok(rest.endsWith('data: [DONE]\n\n'));
 });
