@@ -53,9 +53,11 @@ internal static class JobEvents
                             sent = await CatchUpAsync(sent, chunk.Next);
                         continue;
                     }
-                    sent = await CatchUpAsync(sent, now.OutputLength);
-                    if (now == view)
+                    // A change made before the job was read can reach the stream after it (the stream is pulled): a view with
+                    // less output than the one sent is older than it, and is not sent.
+                    if (now == view || now.OutputLength < view.OutputLength)
                         continue;
+                    sent = await CatchUpAsync(sent, now.OutputLength);
                     view = now;
                     await WriteAsync(context, view, ct);
                 }

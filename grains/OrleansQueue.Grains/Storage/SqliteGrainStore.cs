@@ -64,6 +64,7 @@ internal sealed partial class SqliteGrainStore : IGrainStore
             await ExecuteAsync(_writer, SqliteSchema.AddIdempotencyAnswers, cancellationToken);
         if (!await HasColumnAsync(_writer, "resources", "log_seq", cancellationToken))
             await ExecuteAsync(_writer, SqliteSchema.AddChangeLog, cancellationToken);
+        await ExecuteAsync(_writer, SqliteSchema.AddJobOutput, cancellationToken);
         _reader = await OpenAsync(cancellationToken);
         _checkpointer = new SqliteCheckpointer(await OpenAsync(cancellationToken), _logger);
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -75,7 +75,6 @@ internal static class SqliteSchema
             owner TEXT PRIMARY KEY,
             alive_at INTEGER NOT NULL) WITHOUT ROWID;
         INSERT INTO meta(key, value) VALUES('schema_version', 4) ON CONFLICT(key) DO NOTHING;
-        UPDATE meta SET value = 4 WHERE key = 'schema_version' AND value = 3; -- version 4 added job_output, above
         DELETE FROM meta WHERE key = 'alive_at';
         INSERT INTO meta(key, value) VALUES('last_epoch', 0) ON CONFLICT(key) DO NOTHING;
         """;
@@ -102,4 +101,8 @@ internal static class SqliteSchema
         ALTER TABLE resources ADD COLUMN log_seq INTEGER NOT NULL DEFAULT 0;
         UPDATE meta SET value = 3 WHERE key = 'schema_version';
         """;
+
+    /// <summary>Version 4 keeps the output workers append to jobs (<c>job_output</c>, made by <see cref="Create"/>); run after
+    /// the migrations before it.</summary>
+    public const string AddJobOutput = "UPDATE meta SET value = 4 WHERE key = 'schema_version' AND value < 4;";
 }

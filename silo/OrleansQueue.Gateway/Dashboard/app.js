@@ -122,6 +122,9 @@ async function start() {
 }
 
 function showKeyPanel(message) {
+  // The feed ends with the sign-in: the next sign-in opens a new one, whatever page it lands on.
+  state.feed?.abort();
+  state.feed = null;
   for (const id of ['overview', 'resource']) $('#' + id).hidden = true;
   $('#key-panel').hidden = false;
   $('#key-error').textContent = message;
@@ -177,7 +180,7 @@ function openFeed(resource) {
       try {
         const feed = url('/v1/dashboard/feed') + (resource ? '?resource=' + encodeURIComponent(resource) : '');
         const response = await fetch(feed, { headers: headers({ Accept: 'text/event-stream' }), signal: controller.signal });
-        if (response.status === 401) { showKeyPanel('The key is no longer accepted.'); controller.abort(); return; }
+        if (response.status === 401) { showKeyPanel('The key is no longer accepted.'); return; }
         if (!response.ok) throw new Error((await response.json().catch(() => null))?.detail ?? `The feed answered ${response.status}.`);
         retry = 1000;
         await readEvents(response.body, controller.signal);

@@ -265,6 +265,33 @@ public sealed class DashboardBrowserTests(DashboardSilo silo, Browser browser) :
     }
 
     [Fact]
+    public async Task AfterTheFeedRefusesTheKeySigningInAgainBringsThePageBackLive()
+    {
+        await _admin.CreateResource("dash-rekey", """{"maxConcurrent":2}""");
+        await _admin.Acquire("dash-rekey", """{"clientId":"holder"}""", "held");
+        var page = await SignIn(SiloFactory.AdminKey, "#/resources/dash-rekey");
+        await Expect(page.Locator("#leases tbody tr")).ToHaveCountAsync(1);
+        // The feed now refuses the key (as when it is taken out of the silo's configuration), seen at the next page.
+        await page.RouteAsync("**/v1/dashboard/feed*", route => route.FulfillAsync(new RouteFulfillOptions
+        {
+            Status = 401,
+            ContentType = "application/problem+json",
+            Body = """{"status":401,"type":"urn:orleansqueue:problem:unauthorized","title":"An API key is required.","detail":"Send a valid key."}""",
+        }));
+        await page.EvaluateAsync("location.hash = '#/'");
+        await Expect(page.Locator("#key-error")).ToHaveTextAsync("The key is no longer accepted.");
+        await page.UnrouteAllAsync();
+
+        await page.Locator("#api-key").FillAsync(SiloFactory.AdminKey);
+        await page.Locator("#key-form button[type=submit]").ClickAsync();
+        // Not the placeholders of a page whose feed was never opened again: live, with the figures.
+        await Expect(page.Locator("#feed-status")).ToHaveTextAsync("Live");
+        await Expect(page.Locator("tr[data-resource='dash-rekey'] td.leases")).ToHaveTextAsync("1");
+        await page.EvaluateAsync("location.hash = '#/resources/dash-rekey'");
+        await Expect(page.Locator("#leases tbody tr td.client")).ToHaveTextAsync("ops:holder");
+    }
+
+    [Fact]
     public async Task AWrongKeyIsRefusedAndTheKeyNeverGoesInAUrl()
     {
         var context = await NewContext();
