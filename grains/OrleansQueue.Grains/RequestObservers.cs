@@ -28,6 +28,9 @@ internal sealed class RequestObservers(Action<IResourceObserver, RequestUpdate> 
             _byRequest.Remove(id);
     }
 
+    /// <summary>Forgets every observer of request <paramref name="id"/> (its follower went away).</summary>
+    public void Forget(long id) => _byRequest.Remove(id);
+
     /// <summary>Pushes <paramref name="update"/> to the observers of its request; a final one unsubscribes them.</summary>
     public void Publish(RequestUpdate update)
     {

@@ -321,7 +321,12 @@ internal sealed partial class ResourceGrain(
         return new TakeAnswer(outcome, outcome.Problem is null ? pollId : 0);
     }
 
-    public Task CancelPoll(long pollId) => Run(s => { s.CancelPoll(pollId); return new Outcome<int>(); });
+    public Task CancelPoll(long pollId) => Run(s =>
+    {
+        s.CancelPoll(pollId);
+        Observers.Forget(pollId); // the worker went away: nothing is pushed to it
+        return new Outcome<int>();
+    });
 
     public Task<Outcome<JobView>> Report(Caller caller, long id, WorkerReportKind kind, WorkerReport report)
     {

@@ -22,7 +22,7 @@ internal static class DashboardEndpoints
         var group = v1.MapGroup("/dashboard").WithTags("Dashboard");
         group.MapPost("/session", Session).WithOperationId("openDashboardSession").Produces<DashboardSession>()
             .WithSummary("Who the key belongs to. An admin key also gets a short-lived cookie that opens Orleans' own dashboard at /orleans.");
-        group.MapGet("/feed", Feed).WithOperationId("followDashboardFeed").CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
+        group.MapGet("/feed", Feed).WithOperationId("followDashboardFeed").CountsAsTenantStream().EndsWhenTheSiloStops().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
             .WithSummary("Server-sent events about once a second: 'overview' (every resource with its figures) and, with ?resource=, 'detail'.");
         return v1;
     }

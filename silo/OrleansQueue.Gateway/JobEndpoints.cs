@@ -11,9 +11,9 @@ internal static class JobEndpoints
         group.MapPost("/", Enqueue).WithOperationId("enqueueJob").WithJsonBody<EnqueueBody>().Produces<JobView>(202).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429)
             .WithSummary("Enqueues a job: payload (any JSON), clientId, load, priority, deadlineMs, idempotencyKey.");
         group.MapGet("/{id:long}", Get).WithOperationId("getJob").Produces<JobView>().ProducesProblem(404).WithSummary("A job's state, progress, attempts, result or error.");
-        group.MapGet("/{id:long}/wait", Wait).WithOperationId("waitForJob").Produces<JobView>().ProducesProblem(404)
+        group.MapGet("/{id:long}/wait", Wait).WithOperationId("waitForJob").EndsWhenTheSiloStops().Produces<JobView>().ProducesProblem(404)
             .WithSummary("Long-poll: answers when the job finishes, or after timeoutMs as it stands.");
-        group.MapGet("/{id:long}/events", JobEvents.Stream).WithOperationId("followJob").CountsAsTenantStream().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
+        group.MapGet("/{id:long}/events", JobEvents.Stream).WithOperationId("followJob").CountsAsTenantStream().EndsWhenTheSiloStops().Produces(200, contentType: "text/event-stream").ProducesProblem(404)
             .WithSummary("Server-sent events of a job: its output so far, the job now, then each change and each output chunk (event `output`, its `id` the offset after it: a reconnect with Last-Event-ID, or `after`, resumes there), until it finishes.");
         group.MapPost("/{id:long}/output", AppendOutput).WithOperationId("appendJobOutput").WithJsonBody<OutputBody>().Produces<JobView>()
             .ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410).ProducesProblem(413)
@@ -21,7 +21,7 @@ internal static class JobEndpoints
         group.MapGet("/{id:long}/output", ReadOutput).WithOperationId("readJobOutput").Produces<JobOutputView>().ProducesProblem(400).ProducesProblem(404)
             .WithSummary("The job's output after byte offset `after` (0, the default: from the start), up to about a MiB; read again after `next` until `complete`.");
         group.MapDelete("/{id:long}", Cancel).WithOperationId("cancelJob").Produces<JobView>().ProducesProblem(404).ProducesProblem(409).WithSummary("Cancels a queued job.");
-        group.MapPost("/take", Take).WithOperationId("takeJob").WithJsonBody<TakeBody>().Produces<JobView>(200).Produces(204).ProducesProblem(403)
+        group.MapPost("/take", Take).WithOperationId("takeJob").EndsWhenTheSiloStops().WithJsonBody<TakeBody>().Produces<JobView>(200).Produces(204).ProducesProblem(403)
             .WithSummary("A worker takes the next job (with its payload), waiting up to waitMs; 204 when none came. With max (1 to 100): up to that many jobs, as {\"jobs\": [...]}, empty when none came.");
         foreach (string kind in new[] { "heartbeat", "progress", "complete", "fail" })
         {

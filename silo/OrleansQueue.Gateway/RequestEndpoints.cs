@@ -17,7 +17,7 @@ internal static class RequestEndpoints
         group.MapGet("/requests/{id:long}", Status).WithOperationId("getRequest")
             .Produces<RequestView>().ProducesProblem(404)
             .WithSummary("Where a ticket or lease stands; learning of a grant this way claims it.");
-        group.MapGet("/requests/{id:long}/wait", Wait).WithOperationId("waitForRequest")
+        group.MapGet("/requests/{id:long}/wait", Wait).WithOperationId("waitForRequest").EndsWhenTheSiloStops()
             .Produces<RequestView>().ProducesProblem(400).ProducesProblem(404)
             .WithSummary("Long-poll: answers when the ticket leaves the waitlist, or after timeoutMs with it still waiting.");
         group.MapPost("/requests/{id:long}/release", Release).WithOperationId("releaseRequest")
@@ -34,7 +34,7 @@ internal static class RequestEndpoints
         group.MapDelete("/requests/{id:long}", Cancel).WithOperationId("cancelRequest")
             .Produces<RequestView>().ProducesProblem(404)
             .WithSummary("Cancels a waiting ticket (or releases a grant that raced the cancel).");
-        group.MapGet("/requests/{id:long}/events", ServerSentEvents.Stream).WithOperationId("followRequest").CountsAsTenantStream()
+        group.MapGet("/requests/{id:long}/events", ServerSentEvents.Stream).WithOperationId("followRequest").CountsAsTenantStream().EndsWhenTheSiloStops()
             .Produces(200, contentType: "text/event-stream").ProducesProblem(404).ProducesProblem(409)
             .WithSummary("Server-sent events of one ticket or lease: its state now, then every change, until it ends.");
         return v1;

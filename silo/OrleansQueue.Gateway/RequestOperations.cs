@@ -45,6 +45,11 @@ internal sealed class RequestOperations(ResourceGrains grains, SiloDeaths deaths
         catch (TimeoutException)
         {
         }
+        catch (OperationCanceledException)
+        {
+            await Detach(resource, id, registration.Reference); // nothing is pushed to the waiter that left
+            throw;
+        }
         return await Call(caller, resource, g => g.Status(caller, id, registration.Reference), CancellationToken.None);
     }
 

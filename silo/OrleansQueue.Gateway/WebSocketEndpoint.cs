@@ -16,7 +16,7 @@ internal static class WebSocketEndpoint
             var session = new WebSocketSession(socket, context.Caller(), operations, jobs, options.Value, metrics, logger);
             await session.RunAsync(context.RequestAborted);
             return Results.Empty;
-        }).WithOperationId("openWebSocket").Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(400).CountsAsTenantStream().WithTags("WebSocket").WithSummary("The WebSocket session: every operation as JSON messages, with pushed updates.");
+        }).WithOperationId("openWebSocket").Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(400).CountsAsTenantStream().EndsWhenTheSiloStops().WithTags("WebSocket").WithSummary("The WebSocket session: every operation as JSON messages, with pushed updates.");
         return v1;
     }
 }

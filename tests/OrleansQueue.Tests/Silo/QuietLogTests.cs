@@ -7,8 +7,9 @@ public sealed class QuietLogTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    /// <summary>Reads a ticket's event stream until <paramref name="stop"/> (the caller leaving), then drops it.</summary>
-    private static async Task FollowAsync(SiloProcess silo, string path, TaskCompletionSource attached, CancellationToken stop)
+    /// <summary>Reads an event stream until <paramref name="stop"/> (the caller leaving), then drops it. False when the silo
+    /// cut the stream (reset) instead of ending it.</summary>
+    private static async Task<bool> FollowAsync(SiloProcess silo, string path, TaskCompletionSource attached, CancellationToken stop)
     {
         using var http = silo.CreateClient();
         try
@@ -22,10 +23,15 @@ public sealed class QuietLogTests : IDisposable
         catch (OperationCanceledException)
         {
         }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
+        {
+            return false;
+        }
         finally
         {
             attached.TrySetResult();
         }
+        return true;
     }
 
     [Fact]
@@ -67,6 +73,48 @@ public sealed class QuietLogTests : IDisposable
             Assert.DoesNotContain("warn:", log);
             Assert.DoesNotContain("crit:", log);
             Assert.DoesNotContain("Unexpected target grain", log);
+        }
+        finally
+        {
+            await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ASigtermWhileCallersWaitFollowAndWorkStopsTheSiloWithNoFailureOrStackTraceInItsLog()
+    {
+        var silo = await SiloProcess.StartAsync(_folder.Path);
+        try
+        {
+            using var http = silo.CreateClient();
+            await http.Put("v1/resources/quiet-stop", """{"maxConcurrent":1}""");
+            await http.Acquire("quiet-stop", """{"clientId":"h"}""", "held");
+            long waiter = await http.Acquire("quiet-stop", """{"clientId":"w","maxWaitMs":60000}""", "waiting");
+            long job = (await http.Post("v1/resources/quiet-stop/jobs", """{"payload":{}}""")).Body.GetProperty("id").GetInt64();
+            using var leaving = new CancellationTokenSource();
+            var attached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var followingJob = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var following = FollowAsync(silo, $"v1/resources/quiet-stop/requests/{waiter}/events", attached, leaving.Token);
+            var followingTheJob = FollowAsync(silo, $"v1/resources/quiet-stop/jobs/{job}/events", followingJob, leaving.Token);
+            var longPoll = http.Get($"v1/resources/quiet-stop/requests/{waiter}/wait?timeoutMs=60000");
+            var worker = http.Post("v1/resources/quiet-stop/jobs/take", """{"workerId":"idle","waitMs":60000}""");
+            await Task.WhenAll(attached.Task, followingJob.Task).WaitAsync(TimeSpan.FromSeconds(30));
+
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            silo.Terminate();
+
+            Assert.True(await silo.ExitsWithinAsync(TimeSpan.FromSeconds(60)), "the silo did not stop on SIGTERM");
+            // Its streams and long-polls ended at once: nothing held the stop until the host's 30 s shutdown timeout.
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(20), $"the stop took {stopping.Elapsed}");
+            bool[] ended = await Task.WhenAll(following, followingTheJob);
+            Assert.Equal(new[] { true, true }, ended); // ended, not cut
+            await leaving.CancelAsync();
+            await Task.WhenAll(longPoll, worker).ContinueWith(_ => { }, TaskScheduler.Default); // answered or cut: either is the silo's to choose
+            string log = silo.Log;
+            Assert.DoesNotContain("fail:", log);
+            Assert.DoesNotContain("crit:", log);
+            Assert.DoesNotContain("Exception", log);
+            Assert.DoesNotMatch(@"(?m)^\s+at \S", log); // no stack frame
         }
         finally
         {

@@ -99,6 +99,9 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>SIGCONT: the frozen process runs on, as if nothing happened.</summary>
     public void Resume() => Signal("CONT");
 
+    /// <summary>SIGTERM: the process is asked to stop, as a service manager or <c>docker stop</c> asks.</summary>
+    public void Terminate() => Signal("TERM");
+
     /// <summary>Whether the process ended by itself within <paramref name="timeout"/>.</summary>
     public async Task<bool> ExitsWithinAsync(TimeSpan timeout)
     {
