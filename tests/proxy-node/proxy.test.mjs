@@ -1,7 +1,8 @@
 // openai-node, given only the silo's proxy as its baseURL and an OrleansQueue key as its apiKey, against a fake OpenAI
 // upstream and a real silo process: answered with the upstream's key, streamed through chunk by chunk while the upstream
 // still streams, queued by priority, never handed a 429 while it can wait, and a caller that aborts frees its slot; a call
-// sent with Prefer: respond-async becomes a job whose output is read by polling and by its stream across a reconnect.
+// sent with Prefer: respond-async becomes a job whose output is read by polling and by its stream across a reconnect; the
+// responses API passes as chat completions do.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -14,7 +15,7 @@ import OpenAI from 'openai';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'node-proxy-admin-key-0123';
 const UPSTREAM_KEY = 'sk-node-upstream-secret-77';
-const GENEROUS = 30_000;
+const GENEROUS = 30_000; // a wait on an event; a whole test gets four (a proxy that held a stream back would hang it)
 
 /** A fake OpenAI upstream: chat completions, plain or streamed ("Hel", "lo.", then usage of 11 tokens), at most `limit`
  *  calls per `windowMs` (past it, 429 with retry-after-ms), every call recorded; a stream can be held after its first chunk. */
@@ -36,6 +37,27 @@ function fakeUpstream(limit = 1000, windowMs = 60_000) {
     }
     state.calls.push(now);
     state.accepted++;
+    if (req.url === '/v1/responses') {
+      // OpenAI's responses API: the same text and usage, whole or as its stream of typed events.
+      const usage = { input_tokens: 9, output_tokens: 2, total_tokens: 11, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } };
+      const response = (status, text, usage) => ({ id: 'resp_1', object: 'response', created_at: 1700000000, status, model: 'gpt-4o',
+        output: text ? [{ type: 'message', id: 'msg_1', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }] : [],
+        error: null, incomplete_details: null, instructions: null, metadata: {}, parallel_tool_calls: true, temperature: 1, top_p: 1,
+        tool_choice: 'auto', tools: [], text: { format: { type: 'text' } }, truncation: 'disabled', usage });
+      if (!json.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(response('completed', 'Hello.', usage)));
+        return;
+      }
+      const event = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+      const delta = (sequence_number, text) => event('response.output_text.delta', { sequence_number, item_id: 'msg_1', output_index: 0, content_index: 0, delta: text, logprobs: [] });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(event('response.created', { sequence_number: 0, response: response('in_progress', null, null) }) + delta(1, 'Hel'));
+      if (state.hold) await state.hold.promise;
+      state.releasedAt = Date.now();
+      res.end(delta(2, 'lo.') + event('response.completed', { sequence_number: 3, response: response('completed', 'Hello.', usage) }));
+      return;
+    }
     const chunk = (delta, finish) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     if (json.stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -120,7 +142,7 @@ function client(resource, headers = {}) {
   return new OpenAI({ baseURL: `${siloUrl}/v1/proxy/${resource}/v1`, apiKey: KEY, maxRetries: 0, defaultHeaders: headers });
 }
 
-test('a call is answered with the upstream key in place of the caller key, and the window is charged its usage', async () => {
+test('a call is answered with the upstream key in place of the caller key, and the window is charged its usage', { timeout: 4 * GENEROUS }, async () => {
   await define('node-plain', { loadPerWindow: 100000 });
   const before = upstream.received.length;
   const { data, response } = await client('node-plain').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 50 }).withResponse();
@@ -133,7 +155,7 @@ test('a call is answered with the upstream key in place of the caller key, and t
   assert.equal((await stats('node-plain')).loadLeftInWindow, 100000 - 11);
 });
 
-test('a stream reaches the caller chunk by chunk while the upstream is still streaming', async () => {
+test('a stream reaches the caller chunk by chunk while the upstream is still streaming', { timeout: 4 * GENEROUS }, async () => {
   await define('node-stream', { loadPerWindow: 100000 });
   upstream.hold = deferred();
   const stream = await client('node-stream').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }], stream: true });
@@ -155,7 +177,7 @@ test('a stream reaches the caller chunk by chunk while the upstream is still str
   assert.equal((await stats('node-stream')).loadLeftInWindow, 100000 - 11);
 });
 
-test('when the budget is short the higher priority goes first', async () => {
+test('when the budget is short the higher priority goes first', { timeout: 4 * GENEROUS }, async () => {
   await define('node-priority', { maxConcurrent: 1 });
   const held = await api('POST', '/v1/resources/node-priority/acquire', { clientId: 'holder' });
   assert.equal(held.body.state, 'held');
@@ -169,7 +191,7 @@ test('when the budget is short the higher priority goes first', async () => {
   assert.deepEqual(upstream.received.slice(before).map(c => c.body.user), ['high-caller', 'low-caller']);
 });
 
-test('an upstream 429 never reaches a caller that can still wait', async () => {
+test('an upstream 429 never reaches a caller that can still wait', { timeout: 4 * GENEROUS }, async () => {
   const strict = await fakeUpstream(1, 1000);
   try {
     await define('node-strict', { defaultMaxWaitMs: 20000 }, strict);
@@ -182,7 +204,7 @@ test('an upstream 429 never reaches a caller that can still wait', async () => {
   }
 });
 
-test('a caller that aborts mid-stream frees its slot', async () => {
+test('a caller that aborts mid-stream frees its slot', { timeout: 4 * GENEROUS }, async () => {
   await define('node-abort', { maxConcurrent: 1 });
   upstream.hold = deferred();
   const abort = new AbortController();
@@ -220,7 +242,29 @@ async function* events(response) {
   }
 }
 
-test('a call sent with Prefer: respond-async becomes a job whose output is read by polling and by its stream across a reconnect', async () => {
+test('the responses API, whole and streamed, is answered through the proxy and charged its usage', { timeout: 4 * GENEROUS }, async () => {
+  await define('node-responses', { loadPerWindow: 100000 });
+  const openai = client('node-responses');
+  const whole = await openai.responses.create({ model: 'gpt-4o', input: 'Say hello.' });
+  assert.equal(whole.output_text, 'Hello.');
+
+  upstream.hold = deferred();
+  const stream = await openai.responses.create({ model: 'gpt-4o', input: 'Say hello.', stream: true });
+  let text = '', firstAt;
+  for await (const event of stream) {
+    if (event.type !== 'response.output_text.delta') continue;
+    text += event.delta;
+    if (!firstAt) { firstAt = Date.now(); upstream.hold.resolve(); } // the first delta came while the upstream held the rest
+  }
+  upstream.hold = null;
+  assert.equal(text, 'Hello.');
+  assert.ok(firstAt <= upstream.releasedAt, 'the first delta reached the caller before the upstream sent the rest');
+  let stats;
+  await eventually(async () => (stats = (await api('GET', '/v1/resources/node-responses/stats')).body).released === 2);
+  assert.equal(stats.loadLeftInWindow, 100000 - 2 * 11);
+});
+
+test('a call sent with Prefer: respond-async becomes a job whose output is read by polling and by its stream across a reconnect', { timeout: 4 * GENEROUS }, async () => {
   await define('node-async', { loadPerWindow: 100000 });
   upstream.hold = deferred();
   // openai-node sends it as it sends any call (the header is one of its request options); the raw answer is the job.

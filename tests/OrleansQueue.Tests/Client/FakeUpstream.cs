@@ -50,22 +50,47 @@ public sealed class FakeUpstream(int limit, TimeSpan window) : IAsyncDisposable
         // A stream is two chunks of text and a last one with the usage (11 tokens), as with stream_options.include_usage.
         _app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         {
-            string text = await new StreamReader(context.Request.Body).ReadToEndAsync();
-            using var request = System.Text.Json.JsonDocument.Parse(text);
-            var headers = context.Request.Headers;
-            Received.Enqueue(new ReceivedCall(headers.Authorization.FirstOrDefault(), headers["X-Api-Key"].FirstOrDefault(),
-                headers["X-OrleansQueue-Client"].FirstOrDefault(), text, DateTimeOffset.UtcNow));
-            bool stream = request.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == System.Text.Json.JsonValueKind.True;
+            bool stream = await ReceiveAsync(context);
             return Answer(context, () => stream
                 ? new StreamedChat(HoldStream)
                 : Results.Text(
                     """{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}""",
                     "application/json"));
         });
+        // OpenAI's responses API: the same text and usage, whole or as its stream of typed events.
+        _app.MapPost("/v1/responses", async (HttpContext context) =>
+        {
+            bool stream = await ReceiveAsync(context);
+            return Answer(context, () => stream ? new StreamedResponse(HoldStream) : Results.Text(Response("completed", "Hello.", Usage), "application/json"));
+        });
         await _app.StartAsync();
         string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Address = new Uri(address.TrimEnd('/') + "/v1/call");
         OpenAiEndpoint = new Uri(address.TrimEnd('/') + "/v1");
+    }
+
+    /// <summary>Records a call; whether it asks for a stream.</summary>
+    private async Task<bool> ReceiveAsync(HttpContext context)
+    {
+        string text = await new StreamReader(context.Request.Body).ReadToEndAsync();
+        using var request = System.Text.Json.JsonDocument.Parse(text);
+        var headers = context.Request.Headers;
+        Received.Enqueue(new ReceivedCall(headers.Authorization.FirstOrDefault(), headers["X-Api-Key"].FirstOrDefault(),
+            headers["X-OrleansQueue-Client"].FirstOrDefault(), text, DateTimeOffset.UtcNow));
+        return request.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == System.Text.Json.JsonValueKind.True;
+    }
+
+    private const string Usage = """{"input_tokens":9,"output_tokens":2,"total_tokens":11,"input_tokens_details":{"cached_tokens":0},"output_tokens_details":{"reasoning_tokens":0}}""";
+
+    /// <summary>A response object of the responses API, <paramref name="status"/>, with <paramref name="text"/> as its output.</summary>
+    private static string Response(string status, string? text, string usage)
+    {
+        string output = text is null ? "" : $$"""
+            {"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"{{text}}","annotations":[]}]}
+            """;
+        return $$$"""
+            {"id":"resp_1","object":"response","created_at":1700000000,"status":"{{{status}}}","model":"gpt-4o","output":[{{{output}}}],"error":null,"incomplete_details":null,"instructions":null,"metadata":{},"parallel_tool_calls":true,"temperature":1.0,"top_p":1.0,"tool_choice":"auto","tools":[],"text":{"format":{"type":"text"}},"truncation":"disabled","usage":{{{usage}}}}
+            """;
     }
 
     /// <summary>The chat completions called, in order: their credentials and body as the upstream got them.</summary>
@@ -111,6 +136,26 @@ public sealed class FakeUpstream(int limit, TimeSpan window) : IAsyncDisposable
 
     /// <summary>One call as received.</summary>
     public sealed record ReceivedCall(string? Authorization, string? ApiKey, string? ClientHeader, string Body, DateTimeOffset At);
+
+    /// <summary>A streamed response of the responses API: created, two text deltas ("Hel", "lo."), completed with the usage;
+    /// the first delta flushed alone, the rest after <paramref name="hold"/> (if any).</summary>
+    private sealed class StreamedResponse(TaskCompletionSource? hold) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext context)
+        {
+            static string Event(string type, string data) => $"event: {type}\ndata: {data}\n\n";
+            static string Delta(int sequence, string delta) => Event("response.output_text.delta",
+                $$"""{"type":"response.output_text.delta","sequence_number":{{sequence}},"item_id":"msg_1","output_index":0,"content_index":0,"delta":"{{delta}}","logprobs":[]}""");
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync(Event("response.created", """{"type":"response.created","sequence_number":0,"response":""" + Response("in_progress", null, "null") + "}")
+                + Delta(1, "Hel"));
+            await context.Response.Body.FlushAsync();
+            if (hold is not null)
+                await hold.Task.WaitAsync(context.RequestAborted);
+            await context.Response.WriteAsync(Delta(2, "lo.")
+                + Event("response.completed", """{"type":"response.completed","sequence_number":3,"response":""" + Response("completed", "Hello.", Usage) + "}"));
+        }
+    }
 
     /// <summary>A streamed chat completion: two chunks of text ("Hel", "lo.") and a last one with the usage (11 tokens), as
     /// with stream_options.include_usage; the first flushed alone, the rest after <paramref name="hold"/> (if any).</summary>

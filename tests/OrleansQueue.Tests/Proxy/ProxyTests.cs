@@ -168,6 +168,38 @@ public sealed class ProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheResponsesApiWholeAndStreamedIsAnsweredThroughTheProxyAndChargedItsUsage()
+    {
+        await DefineAsync("llm-responses", _upstream, """ "loadPerWindow":100000 """);
+#pragma warning disable OPENAI001 // the responses client is marked for evaluation by its SDK
+        var responses = new OpenAI.Responses.ResponsesClient(new ApiKeyCredential(Key), new OpenAI.Responses.ResponsesClientOptions
+        {
+            Endpoint = new Uri(_silo.BaseAddress, "v1/proxy/llm-responses/v1"), RetryPolicy = new ClientRetryPolicy(0),
+        });
+
+        var whole = await responses.CreateResponseAsync("gpt-4o", "Say hello.", previousResponseId: null);
+        Assert.Equal("Hello.", whole.Value.GetOutputText());
+        Assert.Equal(11, whole.Value.Usage.TotalTokenCount);
+
+        _upstream.HoldStream = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var text = new System.Text.StringBuilder();
+        using var within = new CancellationTokenSource(Generous); // a proxy that buffered would hold the first delta back: no hang
+        await foreach (var update in await responses.CreateResponseStreamingAsync("gpt-4o", "Say hello.", previousResponseId: null, within.Token))
+        {
+            if (update is OpenAI.Responses.StreamingResponseOutputTextDeltaUpdate delta)
+            {
+                text.Append(delta.Delta);
+                _upstream.HoldStream.TrySetResult(); // the first delta came while the upstream held the rest
+            }
+        }
+#pragma warning restore OPENAI001
+        Assert.Equal("Hello.", text.ToString());
+        Assert.All(_upstream.Received, call => Assert.Equal($"Bearer {UpstreamKey}", call.Authorization));
+        var stats = await Eventually.Value(() => StatsAsync("llm-responses"), s => s.GetProperty("released").GetInt32() == 2);
+        Assert.Equal(100_000 - 2 * 11, stats.GetProperty("loadLeftInWindow").GetInt64()); // both charged the usage they reported
+    }
+
+    [Fact]
     public async Task ACallAskedToBeAnsweredLaterIsAJobWhoseOutputGrowsAsTheUpstreamStreamsAndWhoseResultIsTheWholeAnswer()
     {
         await DefineAsync("llm-async", _upstream, """ "loadPerWindow":100000 """);
