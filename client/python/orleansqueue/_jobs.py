@@ -128,32 +128,35 @@ class JobsMixin:
         (every few seconds, say) until ``.complete``."""
         return JobOutput(await self._call("GET", self._job_path(resource, id, f"/output?after={after}")))
 
-    async def follow_output(self, resource: str, id: int, after: int = 0, poll_interval: float = 2.0) -> AsyncIterator[JobOutput]:
-        """Yields the job's output as it grows, from byte ``after`` on, until the job has finished: pushed by its
-        server-sent events (a stream that breaks is opened again after the last offset received, so nothing is missed or
-        repeated); on a polling-only resource, read every ``poll_interval`` seconds."""
-        polling = False
-        while not polling:
+    async def _job_events(self, path: Callable[[], str]) -> AsyncIterator[Tuple[str, Any]]:
+        """A job's server-sent events, its stream opened again when it breaks (as when the silo restarts; ``path`` is
+        asked again each time, so that it can resume); a refusal is raised. Ends when the resource is polling-only."""
+        while True:
             try:
-                async for name, data in self._events(self._job_path(resource, id, f"/events?after={after}")):
+                async for name, data in self._events(path()):
                     if name == "problem":
                         if data.get("type", "").endswith(":push-disabled"):
-                            polling = True
-                            break
+                            return
                         error = from_problem(data.get("status", 500), data)
                         if isinstance(error, Unavailable):
                             break
                         raise error
-                    if name == "output":
-                        stretch = JobOutput(data)
-                        after = stretch.next
-                        yield stretch
-                    elif JobState(data["state"]).finished:
-                        return  # the job's end comes after all its output
+                    yield name, data
             except (OSError, asyncio.IncompleteReadError):
-                pass  # the silo went away: follow again from the last offset once it is back
-            if not polling:
-                await asyncio.sleep(0.2)
+                pass  # the silo went away: the job is kept; follow it again once the silo is back
+            await asyncio.sleep(0.2)
+
+    async def follow_output(self, resource: str, id: int, after: int = 0, poll_interval: float = 2.0) -> AsyncIterator[JobOutput]:
+        """Yields the job's output as it grows, from byte ``after`` on, until the job has finished: pushed by its
+        server-sent events (a stream that breaks is opened again after the last offset received, so nothing is missed or
+        repeated); on a polling-only resource, read every ``poll_interval`` seconds."""
+        async for name, data in self._job_events(lambda: self._job_path(resource, id, f"/events?after={after}")):
+            if name == "output":
+                stretch = JobOutput(data)
+                after = stretch.next
+                yield stretch
+            elif JobState(data["state"]).finished:
+                return  # the job's end comes after all its output
         while True:
             stretch = await self.job_output(resource, id, after)
             if stretch.next > after:
@@ -165,34 +168,19 @@ class JobsMixin:
                 await asyncio.sleep(poll_interval)
 
     async def watch_job(self, resource: str, id: int, poll_interval: float = 2.0) -> AsyncIterator[Job]:
-        """Yields the job now, then after every change (state, progress, partial output), until it finishes. Pushed by
-        server-sent events (a stream that breaks, as when the silo restarts, is opened again); on a polling-only
-        resource it polls every ``poll_interval`` seconds instead."""
+        """Yields the job now, then after every change (state, progress), until it finishes. Pushed by server-sent events
+        (a stream that breaks, as when the silo restarts, is opened again); on a polling-only resource it polls every
+        ``poll_interval`` seconds instead."""
         last: Optional[Dict[str, Any]] = None
-        polling = False
-        while not polling:
-            try:
-                async for name, data in self._events(self._job_path(resource, id, "/events")):
-                    if name == "problem":
-                        if data.get("type", "").endswith(":push-disabled"):
-                            polling = True
-                            break
-                        error = from_problem(data.get("status", 500), data)
-                        if isinstance(error, Unavailable):
-                            break
-                        raise error
-                    if name == "output":
-                        continue  # the job's output: follow_output reads it
-                    if data != last:
-                        last = data
-                        job = Job(data)
-                        yield job
-                        if job.finished:
-                            return
-            except (OSError, asyncio.IncompleteReadError):
-                pass  # the silo went away: the job is kept; follow it again once the silo is back
-            if not polling:
-                await asyncio.sleep(0.2)
+        async for name, data in self._job_events(lambda: self._job_path(resource, id, "/events")):
+            if name == "output":
+                continue  # the job's output: follow_output reads it
+            if data != last:
+                last = data
+                job = Job(data)
+                yield job
+                if job.finished:
+                    return
         while True:
             try:
                 view = await self._call("GET", self._job_path(resource, id))

@@ -52,4 +52,22 @@ public static class Api
         if (field is not null)
             Assert.Equal(field, response.Body.GetProperty("field").GetString());
     }
+
+    /// <summary>The next server-sent event on <paramref name="reader"/>: its name, its id (if it has one) and its data, waited
+    /// for up to 20 s.</summary>
+    public static async Task<(string Name, string? Id, JsonElement Data)> NextEvent(StreamReader reader)
+    {
+        string? name = null, id = null;
+        while (true)
+        {
+            string? line = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.NotNull(line);
+            if (line.StartsWith("event: "))
+                name = line["event: ".Length..];
+            else if (line.StartsWith("id: "))
+                id = line["id: ".Length..];
+            else if (line.StartsWith("data: "))
+                return (name!, id, JsonDocument.Parse(line["data: ".Length..]).RootElement.Clone());
+        }
+    }
 }

@@ -7,7 +7,6 @@ namespace OrleansQueue.Tests.Silo;
 /// <c>after=</c>, and followed by server-sent events that resume after a reconnect with Last-Event-ID.</summary>
 public sealed class JobOutputApiTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
 {
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(20);
     private readonly HttpClient _http = silo.CreateClient();
 
     private async Task<long> RunningJobAsync(string resource, string policy = """{"maxConcurrent":1}""")
@@ -68,33 +67,33 @@ public sealed class JobOutputApiTests(KestrelSilo silo) : IClassFixture<KestrelS
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"before "}""");
 
         var first = await OpenEventsAsync($"{jobs}/{id}/events", lastEventId: null);
-        var sofar = await NextEvent(first.Reader);
+        var sofar = await Api.NextEvent(first.Reader);
         Assert.Equal(("output", "7", "before "), (sofar.Name, sofar.Id, sofar.Data.GetProperty("text").GetString()));
-        Assert.Equal("running", (await NextEvent(first.Reader)).Name);
+        Assert.Equal("running", (await Api.NextEvent(first.Reader)).Name);
 
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"live "}""");
-        var live = await NextEvent(first.Reader);
+        var live = await Api.NextEvent(first.Reader);
         Assert.Equal(("output", "12", 7L, "live "), (live.Name, live.Id, live.Data.GetProperty("offset").GetInt64(), live.Data.GetProperty("text").GetString()));
         first.Response.Dispose(); // the connection drops in the middle of the job
 
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"missed "}""");
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"while away"}""");
         var second = await OpenEventsAsync($"{jobs}/{id}/events", lastEventId: live.Id);
-        var resumed = await NextEvent(second.Reader);
+        var resumed = await Api.NextEvent(second.Reader);
         Assert.Equal(("output", "29", 12L, "missed while away"), (resumed.Name, resumed.Id, resumed.Data.GetProperty("offset").GetInt64(), resumed.Data.GetProperty("text").GetString()));
-        Assert.Equal("running", (await NextEvent(second.Reader)).Name);
+        Assert.Equal("running", (await Api.NextEvent(second.Reader)).Name);
 
         await _http.Post($"{jobs}/{id}/output", """{"workerId":"w","text":"."}""");
-        Assert.Equal(("output", "30"), (await NextEvent(second.Reader)) is var last ? (last.Name, last.Id) : default);
+        Assert.Equal(("output", "30"), (await Api.NextEvent(second.Reader)) is var last ? (last.Name, last.Id) : default);
         await _http.Post($"{jobs}/{id}/complete", """{"workerId":"w","result":"ok"}""");
-        Assert.Equal("completed", (await NextEvent(second.Reader)).Name);
+        Assert.Equal("completed", (await Api.NextEvent(second.Reader)).Name);
         second.Response.Dispose();
 
         var after = await OpenEventsAsync($"{jobs}/{id}/events", lastEventId: null); // a finished job: all its output, then its end
-        var whole = await NextEvent(after.Reader);
+        var whole = await Api.NextEvent(after.Reader);
         Assert.Equal(("output", "30", "before live missed while away."), (whole.Name, whole.Id, whole.Data.GetProperty("text").GetString()));
         Assert.True(whole.Data.GetProperty("complete").GetBoolean());
-        Assert.Equal("completed", (await NextEvent(after.Reader)).Name);
+        Assert.Equal("completed", (await Api.NextEvent(after.Reader)).Name);
         after.Response.Dispose();
 
         var tooFar = await _http.GetAsync($"{jobs}/{id}/events?after=31");
@@ -112,21 +111,5 @@ public sealed class JobOutputApiTests(KestrelSilo silo) : IClassFixture<KestrelS
         var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (response, new StreamReader(await response.Content.ReadAsStreamAsync()));
-    }
-
-    private static async Task<(string Name, string? Id, JsonElement Data)> NextEvent(StreamReader reader)
-    {
-        string? name = null, id = null;
-        while (true)
-        {
-            string? line = await reader.ReadLineAsync().WaitAsync(Generous);
-            Assert.NotNull(line);
-            if (line.StartsWith("event: "))
-                name = line["event: ".Length..];
-            else if (line.StartsWith("id: "))
-                id = line["id: ".Length..];
-            else if (line.StartsWith("data: "))
-                return (name!, id, JsonDocument.Parse(line["data: ".Length..]).RootElement.Clone());
-        }
     }
 }

@@ -18,18 +18,18 @@ public sealed class PushTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
 
         using var stream = await _http.GetStreamAsync($"/v1/resources/sse/requests/{ticket}/events");
         using var reader = new StreamReader(stream);
-        var first = await NextEvent(reader);
+        var first = await Api.NextEvent(reader);
         Assert.Equal("waiting", first.Name);
 
         await _http.Post($"/v1/resources/sse/requests/{held}/release");
-        var pushed = await NextEvent(reader);
+        var pushed = await Api.NextEvent(reader);
 
         Assert.Equal("granted", pushed.Name);
         Assert.Equal(ticket, pushed.Data.GetProperty("id").GetInt64());
         Assert.Equal(2, pushed.Data.GetProperty("fencingToken").GetInt64());
 
         await _http.Post($"/v1/resources/sse/requests/{ticket}/release");
-        Assert.Equal("released", (await NextEvent(reader)).Name);
+        Assert.Equal("released", (await Api.NextEvent(reader)).Name);
         // The stream ends with the request: nothing but the event's closing blank line remains.
         while (await reader.ReadLineAsync().WaitAsync(Generous) is { } rest)
             Assert.Equal("", rest);
@@ -98,32 +98,18 @@ public sealed class PushTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
 
         using var stream = await _http.GetStreamAsync($"/v1/resources/sse-job/jobs/{id}/events");
         using var reader = new StreamReader(stream);
-        Assert.Equal("queued", (await NextEvent(reader)).Name);
+        Assert.Equal("queued", (await Api.NextEvent(reader)).Name);
 
         await _http.Post("/v1/resources/sse-job/jobs/take", """{"workerId":"w"}""");
-        Assert.Equal("running", (await NextEvent(reader)).Name);
+        Assert.Equal("running", (await Api.NextEvent(reader)).Name);
         await _http.Post($"/v1/resources/sse-job/jobs/{id}/progress", """{"workerId":"w","progress":0.25}""");
-        var progress = await NextEvent(reader);
+        var progress = await Api.NextEvent(reader);
         Assert.Equal(0.25, progress.Data.GetProperty("progress").GetDouble());
         await _http.Post($"/v1/resources/sse-job/jobs/{id}/complete", """{"workerId":"w","result":"ok"}""");
-        var done = await NextEvent(reader);
+        var done = await Api.NextEvent(reader);
 
         Assert.Equal("completed", done.Name);
         Assert.Equal("ok", done.Data.GetProperty("result").GetString());
-    }
-
-    private static async Task<(string Name, JsonElement Data)> NextEvent(StreamReader reader)
-    {
-        string? name = null;
-        while (true)
-        {
-            string? line = await reader.ReadLineAsync().WaitAsync(Generous);
-            Assert.NotNull(line);
-            if (line.StartsWith("event: "))
-                name = line["event: ".Length..];
-            else if (line.StartsWith("data: "))
-                return (name!, JsonDocument.Parse(line["data: ".Length..]).RootElement.Clone());
-        }
     }
 
     /// <summary>A raw WebSocket session speaking the gateway's JSON protocol.</summary>
