@@ -1,4 +1,5 @@
-"""A worker for long-running jobs: takes jobs of a resource, reports progress, and completes them with a result.
+"""A worker for long-running jobs: takes jobs of a resource, appends their output as it grows, reports progress, and
+completes them with a result.
 Run it beside job_poller.py (which enqueues a job and follows it).
 
     PYTHONPATH=client/python python3 client/python/examples/job_worker.py [--url http://127.0.0.1:5080]
@@ -25,7 +26,8 @@ async def summarise(context: oq.JobContext):
     for n, word in enumerate(words, 1):
         await asyncio.sleep(0.8)  # one slow step of a long request: the job takes a few seconds
         summary.append(word[0].upper())
-        await context.report_progress(n / len(words), "".join(summary))  # partial output, as it grows
+        await context.append_output(word[0].upper())  # the output, as it grows (a model's tokens, say)
+        await context.report_progress(n / len(words), f"{n} of {len(words)} words")
     return {"summary": "".join(summary), "words": len(words)}
 
 
