@@ -60,6 +60,7 @@ public static class SiloHostExtensions
             if (builder.Configuration[$"Logging:LogLevel:{category}"] is null)
                 builder.Logging.AddFilter(category, level);
         }
+        StopNoise.Filter(builder);
 
         string urls = builder.Configuration["urls"] ?? "";
         if (string.IsNullOrWhiteSpace(urls) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
@@ -137,6 +138,7 @@ public static class SiloHostExtensions
         app.MapOrleansQueueApi();
         app.MapPrometheusScrapingEndpoint("/metrics").ExcludeFromDescription();
         app.MapGatedOrleansDashboard();
+        StopNoise.Follow(app);
         return app;
     }
 
