@@ -8,9 +8,11 @@ public sealed record EnqueueBody([property: Id(0)] JsonElement? Payload = null, 
     [property: Id(4)] long? DeadlineMs = null, [property: Id(5)] string? IdempotencyKey = null);
 
 /// <summary>A worker's heartbeat, progress, completion (<see cref="Result"/>, any JSON) or failure (<see cref="Error"/>).</summary>
+/// <param name="Upstream">What the upstream the job called answered (its status and rate-limit headers), which an adaptive
+/// resource learns from as from a lease's release.</param>
 [GenerateSerializer, Immutable, Alias("OrleansQueue.WorkerReport")]
 public sealed record WorkerReport([property: Id(0)] string? WorkerId = null, [property: Id(1)] double? Progress = null, [property: Id(2)] string? Message = null, [property: Id(3)] JsonElement? Result = null,
-    [property: Id(4)] string? Error = null, [property: Id(5)] long? ActualLoad = null);
+    [property: Id(4)] string? Error = null, [property: Id(5)] long? ActualLoad = null, [property: Id(6)] UpstreamBody? Upstream = null);
 
 /// <summary>A worker asks for the next job, or up to <see cref="Max"/> jobs, waiting up to <see cref="WaitMs"/> for one when none is queued.</summary>
 /// <param name="Max">How many jobs the worker can start now (1 to 100). Without it the answer is one job or none (204);

@@ -82,7 +82,7 @@ public static class Validation
             return Problem.Invalid("error", "error is required: what went wrong.");
         if (report.ActualLoad is < 0 or > Limits.MaxLoad)
             return Problem.Invalid("actualLoad", $"actualLoad must be between 0 and {Limits.MaxLoad}.");
-        return null;
+        return report.Upstream is { } upstream ? Of(upstream, "upstream.") : null;
     }
 
     public static Problem? Of(Caller caller, OutputBody body)

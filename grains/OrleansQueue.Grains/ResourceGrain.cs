@@ -342,6 +342,8 @@ internal sealed partial class ResourceGrain(
                 WorkerReportKind.Complete => s.CompleteJob(id, worker, report.Result?.GetRawText(), report.ActualLoad),
                 _ => s.FailJob(id, worker, report.Error!),
             };
+            if (outcome == JobOutcome.Ok && report.Upstream is { } upstream)
+                Learn(s, upstream, id); // what the upstream answered the job's call, as a lease's release tells it
             return outcome switch
             {
                 JobOutcome.Ok => new Outcome<JobView>(WireMapping.ViewOf(_name, s.GetJob(id)!, caller, withPayload: false), null),

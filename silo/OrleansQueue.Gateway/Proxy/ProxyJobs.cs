@@ -12,7 +12,8 @@ namespace OrleansQueue.Gateway.Proxy;
 /// silo as their worker. The call is the job's payload (never the caller's credentials); the caller gets 202 and the job's
 /// URLs at once and polls or follows the job. When the budget allows, a silo takes the job under one of the resource's
 /// leases, sends the call, appends the upstream's answer to the job's output as it streams in, and completes the job with
-/// the whole answer (<c>{status, contentType, body}</c>), charged the usage the upstream reports.
+/// the whole answer (<c>{status, contentType, body}</c>), charged the usage the upstream reports and reporting what the
+/// upstream's headers said (an adaptive resource learns from them as from a lease's release).
 /// </summary>
 /// <remarks>
 /// A silo takes a resource's jobs while it has accepted async calls for it: its take loop starts with the first, and ends
@@ -150,10 +151,12 @@ internal sealed partial class ProxyJobs(JobOperations jobs, ProxyUpstreams upstr
         using (answer)
         {
             int status = (int)answer.StatusCode;
+            var upstreamSaid = UpstreamHeaderParser.Parse(answer);
             if (status == 429 || status >= 500)
             {
-                var retryAfter = UpstreamHeaderParser.Parse(answer).RetryAfterMs;
-                return Fail($"The upstream answered {status}{(retryAfter is { } ms ? $" (retry after {ms} ms)" : "")}; the call is retried after the resource's backoff.");
+                // Reported with the failure: an adaptive resource pauses its grants as for a lease's 429.
+                return (WorkerReportKind.Fail, new WorkerReport(_workerId, Upstream: upstreamSaid,
+                    Error: $"The upstream answered {status}{(upstreamSaid.RetryAfterMs is { } ms ? $" (retry after {ms} ms)" : "")}; the call is retried after the resource's backoff."));
             }
             string? mediaType = answer.Content.Headers.ContentType?.MediaType;
             var usage = new UsageReader(mediaType == "text/event-stream");
@@ -191,7 +194,7 @@ internal sealed partial class ProxyJobs(JobOperations jobs, ProxyUpstreams upstr
                 ["body"] = mediaType is not null && mediaType.EndsWith("json", StringComparison.OrdinalIgnoreCase) && TryParse(whole.ToString()) is { } json
                     ? json : whole.ToString(),
             };
-            return (WorkerReportKind.Complete, new WorkerReport(_workerId, Result: JsonSerializer.SerializeToElement(result), ActualLoad: usage.Tokens));
+            return (WorkerReportKind.Complete, new WorkerReport(_workerId, Result: JsonSerializer.SerializeToElement(result), ActualLoad: usage.Tokens, Upstream: upstreamSaid));
         }
 
         (WorkerReportKind, WorkerReport) Fail(string error) => (WorkerReportKind.Fail, new WorkerReport(_workerId, Error: error));

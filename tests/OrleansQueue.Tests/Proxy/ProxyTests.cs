@@ -247,6 +247,43 @@ public sealed class ProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnAsyncCallTheUpstreamRefusesIsRetriedOnceTheRefusalItReportedHasPausedTheResource()
+    {
+        await using var tight = new FakeUpstream(limit: 1, window: TimeSpan.FromSeconds(1));
+        await tight.StartAsync();
+        await DefineAsync("llm-async-429", tight, """ "maxConcurrent":2, "adaptive":"headers", "jobRetryDelayMs":50, "jobMaxAttempts":50 """);
+        tight.HoldStream = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var http = Keyed();
+        var jobs = new List<string>();
+        for (int n = 0; n < 2; n++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/proxy/llm-async-429/v1/chat/completions")
+            {
+                Content = new StringContent("""{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Say hello."}]}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("Prefer", "respond-async");
+            using var accepted = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+            jobs.Add(accepted.Headers.Location!.OriginalString.TrimStart('/'));
+        }
+        // The first call holds the upstream's one call a second; the second is refused with its retry-after.
+        await Eventually.True(() => tight.Refused == 1);
+        tight.HoldStream.SetResult();
+
+        foreach (string job in jobs)
+        {
+            var done = await Eventually.Value(() => http.Get(job), j => j.Body.GetProperty("state").GetString() is "completed" or "deadLettered");
+            Assert.Equal("completed", done.Body.GetProperty("state").GetString());
+            Assert.Equal(200, done.Body.GetProperty("result").GetProperty("status").GetInt32());
+        }
+        // Retried every 50 ms, the refused call would have been refused again until the window passed; the refusal it
+        // reported paused the resource until the upstream's retry-after instead, and then it went through.
+        Assert.Equal(1, tight.Refused);
+        var stats = await StatsAsync("llm-async-429");
+        Assert.True(stats.GetProperty("adaptive").GetProperty("throttles").GetInt64() >= 1, stats.ToString());
+    }
+
+    [Fact]
     public async Task ARefusalIsAProblemWithTheErrorObjectTheProviderSdkReads()
     {
         using var http = Keyed();
