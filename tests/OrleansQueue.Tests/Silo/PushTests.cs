@@ -112,11 +112,30 @@ public sealed class PushTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
         Assert.Equal("ok", done.Data.GetProperty("result").GetString());
     }
 
+    [Fact]
+    public async Task AJobWatchedOverTheWebSocketIsPushedWithEachChunkOfItsOutput()
+    {
+        await _http.CreateResource("ws-output");
+        long id = (await _http.Post("/v1/resources/ws-output/jobs", """{"payload":{"x":1}}""")).Body.GetProperty("id").GetInt64();
+        await _http.Post("/v1/resources/ws-output/jobs/take", """{"workerId":"w"}""");
+        using var session = await Session.Open(silo.WebSocketUri);
+        var watched = await session.Call($$"""{"op":"watchJob","corr":1,"resource":"ws-output","id":{{id}}}""");
+        Assert.Equal("running", watched.GetProperty("job").GetProperty("state").GetString());
+
+        await _http.Post($"/v1/resources/ws-output/jobs/{id}/output", """{"workerId":"w","text":"café"}""");
+        var pushed = await session.NextJob(job => job.TryGetProperty("output", out _));
+
+        var output = pushed.GetProperty("output");
+        Assert.Equal(("café", 0L, 5L), (output.GetProperty("text").GetString(), output.GetProperty("offset").GetInt64(), output.GetProperty("next").GetInt64()));
+        Assert.Equal(5, pushed.GetProperty("outputLength").GetInt64());
+    }
+
     /// <summary>A raw WebSocket session speaking the gateway's JSON protocol.</summary>
     private sealed class Session : IDisposable
     {
         private readonly ClientWebSocket _socket = new();
         private readonly Queue<JsonElement> _updates = new();
+        private readonly Queue<JsonElement> _jobs = new();
 
         public static async Task<Session> Open(Uri uri)
         {
@@ -134,6 +153,8 @@ public sealed class PushTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
                 var message = await Receive();
                 if (message.GetProperty("type").GetString() == "update")
                     _updates.Enqueue(message.GetProperty("request"));
+                else if (message.GetProperty("type").GetString() == "job")
+                    _jobs.Enqueue(message.GetProperty("job"));
                 else if (message.GetProperty("corr").GetInt64() == corr)
                     return message;
             }
@@ -148,6 +169,23 @@ public sealed class PushTests(KestrelSilo silo) : IClassFixture<KestrelSilo>
                     _updates.Enqueue(message.GetProperty("request"));
             }
             return _updates.Dequeue();
+        }
+
+        /// <summary>The next watched job pushed that <paramref name="matches"/> (others are passed over).</summary>
+        public async Task<JsonElement> NextJob(Func<JsonElement, bool> matches)
+        {
+            while (true)
+            {
+                while (_jobs.Count == 0)
+                {
+                    var message = await Receive();
+                    if (message.GetProperty("type").GetString() == "job")
+                        _jobs.Enqueue(message.GetProperty("job"));
+                }
+                var job = _jobs.Dequeue();
+                if (matches(job))
+                    return job;
+            }
         }
 
         private async Task<JsonElement> Receive()
