@@ -49,13 +49,15 @@ class SyncClientTests(unittest.TestCase):
             self.assertEqual("maxConcurrent", refused.exception.field)
             client.delete_resource("py-sync-admin")
 
-    def test_a_worker_runs_a_blocking_handler_that_reports_progress_and_its_result_is_waited_for(self) -> None:
+    def test_a_worker_runs_a_blocking_handler_that_reports_progress_and_output_and_its_result_is_waited_for(self) -> None:
         _silo.create("py-sync-jobs", maxConcurrent=1)
         stop = threading.Event()
         seen: list = []
 
         def handler(context: orleansqueue.WorkerContext) -> dict:
             context.report_progress(0.5, "half way")  # blocks until the silo has it
+            context.append_output("twenty-one, ")
+            context.append_output("doubled")
             seen.append(threading.current_thread().name)
             return {"doubled": context.payload["n"] * 2}
 
@@ -68,6 +70,8 @@ class SyncClientTests(unittest.TestCase):
                 states = [j.state for j in client.watch_job("py-sync-jobs", job.id)]
                 self.assertEqual("completed", states[-1])
                 self.assertEqual(0.5, client.get_job("py-sync-jobs", job.id).progress)
+                self.assertEqual("twenty-one, doubled", "".join(s.text for s in client.follow_output("py-sync-jobs", job.id)))
+                self.assertEqual("doubled", client.job_output("py-sync-jobs", job.id, after=12).text)
             finally:
                 stop.set()
                 worker.join(GENEROUS)
