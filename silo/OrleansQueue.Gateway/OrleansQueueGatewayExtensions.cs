@@ -55,6 +55,7 @@ namespace Microsoft.Extensions.DependencyInjection
             services.TryAddSingleton<TenantCalls>();
             services.TryAddSingleton<OrleansQueue.Gateway.Proxy.ProxyUpstreams>();
             services.TryAddSingleton<OrleansQueue.Gateway.Proxy.ProxyJobs>();
+            services.AddHostedService(sp => sp.GetRequiredService<OrleansQueue.Gateway.Proxy.ProxyJobs>());
             // Proxied calls stream for minutes: no overall timeout (the caller's disconnect ends one), no automatic decompression
             // (bytes pass through as the upstream sent them).
             services.AddHttpClient(OrleansQueue.Gateway.Proxy.ProxyEndpoints.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
+using OrleansQueue.Grains;
 
 namespace OrleansQueue.Gateway.Proxy;
 
@@ -16,15 +17,19 @@ namespace OrleansQueue.Gateway.Proxy;
 /// upstream's headers said (an adaptive resource learns from them as from a lease's release).
 /// </summary>
 /// <remarks>
-/// A silo takes a resource's jobs while it has accepted async calls for it: its take loop starts with the first, and ends
-/// after a wait in which no job came. A resource with an upstream runs its jobs this way, so a job on it that is not a
-/// proxied call is failed with a message saying so. An upstream 429 or 5xx, or a failure to reach it, fails the attempt
+/// A silo takes a resource's jobs from its first async call for it, and as long as the resource has jobs queued, running
+/// or retrying: its take loop ends after a wait in which no job came and none is pending. Every silo also starts a loop for
+/// each resource with an upstream when it starts (calls accepted before a restart are taken) and when a silo dies (its
+/// calls go back to the queue when their visibility timeout passes, and a survivor takes them). A resource with an
+/// upstream runs its jobs this way, so a job on it that is not a proxied call is failed with a message saying so. An upstream 429 or 5xx, or a failure to reach it, fails the attempt
 /// (the job retries after the resource's backoff); any other answer completes the job with it. An attempt that ended after
 /// part of the answer was appended is not sent again (its output would repeat): the job fails with what it has.
 /// </remarks>
-internal sealed partial class ProxyJobs(JobOperations jobs, ProxyUpstreams upstreams, IHttpClientFactory clients, IHostApplicationLifetime lifetime,
-    ILogger<ProxyJobs> logger)
+internal sealed partial class ProxyJobs(JobOperations jobs, ProxyUpstreams upstreams, ResourceCatalog catalog, ResourceGrains grains, SiloDeaths deaths,
+    IHttpClientFactory clients, IHostApplicationLifetime lifetime, ILogger<ProxyJobs> logger) : IHostedService
 {
+    private IDisposable? _deaths;
+
     /// <summary>How long a silo's take waits for the next async call before its loop for the resource ends.</summary>
     private static readonly TimeSpan TakeWait = TimeSpan.FromSeconds(30);
 
@@ -61,6 +66,51 @@ internal sealed partial class ProxyJobs(JobOperations jobs, ProxyUpstreams upstr
         await response.WriteAsJsonAsync(new ProxyJobAccepted(job, at, at + "/output", at + "/events"), ApiJson.Options, context.RequestAborted);
     }
 
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(FollowEveryUpstream);
+        _deaths = deaths.OnSiloDeath(FollowEveryUpstream);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _deaths?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A loop for each resource with an upstream; each ends at once when the resource has no async call pending.</summary>
+    private void FollowEveryUpstream() => _ = Task.Run(async () =>
+    {
+        try
+        {
+            foreach (var definition in await catalog.ListAsync(lifetime.ApplicationStopping))
+            {
+                if (definition.Policy.Upstream is not null)
+                    Follow(definition.Name);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogListFailed(logger, ex);
+        }
+    });
+
+    /// <summary>Whether the resource has jobs queued, running or retrying (unknown: yes, so that the loop goes on).</summary>
+    private async Task<bool> PendingAsync(string resource)
+    {
+        try
+        {
+            var stats = await grains.CallAsync(resource, g => g.Administration.Stats(Worker), lifetime.ApplicationStopping);
+            return stats.Value is not { Jobs.ByState: var byState }
+                || byState.GetValueOrDefault("queued") + byState.GetValueOrDefault("running") + byState.GetValueOrDefault("retrying") > 0;
+        }
+        catch (OperationCanceledException)
+        {
+            return false; // the silo stops
+        }
+    }
+
     /// <summary>Makes sure this silo takes the resource's jobs.</summary>
     private void Follow(string resource)
     {
@@ -95,9 +145,12 @@ internal sealed partial class ProxyJobs(JobOperations jobs, ProxyUpstreams upstr
             {
                 if (taken.Problem is { Status: 503 })
                     continue; // moving between silos: take again
+                if (taken.Problem is null && await PendingAsync(resource))
+                    continue; // a call another silo runs may come back to the queue (that silo dies)
                 lock (_loops)
                 {
-                    // Nothing came within the wait: this loop ends (an async call accepted since starts another).
+                    // Nothing came within the wait and nothing is pending: this loop ends (an async call accepted since
+                    // starts another).
                     _loops.TryRemove(resource, out _);
                     return;
                 }
@@ -237,6 +290,9 @@ internal sealed partial class ProxyJobs(JobOperations jobs, ProxyUpstreams upstr
             return null;
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "The resources with an upstream could not be listed; their async calls are taken once one is accepted")]
+    private static partial void LogListFailed(ILogger logger, Exception ex);
 
     [LoggerMessage(LogLevel.Warning, "Taking the async calls of {Resource} failed; trying again")]
     private static partial void LogTakeFailed(ILogger logger, Exception ex, string resource);
