@@ -378,9 +378,9 @@ internal sealed partial class ResourceGrain(
         {
             return new Outcome<JobOutputView>(WireMapping.ViewOf(_name, id, s.ReadOutput(id, after)!), null);
         }
-        catch (ArgumentOutOfRangeException ex)
+        catch (ArgumentOutOfRangeException)
         {
-            return Problem.Invalid("after", ex.Message.Split(" (Parameter")[0]);
+            return Problem.Invalid("after", $"after must be an offset this job's output gave: from 0 to its length ({s.GetJob(id)!.OutputLength} bytes), at a character's start; it is {after}.");
         }
     });
 

@@ -182,12 +182,12 @@ public sealed partial class ResourceScheduler
         var output = job.Job!.Output ??= new JobOutput();
         if (at is { } offset && offset != output.Length)
             return output.Holds(offset, text) ? JobOutcome.Ok : JobOutcome.OutputConflict;
-        if (output.Length + System.Text.Encoding.UTF8.GetByteCount(text) > _policy.JobMaxOutputBytes)
+        JobOutputChunk? chunk = null;
+        if (text.Length > 0 && (chunk = output.TryAppend(job.Id, text, _policy.JobMaxOutputBytes)) is null)
             return JobOutcome.OutputFull;
         Arm(job, now + _policy.JobVisibilityTimeout.Ticks);
-        if (text.Length == 0)
+        if (chunk is null)
             return JobOutcome.Ok;
-        var chunk = output.Append(job.Id, text);
         _changes.OutputAppended(chunk);
         Note(now, null, new(ResourceEventKind.JobOutput, job.Id, job.ClientId, job.Load, ToTime(now), Priority: job.Priority, Output: chunk), job);
         return JobOutcome.Ok;

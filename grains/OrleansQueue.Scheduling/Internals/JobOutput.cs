@@ -13,11 +13,15 @@ internal sealed class JobOutput
     /// <summary>The UTF-8 length of the whole output.</summary>
     public long Length { get; private set; }
 
-    public JobOutputChunk Append(long jobId, string text)
+    /// <summary>Appends <paramref name="text"/> unless the output would then pass <paramref name="limit"/> bytes (null).</summary>
+    public JobOutputChunk? TryAppend(long jobId, string text, long limit = long.MaxValue)
     {
+        long bytes = Encoding.UTF8.GetByteCount(text);
+        if (Length + bytes > limit)
+            return null;
         var chunk = new JobOutputChunk(jobId, Length, text);
         _chunks.Add(chunk);
-        Length += Encoding.UTF8.GetByteCount(text);
+        Length += bytes;
         return chunk;
     }
 
@@ -25,7 +29,7 @@ internal sealed class JobOutput
     public void Restore(JobOutputChunk chunk)
     {
         if (chunk.Offset == Length)
-            Append(chunk.JobId, chunk.Text);
+            TryAppend(chunk.JobId, chunk.Text);
     }
 
     /// <summary>Whether <paramref name="text"/> stands at <paramref name="offset"/> already: an append retried after its answer
